@@ -1,0 +1,1 @@
+"""Provider clients behind one Protocol, the model catalogue, and the error tree."""

@@ -1,0 +1,67 @@
+"""The one interface every provider client implements, and its value types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from schemas.base import ProviderName
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """What the dispatcher asks of a model. `timeout_s` bounds the whole call."""
+
+    prompt: str
+    model: str
+    max_output_tokens: int
+    timeout_s: float
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A cited source returned by the provider."""
+
+    url: str
+    title: str | None = None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderReply:
+    """A successful completion with the usage the provider reported.
+
+    `avg_logprob` is the model's own certainty where the API returns it
+    (Gemini's `avgLogprobs`); None where it does not.
+    """
+
+    text: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str | None = None
+    avg_logprob: float | None = None
+    citations: tuple[SourceRef, ...] = field(default_factory=tuple)
+    search_queries: int = 0
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A model provider. Raises `providers.errors.ProviderError` subclasses only."""
+
+    name: ProviderName
+    emulated: bool
+    """True when this client talks to the provider emulator, not the real service."""
+
+    async def complete(self, request: CompletionRequest) -> ProviderReply:
+        """Run one completion within `request.timeout_s`."""
+        ...
+
+    async def probe(self, timeout_s: float) -> None:
+        """A cheap liveness call; returns on success, raises ProviderError otherwise."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release HTTP connections."""
+        ...

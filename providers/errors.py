@@ -1,0 +1,109 @@
+"""The provider error tree: it answers "what should the caller do?".
+
+    ProviderError
+    ├── RetryableProviderError      -> try the next provider in the route now
+    │   ├── ProviderTimeout
+    │   ├── ProviderUnavailable     (connection refused/reset, 5xx)
+    │   └── RateLimited             (429; carries Retry-After when given)
+    └── PermanentProviderError      -> this request will fail the same way here again
+        ├── BadRequest              (400/404/422 from the provider)
+        ├── AuthenticationFailed    (401/403: key missing or wrong)
+        ├── ContextTooLong
+        └── ContentBlocked          (safety filter refused)
+
+Clients translate SDK exceptions into these at the boundary with `raise ... from err`.
+Messages never contain API keys: `redact()` strips anything that looks like one.
+"""
+
+from __future__ import annotations
+
+import re
+
+_KEY_PATTERNS = [
+    re.compile(r"(key=)[^&\s\"']+", re.IGNORECASE),
+    re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+"),
+    re.compile(r"(AIza)[0-9A-Za-z_\-]{20,}"),
+    re.compile(r"(pplx-)[0-9A-Za-z]{8,}"),
+]
+MAX_MESSAGE_CHARS = 300
+
+
+def redact(message: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove API keys (known values and key-shaped strings) and bound the length."""
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "[redacted]")
+    for pattern in _KEY_PATTERNS:
+        message = pattern.sub(r"\1[redacted]", message)
+    return message[:MAX_MESSAGE_CHARS]
+
+
+class ProviderError(Exception):
+    """Base of every failure from a provider call."""
+
+    kind = "provider_error"
+    retryable = False
+
+    def __init__(self, provider: str, message: str) -> None:
+        self.provider = provider
+        self.message = redact(message)
+        super().__init__(f"{provider}: {self.message}")
+
+
+class RetryableProviderError(ProviderError):
+    """Transient: another provider (or this one later) may well succeed."""
+
+    retryable = True
+
+
+class ProviderTimeout(RetryableProviderError):
+    kind = "timeout"
+
+
+class ProviderUnavailable(RetryableProviderError):
+    kind = "unavailable"
+
+
+class RateLimited(RetryableProviderError):
+    kind = "rate_limited"
+
+    def __init__(self, provider: str, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(provider, message)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentProviderError(ProviderError):
+    """Retrying the same request at the same provider will not help."""
+
+
+class BadRequest(PermanentProviderError):
+    kind = "bad_request"
+
+
+class AuthenticationFailed(PermanentProviderError):
+    kind = "auth_failed"
+
+
+class ContextTooLong(PermanentProviderError):
+    kind = "context_too_long"
+
+
+class ContentBlocked(PermanentProviderError):
+    kind = "content_blocked"
+
+
+def error_for_status(
+    provider: str, status: int, message: str, retry_after_s: float | None = None
+) -> ProviderError:
+    """Map an HTTP status from any provider to the error tree (one table for all clients)."""
+    if status == 429:
+        return RateLimited(provider, message, retry_after_s)
+    if status in (401, 403):
+        return AuthenticationFailed(provider, message)
+    if status == 408:
+        return ProviderTimeout(provider, message)
+    if status == 413 or "context" in message.lower() and "length" in message.lower():
+        return ContextTooLong(provider, message)
+    if 400 <= status < 500:
+        return BadRequest(provider, message)
+    return ProviderUnavailable(provider, message)

@@ -1,0 +1,60 @@
+"""Where each provider lives and how to authenticate: read from the environment.
+
+Without `GEMINI_API_KEY` / `PERPLEXITY_API_KEY` the clients talk to the provider
+emulator at `EMULATOR_URL`; with a key set they talk to the real service.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GEMINI_REAL_BASE_URL = "https://generativelanguage.googleapis.com"
+PERPLEXITY_REAL_BASE_URL = "https://api.perplexity.ai"
+DEFAULT_EMULATOR_URL = "http://127.0.0.1:8090"
+DEFAULT_LOCAL_MODEL_URL = "http://127.0.0.1:8091/v1"
+EMULATOR_PLACEHOLDER_KEY = "emulator-no-key"
+"""Sent to the emulator only; it accepts any key. Not a secret and never used for real calls."""
+SDK_MAX_RETRIES = 0
+"""The dispatcher fails over across providers; SDK-level retries would multiply the delay."""
+
+
+class ProviderSettings(BaseSettings):
+    """Provider endpoints and keys (unprefixed env names, as the providers document them)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    gemini_api_key: SecretStr | None = None
+    perplexity_api_key: SecretStr | None = None
+    emulator_url: str = DEFAULT_EMULATOR_URL
+    local_model_url: str = DEFAULT_LOCAL_MODEL_URL
+    local_model_path: str | None = Field(
+        default=None, description="GGUF file for the local server; default: Gemma 3 270M."
+    )
+    catalogue_path: str | None = None
+
+    @property
+    def gemini_emulated(self) -> bool:
+        return self.gemini_api_key is None
+
+    @property
+    def perplexity_emulated(self) -> bool:
+        return self.perplexity_api_key is None
+
+    @property
+    def gemini_base_url(self) -> str:
+        return GEMINI_REAL_BASE_URL if not self.gemini_emulated else self.emulator_url
+
+    @property
+    def perplexity_base_url(self) -> str:
+        return PERPLEXITY_REAL_BASE_URL if not self.perplexity_emulated else self.emulator_url
+
+    def gemini_key(self) -> str:
+        return self.gemini_api_key.get_secret_value() if self.gemini_api_key else (
+            EMULATOR_PLACEHOLDER_KEY
+        )
+
+    def perplexity_key(self) -> str:
+        return self.perplexity_api_key.get_secret_value() if self.perplexity_api_key else (
+            EMULATOR_PLACEHOLDER_KEY
+        )

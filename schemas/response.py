@@ -1,0 +1,60 @@
+"""The scored answer the app returns (topic: responses)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import EventModel, Frozen, ProviderName
+from schemas.classified import Classification, RouteStep
+from schemas.completion import AttemptSummary, Citation
+
+
+class ConfidenceComponent(Frozen):
+    """One factor of the confidence score; `weight` is its share after renormalising."""
+
+    value: float = Field(ge=0.0, le=1.0)
+    weight: float = Field(ge=0.0, le=1.0)
+    detail: str
+
+
+class Confidence(Frozen):
+    """The aggregated score in [0, 1] and the factors it came from."""
+
+    score: float = Field(ge=0.0, le=1.0)
+    components: dict[str, ConfidenceComponent]
+
+
+class Routing(Frozen):
+    """How the answer was routed: the auditable part of every response."""
+
+    path: Literal["intelligent", "direct"]
+    provider: ProviderName | None
+    model: str | None
+    route: list[RouteStep] = Field(default_factory=list)
+    failed_attempts: list[AttemptSummary] = Field(default_factory=list)
+    skipped: list[AttemptSummary] = Field(default_factory=list)
+    classification: Classification | None = None
+    cost_usd: float = Field(ge=0.0)
+    latency_ms: float = Field(ge=0.0)
+    provider_latency_ms: float = Field(ge=0.0, default=0.0)
+    explanation: str
+    emulated: bool = False
+
+
+class AnalysisResponded(EventModel):
+    """Published by the scorer (or written by the direct path); keyed by `analysis_id`."""
+
+    analysis_id: str
+    analysis_type: str
+    status: Literal["completed", "failed"]
+    result: str | None
+    citations: list[Citation] = Field(default_factory=list)
+    created_at: datetime
+    completed_at: datetime
+    campaign_id: str | None = None
+    routing: Routing
+    confidence: Confidence | None
+    error: str | None = None

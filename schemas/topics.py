@@ -1,0 +1,106 @@
+"""Topic names and their settings, in one place.
+
+Names carry a namespace (default "strategist") so tests and parallel
+environments can run on one broker without seeing each other's events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.attempt import ProviderAttempt
+from schemas.base import EventModel
+from schemas.classified import QueryClassified
+from schemas.completion import CompletionProduced
+from schemas.dead_letter import DeadLetter
+from schemas.health import ProviderStatus
+from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded
+
+DEFAULT_NAMESPACE = "strategist"
+QUERY_PARTITIONS = 3
+SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
+
+QUERIES = "queries"
+CLASSIFIED = "queries.classified"
+COMPLETIONS = "completions"
+RESPONSES = "responses"
+PROVIDER_HEALTH = "provider-health"
+PROVIDER_ATTEMPTS = "provider-attempts"
+DEAD_LETTERS = "dead-letters"
+
+TOPIC_MODELS: dict[str, type[EventModel]] = {
+    QUERIES: QueryRequested,
+    CLASSIFIED: QueryClassified,
+    COMPLETIONS: CompletionProduced,
+    RESPONSES: AnalysisResponded,
+    PROVIDER_HEALTH: ProviderStatus,
+    PROVIDER_ATTEMPTS: ProviderAttempt,
+    DEAD_LETTERS: DeadLetter,
+}
+"""Which event model each topic carries (one model per topic)."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """How a topic is created: partitions and topic-level config."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Fully qualified topic names for one namespace, e.g. `strategist.queries.v1`."""
+
+    namespace: str = DEFAULT_NAMESPACE
+
+    def _full(self, base: str) -> str:
+        return f"{self.namespace}.{base}.v1"
+
+    @property
+    def queries(self) -> str:
+        return self._full(QUERIES)
+
+    @property
+    def classified(self) -> str:
+        return self._full(CLASSIFIED)
+
+    @property
+    def completions(self) -> str:
+        return self._full(COMPLETIONS)
+
+    @property
+    def responses(self) -> str:
+        return self._full(RESPONSES)
+
+    @property
+    def provider_health(self) -> str:
+        return self._full(PROVIDER_HEALTH)
+
+    @property
+    def provider_attempts(self) -> str:
+        return self._full(PROVIDER_ATTEMPTS)
+
+    @property
+    def dead_letters(self) -> str:
+        return self._full(DEAD_LETTERS)
+
+    def specs(self) -> list[TopicSpec]:
+        """Every topic the system needs, as created at start-up."""
+        retained = {"retention.ms": str(SEVEN_DAYS_MS)}
+        return [
+            TopicSpec(self.queries, QUERY_PARTITIONS, retained),
+            TopicSpec(self.classified, QUERY_PARTITIONS, retained),
+            TopicSpec(self.completions, QUERY_PARTITIONS, retained),
+            TopicSpec(self.responses, QUERY_PARTITIONS, retained),
+            TopicSpec(self.provider_attempts, QUERY_PARTITIONS, retained),
+            TopicSpec(
+                self.provider_health,
+                1,
+                {"cleanup.policy": "compact", "min.compaction.lag.ms": "0",
+                 "segment.ms": "600000"},
+            ),
+            TopicSpec(self.dead_letters, 1, {"retention.ms": str(4 * SEVEN_DAYS_MS)}),
+        ]
