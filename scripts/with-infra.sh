@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run a command with Kafka and Redis available, then stop whichever of the two this
+# script started, and exit with the command's exit code.
+#
+#   scripts/with-infra.sh .venv/bin/python -m pytest tests      (make test)
+#   scripts/with-infra.sh .venv/bin/python -m bench             (make bench)
+#
+# Exports KAFKA_BOOTSTRAP_SERVERS and REDIS_URL to the command: the given values when
+# they answer, else the local broker/server (127.0.0.1:KAFKA_PORT, REDIS_PORT).
+# KEEP_INFRA=1 leaves Kafka and Redis running afterwards.
+set -euo pipefail
+LOG_TAG=infra
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+(($#)) || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
+
+started=()
+cleanup() {
+    local name
+    [[ "${KEEP_INFRA:-0}" == 1 ]] && return 0
+    for name in "${started[@]}"; do
+        "$ROOT/scripts/$name.sh" stop || true
+    done
+}
+trap cleanup EXIT
+
+for name in kafka redis; do
+    if "$ROOT/scripts/$name.sh" status >/dev/null 2>&1; then
+        "$ROOT/scripts/$name.sh" start
+    else
+        started+=("$name")
+        "$ROOT/scripts/$name.sh" start
+    fi
+done
+
+export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}/0}"
+log "running: $* (KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS REDIS_URL=$REDIS_URL)"
+
+rc=0
+"$@" || rc=$?
+exit "$rc"

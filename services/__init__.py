@@ -1,0 +1,1 @@
+"""The pipeline's consumer processes and the plumbing they share (services.common)."""

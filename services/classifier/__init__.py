@@ -1,0 +1,1 @@
+"""Classifier: reads queries, infers complexity/live-data/type/cost, publishes a route."""

@@ -1,0 +1,73 @@
+"""Idempotent topic creation (`python -m services.common.admin create-topics`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas.topics import TopicNames, TopicSpec
+from services.common.logs import configure_logging
+from services.common.settings import InfraSettings
+
+logger = logging.getLogger(__name__)
+
+ADMIN_TIMEOUT_S = 15.0
+REPLICATION_FACTOR = 1
+
+
+def create_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created.
+
+    Raises KafkaException when the broker cannot be reached or refuses a topic.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
+    missing = [s for s in specs if s.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(s.name, num_partitions=s.partitions, replication_factor=REPLICATION_FACTOR,
+                  config=s.config) for s in missing],
+        operation_timeout=ADMIN_TIMEOUT_S,
+        request_timeout=ADMIN_TIMEOUT_S,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=ADMIN_TIMEOUT_S)
+            created.append(name)
+        except KafkaException as err:
+            if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # a racing instance
+                raise
+    return created
+
+
+def ensure_topics(settings: InfraSettings) -> list[str]:
+    """Create every topic of the configured namespace (start-up step of each process)."""
+    return create_topics(settings.kafka_bootstrap_servers, TopicNames(settings.topic_namespace)
+                         .specs())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.common.admin")
+    parser.add_argument("command", choices=["create-topics", "list-topics"])
+    args = parser.parse_args(argv)
+    settings = InfraSettings()
+    configure_logging(settings.log_level)
+    if args.command == "create-topics":
+        created = ensure_topics(settings)
+        for spec in settings.topics.specs():
+            state = "created" if spec.name in created else "exists"
+            print(f"{spec.name:45s} partitions={spec.partitions} {state}")
+    else:
+        for spec in settings.topics.specs():
+            print(spec.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Every Redis key the system uses, named in one place.
+
+Keys carry the topic namespace so parallel environments on one Redis stay apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    namespace: str
+
+    def result(self, analysis_id: str) -> str:
+        """The final AnalysisResponded JSON (TTL)."""
+        return f"{self.namespace}:result:{analysis_id}"
+
+    def pending(self, analysis_id: str) -> str:
+        """Marks an accepted analysis that has no result yet (TTL)."""
+        return f"{self.namespace}:pending:{analysis_id}"
+
+    def completion(self, query_id: str) -> str:
+        """The dispatcher's CompletionProduced, so a redelivered query is not paid twice."""
+        return f"{self.namespace}:completion:{query_id}"
+
+    def provider_status(self) -> str:
+        """Hash provider -> latest ProviderStatus JSON (the app's health view)."""
+        return f"{self.namespace}:provider-status"
+
+    def accuracy(self, provider: str, model: str, analysis_type: str) -> str:
+        """Hash {correct, total}: graded outcomes for the historical-accuracy prior."""
+        return f"{self.namespace}:accuracy:{provider}:{model}:{analysis_type}"

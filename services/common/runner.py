@@ -1,0 +1,52 @@
+"""Process lifecycle for a service: logging, topics, signals, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.common.admin import ensure_topics
+from services.common.consumer import consumer_config
+from services.common.logs import configure_logging
+from services.common.producer import EventProducer, producer_config
+from services.common.settings import InfraSettings
+
+logger = logging.getLogger(__name__)
+
+
+def run_service(
+    name: str, infra: InfraSettings, main: Callable[[asyncio.Event], Awaitable[None]]
+) -> None:
+    """Configure logging, ensure topics exist, then run `main(stop)` until SIGTERM/SIGINT."""
+    configure_logging(infra.log_level)
+    ensure_topics(infra)
+
+    async def supervised() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        logger.info("%s starting (namespace=%s)", name, infra.topic_namespace)
+        await main(stop)
+
+    asyncio.run(supervised())
+
+
+def make_producer(infra: InfraSettings, service: str) -> EventProducer:
+    """The process's one producer (started lazily on first send)."""
+    return EventProducer(
+        config=producer_config(infra.kafka_bootstrap_servers, client_id=f"{service}-{os.getpid()}")
+    )
+
+
+def worker_consumer_config(infra: InfraSettings, service: str) -> dict[str, Any]:
+    """Consumer config for a service's group: instances of one service share partitions."""
+    return consumer_config(
+        infra.kafka_bootstrap_servers,
+        group_id=infra.group_id(service),
+        client_id=f"{service}-{os.getpid()}",
+    )

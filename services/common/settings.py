@@ -1,0 +1,34 @@
+"""Infrastructure settings every process shares (unprefixed env names).
+
+Service-specific settings classes embed `InfraSettings` and add their own
+env-prefixed fields (e.g. `DISPATCHER_MAX_IN_FLIGHT`).
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import DEFAULT_NAMESPACE, TopicNames
+
+DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class InfraSettings(BaseSettings):
+    """Kafka, Redis, topic namespace and logging: `KAFKA_BOOTSTRAP_SERVERS`, `REDIS_URL`, ..."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
+    redis_url: str = DEFAULT_REDIS_URL
+    topic_namespace: str = DEFAULT_NAMESPACE
+    log_level: str = "INFO"
+    result_ttl_s: int = 24 * 3600
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(self.topic_namespace)
+
+    def group_id(self, service: str) -> str:
+        """Consumer group per service and namespace, so instances of one service share work."""
+        return f"{self.topic_namespace}.{service}"
