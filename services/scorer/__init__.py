@@ -1,0 +1,1 @@
+"""Scorer: turns a completion into a scored, explained response."""

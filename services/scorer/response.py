@@ -1,0 +1,105 @@
+"""Assemble the response a strategist sees, with a plain-language routing explanation.
+
+Used by the scorer for the routed path and by the app's direct (legacy) path, so
+both return the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from schemas.base import utc_now
+from schemas.classified import Classification, RouteStep
+from schemas.completion import Answer, AttemptSummary
+from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded, Confidence, Routing
+
+
+def explain(
+    *,
+    path: Literal["intelligent", "direct"],
+    classification: Classification | None,
+    route: Sequence[RouteStep],
+    attempts: Sequence[AttemptSummary],
+    answer: Answer | None,
+) -> str:
+    """One paragraph: why this route, what failed or was skipped, who answered."""
+    parts: list[str] = []
+    if path == "direct":
+        parts.append("Intelligent routing is off for this campaign: sent directly to Gemini.")
+    elif classification is not None:
+        parts.append(
+            f"Classified as {classification.analysis_type} "
+            f"(complexity {classification.complexity:.2f}"
+            f"{', needs live data' if classification.needs_live_data else ''}"
+            f"{', cost-sensitive' if classification.cost_sensitive else ''}): "
+            + "; ".join(classification.reasons) + "."
+        )
+        if route:
+            parts.append(f"Primary {route[0].provider}/{route[0].model}: {route[0].reason}.")
+    for attempt in attempts:
+        if attempt.outcome == "skipped":
+            parts.append(f"Skipped {attempt.provider}/{attempt.model}: {attempt.error_message}.")
+        elif attempt.outcome != "success":
+            parts.append(
+                f"{attempt.provider}/{attempt.model} failed ({attempt.error_kind}) after "
+                f"{attempt.latency_ms:.0f} ms; failed over."
+            )
+    if answer is not None:
+        parts.append(f"Answered by {answer.provider}/{answer.model}"
+                     f"{' (provider emulator)' if answer.emulated else ''}.")
+    else:
+        parts.append("No provider could answer.")
+    return " ".join(parts)
+
+
+def build_response(
+    *,
+    query: QueryRequested,
+    path: Literal["intelligent", "direct"],
+    classification: Classification | None,
+    route: Sequence[RouteStep],
+    attempts: Sequence[AttemptSummary],
+    answer: Answer | None,
+    confidence: Confidence | None,
+    error: str | None = None,
+) -> AnalysisResponded:
+    """The final response event for `query`."""
+    completed_at = utc_now()
+    latency_ms = max((completed_at - query.submitted_at).total_seconds() * 1000.0, 0.0)
+    analysis_type = (
+        query.analysis_type
+        or (classification.analysis_type if classification else None)
+        or "general"
+    )
+    routing = Routing(
+        path=path,
+        provider=answer.provider if answer else None,
+        model=answer.model if answer else None,
+        route=list(route),
+        failed_attempts=[a for a in attempts if a.outcome in ("error", "timeout")],
+        skipped=[a for a in attempts if a.outcome == "skipped"],
+        classification=classification,
+        cost_usd=round(sum(a.cost_usd for a in attempts), 8),
+        latency_ms=round(latency_ms, 1),
+        provider_latency_ms=round(
+            sum(a.latency_ms for a in attempts if a.outcome != "skipped"), 1
+        ),
+        explanation=explain(path=path, classification=classification, route=route,
+                            attempts=attempts, answer=answer),
+        emulated=bool(answer and answer.emulated),
+    )
+    return AnalysisResponded(
+        analysis_id=query.query_id,
+        analysis_type=analysis_type,
+        status="completed" if answer is not None else "failed",
+        result=answer.text if answer else None,
+        citations=list(answer.citations) if answer else [],
+        created_at=query.submitted_at,
+        completed_at=completed_at,
+        campaign_id=query.campaign_id,
+        routing=routing,
+        confidence=confidence,
+        error=error if answer is None else None,
+    )
