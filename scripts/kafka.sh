@@ -63,7 +63,9 @@ mvn_fetch() { # mvn_fetch OUTDIR [VERSION]
 
 cmd_fetch() {
     if jars_present; then
-        log "jars present in infra/kafka/libs ($(ls "$LIBS"/kafka_2.13-*.jar | xargs -n1 basename))"
+        local jar
+        jar="$(compgen -G "$LIBS/kafka_2.13-*.jar" | head -n1)"
+        log "jars present in infra/kafka/libs (${jar##*/})"
         return 0
     fi
     have mvn || die "mvn not found; run scripts/setup.sh (installs maven)"
@@ -88,7 +90,7 @@ cmd_fetch() {
     rm -rf "$LIBS"
     mv "$tmp" "$LIBS"
     fetch_key >"$LIBS/.complete"
-    log "fetched $(ls "$LIBS"/*.jar | wc -l) jars ($(du -sh "$LIBS" | cut -f1)) in $(elapsed "$t0")"
+    log "fetched $(compgen -G "$LIBS/*.jar" | wc -l) jars ($(du -sh "$LIBS" | cut -f1)) in $(elapsed "$t0")"
 }
 
 # ---------------------------------------------------------------- health
@@ -172,7 +174,7 @@ wait_ready() {
     while ((SECONDS < deadline)); do
         # Only liveness here: just after start_bg the command line may not show the
         # marker yet (the fork has not exec'd java).
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! running "$pid"; then
             log_tail "$LOG_DIR/kafka.out" 20
             log_tail "$LOG_DIR/kafka.log" 30
             rm -f "$(pid_file kafka)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for scripts/*.sh. Source it; do not run it.
 #
 # Every script works from the repo root; runtime state lives under var/ (gitignored):
@@ -20,6 +21,13 @@ die() { log "ERROR: $*"; exit 1; }
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# running PID: the process exists and is not a zombie (PID 1 may reap exited
+# orphans only every few seconds; a zombie must count as gone).
+running() {
+    kill -0 "$1" 2>/dev/null || return 1
+    [[ "$(sed -E 's/^.*\) ([A-Za-z]) .*$/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]]
+}
+
 pid_file() { printf '%s/%s.pid\n' "$RUN_DIR" "$1"; }
 
 # pid_alive NAME [MARKER]: true when var/run/NAME.pid names a live process whose
@@ -30,7 +38,7 @@ pid_alive() {
     [[ -s "$file" ]] || return 1
     pid="$(<"$file")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    running "$pid" || return 1
     if [[ -n "${2:-}" && -r "/proc/$pid/cmdline" ]]; then
         tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
     fi
@@ -59,10 +67,10 @@ stop_pid() {
     fi
     kill -TERM -- "$target" 2>/dev/null || true
     for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        running "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
         log "$name (pid $pid) did not stop within ${STOP_TIMEOUT_S}s; sending SIGKILL"
         kill -KILL -- "$target" 2>/dev/null || true
         sleep 0.2

@@ -32,6 +32,7 @@ GRACE_S="${STACK_GRACE_S:-3}"
 SERVICES=(classifier dispatcher scorer health)
 # Stop order: the reverse of start.
 ALL=(app health scorer dispatcher classifier local-model emulator)
+LAUNCHED=0
 
 # marker NAME: a string in the process's command line (guards pid reuse).
 marker() {
@@ -68,6 +69,7 @@ launch() { # launch NAME CMD...
         return 0
     fi
     start_bg "$name" "$LOG_DIR/$name.log" "$@"
+    LAUNCHED=$((LAUNCHED + 1))
     log "started $name (pid $(read_pid "$name")), log var/log/$name.log"
 }
 
@@ -85,7 +87,7 @@ wait_ready() {
     deadline=$((SECONDS + timeout))
     while ((SECONDS < deadline)); do
         http_ok "$url" && { log "$name ready ($url, $(elapsed "$t0"))"; return 0; }
-        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+        if [[ -n "$pid" ]] && ! running "$pid"; then
             rm -f "$(pid_file "$name")"
             fail "$name" "$name exited before it was ready"
         fi
@@ -99,7 +101,7 @@ check_alive() { # check_alive NAME...
     for name in "$@"; do
         pid="$(read_pid "$name")"
         [[ -z "$pid" ]] && continue # external, not ours to watch
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! running "$pid"; then
             rm -f "$(pid_file "$name")"
             fail "$name" "$name (pid $pid) exited during start-up"
         fi
@@ -147,7 +149,8 @@ cmd_up() {
     launch app "$VENV/bin/gunicorn" --workers "${APP_WORKERS:-2}" --threads "${APP_THREADS:-8}" \
         --bind "$APP_BIND" 'strategist:create_app()'
     wait_ready app
-    sleep "$GRACE_S"
+    # Services have no health URL: they must at least survive their first seconds.
+    ((LAUNCHED == 0)) || sleep "$GRACE_S"
     check_alive "${ALL[@]}"
     log "stack up in $(elapsed "$t0"): app http://$APP_BIND, Kafka $KAFKA_BOOTSTRAP_SERVERS, Redis $REDIS_URL"
 }

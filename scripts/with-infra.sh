@@ -17,6 +17,7 @@ cd "$ROOT"
 (($#)) || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
 
 started=()
+# shellcheck disable=SC2329  # invoked by the EXIT trap
 cleanup() {
     local name
     [[ "${KEEP_INFRA:-0}" == 1 ]] && return 0
