@@ -64,8 +64,12 @@ def build_response(
     answer: Answer | None,
     confidence: Confidence | None,
     error: str | None = None,
+    extra_cost_usd: float = 0.0,
 ) -> AnalysisResponded:
-    """The final response event for `query`."""
+    """The final response event for `query`.
+
+    `extra_cost_usd` is spend outside the route, e.g. a cross-validation call.
+    """
     completed_at = utc_now()
     latency_ms = max((completed_at - query.submitted_at).total_seconds() * 1000.0, 0.0)
     analysis_type = (
@@ -81,7 +85,7 @@ def build_response(
         failed_attempts=[a for a in attempts if a.outcome in ("error", "timeout")],
         skipped=[a for a in attempts if a.outcome == "skipped"],
         classification=classification,
-        cost_usd=round(sum(a.cost_usd for a in attempts), 8),
+        cost_usd=round(sum(a.cost_usd for a in attempts) + extra_cost_usd, 8),
         latency_ms=round(latency_ms, 1),
         provider_latency_ms=round(
             sum(a.latency_ms for a in attempts if a.outcome != "skipped"), 1

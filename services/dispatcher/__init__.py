@@ -1,0 +1,1 @@
+"""Dispatcher: calls the route's providers in order, failing over on error or timeout."""
