@@ -8,6 +8,7 @@
 
 SHELL := /bin/bash
 PY := .venv/bin/python
+TESTS ?= tests
 PYTEST_ARGS ?=
 
 .PHONY: help setup up down status demo test bench lint clean
@@ -19,6 +20,7 @@ help:
 	@echo "make status  show what runs"
 	@echo "make demo    set up, start the stack and run the sample questions"
 	@echo "make test    run the test suite against a real Kafka and Redis"
+	@echo "             (TESTS=tests/unit PYTEST_ARGS='-x -k name' to narrow it)"
 	@echo "make bench   pipeline overhead and throughput benchmark"
 	@echo "make lint    ruff and mypy (when installed: pip install -e '.[dev]')"
 	@echo "make clean   stop the stack and delete var/ (runtime state, logs, broker data)"
@@ -41,7 +43,7 @@ demo: setup
 	@echo "[demo] the stack is still running in the background; 'make down' stops it"
 
 test: setup
-	@scripts/with-infra.sh $(PY) -m pytest tests $(PYTEST_ARGS)
+	@scripts/with-infra.sh $(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
 	@scripts/with-infra.sh $(PY) -m bench

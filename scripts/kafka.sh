@@ -54,10 +54,10 @@ fetch_key() { printf '%s %s\n' "$(sha256sum <"$INFRA/pom.xml" | cut -c1-16)" "${
 mvn_fetch() { # mvn_fetch OUTDIR [VERSION]
     local out="$1" version="${2:-}" args=()
     [[ -n "$version" ]] && args+=("-Dkafka.version=$version")
-    # shellcheck disable=SC2086
     # Maven 3.8 prints colour resets even in batch mode; strip them.
+    # shellcheck disable=SC2086
     (cd "$INFRA" && mvn -q -B -Dstyle.color=never ${MAVEN_ARGS_EXTRA:-} "${args[@]}" \
-        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out") \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out") 2>&1 \
         | sed -e 's/\x1b\[[0-9;]*m//g' >&2
 }
 

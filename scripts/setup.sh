@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the stack and the tests need, idempotently. First run on a fresh
-# Debian 12 takes ~10 minutes (llama-cpp-python compiles from source); later runs take
+# Debian 12 takes ~5-10 minutes (llama-cpp-python compiles from source); later runs take
 # a second or two because every step checks before it acts.
 #
 #   1. system packages (apt, only what is missing): redis-server, kcat, Java 17+, Maven,
@@ -106,7 +106,7 @@ else
     if venv_ready; then
         log "  pip install -e '.[$EXTRAS]' (log var/log/pip.log)"
     else
-        log "  pip install -e '.[$EXTRAS]': compiles llama-cpp-python, ~5-10 min on 2 cores (log var/log/pip.log)"
+        log "  pip install -e '.[$EXTRAS]': compiles llama-cpp-python (~3.5 min on 2 cores; pip caches the wheel) (log var/log/pip.log)"
     fi
     if ! "$PY" -m pip install --progress-bar off -e ".[$EXTRAS]" >"$LOG_DIR/pip.log" 2>&1; then
         log_tail "$LOG_DIR/pip.log" 40
