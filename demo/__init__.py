@@ -1,0 +1,1 @@
+"""`python -m demo`: a dozen sample questions through the running stack."""

@@ -1,0 +1,124 @@
+"""Send the sample questions through the running stack and print how each was routed.
+
+Also runs a baseline in the same session (every question sent straight to Gemini 2.5
+Pro) to print the saving, and shows one failover by switching Gemini off in the
+emulator. Needs `make up` (or `make demo`, which starts it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+from typing import Any
+
+import httpx
+
+from demo.questions import SAMPLE_QUESTIONS
+from providers.base import CompletionRequest
+from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO
+from providers.errors import ProviderError
+from providers.gemini import GeminiProvider
+from providers.prompt import SYSTEM_PROMPT
+from providers.settings import ProviderSettings
+
+API = "/api/v1/strategist"
+REQUEST_TIMEOUT_S = 90.0
+WEAK_MODEL_NOTE = (
+    "Note: the local model is Gemma 3 270M, a small *base* model (not instruction-tuned): "
+    "its answers are weak. Production configures a real Llama GGUF via LOCAL_MODEL_PATH."
+)
+
+
+def _row(number: int, question: str, body: dict[str, Any], status: int) -> str:
+    routing = body.get("routing") or {}
+    route = " > ".join(f"{s['provider']}/{s['model']}" for s in routing.get("route", []))
+    failed = [f"{a['provider']}({a['error_kind']})"
+              for a in routing.get("failed_attempts", []) + routing.get("skipped", [])]
+    confidence = (body.get("confidence") or {}).get("score")
+    source = "emulator" if routing.get("emulated") else (
+        "local model" if routing.get("provider") == "local" else "real API")
+    lines = [
+        f"{number:2d}. {question[:88]}",
+        f"    route     {route or '-'}",
+        f"    answered  {routing.get('provider')}/{routing.get('model')} [{source}]  "
+        f"HTTP {status}  fallbacks: {', '.join(failed) or 'none'}",
+        f"    cost ${routing.get('cost_usd', 0):.6f}  confidence "
+        f"{confidence if confidence is not None else '-'}  latency "
+        f"{routing.get('latency_ms', 0):.0f} ms",
+        f"    answer    {(body.get('result') or body.get('error') or '')[:150]!r}",
+    ]
+    return "\n".join(lines)
+
+
+async def _baseline_cost(questions: list[str], settings: ProviderSettings) -> float | None:
+    """Cost of sending every question to Gemini 2.5 Pro, measured now (emulator or real)."""
+    spec = DEFAULT_CATALOGUE.get("gemini", GEMINI_PRO)
+    provider = GeminiProvider(settings=settings)
+    total = 0.0
+    try:
+        for question in questions:
+            reply = await provider.complete(CompletionRequest(
+                prompt=question, model=GEMINI_PRO, max_output_tokens=spec.max_output_tokens,
+                timeout_s=30.0, system=SYSTEM_PROMPT))
+            total += spec.cost_usd(reply.input_tokens, reply.output_tokens)
+    except ProviderError as err:
+        print(f"[demo] baseline unavailable: {err}")
+        return None
+    finally:
+        await provider.aclose()
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo")
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--emulator-url", default=None)
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the all-Gemini-Pro baseline (it doubles spend with real keys)")
+    args = parser.parse_args(argv)
+    settings = ProviderSettings()
+    emulator_url = args.emulator_url or settings.emulator_url
+
+    client = httpx.Client(base_url=args.url, timeout=REQUEST_TIMEOUT_S)
+    print(f"[demo] {len(SAMPLE_QUESTIONS)} sample questions through {args.url}{API}/analyze\n")
+    print(WEAK_MODEL_NOTE + "\n")
+    costs, latencies = [], []
+    for number, question in enumerate(SAMPLE_QUESTIONS, 1):
+        response = client.post(f"{API}/analyze",
+                               json={"query": question, "campaign_id": "demo-campaign"})
+        body = response.json()
+        print(_row(number, question, body, response.status_code) + "\n")
+        routing = body.get("routing") or {}
+        costs.append(routing.get("cost_usd", 0.0))
+        latencies.append(routing.get("latency_ms", 0.0))
+
+    print("[demo] failover: switching Gemini off in the provider emulator")
+    failover_question = SAMPLE_QUESTIONS[3]
+    try:
+        httpx.put(f"{emulator_url}/_control/providers/gemini", json={"mode": "down"}, timeout=5)
+        response = client.post(f"{API}/analyze",
+                               json={"query": failover_question, "campaign_id": "demo-campaign"})
+        print(_row(13, failover_question, response.json(), response.status_code))
+        print("    " + (response.json().get("routing") or {}).get("explanation", "") + "\n")
+    finally:
+        httpx.put(f"{emulator_url}/_control/providers/gemini", json={"mode": "ok"}, timeout=5)
+
+    routed_cost = sum(costs)
+    print(f"[demo] routed: total cost ${routed_cost:.6f}, median latency "
+          f"{statistics.median(latencies):.0f} ms")
+    if not args.no_baseline:
+        baseline = asyncio.run(_baseline_cost(SAMPLE_QUESTIONS, settings))
+        if baseline:
+            saving = 1 - routed_cost / baseline
+            print(f"[demo] baseline (all to Gemini 2.5 Pro, measured now): ${baseline:.6f} -> "
+                  f"saving {saving:.0%}")
+    if settings.gemini_emulated or settings.perplexity_emulated:
+        print("[demo] answers marked [emulator] came from the provider emulator (no API keys "
+              "set); costs are computed from its realistic token usage at list prices.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Session fixtures for the real broker and Redis shared by integration and e2e tests.
+
+Tests use the broker at KAFKA_BOOTSTRAP_SERVERS and Redis at REDIS_URL (`make test`
+starts both). Where neither is reachable, a developer without them gets a clear skip;
+under CI (env CI set) that is a failure instead, so CI never skips broker tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+import redis
+from confluent_kafka.admin import AdminClient
+
+from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
+
+REACHABILITY_TIMEOUT_S = 5.0
+
+
+def _unavailable(what: str, detail: str) -> None:
+    message = (f"{what} unreachable ({detail}); run `make test`, which starts Kafka and Redis, "
+               "or set KAFKA_BOOTSTRAP_SERVERS / REDIS_URL")
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _reachable(bootstrap: str) -> str | None:
+    """None when the broker answers, else the reason it did not."""
+    try:
+        AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=REACHABILITY_TIMEOUT_S)
+    except Exception as err:
+        return str(err)
+    return None
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The configured broker; else, for users with Docker, one started by testcontainers."""
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    bootstrap = given or DEFAULT_BOOTSTRAP_SERVERS
+    problem = _reachable(bootstrap)
+    if problem is None:
+        yield bootstrap
+        return
+    if given is None and shutil.which("docker"):
+        try:
+            from testcontainers.kafka import KafkaContainer  # optional extra: '.[docker]'
+        except ImportError:
+            KafkaContainer = None  # noqa: N806
+        if KafkaContainer is not None:
+            with KafkaContainer().with_kraft() as container:
+                os.environ["KAFKA_BOOTSTRAP_SERVERS"] = container.get_bootstrap_server()
+                yield container.get_bootstrap_server()
+                return
+    _unavailable(f"Kafka at {bootstrap}", problem)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        redis.Redis.from_url(url, socket_timeout=REACHABILITY_TIMEOUT_S).ping()
+    except Exception as err:
+        _unavailable(f"Redis at {url}", str(err))
+    return url

@@ -1,0 +1,52 @@
+"""Factory fixtures: a fresh topic namespace per test, and our services as real processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from services.common.producer import EventProducer
+from tests.support.kafka import test_producer
+from tests.support.processes import ManagedProcess, infra_env, python_module, unique_namespace
+
+SERVICE_READY_TIMEOUT_S = 60.0
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str, redis_url: str) -> TopicNames:
+    names = TopicNames(unique_namespace())
+    create_topics(kafka_bootstrap, names.specs())
+    return names
+
+
+@pytest.fixture
+def producer(kafka_bootstrap: str) -> Iterator[EventProducer]:
+    p = test_producer(kafka_bootstrap).start()
+    yield p
+    p.close()
+
+
+ServiceFactory = Callable[..., ManagedProcess]
+
+
+@pytest.fixture
+def start_service(topics: TopicNames, kafka_bootstrap: str, redis_url: str
+                  ) -> Iterator[ServiceFactory]:
+    """Start `python -m services.<name>` in this test's namespace; all stopped at the end."""
+    started: list[ManagedProcess] = []
+
+    def start(name: str, wait: bool = True, **env: str) -> ManagedProcess:
+        process = python_module(name, f"services.{name}", infra_env(
+            topics.namespace, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, REDIS_URL=redis_url,
+            **env))
+        started.append(process.start())
+        if wait:
+            process.wait_for_log(" assigned ", SERVICE_READY_TIMEOUT_S)
+        return process
+
+    yield start
+    for process in reversed(started):
+        process.stop()

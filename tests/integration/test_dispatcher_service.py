@@ -1,0 +1,138 @@
+"""The dispatcher process against the real broker, Redis and the provider emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from schemas.attempt import ProviderAttempt
+from schemas.classified import QueryClassified
+from schemas.completion import CompletionProduced
+from schemas.health import ProviderStatus
+from schemas.query import QueryRequested
+from services.classifier.handler import classify
+from tests.support.emulator_process import EmulatorControl, running_emulator
+from tests.support.kafka import TopicReader
+from tests.support.processes import free_port
+
+COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"
+FAILOVER_BUDGET_MS = 5000
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorControl]:
+    with running_emulator(latency_scale=0.0) as control:
+        yield control
+
+
+@pytest.fixture(scope="module")
+def slow_emulator() -> Iterator[EmulatorControl]:
+    """Real-world-ish latencies (about a second per call)."""
+    with running_emulator(latency_scale=1.0) as control:
+        yield control
+
+
+@pytest.fixture
+def dispatcher_env(emulator: EmulatorControl) -> dict[str, str]:
+    emulator.reset()
+    # No local model server in these tests: the local provider fails fast (connection refused).
+    return {"EMULATOR_URL": emulator.base_url,
+            "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}/v1"}
+
+
+def _classified(query_id: str, text: str = COMPLEX) -> QueryClassified:
+    return classify(QueryRequested(query_id=query_id, query=text))
+
+
+def _completions(kafka_bootstrap, topics, count: int, timeout_s: float = 60
+                 ) -> list[CompletionProduced]:
+    reader = TopicReader(kafka_bootstrap, topics.completions, CompletionProduced)
+    try:
+        return reader.poll_until(
+            lambda events: len({e.query.query_id for e in events}) >= count, timeout_s)
+    finally:
+        reader.close()
+
+
+def test_answers_from_primary_and_publishes_one_attempt_per_call(
+    topics, producer, start_service, kafka_bootstrap, dispatcher_env
+) -> None:
+    start_service("dispatcher", **dispatcher_env)
+    producer.send_and_wait(topics.classified, "q1", _classified("q1"), 10)
+    [completion] = _completions(kafka_bootstrap, topics, 1)
+    assert completion.status == "succeeded"
+    assert (completion.answer.provider, completion.answer.model) == ("gemini", "gemini-2.5-pro")
+    assert completion.answer.emulated and completion.answer.output_tokens > 0
+    assert completion.answer.cost_usd > 0
+    reader = TopicReader(kafka_bootstrap, topics.provider_attempts, ProviderAttempt)
+    attempts = reader.poll_until(lambda e: len(e) >= 1, 20)
+    reader.close()
+    assert [(a.provider, a.outcome) for a in attempts] == [("gemini", "success")]
+
+
+@pytest.mark.parametrize("mode", ["error", "down", "rate_limit", "hang"])
+def test_falls_back_within_5s_when_the_primary_fails(
+    mode, emulator, topics, producer, start_service, kafka_bootstrap, dispatcher_env
+) -> None:
+    emulator.set_mode("gemini", mode)
+    start_service("dispatcher", **dispatcher_env)
+    producer.send_and_wait(topics.classified, "q1", _classified("q1"), 10)
+    [completion] = _completions(kafka_bootstrap, topics, 1)
+    assert completion.status == "succeeded"
+    assert completion.answer.provider == "perplexity"
+    failed = completion.attempts[0]
+    assert failed.provider == "gemini" and failed.outcome in ("error", "timeout")
+    assert failed.latency_ms < FAILOVER_BUDGET_MS, f"failover took {failed.latency_ms:.0f} ms"
+
+
+def test_provider_marked_down_by_health_stream_is_never_called(
+    emulator, topics, producer, start_service, kafka_bootstrap, dispatcher_env
+) -> None:
+    producer.send_and_wait(topics.provider_health, "gemini", ProviderStatus(
+        provider="gemini", state="down", reason="test: probes failing", error_rate=1.0), 10)
+    start_service("dispatcher", **dispatcher_env)
+    time.sleep(1.0)  # the health view reads the compacted topic from the beginning
+    producer.send_and_wait(topics.classified, "q1", _classified("q1"), 10)
+    [completion] = _completions(kafka_bootstrap, topics, 1)
+    assert completion.attempts[0].outcome == "skipped"
+    assert completion.answer.provider == "perplexity"
+    assert emulator.state()["gemini"]["requests"] == 0
+
+
+def test_keeps_over_100_provider_calls_in_flight(
+    slow_emulator, topics, producer, start_service, kafka_bootstrap
+) -> None:
+    count = 150
+    start_service("dispatcher", EMULATOR_URL=slow_emulator.base_url,
+                  LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1")
+    for i in range(count):
+        producer.send(topics.classified, f"q{i}", _classified(f"q{i}"))
+    started = time.monotonic()
+    completions = _completions(kafka_bootstrap, topics, count, timeout_s=90)
+    elapsed = time.monotonic() - started
+    assert len({c.query.query_id for c in completions}) == count
+    per_call_s = min(c.answer.latency_ms for c in completions) / 1000.0
+    # One at a time would take count * per_call_s; concurrency keeps it near a few calls.
+    assert elapsed < count * per_call_s / 10, (
+        f"{count} calls of >= {per_call_s:.2f}s took {elapsed:.1f}s: not concurrent")
+
+
+def test_killed_mid_stream_and_restarted_loses_no_query(
+    slow_emulator, topics, producer, start_service, kafka_bootstrap
+) -> None:
+    count = 60
+    env = {"EMULATOR_URL": slow_emulator.base_url,
+           "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}/v1",
+           "DISPATCHER_MAX_IN_FLIGHT": "8"}
+    first = start_service("dispatcher", **env)
+    for i in range(count):
+        producer.send(topics.classified, f"q{i}", _classified(f"q{i}"))
+    producer.send_and_wait(topics.classified, "last", _classified("last"), 10)
+    _completions(kafka_bootstrap, topics, 5, timeout_s=60)
+    first.kill()  # SIGKILL: no drain, no final commit
+    start_service("dispatcher", **env)
+    completions = _completions(kafka_bootstrap, topics, count + 1, timeout_s=120)
+    ids = {c.query.query_id for c in completions}
+    assert ids == {f"q{i}" for i in range(count)} | {"last"}

@@ -1,0 +1,57 @@
+"""The scorer process on the real broker and Redis."""
+
+from __future__ import annotations
+
+import redis
+
+from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
+from schemas.dead_letter import DeadLetter
+from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded
+from services.classifier.handler import classify
+from services.common.redis_keys import RedisKeys
+from tests.support.kafka import TopicReader
+from tests.support.processes import free_port
+
+
+def _completion(query_id: str) -> CompletionProduced:
+    classified = classify(QueryRequested(query_id=query_id,
+                                         query="latest polls in Arizona this week"))
+    answer = Answer(provider="perplexity", model="sonar", text="Gallego leads by 4 in the AZ poll",
+                    citations=[Citation(url="https://azsos.gov/a"),
+                               Citation(url="https://apnews.com/b")],
+                    input_tokens=30, output_tokens=120, cost_usd=0.00515, latency_ms=700,
+                    emulated=True)
+    return CompletionProduced(
+        query=classified.query, classification=classified.classification,
+        route=classified.route, status="succeeded", answer=answer,
+        attempts=[AttemptSummary(provider="perplexity", model="sonar", outcome="success",
+                                 latency_ms=700, cost_usd=0.00515)])
+
+
+def test_scores_completions_stores_results_and_survives_poison(
+    topics, producer, start_service, kafka_bootstrap, redis_url
+) -> None:
+    # Cross-checks are off by default; no provider is reachable, and none is needed.
+    start_service("scorer", EMULATOR_URL=f"http://127.0.0.1:{free_port()}")
+    producer.send_raw(topics.completions, "poison", b'{"status": "succeeded"}').result(10)
+    producer.send_and_wait(topics.completions, "a1", _completion("a1"), 10)
+
+    responses = TopicReader(kafka_bootstrap, topics.responses, AnalysisResponded)
+    dead = TopicReader(kafka_bootstrap, topics.dead_letters, DeadLetter)
+    try:
+        [response] = responses.poll_until(lambda e: len(e) >= 1, 30)
+        [letter] = dead.poll_until(lambda e: len(e) >= 1, 30)
+    finally:
+        responses.close()
+        dead.close()
+
+    assert response.analysis_id == "a1" and response.status == "completed"
+    assert response.routing.provider == "perplexity" and response.routing.emulated
+    assert 0.0 < response.confidence.score < 1.0
+    assert {"source_quality", "historical_accuracy", "route_fit"} <= set(
+        response.confidence.components)
+    assert letter.key == "poison" and letter.service == "scorer"
+
+    stored = redis.Redis.from_url(redis_url).get(RedisKeys(topics.namespace).result("a1"))
+    assert AnalysisResponded.from_bytes(stored) == response

@@ -1,0 +1,47 @@
+"""The provider emulator as a real process, with its control API for fault injection."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+
+from tests.support.processes import ManagedProcess, free_port, infra_env, python_module
+
+READY_TIMEOUT_S = 30.0
+
+
+class EmulatorControl:
+    """Drive `PUT /_control/providers/<provider>` and read request counters."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def set_mode(self, provider: str, mode: str) -> None:
+        response = httpx.put(f"{self.base_url}/_control/providers/{provider}",
+                             json={"mode": mode}, timeout=5)
+        response.raise_for_status()
+
+    def reset(self) -> None:
+        httpx.post(f"{self.base_url}/_control/reset", timeout=5).raise_for_status()
+
+    def state(self) -> dict:
+        return httpx.get(f"{self.base_url}/_control/providers", timeout=5).json()
+
+
+@contextlib.contextmanager
+def running_emulator(latency_scale: float = 0.0) -> Iterator[EmulatorControl]:
+    port = free_port()
+    process: ManagedProcess = python_module(
+        "emulator", "emulator", infra_env("unused", EMULATOR_LATENCY_SCALE=str(latency_scale)),
+        "--port", str(port))
+    base_url = f"http://127.0.0.1:{port}"
+    process.start()
+    try:
+        process.wait_until(
+            lambda: httpx.get(f"{base_url}/_control/providers", timeout=1).status_code == 200,
+            READY_TIMEOUT_S, "control API")
+        yield EmulatorControl(base_url)
+    finally:
+        process.stop()
