@@ -1,0 +1,1 @@
+"""`python -m bench`: pipeline overhead and throughput against the direct path."""
