@@ -43,9 +43,22 @@ READY_TIMEOUT_S = 60.0
 
 
 def _app(name: str, env: dict[str, str], port: int) -> ManagedProcess:
-    return ManagedProcess(name, [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads",
-                                 "16", "--bind", f"127.0.0.1:{port}", "strategist:create_app()"],
-                          env)
+    return ManagedProcess(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--threads",
+            "16",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "strategist:create_app()",
+        ],
+        env,
+    )
 
 
 def _run(name: str, base_url: str, requests: int, concurrency: int) -> RunSummary:
@@ -55,8 +68,9 @@ def _run(name: str, base_url: str, requests: int, concurrency: int) -> RunSummar
         nonlocal failures
         with httpx.Client(base_url=base_url, timeout=60) as client:
             started = time.perf_counter()
-            response = client.post(API, json={"query": QUERIES[i % len(QUERIES)],
-                                              "campaign_id": f"bench-{i % 7}"})
+            response = client.post(
+                API, json={"query": QUERIES[i % len(QUERIES)], "campaign_id": f"bench-{i % 7}"}
+            )
             elapsed_ms = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             failures += 1
@@ -80,32 +94,43 @@ def main(argv: list[str] | None = None) -> int:
     namespace = unique_namespace("bench")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     create_topics(bootstrap, TopicNames(namespace).specs())
-    print(f"[bench] machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; namespace {namespace}")
+    print(
+        f"[bench] machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; namespace {namespace}"
+    )
 
     with running_emulator(latency_scale=0.0) as emulator:
-        env = infra_env(namespace, EMULATOR_URL=emulator.base_url,
-                        LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1", LOG_LEVEL="WARNING")
+        env = infra_env(
+            namespace,
+            EMULATOR_URL=emulator.base_url,
+            LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
+            LOG_LEVEL="WARNING",
+        )
         routed_port, direct_port = free_port(), free_port()
-        services = [python_module(s, f"services.{s}", env)
-                    for s in ("classifier", "dispatcher", "scorer")]
+        services = [
+            python_module(s, f"services.{s}", env) for s in ("classifier", "dispatcher", "scorer")
+        ]
         routed = _app("app-routed", env, routed_port)
         direct = _app("app-direct", {**env, "STRATEGIST_ROUTING__ENABLED": "false"}, direct_port)
         with running(*services, routed, direct):
             for app, port in ((routed, routed_port), (direct, direct_port)):
-                app.wait_until(lambda p=port: httpx.get(f"http://127.0.0.1:{p}/readyz",
-                                                        timeout=2).status_code == 200,
-                               READY_TIMEOUT_S, "/readyz")
+                app.wait_until(
+                    lambda p=port: (
+                        httpx.get(f"http://127.0.0.1:{p}/readyz", timeout=2).status_code == 200
+                    ),
+                    READY_TIMEOUT_S,
+                    "/readyz",
+                )
             # Warm-up: consumer group assignment, connections, first-call costs.
             _run("warm-up", f"http://127.0.0.1:{routed_port}", 20, 4)
             _run("warm-up", f"http://127.0.0.1:{direct_port}", 20, 4)
-            print(f"[bench] {args.requests} requests per path, {args.concurrency} concurrent "
-                  "clients, emulator latency 0")
+            print(
+                f"[bench] {args.requests} requests per path, {args.concurrency} concurrent "
+                "clients, emulator latency 0"
+            )
             results = [
-                _run("direct", f"http://127.0.0.1:{direct_port}", args.requests,
-                     args.concurrency),
-                _run("routed", f"http://127.0.0.1:{routed_port}", args.requests,
-                     args.concurrency),
+                _run("direct", f"http://127.0.0.1:{direct_port}", args.requests, args.concurrency),
+                _run("routed", f"http://127.0.0.1:{routed_port}", args.requests, args.concurrency),
             ]
     for result in results:
         print("[bench] " + result.line())
@@ -114,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         routed_p50 = percentile(routed_result.overhead_ms, 50)
         direct_p50 = max(percentile(direct_result.overhead_ms, 50), 0.001)
         throughput_ratio = routed_result.throughput / max(direct_result.throughput, 0.001)
-        print(f"[bench] routed/direct: overhead p50 {routed_p50 / direct_p50:.1f}x, "
-              f"throughput {throughput_ratio:.2f}x")
+        print(
+            f"[bench] routed/direct: overhead p50 {routed_p50 / direct_p50:.1f}x, "
+            f"throughput {throughput_ratio:.2f}x"
+        )
     return 0 if all(r.failures == 0 for r in results) else 1
 
 

@@ -29,7 +29,9 @@ class RunSummary:
 
     def line(self) -> str:
         o = self.overhead_ms
-        return (f"{self.name:12s} n={self.requests:4d} failed={self.failures:3d} "
-                f"overhead p50={percentile(o, 50):7.1f} p95={percentile(o, 95):7.1f} "
-                f"p99={percentile(o, 99):7.1f} ms  end-to-end p50={percentile(self.total_ms, 50):7.1f}"
-                f" ms  throughput={self.throughput:6.1f} req/s")
+        return (
+            f"{self.name:12s} n={self.requests:4d} failed={self.failures:3d} "
+            f"overhead p50={percentile(o, 50):7.1f} p95={percentile(o, 95):7.1f} "
+            f"p99={percentile(o, 99):7.1f} ms  end-to-end p50={percentile(self.total_ms, 50):7.1f}"
+            f" ms  throughput={self.throughput:6.1f} req/s"
+        )

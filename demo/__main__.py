@@ -14,12 +14,12 @@ import sys
 from typing import Any
 
 import httpx
+from providers.gemini import GeminiProvider
 
 from demo.questions import SAMPLE_QUESTIONS
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO
 from providers.errors import ProviderError
-from providers.gemini import GeminiProvider
 from providers.prompt import SYSTEM_PROMPT
 from providers.settings import ProviderSettings
 
@@ -34,11 +34,16 @@ WEAK_MODEL_NOTE = (
 def _row(number: int, question: str, body: dict[str, Any], status: int) -> str:
     routing = body.get("routing") or {}
     route = " > ".join(f"{s['provider']}/{s['model']}" for s in routing.get("route", []))
-    failed = [f"{a['provider']}({a['error_kind']})"
-              for a in routing.get("failed_attempts", []) + routing.get("skipped", [])]
+    failed = [
+        f"{a['provider']}({a['error_kind']})"
+        for a in routing.get("failed_attempts", []) + routing.get("skipped", [])
+    ]
     confidence = (body.get("confidence") or {}).get("score")
-    source = "emulator" if routing.get("emulated") else (
-        "local model" if routing.get("provider") == "local" else "real API")
+    source = (
+        "emulator"
+        if routing.get("emulated")
+        else ("local model" if routing.get("provider") == "local" else "real API")
+    )
     lines = [
         f"{number:2d}. {question[:88]}",
         f"    route     {route or '-'}",
@@ -59,9 +64,15 @@ async def _baseline_cost(questions: list[str], settings: ProviderSettings) -> fl
     total = 0.0
     try:
         for question in questions:
-            reply = await provider.complete(CompletionRequest(
-                prompt=question, model=GEMINI_PRO, max_output_tokens=spec.max_output_tokens,
-                timeout_s=30.0, system=SYSTEM_PROMPT))
+            reply = await provider.complete(
+                CompletionRequest(
+                    prompt=question,
+                    model=GEMINI_PRO,
+                    max_output_tokens=spec.max_output_tokens,
+                    timeout_s=30.0,
+                    system=SYSTEM_PROMPT,
+                )
+            )
             total += spec.cost_usd(reply.input_tokens, reply.output_tokens)
     except ProviderError as err:
         print(f"[demo] baseline unavailable: {err}")
@@ -75,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo")
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--emulator-url", default=None)
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="skip the all-Gemini-Pro baseline (it doubles spend with real keys)")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the all-Gemini-Pro baseline (it doubles spend with real keys)",
+    )
     args = parser.parse_args(argv)
     settings = ProviderSettings()
     emulator_url = args.emulator_url or settings.emulator_url
@@ -86,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     print(WEAK_MODEL_NOTE + "\n")
     costs, latencies = [], []
     for number, question in enumerate(SAMPLE_QUESTIONS, 1):
-        response = client.post(f"{API}/analyze",
-                               json={"query": question, "campaign_id": "demo-campaign"})
+        response = client.post(
+            f"{API}/analyze", json={"query": question, "campaign_id": "demo-campaign"}
+        )
         body = response.json()
         print(_row(number, question, body, response.status_code) + "\n")
         routing = body.get("routing") or {}
@@ -98,25 +113,32 @@ def main(argv: list[str] | None = None) -> int:
     failover_question = SAMPLE_QUESTIONS[3]
     try:
         httpx.put(f"{emulator_url}/_control/providers/gemini", json={"mode": "down"}, timeout=5)
-        response = client.post(f"{API}/analyze",
-                               json={"query": failover_question, "campaign_id": "demo-campaign"})
+        response = client.post(
+            f"{API}/analyze", json={"query": failover_question, "campaign_id": "demo-campaign"}
+        )
         print(_row(13, failover_question, response.json(), response.status_code))
         print("    " + (response.json().get("routing") or {}).get("explanation", "") + "\n")
     finally:
         httpx.put(f"{emulator_url}/_control/providers/gemini", json={"mode": "ok"}, timeout=5)
 
     routed_cost = sum(costs)
-    print(f"[demo] routed: total cost ${routed_cost:.6f}, median latency "
-          f"{statistics.median(latencies):.0f} ms")
+    print(
+        f"[demo] routed: total cost ${routed_cost:.6f}, median latency "
+        f"{statistics.median(latencies):.0f} ms"
+    )
     if not args.no_baseline:
         baseline = asyncio.run(_baseline_cost(SAMPLE_QUESTIONS, settings))
         if baseline:
             saving = 1 - routed_cost / baseline
-            print(f"[demo] baseline (all to Gemini 2.5 Pro, measured now): ${baseline:.6f} -> "
-                  f"saving {saving:.0%}")
+            print(
+                f"[demo] baseline (all to Gemini 2.5 Pro, measured now): ${baseline:.6f} -> "
+                f"saving {saving:.0%}"
+            )
     if settings.gemini_emulated or settings.perplexity_emulated:
-        print("[demo] answers marked [emulator] came from the provider emulator (no API keys "
-              "set); costs are computed from its realistic token usage at list prices.")
+        print(
+            "[demo] answers marked [emulator] came from the provider emulator (no API keys "
+            "set); costs are computed from its realistic token usage at list prices."
+        )
     return 0
 
 

@@ -33,8 +33,9 @@ class ProviderSettings(BaseSettings):
     )
     catalogue_path: str | None = None
 
-    @field_validator("gemini_api_key", "perplexity_api_key", "local_model_path",
-                     "catalogue_path", mode="before")
+    @field_validator(
+        "gemini_api_key", "perplexity_api_key", "local_model_path", "catalogue_path", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`GEMINI_API_KEY=` (as docker compose passes an unset variable) means "not set"."""
@@ -57,11 +58,15 @@ class ProviderSettings(BaseSettings):
         return PERPLEXITY_REAL_BASE_URL if not self.perplexity_emulated else self.emulator_url
 
     def gemini_key(self) -> str:
-        return self.gemini_api_key.get_secret_value() if self.gemini_api_key else (
-            EMULATOR_PLACEHOLDER_KEY
+        return (
+            self.gemini_api_key.get_secret_value()
+            if self.gemini_api_key
+            else (EMULATOR_PLACEHOLDER_KEY)
         )
 
     def perplexity_key(self) -> str:
-        return self.perplexity_api_key.get_secret_value() if self.perplexity_api_key else (
-            EMULATOR_PLACEHOLDER_KEY
+        return (
+            self.perplexity_api_key.get_secret_value()
+            if self.perplexity_api_key
+            else (EMULATOR_PLACEHOLDER_KEY)
         )

@@ -3,12 +3,12 @@
 Decode bytes into these models at the edge (the worker) and hand only models inward.
 """
 
+from schemas.attempt import AttemptOutcome, ProviderAttempt
 from schemas.base import EventModel, ProviderName
 from schemas.classified import Classification, QueryClassified, RouteStep
 from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
 from schemas.dead_letter import DeadLetter
 from schemas.health import ProviderState, ProviderStatus
-from schemas.attempt import AttemptOutcome, ProviderAttempt
 from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
 from schemas.topics import TOPIC_MODELS, TopicNames, TopicSpec

@@ -99,8 +99,7 @@ class TopicNames:
             TopicSpec(
                 self.provider_health,
                 1,
-                {"cleanup.policy": "compact", "min.compaction.lag.ms": "0",
-                 "segment.ms": "600000"},
+                {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"},
             ),
             TopicSpec(self.dead_letters, 1, {"retention.ms": str(4 * SEVEN_DAYS_MS)}),
         ]

@@ -21,8 +21,10 @@ REACHABILITY_TIMEOUT_S = 5.0
 
 
 def _unavailable(what: str, detail: str) -> None:
-    message = (f"{what} unreachable ({detail}); run `make test`, which starts Kafka and Redis, "
-               "or set KAFKA_BOOTSTRAP_SERVERS / REDIS_URL")
+    message = (
+        f"{what} unreachable ({detail}); run `make test`, which starts Kafka and Redis, "
+        "or set KAFKA_BOOTSTRAP_SERVERS / REDIS_URL"
+    )
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

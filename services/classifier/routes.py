@@ -41,43 +41,64 @@ def build_route(classification: Classification, options: QueryOptions) -> list[R
     if classification.needs_live_data:
         live_model = SONAR_PRO if c >= LIVE_PRO_THRESHOLD or tier == "complex" else SONAR
         route = [
-            RouteStep(provider="perplexity", model=live_model,
-                      reason=f"needs live data: web search with citations ({live_model})"),
-            RouteStep(provider="gemini", model=GEMINI_PRO if tier == "complex" else GEMINI_FLASH,
-                      reason="fallback without live search: answer from model knowledge, "
-                             "flagged as possibly stale"),
-            RouteStep(provider="local", model=LOCAL_MODEL,
-                      reason="last resort: self-hosted model, no live data"),
+            RouteStep(
+                provider="perplexity",
+                model=live_model,
+                reason=f"needs live data: web search with citations ({live_model})",
+            ),
+            RouteStep(
+                provider="gemini",
+                model=GEMINI_PRO if tier == "complex" else GEMINI_FLASH,
+                reason="fallback without live search: answer from model knowledge, "
+                "flagged as possibly stale",
+            ),
+            RouteStep(
+                provider="local",
+                model=LOCAL_MODEL,
+                reason="last resort: self-hosted model, no live data",
+            ),
         ]
     elif tier == "complex":
         route = [
-            RouteStep(provider="gemini", model=GEMINI_PRO,
-                      reason=f"complex analysis (complexity {c:.2f}): deep reasoning model"),
-            RouteStep(provider="perplexity", model=SONAR_PRO,
-                      reason="fallback on another provider with strong reasoning"),
-            RouteStep(provider="gemini", model=GEMINI_FLASH,
-                      reason="cheaper Gemini step if only the Pro model is failing"),
-            RouteStep(provider="local", model=LOCAL_MODEL,
-                      reason="last resort: self-hosted model"),
+            RouteStep(
+                provider="gemini",
+                model=GEMINI_PRO,
+                reason=f"complex analysis (complexity {c:.2f}): deep reasoning model",
+            ),
+            RouteStep(
+                provider="perplexity",
+                model=SONAR_PRO,
+                reason="fallback on another provider with strong reasoning",
+            ),
+            RouteStep(
+                provider="gemini",
+                model=GEMINI_FLASH,
+                reason="cheaper Gemini step if only the Pro model is failing",
+            ),
+            RouteStep(provider="local", model=LOCAL_MODEL, reason="last resort: self-hosted model"),
         ]
     elif tier == "standard":
         route = [
-            RouteStep(provider="gemini", model=GEMINI_FLASH,
-                      reason=f"moderate analysis (complexity {c:.2f}): fast, low-cost model"),
-            RouteStep(provider="perplexity", model=SONAR,
-                      reason="fallback on another provider"),
-            RouteStep(provider="local", model=LOCAL_MODEL,
-                      reason="last resort: self-hosted model"),
+            RouteStep(
+                provider="gemini",
+                model=GEMINI_FLASH,
+                reason=f"moderate analysis (complexity {c:.2f}): fast, low-cost model",
+            ),
+            RouteStep(provider="perplexity", model=SONAR, reason="fallback on another provider"),
+            RouteStep(provider="local", model=LOCAL_MODEL, reason="last resort: self-hosted model"),
         ]
     else:
         route = [
-            RouteStep(provider="local", model=LOCAL_MODEL,
-                      reason=f"simple, cost-sensitive task (complexity {c:.2f}): "
-                             "self-hosted model at no per-call cost"),
-            RouteStep(provider="gemini", model=GEMINI_FLASH,
-                      reason="fallback: lowest-cost hosted model"),
-            RouteStep(provider="perplexity", model=SONAR,
-                      reason="fallback on a third provider"),
+            RouteStep(
+                provider="local",
+                model=LOCAL_MODEL,
+                reason=f"simple, cost-sensitive task (complexity {c:.2f}): "
+                "self-hosted model at no per-call cost",
+            ),
+            RouteStep(
+                provider="gemini", model=GEMINI_FLASH, reason="fallback: lowest-cost hosted model"
+            ),
+            RouteStep(provider="perplexity", model=SONAR, reason="fallback on a third provider"),
         ]
     if options.providers:
         allowed = set(options.providers)
@@ -88,5 +109,8 @@ def build_route(classification: Classification, options: QueryOptions) -> list[R
 
 def _default_step(provider: str) -> RouteStep:
     model = {"gemini": GEMINI_FLASH, "perplexity": SONAR, "local": LOCAL_MODEL}[provider]
-    return RouteStep(provider=provider, model=model,  # type: ignore[arg-type]
-                     reason="caller restricted the providers")
+    return RouteStep(
+        provider=provider,
+        model=model,  # type: ignore[arg-type]
+        reason="caller restricted the providers",
+    )

@@ -30,8 +30,15 @@ def create_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
     if not missing:
         return []
     futures = admin.create_topics(
-        [NewTopic(s.name, num_partitions=s.partitions, replication_factor=REPLICATION_FACTOR,
-                  config=s.config) for s in missing],
+        [
+            NewTopic(
+                s.name,
+                num_partitions=s.partitions,
+                replication_factor=REPLICATION_FACTOR,
+                config=s.config,
+            )
+            for s in missing
+        ],
         operation_timeout=ADMIN_TIMEOUT_S,
         request_timeout=ADMIN_TIMEOUT_S,
     )
@@ -48,8 +55,9 @@ def create_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
 
 def ensure_topics(settings: InfraSettings) -> list[str]:
     """Create every topic of the configured namespace (start-up step of each process)."""
-    return create_topics(settings.kafka_bootstrap_servers, TopicNames(settings.topic_namespace)
-                         .specs())
+    return create_topics(
+        settings.kafka_bootstrap_servers, TopicNames(settings.topic_namespace).specs()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

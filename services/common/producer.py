@@ -31,7 +31,10 @@ class DeliveryError(Exception):
 
 
 def producer_config(
-    bootstrap_servers: str, *, client_id: str, delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS
+    bootstrap_servers: str,
+    *,
+    client_id: str,
+    delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS,
 ) -> dict[str, Any]:
     """Durable defaults: wait for all in-sync replicas, idempotent, small batching delay."""
     return {
@@ -72,7 +75,9 @@ class EventProducer:
         while not self._stop.is_set():
             producer.poll(DELIVERY_POLL_INTERVAL_S)
 
-    def send(self, topic: str, key: str | None, event: EventModel) -> concurrent.futures.Future[None]:
+    def send(
+        self, topic: str, key: str | None, event: EventModel
+    ) -> concurrent.futures.Future[None]:
         """Queue one event; the future resolves once the broker acknowledged it."""
         return self.send_raw(topic, key, event.to_bytes())
 

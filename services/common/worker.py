@@ -91,8 +91,9 @@ class EventWorker(Generic[E]):
             on_revoke=self._on_revoke,
             on_lost=self._on_revoke,
         )
-        logger.info("%s consuming topic=%s max_in_flight=%d", self.service, self.topic,
-                    self._max_in_flight)
+        logger.info(
+            "%s consuming topic=%s max_in_flight=%d", self.service, self.topic, self._max_in_flight
+        )
         last_commit = loop.time()
         try:
             while not stop.is_set():
@@ -162,12 +163,12 @@ class EventWorker(Generic[E]):
             except Exception as err:  # the failure policy decides; the loop keeps going
                 decision = decide(err, attempt)
                 if decision.action is Action.RETRY:
-                    logger.warning("%s retrying %s after %s: %s", self.service, where,
-                                   type(err).__name__, err)
+                    logger.warning(
+                        "%s retrying %s after %s: %s", self.service, where, type(err).__name__, err
+                    )
                     await asyncio.sleep(decision.delay_s)
                     continue
-                logger.warning("%s dead-lettering %s: %s", self.service, where,
-                               type(err).__name__)
+                logger.warning("%s dead-lettering %s: %s", self.service, where, type(err).__name__)
                 await self._dead_letter(message, err)
                 break
         self._tracker.done(partition, message.offset())
@@ -209,8 +210,12 @@ class EventWorker(Generic[E]):
         _done, pending = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE_S)
         for task in pending:
             task.cancel()
-        logger.info("%s drained in %.1fs (%d abandoned, will be redelivered)",
-                    self.service, time.monotonic() - started, len(pending))
+        logger.info(
+            "%s drained in %.1fs (%d abandoned, will be redelivered)",
+            self.service,
+            time.monotonic() - started,
+            len(pending),
+        )
 
     # Rebalance callbacks run on the consumer thread, inside consume().
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

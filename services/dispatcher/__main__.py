@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from providers.registry import build_providers, close_providers
 from redis.asyncio import Redis
 
 from providers.catalogue import Catalogue
-from providers.registry import build_providers, close_providers
 from services.common.redis_keys import RedisKeys
 from services.common.runner import make_producer, run_service
 from services.dispatcher.cache import RedisCompletionCache
@@ -25,15 +25,22 @@ def main() -> None:
         providers = build_providers(settings.providers)
         redis = Redis.from_url(infra.redis_url)
         view = HealthView(stale_after_s=settings.health_stale_after_s)
-        reader = HealthTopicReader(view=view, bootstrap_servers=infra.kafka_bootstrap_servers,
-                                   topic=infra.topics.provider_health)
+        reader = HealthTopicReader(
+            view=view,
+            bootstrap_servers=infra.kafka_bootstrap_servers,
+            topic=infra.topics.provider_health,
+        )
         reader.start()
         try:
             worker = build_worker(
-                settings, producer=producer, providers=providers,
-                catalogue=Catalogue.load(settings.providers.catalogue_path), health=view,
-                cache=RedisCompletionCache(redis=redis, keys=RedisKeys(infra.topic_namespace),
-                                           ttl_s=infra.result_ttl_s),
+                settings,
+                producer=producer,
+                providers=providers,
+                catalogue=Catalogue.load(settings.providers.catalogue_path),
+                health=view,
+                cache=RedisCompletionCache(
+                    redis=redis, keys=RedisKeys(infra.topic_namespace), ttl_s=infra.result_ttl_s
+                ),
             )
             await worker.run(stop)
         finally:

@@ -38,7 +38,8 @@ class RedisCompletionCache:
     async def put(self, completion: CompletionProduced) -> None:
         try:
             await self._redis.set(
-                self._keys.completion(completion.query.query_id), completion.to_bytes(),
+                self._keys.completion(completion.query.query_id),
+                completion.to_bytes(),
                 ex=self._ttl_s,
             )
         except RedisError as err:

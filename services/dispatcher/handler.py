@@ -16,13 +16,13 @@ from typing import Protocol
 from providers.base import CompletionRequest, Provider
 from providers.catalogue import Catalogue
 from providers.errors import ProviderError, ProviderTimeout
+from providers.prompt import SYSTEM_PROMPT, build_prompt
 from schemas.attempt import ProviderAttempt
 from schemas.classified import QueryClassified, RouteStep
 from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing
 from services.dispatcher.failover import Next, after_failure
-from providers.prompt import SYSTEM_PROMPT, build_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,9 @@ class Dispatcher:
         query_id = classified.query.query_id
         cached = await self._cache.get(query_id)
         if cached is not None:
-            logger.info("query=%s already dispatched; re-publishing the stored completion",
-                        query_id)
+            logger.info(
+                "query=%s already dispatched; re-publishing the stored completion", query_id
+            )
             return [Outgoing(self._topics.completions, query_id, cached)]
 
         started = time.monotonic()
@@ -75,11 +76,15 @@ class Dispatcher:
         error: str | None = None
         for step in classified.route:
             if self._health.is_down(step.provider):
-                summaries.append(AttemptSummary(
-                    provider=step.provider, model=step.model, outcome="skipped",
-                    error_kind="marked_down",
-                    error_message="health monitor reports the provider down",
-                ))
+                summaries.append(
+                    AttemptSummary(
+                        provider=step.provider,
+                        model=step.model,
+                        outcome="skipped",
+                        error_kind="marked_down",
+                        error_message="health monitor reports the provider down",
+                    )
+                )
                 continue
             result = await self._attempt(classified, step, len(attempt_events) + 1)
             summary, event, answer_or_error = result
@@ -120,47 +125,83 @@ class Dispatcher:
             timeout_s = min(timeout_s, self._timeout_cap_s)
         max_tokens = classified.query.options.max_output_tokens or spec.max_output_tokens
         request = CompletionRequest(
-            prompt=build_prompt(classified.query), model=step.model,
-            max_output_tokens=min(max_tokens, spec.max_output_tokens), timeout_s=timeout_s,
+            prompt=build_prompt(classified.query),
+            model=step.model,
+            max_output_tokens=min(max_tokens, spec.max_output_tokens),
+            timeout_s=timeout_s,
             system=SYSTEM_PROMPT,
         )
         started = time.monotonic()
         try:
             reply = await asyncio.wait_for(provider.complete(request), timeout_s)
         except (ProviderError, TimeoutError) as err:
-            failure = err if isinstance(err, ProviderError) else ProviderTimeout(
-                step.provider, f"no answer within {timeout_s:.1f}s")
+            failure = (
+                err
+                if isinstance(err, ProviderError)
+                else ProviderTimeout(step.provider, f"no answer within {timeout_s:.1f}s")
+            )
             latency_ms = (time.monotonic() - started) * 1000.0
             outcome = "timeout" if isinstance(failure, ProviderTimeout) else "error"
-            logger.info("query=%s %s/%s %s (%s) after %.0f ms", classified.query.query_id,
-                        step.provider, step.model, outcome, failure.kind, latency_ms)
+            logger.info(
+                "query=%s %s/%s %s (%s) after %.0f ms",
+                classified.query.query_id,
+                step.provider,
+                step.model,
+                outcome,
+                failure.kind,
+                latency_ms,
+            )
             summary = AttemptSummary(
-                provider=step.provider, model=step.model, outcome=outcome,
-                error_kind=failure.kind, error_message=failure.message, latency_ms=latency_ms,
+                provider=step.provider,
+                model=step.model,
+                outcome=outcome,
+                error_kind=failure.kind,
+                error_message=failure.message,
+                latency_ms=latency_ms,
             )
             event = ProviderAttempt(
-                query_id=classified.query.query_id, provider=step.provider, model=step.model,
-                attempt_number=number, outcome=outcome, error_kind=failure.kind,
-                error_message=failure.message, latency_ms=latency_ms,
+                query_id=classified.query.query_id,
+                provider=step.provider,
+                model=step.model,
+                attempt_number=number,
+                outcome=outcome,
+                error_kind=failure.kind,
+                error_message=failure.message,
+                latency_ms=latency_ms,
             )
             return summary, event, failure
 
         latency_ms = (time.monotonic() - started) * 1000.0
         cost = spec.cost_usd(reply.input_tokens, reply.output_tokens)
         answer = Answer(
-            provider=step.provider, model=step.model, text=reply.text,
+            provider=step.provider,
+            model=step.model,
+            text=reply.text,
             citations=[Citation(url=c.url, title=c.title, date=c.date) for c in reply.citations],
-            input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-            cost_usd=round(cost, 8), latency_ms=round(latency_ms, 1),
-            finish_reason=reply.finish_reason, avg_logprob=reply.avg_logprob,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            cost_usd=round(cost, 8),
+            latency_ms=round(latency_ms, 1),
+            finish_reason=reply.finish_reason,
+            avg_logprob=reply.avg_logprob,
             emulated=provider.emulated,
         )
-        summary = AttemptSummary(provider=step.provider, model=step.model, outcome="success",
-                                 latency_ms=latency_ms, cost_usd=answer.cost_usd)
+        summary = AttemptSummary(
+            provider=step.provider,
+            model=step.model,
+            outcome="success",
+            latency_ms=latency_ms,
+            cost_usd=answer.cost_usd,
+        )
         event = ProviderAttempt(
-            query_id=classified.query.query_id, provider=step.provider, model=step.model,
-            attempt_number=number, outcome="success", latency_ms=latency_ms,
-            input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+            query_id=classified.query.query_id,
+            provider=step.provider,
+            model=step.model,
+            attempt_number=number,
+            outcome="success",
+            latency_ms=latency_ms,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
             cost_usd=answer.cost_usd,
         )
         return summary, event, answer

@@ -86,8 +86,12 @@ class HealthTopicReader:
                 try:
                     self._view.update(ProviderStatus.from_bytes(message.value() or b""))
                 except ValidationError:
-                    logger.warning("ignoring malformed status at %s[%d]@%d", message.topic(),
-                                   message.partition(), message.offset())
+                    logger.warning(
+                        "ignoring malformed status at %s[%d]@%d",
+                        message.topic(),
+                        message.partition(),
+                        message.offset(),
+                    )
         except Exception:
             logger.exception("health view reader stopped; routing continues without it")
         finally:

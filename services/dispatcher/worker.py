@@ -25,7 +25,11 @@ def build_worker(
 ) -> EventWorker[QueryClassified]:
     topics = settings.infra.topics
     dispatcher = Dispatcher(
-        providers=providers, catalogue=catalogue, health=health, cache=cache, topics=topics,
+        providers=providers,
+        catalogue=catalogue,
+        health=health,
+        cache=cache,
+        topics=topics,
         attempt_timeout_cap_s=settings.attempt_timeout_cap_s,
     )
     return EventWorker(

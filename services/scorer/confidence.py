@@ -81,8 +81,10 @@ def route_fit(signals: Signals) -> tuple[float, str]:
     value = 1.0 - 0.1 * signals.fallback_position
     if signals.truncated:
         value *= TRUNCATED_PENALTY
-    detail = "primary model answered" if signals.fallback_position == 0 else (
-        f"answered by fallback #{signals.fallback_position}"
+    detail = (
+        "primary model answered"
+        if signals.fallback_position == 0
+        else (f"answered by fallback #{signals.fallback_position}")
     )
     if signals.truncated:
         detail += "; answer truncated at the token limit"
@@ -103,7 +105,8 @@ def aggregate(signals: Signals) -> Confidence:
         raw["source_quality"] = (MISSING_SOURCES_SCORE, "live data needed but no sources cited")
     if signals.agreement is not None:
         raw["cross_validation"] = (
-            signals.agreement, f"agreement with a second model {signals.agreement:.2f}"
+            signals.agreement,
+            f"agreement with a second model {signals.agreement:.2f}",
         )
     history = signals.history
     raw["historical_accuracy"] = (

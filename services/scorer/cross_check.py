@@ -7,8 +7,8 @@ import logging
 from providers.base import CompletionRequest, Provider
 from providers.catalogue import Catalogue, ModelSpec
 from providers.errors import ProviderError
-from schemas.completion import CompletionProduced
 from providers.prompt import SYSTEM_PROMPT, build_prompt
+from schemas.completion import CompletionProduced
 from services.scorer.agreement import agreement
 
 logger = logging.getLogger(__name__)
@@ -42,15 +42,18 @@ class ProviderCrossCheck:
         if provider is None:
             return None
         request = CompletionRequest(
-            prompt=build_prompt(completion.query), model=second.model_id,
-            max_output_tokens=second.max_output_tokens, timeout_s=second.timeout_s,
+            prompt=build_prompt(completion.query),
+            model=second.model_id,
+            max_output_tokens=second.max_output_tokens,
+            timeout_s=second.timeout_s,
             system=SYSTEM_PROMPT,
         )
         try:
             reply = await provider.complete(request)
         except ProviderError as err:
-            logger.info("cross-check with %s/%s failed: %s", second.provider, second.model_id,
-                        err.kind)
+            logger.info(
+                "cross-check with %s/%s failed: %s", second.provider, second.model_id, err.kind
+            )
             return None
         cost = second.cost_usd(reply.input_tokens, reply.output_tokens)
         return agreement(answer.text, reply.text), cost

@@ -66,8 +66,12 @@ class Scorer:
                 agreement, extra_cost = checked
             spec = self._catalogue.get(answer.provider, answer.model)
             position = next(
-                (i for i, step in enumerate(completion.route)
-                 if (step.provider, step.model) == (answer.provider, answer.model)), 0
+                (
+                    i
+                    for i, step in enumerate(completion.route)
+                    if (step.provider, step.model) == (answer.provider, answer.model)
+                ),
+                0,
             )
             signals = Signals(
                 avg_logprob=answer.avg_logprob,
@@ -78,7 +82,8 @@ class Scorer:
                 truncated=answer.finish_reason in TRUNCATION_REASONS,
                 agreement=agreement,
                 history=await self._history.get(
-                    answer.provider, answer.model, completion.classification.analysis_type),
+                    answer.provider, answer.model, completion.classification.analysis_type
+                ),
             )
             confidence = aggregate(signals)
         return build_response(

@@ -34,7 +34,8 @@ def explain(
             f"(complexity {classification.complexity:.2f}"
             f"{', needs live data' if classification.needs_live_data else ''}"
             f"{', cost-sensitive' if classification.cost_sensitive else ''}): "
-            + "; ".join(classification.reasons) + "."
+            + "; ".join(classification.reasons)
+            + "."
         )
         if route:
             parts.append(f"Primary {route[0].provider}/{route[0].model}: {route[0].reason}.")
@@ -47,8 +48,10 @@ def explain(
                 f"{attempt.latency_ms:.0f} ms; failed over."
             )
     if answer is not None:
-        parts.append(f"Answered by {answer.provider}/{answer.model}"
-                     f"{' (provider emulator)' if answer.emulated else ''}.")
+        parts.append(
+            f"Answered by {answer.provider}/{answer.model}"
+            f"{' (provider emulator)' if answer.emulated else ''}."
+        )
     else:
         parts.append("No provider could answer.")
     return " ".join(parts)
@@ -87,11 +90,10 @@ def build_response(
         classification=classification,
         cost_usd=round(sum(a.cost_usd for a in attempts) + extra_cost_usd, 8),
         latency_ms=round(latency_ms, 1),
-        provider_latency_ms=round(
-            sum(a.latency_ms for a in attempts if a.outcome != "skipped"), 1
+        provider_latency_ms=round(sum(a.latency_ms for a in attempts if a.outcome != "skipped"), 1),
+        explanation=explain(
+            path=path, classification=classification, route=route, attempts=attempts, answer=answer
         ),
-        explanation=explain(path=path, classification=classification, route=route,
-                            attempts=attempts, answer=answer),
         emulated=bool(answer and answer.emulated),
     )
     return AnalysisResponded(

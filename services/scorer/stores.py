@@ -45,8 +45,9 @@ class RedisResultStore:
     async def save(self, response: AnalysisResponded) -> None:
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(self._keys.result(response.analysis_id), response.to_bytes(),
-                         ex=self._ttl_s)
+                pipe.set(
+                    self._keys.result(response.analysis_id), response.to_bytes(), ex=self._ttl_s
+                )
                 pipe.delete(self._keys.pending(response.analysis_id))
                 await pipe.execute()
         except RedisError as err:

@@ -33,15 +33,23 @@ ServiceFactory = Callable[..., ManagedProcess]
 
 
 @pytest.fixture
-def start_service(topics: TopicNames, kafka_bootstrap: str, redis_url: str
-                  ) -> Iterator[ServiceFactory]:
+def start_service(
+    topics: TopicNames, kafka_bootstrap: str, redis_url: str
+) -> Iterator[ServiceFactory]:
     """Start `python -m services.<name>` in this test's namespace; all stopped at the end."""
     started: list[ManagedProcess] = []
 
     def start(name: str, wait: bool = True, **env: str) -> ManagedProcess:
-        process = python_module(name, f"services.{name}", infra_env(
-            topics.namespace, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, REDIS_URL=redis_url,
-            **env))
+        process = python_module(
+            name,
+            f"services.{name}",
+            infra_env(
+                topics.namespace,
+                KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+                REDIS_URL=redis_url,
+                **env,
+            ),
+        )
         started.append(process.start())
         if wait:
             process.wait_for_log(" assigned ", SERVICE_READY_TIMEOUT_S)

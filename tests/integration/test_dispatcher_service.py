@@ -38,20 +38,24 @@ def slow_emulator() -> Iterator[EmulatorControl]:
 def dispatcher_env(emulator: EmulatorControl) -> dict[str, str]:
     emulator.reset()
     # No local model server in these tests: the local provider fails fast (connection refused).
-    return {"EMULATOR_URL": emulator.base_url,
-            "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}/v1"}
+    return {
+        "EMULATOR_URL": emulator.base_url,
+        "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}/v1",
+    }
 
 
 def _classified(query_id: str, text: str = COMPLEX) -> QueryClassified:
     return classify(QueryRequested(query_id=query_id, query=text))
 
 
-def _completions(kafka_bootstrap, topics, count: int, timeout_s: float = 60
-                 ) -> list[CompletionProduced]:
+def _completions(
+    kafka_bootstrap, topics, count: int, timeout_s: float = 60
+) -> list[CompletionProduced]:
     reader = TopicReader(kafka_bootstrap, topics.completions, CompletionProduced)
     try:
         return reader.poll_until(
-            lambda events: len({e.query.query_id for e in events}) >= count, timeout_s)
+            lambda events: len({e.query.query_id for e in events}) >= count, timeout_s
+        )
     finally:
         reader.close()
 
@@ -90,8 +94,14 @@ def test_falls_back_within_5s_when_the_primary_fails(
 def test_provider_marked_down_by_health_stream_is_never_called(
     emulator, topics, producer, start_service, kafka_bootstrap, dispatcher_env
 ) -> None:
-    producer.send_and_wait(topics.provider_health, "gemini", ProviderStatus(
-        provider="gemini", state="down", reason="test: probes failing", error_rate=1.0), 10)
+    producer.send_and_wait(
+        topics.provider_health,
+        "gemini",
+        ProviderStatus(
+            provider="gemini", state="down", reason="test: probes failing", error_rate=1.0
+        ),
+        10,
+    )
     start_service("dispatcher", **dispatcher_env)
     time.sleep(1.0)  # the health view reads the compacted topic from the beginning
     producer.send_and_wait(topics.classified, "q1", _classified("q1"), 10)
@@ -105,8 +115,11 @@ def test_keeps_over_100_provider_calls_in_flight(
     slow_emulator, topics, producer, start_service, kafka_bootstrap
 ) -> None:
     count = 150
-    start_service("dispatcher", EMULATOR_URL=slow_emulator.base_url,
-                  LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1")
+    start_service(
+        "dispatcher",
+        EMULATOR_URL=slow_emulator.base_url,
+        LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
+    )
     for i in range(count):
         producer.send(topics.classified, f"q{i}", _classified(f"q{i}"))
     started = time.monotonic()
@@ -116,16 +129,19 @@ def test_keeps_over_100_provider_calls_in_flight(
     per_call_s = min(c.answer.latency_ms for c in completions) / 1000.0
     # One at a time would take count * per_call_s; concurrency keeps it near a few calls.
     assert elapsed < count * per_call_s / 10, (
-        f"{count} calls of >= {per_call_s:.2f}s took {elapsed:.1f}s: not concurrent")
+        f"{count} calls of >= {per_call_s:.2f}s took {elapsed:.1f}s: not concurrent"
+    )
 
 
 def test_killed_mid_stream_and_restarted_loses_no_query(
     slow_emulator, topics, producer, start_service, kafka_bootstrap
 ) -> None:
     count = 60
-    env = {"EMULATOR_URL": slow_emulator.base_url,
-           "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}/v1",
-           "DISPATCHER_MAX_IN_FLIGHT": "8"}
+    env = {
+        "EMULATOR_URL": slow_emulator.base_url,
+        "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "DISPATCHER_MAX_IN_FLIGHT": "8",
+    }
     first = start_service("dispatcher", **env)
     for i in range(count):
         producer.send(topics.classified, f"q{i}", _classified(f"q{i}"))

@@ -15,18 +15,36 @@ from tests.support.processes import free_port
 
 
 def _completion(query_id: str) -> CompletionProduced:
-    classified = classify(QueryRequested(query_id=query_id,
-                                         query="latest polls in Arizona this week"))
-    answer = Answer(provider="perplexity", model="sonar", text="Gallego leads by 4 in the AZ poll",
-                    citations=[Citation(url="https://azsos.gov/a"),
-                               Citation(url="https://apnews.com/b")],
-                    input_tokens=30, output_tokens=120, cost_usd=0.00515, latency_ms=700,
-                    emulated=True)
+    classified = classify(
+        QueryRequested(query_id=query_id, query="latest polls in Arizona this week")
+    )
+    answer = Answer(
+        provider="perplexity",
+        model="sonar",
+        text="Gallego leads by 4 in the AZ poll",
+        citations=[Citation(url="https://azsos.gov/a"), Citation(url="https://apnews.com/b")],
+        input_tokens=30,
+        output_tokens=120,
+        cost_usd=0.00515,
+        latency_ms=700,
+        emulated=True,
+    )
     return CompletionProduced(
-        query=classified.query, classification=classified.classification,
-        route=classified.route, status="succeeded", answer=answer,
-        attempts=[AttemptSummary(provider="perplexity", model="sonar", outcome="success",
-                                 latency_ms=700, cost_usd=0.00515)])
+        query=classified.query,
+        classification=classified.classification,
+        route=classified.route,
+        status="succeeded",
+        answer=answer,
+        attempts=[
+            AttemptSummary(
+                provider="perplexity",
+                model="sonar",
+                outcome="success",
+                latency_ms=700,
+                cost_usd=0.00515,
+            )
+        ],
+    )
 
 
 def test_scores_completions_stores_results_and_survives_poison(
@@ -50,7 +68,8 @@ def test_scores_completions_stores_results_and_survives_poison(
     assert response.routing.provider == "perplexity" and response.routing.emulated
     assert 0.0 < response.confidence.score < 1.0
     assert {"source_quality", "historical_accuracy", "route_fit"} <= set(
-        response.confidence.components)
+        response.confidence.components
+    )
     assert letter.key == "poison" and letter.service == "scorer"
 
     stored = redis.Redis.from_url(redis_url).get(RedisKeys(topics.namespace).result("a1"))

@@ -19,8 +19,9 @@ class EmulatorControl:
         self.base_url = base_url
 
     def set_mode(self, provider: str, mode: str) -> None:
-        response = httpx.put(f"{self.base_url}/_control/providers/{provider}",
-                             json={"mode": mode}, timeout=5)
+        response = httpx.put(
+            f"{self.base_url}/_control/providers/{provider}", json={"mode": mode}, timeout=5
+        )
         response.raise_for_status()
 
     def reset(self) -> None:
@@ -34,14 +35,20 @@ class EmulatorControl:
 def running_emulator(latency_scale: float = 0.0) -> Iterator[EmulatorControl]:
     port = free_port()
     process: ManagedProcess = python_module(
-        "emulator", "emulator", infra_env("unused", EMULATOR_LATENCY_SCALE=str(latency_scale)),
-        "--port", str(port))
+        "emulator",
+        "emulator",
+        infra_env("unused", EMULATOR_LATENCY_SCALE=str(latency_scale)),
+        "--port",
+        str(port),
+    )
     base_url = f"http://127.0.0.1:{port}"
     process.start()
     try:
         process.wait_until(
             lambda: httpx.get(f"{base_url}/_control/providers", timeout=1).status_code == 200,
-            READY_TIMEOUT_S, "control API")
+            READY_TIMEOUT_S,
+            "control API",
+        )
         yield EmulatorControl(base_url)
     finally:
         process.stop()

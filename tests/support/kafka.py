@@ -27,12 +27,14 @@ class TopicReader:
         self.event_type = event_type
         self.events: list = []
         self.raw: list[bytes] = []
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap,
-            "group.id": f"test-reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        })
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"test-reader-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
         self._consumer.subscribe([topic])
 
     def poll_until(self, done: Callable[[list], bool], timeout_s: float) -> list:

@@ -82,8 +82,11 @@ class ManagedProcess:
         raise TimeoutError(f"{self.name}: {what} not ready in {timeout_s}s:\n{self.log_tail()}")
 
     def wait_for_log(self, text: str, timeout_s: float = 30.0) -> None:
-        self.wait_until(lambda: text in self.log_path.read_text(errors="replace"), timeout_s,
-                        f"log line {text!r}")
+        self.wait_until(
+            lambda: text in self.log_path.read_text(errors="replace"),
+            timeout_s,
+            f"log line {text!r}",
+        )
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

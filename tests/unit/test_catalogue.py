@@ -20,8 +20,9 @@ from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
         ("local", "local-gguf", 5_000, 5_000, 0.0),
     ],
 )
-def test_cost_from_usage(provider: str, model: str, tokens_in: int, tokens_out: int,
-                         expected: float) -> None:
+def test_cost_from_usage(
+    provider: str, model: str, tokens_in: int, tokens_out: int, expected: float
+) -> None:
     spec = DEFAULT_CATALOGUE.get(provider, model)
     assert spec.cost_usd(tokens_in, tokens_out) == pytest.approx(expected)
 

@@ -18,15 +18,24 @@ def _classify(text: str, **options: object):
     [
         ("latest polls in Arizona this week", "perplexity", "sonar"),
         ("Who is leading the Pennsylvania Senate race right now?", "perplexity", "sonar"),
-        ("Build a 3-phase persuasion strategy from these crosstabs, with trade-offs",
-         "gemini", "gemini-2.5-pro"),
-        ("Analyze the turnout risks and compare two budget allocation scenarios for our "
-         "field program", "gemini", "gemini-2.5-pro"),
-        ("fix the spelling of this tweet: Vote Smith, the canidate who delivers", "local",
-         "local-gguf"),
+        (
+            "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs",
+            "gemini",
+            "gemini-2.5-pro",
+        ),
+        (
+            "Analyze the turnout risks and compare two budget allocation scenarios for our "
+            "field program",
+            "gemini",
+            "gemini-2.5-pro",
+        ),
+        (
+            "fix the spelling of this tweet: Vote Smith, the canidate who delivers",
+            "local",
+            "local-gguf",
+        ),
         ("proofread: our rally starts at 6pm on saturday", "local", "local-gguf"),
-        ("What are the main arguments for expanding early voting?", "gemini",
-         "gemini-2.5-flash"),
+        ("What are the main arguments for expanding early voting?", "gemini", "gemini-2.5-flash"),
     ],
 )
 def test_obvious_queries_get_the_obvious_primary(query: str, provider: str, model: str) -> None:
@@ -44,8 +53,11 @@ def test_live_and_complex_question_goes_to_sonar_pro() -> None:
 
 
 def test_every_route_fails_over_to_another_provider_and_ends_local_or_third() -> None:
-    for text in ["latest polls in Arizona this week", "fix the spelling of this tweet",
-                 "Build a 3-phase persuasion strategy with trade-offs"]:
+    for text in [
+        "latest polls in Arizona this week",
+        "fix the spelling of this tweet",
+        "Build a 3-phase persuasion strategy with trade-offs",
+    ]:
         route = _classify(text).route
         assert route[1].provider != route[0].provider
         assert len({step.provider for step in route}) == 3
@@ -58,8 +70,9 @@ def test_reasons_explain_the_decision() -> None:
 
 
 def test_caller_can_force_live_data_off_and_restrict_providers() -> None:
-    classified = _classify("latest polls in Arizona this week", live_data=False,
-                           providers=["gemini", "local"])
+    classified = _classify(
+        "latest polls in Arizona this week", live_data=False, providers=["gemini", "local"]
+    )
     assert not classified.classification.needs_live_data
     assert {step.provider for step in classified.route} <= {"gemini", "local"}
 

@@ -11,9 +11,16 @@ from services.scorer.agreement import agreement
 from services.scorer.confidence import History, Signals, aggregate
 from services.scorer.sources import source_score
 
-BASE = Signals(avg_logprob=None, citations=[], needs_live_data=False,
-               answered_with_live_search=False, fallback_position=0, truncated=False,
-               agreement=None, history=History())
+BASE = Signals(
+    avg_logprob=None,
+    citations=[],
+    needs_live_data=False,
+    answered_with_live_search=False,
+    fallback_position=0,
+    truncated=False,
+    agreement=None,
+    history=History(),
+)
 
 
 def _with(**changes: object) -> Signals:
@@ -24,10 +31,16 @@ def test_only_present_signals_count_and_weights_sum_to_one() -> None:
     confidence = aggregate(BASE)
     assert set(confidence.components) == {"historical_accuracy", "route_fit"}
     assert sum(c.weight for c in confidence.components.values()) == pytest.approx(1.0, abs=1e-3)
-    full = aggregate(_with(avg_logprob=-0.1, citations=[Citation(url="https://apnews.com/x")],
-                           agreement=0.8))
-    assert set(full.components) == {"model_certainty", "source_quality", "cross_validation",
-                                    "historical_accuracy", "route_fit"}
+    full = aggregate(
+        _with(avg_logprob=-0.1, citations=[Citation(url="https://apnews.com/x")], agreement=0.8)
+    )
+    assert set(full.components) == {
+        "model_certainty",
+        "source_quality",
+        "cross_validation",
+        "historical_accuracy",
+        "route_fit",
+    }
     assert sum(c.weight for c in full.components.values()) == pytest.approx(1.0, abs=1e-3)
 
 
@@ -43,10 +56,18 @@ def test_neutral_prior_without_history() -> None:
         (_with(history=History(correct=2, total=10)), _with(history=History(correct=9, total=10))),
         (_with(fallback_position=2), _with(fallback_position=0)),
         (_with(truncated=True), _with(truncated=False)),
-        (_with(needs_live_data=True, citations=[Citation(url="https://reddit.com/r/x")]),
-         _with(needs_live_data=True, answered_with_live_search=True,
-               citations=[Citation(url="https://azsos.gov/e"), Citation(url="https://apnews.com/a"),
-                          Citation(url="https://reuters.com/b")])),
+        (
+            _with(needs_live_data=True, citations=[Citation(url="https://reddit.com/r/x")]),
+            _with(
+                needs_live_data=True,
+                answered_with_live_search=True,
+                citations=[
+                    Citation(url="https://azsos.gov/e"),
+                    Citation(url="https://apnews.com/a"),
+                    Citation(url="https://reuters.com/b"),
+                ],
+            ),
+        ),
     ],
 )
 def test_each_signal_moves_the_score_the_right_way(worse: Signals, better: Signals) -> None:
@@ -66,9 +87,14 @@ def test_score_stays_in_unit_interval(logprob: float) -> None:
 
 @pytest.mark.parametrize(
     ("url", "low", "high"),
-    [("https://www.azsos.gov/elections", 0.9, 1.0), ("https://apnews.com/a", 0.85, 1.0),
-     ("https://fivethirtyeight.com/x", 0.6, 0.8), ("https://someblog.example/x", 0.4, 0.6),
-     ("https://www.reddit.com/r/politics", 0.0, 0.3), ("not a url", 0.0, 0.0)],
+    [
+        ("https://www.azsos.gov/elections", 0.9, 1.0),
+        ("https://apnews.com/a", 0.85, 1.0),
+        ("https://fivethirtyeight.com/x", 0.6, 0.8),
+        ("https://someblog.example/x", 0.4, 0.6),
+        ("https://www.reddit.com/r/politics", 0.0, 0.3),
+        ("not a url", 0.0, 0.0),
+    ],
 )
 def test_source_trust_by_domain(url: str, low: float, high: float) -> None:
     assert low <= source_score(url) <= high

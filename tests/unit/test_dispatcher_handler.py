@@ -35,9 +35,14 @@ class ScriptedProvider:
             await asyncio.sleep(60)
         if self.error is not None:
             raise self.error
-        return ProviderReply(text=f"answer from {self.name}", model=request.model,
-                             input_tokens=100, output_tokens=200, finish_reason="stop",
-                             citations=(SourceRef(url="https://apnews.com/a"),))
+        return ProviderReply(
+            text=f"answer from {self.name}",
+            model=request.model,
+            input_tokens=100,
+            output_tokens=200,
+            finish_reason="stop",
+            citations=(SourceRef(url="https://apnews.com/a"),),
+        )
 
     async def probe(self, timeout_s: float) -> None:
         return None
@@ -66,13 +71,22 @@ class MemoryCache:
 
 
 def _dispatcher(providers, health=None, cache=None, cap=4.5) -> Dispatcher:
-    return Dispatcher(providers={p.name: p for p in providers}, catalogue=DEFAULT_CATALOGUE,
-                      health=health or Health(), cache=cache or MemoryCache(), topics=TOPICS,
-                      attempt_timeout_cap_s=cap)
+    return Dispatcher(
+        providers={p.name: p for p in providers},
+        catalogue=DEFAULT_CATALOGUE,
+        health=health or Health(),
+        cache=cache or MemoryCache(),
+        topics=TOPICS,
+        attempt_timeout_cap_s=cap,
+    )
 
 
-COMPLEX = classify(QueryRequested(
-    query_id="q1", query="Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"))
+COMPLEX = classify(
+    QueryRequested(
+        query_id="q1",
+        query="Build a 3-phase persuasion strategy from these crosstabs, with trade-offs",
+    )
+)
 
 
 def _completion(outgoing) -> CompletionProduced:
@@ -82,8 +96,11 @@ def _completion(outgoing) -> CompletionProduced:
 
 def test_primary_answers_with_cost_from_usage() -> None:
     gemini = ScriptedProvider("gemini")
-    out = asyncio.run(_dispatcher([gemini, ScriptedProvider("perplexity"),
-                                   ScriptedProvider("local")]).handle(COMPLEX))
+    out = asyncio.run(
+        _dispatcher([gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")]).handle(
+            COMPLEX
+        )
+    )
     completion = _completion(out)
     assert completion.status == "succeeded"
     assert completion.answer.provider == "gemini" and completion.answer.model == "gemini-2.5-pro"
@@ -104,8 +121,9 @@ def test_fails_over_to_next_provider_and_records_every_attempt() -> None:
 
 def test_a_hung_provider_is_abandoned_within_the_timeout_cap() -> None:
     gemini = ScriptedProvider("gemini", hang=True)
-    dispatcher = _dispatcher([gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")],
-                             cap=0.3)
+    dispatcher = _dispatcher(
+        [gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")], cap=0.3
+    )
     out = asyncio.run(asyncio.wait_for(dispatcher.handle(COMPLEX), timeout=5))
     completion = _completion(out)
     assert completion.attempts[0].outcome == "timeout"
@@ -115,9 +133,12 @@ def test_a_hung_provider_is_abandoned_within_the_timeout_cap() -> None:
 
 def test_provider_marked_down_is_never_called() -> None:
     gemini = ScriptedProvider("gemini")
-    out = asyncio.run(_dispatcher([gemini, ScriptedProvider("perplexity"),
-                                   ScriptedProvider("local")], health=Health({"gemini"}))
-                      .handle(COMPLEX))
+    out = asyncio.run(
+        _dispatcher(
+            [gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")],
+            health=Health({"gemini"}),
+        ).handle(COMPLEX)
+    )
     completion = _completion(out)
     assert gemini.calls == []
     assert completion.attempts[0].outcome == "skipped"
@@ -126,8 +147,9 @@ def test_provider_marked_down_is_never_called() -> None:
 
 def test_all_down_fails_with_a_reason_and_calls_nobody() -> None:
     providers = [ScriptedProvider(n) for n in ("gemini", "perplexity", "local")]
-    out = asyncio.run(_dispatcher(providers, health=Health({"gemini", "perplexity", "local"}))
-                      .handle(COMPLEX))
+    out = asyncio.run(
+        _dispatcher(providers, health=Health({"gemini", "perplexity", "local"})).handle(COMPLEX)
+    )
     completion = _completion(out)
     assert completion.status == "failed" and "marked down" in completion.error
     assert all(p.calls == [] for p in providers)
@@ -136,16 +158,18 @@ def test_all_down_fails_with_a_reason_and_calls_nobody() -> None:
 def test_bad_request_stops_the_route() -> None:
     gemini = ScriptedProvider("gemini", error=BadRequest("gemini", "invalid argument"))
     perplexity = ScriptedProvider("perplexity")
-    completion = _completion(asyncio.run(
-        _dispatcher([gemini, perplexity, ScriptedProvider("local")]).handle(COMPLEX)))
+    completion = _completion(
+        asyncio.run(_dispatcher([gemini, perplexity, ScriptedProvider("local")]).handle(COMPLEX))
+    )
     assert completion.status == "failed" and perplexity.calls == []
 
 
 def test_redelivered_query_is_not_paid_for_twice() -> None:
     gemini = ScriptedProvider("gemini")
     cache = MemoryCache()
-    dispatcher = _dispatcher([gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")],
-                             cache=cache)
+    dispatcher = _dispatcher(
+        [gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")], cache=cache
+    )
     first = _completion(asyncio.run(dispatcher.handle(COMPLEX)))
     second_out = asyncio.run(dispatcher.handle(COMPLEX))
     assert len(gemini.calls) == 1

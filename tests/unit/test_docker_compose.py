@@ -11,8 +11,16 @@ from services.common.settings import InfraSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-PYTHON_SERVICES = {"classifier", "dispatcher", "scorer", "health", "app", "emulator",
-                   "local-model", "topics"}
+PYTHON_SERVICES = {
+    "classifier",
+    "dispatcher",
+    "scorer",
+    "health",
+    "app",
+    "emulator",
+    "local-model",
+    "topics",
+}
 
 
 def test_compose_has_the_whole_stack() -> None:
@@ -33,7 +41,8 @@ def test_python_services_run_the_same_commands_as_the_scripts() -> None:
 def test_compose_environment_uses_the_settings_names() -> None:
     env = COMPOSE["services"]["dispatcher"]["environment"]
     known = {name.upper() for name in InfraSettings.model_fields} | {
-        name.upper() for name in ProviderSettings.model_fields}
+        name.upper() for name in ProviderSettings.model_fields
+    }
     assert set(env) <= known, f"unknown env names: {set(env) - known}"
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
 

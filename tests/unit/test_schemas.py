@@ -22,8 +22,12 @@ from services.classifier.handler import classify
 
 
 def test_query_round_trips_through_bytes() -> None:
-    query = QueryRequested(query_id="q1", query="latest polls", campaign_id="az-sen",
-                           context={"state": "AZ", "weeks": 3})
+    query = QueryRequested(
+        query_id="q1",
+        query="latest polls",
+        campaign_id="az-sen",
+        context={"state": "AZ", "weeks": 3},
+    )
     assert QueryRequested.from_bytes(query.to_bytes()) == query
 
 
@@ -37,8 +41,12 @@ def test_classified_round_trip_and_json_schema_validates_the_wire_form() -> None
 
 @pytest.mark.parametrize(
     "payload",
-    [b"{not json", b"{}", b'{"query_id": "q", "query": ""}',
-     b'{"query_id": "q", "query": "x", "surprise": 1}'],
+    [
+        b"{not json",
+        b"{}",
+        b'{"query_id": "q", "query": ""}',
+        b'{"query_id": "q", "query": "x", "surprise": 1}',
+    ],
 )
 def test_bad_payloads_are_validation_errors(payload: bytes) -> None:
     with pytest.raises(ValidationError):
@@ -69,4 +77,5 @@ def test_topic_specs_meet_the_contract() -> None:
     assert specs[topics.provider_health].config["cleanup.policy"] == "compact"
     assert len(specs) == len(TOPIC_MODELS)
     assert {AnalysisResponded, DeadLetter, ProviderAttempt, ProviderStatus} <= set(
-        TOPIC_MODELS.values())
+        TOPIC_MODELS.values()
+    )

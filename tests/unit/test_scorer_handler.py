@@ -41,30 +41,60 @@ class FixedCrossCheck:
 
 
 def _completion(query_text: str, answer: Answer | None, attempts, **options) -> CompletionProduced:
-    classified = classify(QueryRequested(query_id="q1", query=query_text,
-                                         options=QueryOptions(**options)))
+    classified = classify(
+        QueryRequested(query_id="q1", query=query_text, options=QueryOptions(**options))
+    )
     return CompletionProduced(
-        query=classified.query, classification=classified.classification, route=classified.route,
-        status="succeeded" if answer else "failed", answer=answer, attempts=attempts,
-        error=None if answer else "all failed")
+        query=classified.query,
+        classification=classified.classification,
+        route=classified.route,
+        status="succeeded" if answer else "failed",
+        answer=answer,
+        attempts=attempts,
+        error=None if answer else "all failed",
+    )
 
 
-SONAR_ANSWER = Answer(provider="perplexity", model="sonar", text="Kelly leads by 3",
-                      citations=[Citation(url="https://azsos.gov/x"),
-                                 Citation(url="https://apnews.com/y")],
-                      input_tokens=20, output_tokens=100, cost_usd=0.0051, latency_ms=800)
+SONAR_ANSWER = Answer(
+    provider="perplexity",
+    model="sonar",
+    text="Kelly leads by 3",
+    citations=[Citation(url="https://azsos.gov/x"), Citation(url="https://apnews.com/y")],
+    input_tokens=20,
+    output_tokens=100,
+    cost_usd=0.0051,
+    latency_ms=800,
+)
 
 
-def _scorer(results: Results, cross=None, history=History()) -> Scorer:
-    return Scorer(catalogue=DEFAULT_CATALOGUE, history=Histories(history), results=results,
-                  cross_check=FixedCrossCheck(cross), topics=TOPICS)
+NEUTRAL = History()
+
+
+def _scorer(results: Results, cross=None, history: History = NEUTRAL) -> Scorer:
+    return Scorer(
+        catalogue=DEFAULT_CATALOGUE,
+        history=Histories(history),
+        results=results,
+        cross_check=FixedCrossCheck(cross),
+        topics=TOPICS,
+    )
 
 
 def test_scored_response_is_published_and_stored() -> None:
     results = Results()
-    completion = _completion("latest polls in Arizona this week", SONAR_ANSWER, [
-        AttemptSummary(provider="perplexity", model="sonar", outcome="success", latency_ms=800,
-                       cost_usd=0.0051)])
+    completion = _completion(
+        "latest polls in Arizona this week",
+        SONAR_ANSWER,
+        [
+            AttemptSummary(
+                provider="perplexity",
+                model="sonar",
+                outcome="success",
+                latency_ms=800,
+                cost_usd=0.0051,
+            )
+        ],
+    )
     out = asyncio.run(_scorer(results).handle(completion))
     response = out[0].event
     assert out[0].topic == TOPICS.responses and out[0].key == "q1"
@@ -79,31 +109,53 @@ def test_scored_response_is_published_and_stored() -> None:
 def test_failed_over_answer_lists_the_failure_and_scores_lower() -> None:
     attempts_ok = [AttemptSummary(provider="perplexity", model="sonar", outcome="success")]
     attempts_failover = [
-        AttemptSummary(provider="perplexity", model="sonar", outcome="error",
-                       error_kind="unavailable", latency_ms=12),
-        AttemptSummary(provider="gemini", model="gemini-2.5-flash", outcome="success")]
-    flash = Answer(provider="gemini", model="gemini-2.5-flash", text="From memory...",
-                   input_tokens=20, output_tokens=100, cost_usd=0.0003, latency_ms=400)
-    direct = asyncio.run(_scorer(Results()).score(
-        _completion("latest polls in Arizona this week", SONAR_ANSWER, attempts_ok)))
-    failover = asyncio.run(_scorer(Results()).score(
-        _completion("latest polls in Arizona this week", flash, attempts_failover)))
+        AttemptSummary(
+            provider="perplexity",
+            model="sonar",
+            outcome="error",
+            error_kind="unavailable",
+            latency_ms=12,
+        ),
+        AttemptSummary(provider="gemini", model="gemini-2.5-flash", outcome="success"),
+    ]
+    flash = Answer(
+        provider="gemini",
+        model="gemini-2.5-flash",
+        text="From memory...",
+        input_tokens=20,
+        output_tokens=100,
+        cost_usd=0.0003,
+        latency_ms=400,
+    )
+    direct = asyncio.run(
+        _scorer(Results()).score(
+            _completion("latest polls in Arizona this week", SONAR_ANSWER, attempts_ok)
+        )
+    )
+    failover = asyncio.run(
+        _scorer(Results()).score(
+            _completion("latest polls in Arizona this week", flash, attempts_failover)
+        )
+    )
     assert failover.routing.failed_attempts[0].error_kind == "unavailable"
     assert "failed over" in failover.routing.explanation
     assert failover.confidence.score < direct.confidence.score
 
 
 def test_cross_check_adds_component_and_cost() -> None:
-    attempts = [AttemptSummary(provider="perplexity", model="sonar", outcome="success",
-                               cost_usd=0.0051)]
-    response = asyncio.run(_scorer(Results(), cross=(0.8, 0.0004)).score(
-        _completion("latest polls in Arizona this week", SONAR_ANSWER, attempts)))
+    attempts = [
+        AttemptSummary(provider="perplexity", model="sonar", outcome="success", cost_usd=0.0051)
+    ]
+    response = asyncio.run(
+        _scorer(Results(), cross=(0.8, 0.0004)).score(
+            _completion("latest polls in Arizona this week", SONAR_ANSWER, attempts)
+        )
+    )
     assert response.confidence.components["cross_validation"].value == 0.8
     assert response.routing.cost_usd == round(0.0051 + 0.0004, 8)
 
 
 def test_failed_completion_has_no_confidence_and_says_why() -> None:
-    response = asyncio.run(_scorer(Results()).score(
-        _completion("latest polls", None, [])))
+    response = asyncio.run(_scorer(Results()).score(_completion("latest polls", None, [])))
     assert response.status == "failed" and response.confidence is None
     assert response.error == "all failed"
