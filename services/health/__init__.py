@@ -1,0 +1,1 @@
+"""Health monitor: probes providers and reads attempt events; publishes provider status."""
