@@ -1,0 +1,91 @@
+"""The probe loops (one per provider, so a hanging provider delays no other) and the heartbeat.
+
+Each loop starts a probe every `interval_s`, bounds it by `timeout_s`, feeds the
+result to the monitor and publishes any state change at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+
+from providers.base import Provider
+from schemas.base import ProviderName, utc_now
+from services.health.handler import HealthMonitor, ProbeResult
+from services.health.publisher import StatusPublisher
+
+logger = logging.getLogger(__name__)
+
+PROBE_GRACE_S = 0.1
+"""Extra time past the client's own timeout before we cut the probe off ourselves,
+so the client's more specific error usually wins."""
+
+
+class Prober:
+    """Runs the probe loops and the heartbeat until stopped."""
+
+    def __init__(
+        self,
+        *,
+        providers: Mapping[ProviderName, Provider],
+        monitor: HealthMonitor,
+        publisher: StatusPublisher,
+        interval_s: float,
+        timeout_s: float,
+        heartbeat_s: float,
+    ) -> None:
+        self._providers = dict(providers)
+        self._monitor = monitor
+        self._publisher = publisher
+        self._interval_s = interval_s
+        self._timeout_s = timeout_s
+        self._heartbeat_s = heartbeat_s
+
+    async def run(self, stop: asyncio.Event) -> None:
+        logger.info("probing %s every %.1fs (timeout %.1fs), heartbeat every %.1fs",
+                    sorted(self._providers), self._interval_s, self._timeout_s,
+                    self._heartbeat_s)
+        async with asyncio.TaskGroup() as group:
+            for name, provider in self._providers.items():
+                group.create_task(self._probe_loop(name, provider, stop), name=f"probe-{name}")
+            group.create_task(self._heartbeat_loop(stop), name="heartbeat")
+
+    async def _probe_loop(self, name: ProviderName, provider: Provider,
+                          stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            result = await self.probe_once(provider)
+            if result.outcome != "ok":
+                logger.debug("probe provider=%s %s after %.0f ms", name, result.error,
+                             result.latency_ms)
+            await self._publisher.publish(self._monitor.on_probe(name, result))
+            await _sleep_or_stop(stop, self._interval_s - (time.monotonic() - started))
+
+    async def probe_once(self, provider: Provider) -> ProbeResult:
+        """One bounded probe; never raises (every failure becomes a ProbeResult)."""
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(provider.probe(self._timeout_s),
+                                   self._timeout_s + PROBE_GRACE_S)
+        except Exception as err:
+            return ProbeResult.from_error(utc_now(), _ms_since(started), err)
+        return ProbeResult.ok(utc_now(), _ms_since(started))
+
+    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await _sleep_or_stop(stop, self._heartbeat_s)
+            await self._publisher.publish(self._monitor.heartbeats(utc_now()))
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000.0
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    if seconds <= 0:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
