@@ -10,5 +10,5 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 def configure_logging(level: str = "INFO") -> None:
     """Plain, greppable lines on stderr; quiet noisy HTTP client loggers."""
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
-    for noisy in ("httpx", "httpcore", "google_genai", "openai", "urllib3"):
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "google_genai", "openai", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
