@@ -1,0 +1,202 @@
+"""Gemini 2.5 Pro and Flash through the official `google-genai` SDK.
+
+Without `GEMINI_API_KEY` the client talks to the provider emulator (same SDK,
+`base_url` pointed at it). Every call is bounded twice: the SDK's own timeout
+(`HttpOptions.timeout`, in milliseconds) and `asyncio.wait_for`, the hard bound.
+SDK retries are off (`SDK_MAX_RETRIES`): the dispatcher fails over instead.
+
+Usage: Google bills thinking tokens (`thoughtsTokenCount`, reported by 2.5 Pro)
+at the output price, so `ProviderReply.output_tokens` counts them with the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from typing import Any
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from providers.base import CompletionRequest, ProviderReply
+from providers.catalogue import GEMINI_FLASH
+from providers.errors import (
+    AuthenticationFailed,
+    ContentBlocked,
+    ContextTooLong,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    error_for_status,
+    redact,
+)
+from providers.settings import SDK_MAX_RETRIES, ProviderSettings
+from providers.transport import HTTP_TIMEOUTS, HTTP_TRANSPORT_ERRORS
+from schemas.base import ProviderName
+
+logger = logging.getLogger(__name__)
+
+GEMINI_API_VERSION = "v1beta"
+"""Pinned rather than left to the SDK default (v1 in google-genai 1.x-3.x): v1beta is the
+version Google documents every generateContent feature against. The emulator serves both."""
+MAX_CONNECTIONS = 512
+"""The SDK's httpx pool defaults to 100 connections; the dispatcher keeps more calls in flight."""
+BLOCKED_FINISH_REASONS = frozenset(
+    {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
+)
+_RETRY_DELAY = re.compile(r"^([0-9.]+)s$")
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+class GeminiProvider:
+    """`Provider` for Gemini. Raises only `providers.errors.ProviderError` subclasses."""
+
+    name: ProviderName = "gemini"
+
+    def __init__(self, *, settings: ProviderSettings, probe_model: str = GEMINI_FLASH) -> None:
+        self.emulated = settings.gemini_emulated
+        self.base_url = settings.gemini_base_url
+        self.probe_model = probe_model
+        self._key = settings.gemini_key()
+        self._client: genai.Client | None = None
+
+    def _sdk(self) -> genai.Client:
+        """The SDK client, made on first use (it opens no connection until a call)."""
+        if self._client is None:
+            self._client = genai.Client(
+                vertexai=False,
+                api_key=self._key,
+                http_options=types.HttpOptions(
+                    base_url=self.base_url,
+                    api_version=GEMINI_API_VERSION,
+                    retry_options=types.HttpRetryOptions(attempts=SDK_MAX_RETRIES + 1),
+                    async_client_args=_pool_limits(),
+                ),
+            )
+        return self._client
+
+    async def complete(self, request: CompletionRequest) -> ProviderReply:
+        """One generateContent call within `request.timeout_s`."""
+        config = types.GenerateContentConfig(
+            system_instruction=request.system,
+            max_output_tokens=request.max_output_tokens,
+            http_options=types.HttpOptions(timeout=_ms(request.timeout_s)),
+        )
+        try:
+            response = await asyncio.wait_for(
+                self._sdk().aio.models.generate_content(
+                    model=request.model, contents=request.prompt, config=config
+                ),
+                request.timeout_s,
+            )
+        except Exception as err:
+            raise self._translate(err, request.timeout_s) from err
+        return self._reply(response, request.model)
+
+    async def probe(self, timeout_s: float) -> None:
+        """models.get on the probe model: free, and it goes through the same API front end."""
+        config = types.GetModelConfig(http_options=types.HttpOptions(timeout=_ms(timeout_s)))
+        try:
+            await asyncio.wait_for(
+                self._sdk().aio.models.get(model=self.probe_model, config=config), timeout_s
+            )
+        except Exception as err:
+            raise self._translate(err, timeout_s) from err
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aio.aclose()
+            client.close()
+
+    def _reply(self, response: types.GenerateContentResponse, model: str) -> ProviderReply:
+        feedback = response.prompt_feedback
+        if not response.candidates:
+            reason = feedback.block_reason if feedback is not None else None
+            raise ContentBlocked(self.name, f"no candidates (block reason: {reason})")
+        candidate = response.candidates[0]
+        finish = _enum_name(candidate.finish_reason)
+        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+        text = "".join(p.text for p in parts if p.text and not p.thought)
+        if not text:
+            if finish in BLOCKED_FINISH_REASONS:
+                raise ContentBlocked(self.name, f"answer withheld (finish reason {finish})")
+            raise ProviderUnavailable(self.name, f"empty answer (finish reason {finish})")
+        usage = response.usage_metadata
+        input_tokens = (usage.prompt_token_count or 0) if usage else 0
+        output_tokens = (
+            (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0) if usage else 0
+        )
+        return ProviderReply(
+            text=text,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            finish_reason=finish,
+            avg_logprob=candidate.avg_logprobs,
+        )
+
+    def _translate(self, err: Exception, timeout_s: float) -> ProviderError:
+        """Map an SDK, HTTP or asyncio failure to the error tree; the key never leaks."""
+        if isinstance(err, ProviderError):
+            return err
+        if isinstance(err, genai_errors.APIError):
+            return self._from_api_error(err)
+        if isinstance(err, HTTP_TIMEOUTS):
+            return ProviderTimeout(self.name, f"no answer within {timeout_s:.1f}s")
+        if isinstance(err, HTTP_TRANSPORT_ERRORS):
+            return ProviderUnavailable(self.name, self._clean(f"{type(err).__name__}: {err}"))
+        logger.warning("gemini call failed unexpectedly: %s", type(err).__name__, exc_info=True)
+        return ProviderUnavailable(self.name, self._clean(f"{type(err).__name__}: {err}"))
+
+    def _from_api_error(self, err: genai_errors.APIError) -> ProviderError:
+        code = int(err.code or 0)
+        message = self._clean(f"HTTP {code} {err.status or ''}: {err.message or ''}".strip())
+        details = str(err.details)
+        if "API_KEY_INVALID" in details or "API key not valid" in (err.message or ""):
+            return AuthenticationFailed(self.name, message)
+        if "exceeds the maximum number of tokens" in (err.message or ""):
+            return ContextTooLong(self.name, message)
+        return error_for_status(self.name, code, message, _retry_after_s(err))
+
+    def _clean(self, message: str) -> str:
+        return redact(message, secrets=(self._key,))
+
+
+def _enum_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def _retry_after_s(err: genai_errors.APIError) -> float | None:
+    """From a `Retry-After` header, else from the google.rpc.RetryInfo detail ("17s")."""
+    headers = getattr(err.response, "headers", None)
+    header = headers.get("retry-after") if headers is not None else None
+    if header:
+        try:
+            return float(header)
+        except ValueError:
+            pass
+    error = err.details.get("error", err.details) if isinstance(err.details, dict) else {}
+    for detail in error.get("details") or [] if isinstance(error, dict) else []:
+        if isinstance(detail, dict) and "retryDelay" in detail:
+            match = _RETRY_DELAY.match(str(detail["retryDelay"]))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _pool_limits() -> dict[str, Any]:
+    """Connection-pool limits for whichever httpx the SDK will use (it detects the type)."""
+    try:
+        import httpx2 as http
+    except ImportError:  # pragma: no cover - the SDK falls back to httpx
+        import httpx as http  # type: ignore[no-redef]
+    return {"limits": http.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=64)}

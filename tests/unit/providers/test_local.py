@@ -1,0 +1,126 @@
+"""LocalProvider and the local model server: prompt shape, failures, and one real answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from providers.base import CompletionRequest
+from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
+from providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from providers.local import DEFAULT_MODEL_FILE, LocalProvider, base_model_prompt
+from providers.local_server import (
+    LocalServerSettings,
+    resolve_model_path,
+    server_argv,
+)
+from providers.settings import ProviderSettings
+from tests.support.local_model_server import running_local_model_server
+from tests.support.processes import free_port
+
+TWEET = "Fix the spelling of this tweet: 'Vote for Maria on Tusday, polls open at 7am!'"
+
+
+def _request(timeout_s: float = 60.0, max_tokens: int | None = None) -> CompletionRequest:
+    spec = DEFAULT_CATALOGUE.get("local", LOCAL_MODEL)
+    return CompletionRequest(
+        prompt=TWEET,
+        model=LOCAL_MODEL,
+        max_output_tokens=max_tokens or spec.max_output_tokens,
+        timeout_s=timeout_s,
+        system="You are an analyst for a political campaign's strategy team.",
+    )
+
+
+def test_prompt_is_question_answer_with_one_example():
+    prompt = base_model_prompt("  Fix this  ", "Be precise.")
+    assert prompt.startswith("Be precise.\n\n")
+    assert prompt.endswith("Question: Fix this\nAnswer:")
+    assert prompt.count("Question:") == 2
+    assert base_model_prompt("Q", None).startswith("Question: Fix the grammar")
+
+
+def test_model_file_from_settings():
+    assert LocalProvider(settings=ProviderSettings()).model_file == DEFAULT_MODEL_FILE
+    custom = ProviderSettings(local_model_path="/models/llama-3.1-8b-q4.gguf")
+    provider = LocalProvider(settings=custom)
+    assert provider.model_file == "llama-3.1-8b-q4.gguf"
+    assert provider.emulated is False and provider.name == "local"
+
+
+def test_unreachable_server_is_unavailable():
+    settings = ProviderSettings(local_model_url=f"http://127.0.0.1:{free_port()}/v1")
+
+    async def run(call: str) -> None:
+        provider = LocalProvider(settings=settings)
+        try:
+            if call == "complete":
+                await provider.complete(_request(timeout_s=2.0))
+            else:
+                await provider.probe(1.0)
+        finally:
+            await provider.aclose()
+
+    for call in ("complete", "probe"):
+        with pytest.raises(ProviderUnavailable, match="unreachable"):
+            asyncio.run(run(call))
+
+
+def test_configured_gguf_path_is_used(tmp_path: Path):
+    gguf = tmp_path / "llama.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert resolve_model_path(ProviderSettings(local_model_path=str(gguf))) == gguf
+    with pytest.raises(FileNotFoundError):
+        resolve_model_path(ProviderSettings(local_model_path=str(tmp_path / "missing.gguf")))
+
+
+def test_default_model_is_the_assembled_gemma():
+    path = resolve_model_path(ProviderSettings(local_model_path=None))
+    assert path.name == DEFAULT_MODEL_FILE
+    assert path.stat().st_size > 200_000_000
+    started = time.monotonic()
+    assert resolve_model_path(ProviderSettings(local_model_path=None)) == path
+    assert time.monotonic() - started < 1.0, "verified once, then remembered by its stamp"
+
+
+def test_server_command_line():
+    argv = server_argv(Path("/m.gguf"), LocalServerSettings(host="0.0.0.0", port=9000))
+    assert argv[1:3] == ["-m", "llama_cpp.server"]
+    joined = " ".join(argv)
+    assert "--model /m.gguf" in joined and "--host 0.0.0.0" in joined
+    assert "--port 9000" in joined and "--n_ctx 2048" in joined
+    assert "logits_all" not in joined
+
+
+@pytest.mark.slow
+def test_real_answer_from_the_local_gemma_model():
+    """Starts `python -m providers.local_server` and asks Gemma 3 270M through LocalProvider."""
+
+    async def ask(base_url: str):
+        provider = LocalProvider(settings=ProviderSettings(local_model_url=base_url))
+        try:
+            await provider.probe(5.0)
+            started = time.monotonic()
+            reply = await provider.complete(_request())
+            latency = time.monotonic() - started
+            with pytest.raises(ProviderError) as caught:
+                await provider.complete(_request(timeout_s=0.01))
+            return provider, reply, latency, caught.value
+        finally:
+            await provider.aclose()
+
+    with running_local_model_server(LOCAL_MODEL_PATH="") as base_url:
+        provider, reply, latency, timeout_error = asyncio.run(ask(base_url))
+
+    assert provider.model_file == DEFAULT_MODEL_FILE
+    assert reply.text.strip()
+    assert reply.model == LOCAL_MODEL
+    assert reply.input_tokens > 20
+    assert 0 < reply.output_tokens <= DEFAULT_CATALOGUE.get("local", LOCAL_MODEL).max_output_tokens
+    assert reply.finish_reason in ("stop", "length")
+    assert reply.avg_logprob is None
+    assert latency < 30.0
+    assert isinstance(timeout_error, ProviderTimeout)
