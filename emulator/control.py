@@ -9,10 +9,14 @@ POST /_control/reset                  everything back to "ok", counters cleared
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, jsonify, request
 
 from emulator.faults import MODES, PROVIDERS
 from emulator.state import current_state
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("control", __name__, url_prefix="/_control")
 
@@ -26,7 +30,9 @@ def _reject(status: int, reason: str, **extra: object) -> Response:
 @bp.put("/providers/<provider>")
 def set_mode(provider: str) -> Response:
     if provider not in PROVIDERS:
-        return _reject(404, f"unknown provider {provider!r}", providers=list(PROVIDERS))
+        return _reject(
+            400, f"unknown provider {provider!r}", field="provider", providers=list(PROVIDERS)
+        )
     body = request.get_json(silent=True)
     mode = body.get("mode") if isinstance(body, dict) else None
     if mode not in MODES:
@@ -38,6 +44,7 @@ def set_mode(provider: str) -> Response:
         )
     board = current_state().board
     board.set_mode(provider, mode)
+    logger.info("provider=%s mode=%s", provider, mode)
     return jsonify(board.snapshot(provider))
 
 
@@ -60,4 +67,5 @@ def requests_() -> Response:
 def reset() -> Response:
     board = current_state().board
     board.reset()
+    logger.info("reset: every provider ok, counters cleared")
     return jsonify(board.snapshot())

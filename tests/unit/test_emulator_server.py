@@ -36,7 +36,7 @@ def test_latency_scale_shapes_answer_time():
     )
     assert 0.2 < flash < 1.0
     assert 0.4 < sonar < 1.5
-    assert probe < 0.5, "a one-token completion is quick"
+    assert probe < min(0.6, sonar), "a one-token completion is quick"
     instant = create_app(latency_scale=0.0).test_client()
     zero, _ = _timed(lambda: instant.post("/chat/completions", json=CHAT, headers=BEARER))
     assert zero < 0.1
