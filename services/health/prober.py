@@ -1,7 +1,8 @@
 """The probe loops (one per provider, so a hanging provider delays no other) and the heartbeat.
 
-Each loop starts a probe every `interval_s`, bounds it by `timeout_s`, feeds the
-result to the monitor and publishes any state change at once.
+Each loop starts a probe every interval (per provider: a billed probe runs less
+often), bounds it by `timeout_s`, feeds the result to the monitor and publishes
+any state change at once.
 """
 
 from __future__ import annotations
@@ -33,21 +34,22 @@ class Prober:
         providers: Mapping[ProviderName, Provider],
         monitor: HealthMonitor,
         publisher: StatusPublisher,
-        interval_s: float,
+        intervals_s: Mapping[ProviderName, float],
         timeout_s: float,
         heartbeat_s: float,
     ) -> None:
         self._providers = dict(providers)
         self._monitor = monitor
         self._publisher = publisher
-        self._interval_s = interval_s
+        self._intervals_s = dict(intervals_s)
         self._timeout_s = timeout_s
         self._heartbeat_s = heartbeat_s
 
     async def run(self, stop: asyncio.Event) -> None:
-        logger.info("probing %s every %.1fs (timeout %.1fs), heartbeat every %.1fs",
-                    sorted(self._providers), self._interval_s, self._timeout_s,
-                    self._heartbeat_s)
+        logger.info("probing %s (timeout %.1fs), heartbeat every %.1fs",
+                    ", ".join(f"{p} every {self._intervals_s[p]:.1f}s"
+                              for p in sorted(self._providers)),
+                    self._timeout_s, self._heartbeat_s)
         async with asyncio.TaskGroup() as group:
             for name, provider in self._providers.items():
                 group.create_task(self._probe_loop(name, provider, stop), name=f"probe-{name}")
@@ -62,7 +64,7 @@ class Prober:
                 logger.debug("probe provider=%s %s after %.0f ms", name, result.error,
                              result.latency_ms)
             await self._publisher.publish(self._monitor.on_probe(name, result))
-            await _sleep_or_stop(stop, self._interval_s - (time.monotonic() - started))
+            await _sleep_or_stop(stop, self._intervals_s[name] - (time.monotonic() - started))
 
     async def probe_once(self, provider: Provider) -> ProbeResult:
         """One bounded probe; never raises (every failure becomes a ProbeResult)."""

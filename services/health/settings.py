@@ -15,6 +15,10 @@ from schemas.base import PROVIDER_NAMES, ProviderName
 from services.common.settings import InfraSettings
 from services.health.handler import Thresholds
 
+BILLED_PROBE_PROVIDERS: frozenset[str] = frozenset({"perplexity"})
+"""Providers whose probe is a billed call with a real key: Perplexity has no free endpoint,
+so its probe is a one-token completion with a per-request fee (see providers/perplexity.py)."""
+
 
 class HealthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEALTH_", extra="ignore")
@@ -24,6 +28,11 @@ class HealthSettings(BaseSettings):
         description="Providers to probe and report on (JSON list).")
     probe_interval_s: float = Field(default=1.0, gt=0, description="Time between probe starts.")
     probe_timeout_s: float = Field(default=1.0, gt=0, description="Bound on one probe.")
+    billed_probe_interval_s: float = Field(
+        default=60.0, gt=0,
+        description="Probe interval for a real (not emulated) provider whose probe is billed: "
+                    "once a second would cost Perplexity users about $430 a day. Between "
+                    "probes, the attempt events carry the signal.")
     heartbeat_s: float = Field(
         default=5.0, gt=0,
         description="Every status is republished this often, so readers can tell a live "
@@ -51,6 +60,12 @@ class HealthSettings(BaseSettings):
     max_in_flight: int = Field(default=64, ge=1, description="Attempt events handled at once.")
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
+
+    def probe_interval_for(self, provider: str, *, emulated: bool) -> float:
+        """How often to probe `provider`: slower where each probe costs money."""
+        if provider in BILLED_PROBE_PROVIDERS and not emulated:
+            return max(self.probe_interval_s, self.billed_probe_interval_s)
+        return self.probe_interval_s
 
     def thresholds(self) -> Thresholds:
         return Thresholds(

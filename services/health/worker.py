@@ -64,7 +64,9 @@ class HealthService:
                                               publisher=self.publisher, producer=producer)
         self.prober = Prober(
             providers=monitored, monitor=self.monitor, publisher=self.publisher,
-            interval_s=settings.probe_interval_s, timeout_s=settings.probe_timeout_s,
+            intervals_s={p: settings.probe_interval_for(p, emulated=provider.emulated)
+                         for p, provider in monitored.items()},
+            timeout_s=settings.probe_timeout_s,
             heartbeat_s=settings.heartbeat_s,
         )
 

@@ -113,8 +113,12 @@ class StatusWatch:
         return len(self.reader.events)
 
 
-def is_(provider: str, state: str) -> Callable[[ProviderStatus], bool]:
-    return lambda s: s.provider == provider and s.state == state
+def is_(provider: str, state: str, *, since: datetime | None = None
+        ) -> Callable[[ProviderStatus], bool]:
+    """Matches `provider` in `state`, published at or after `since` (so a status
+    from before a fault was injected never counts as its effect)."""
+    return lambda s: (s.provider == provider and s.state == state
+                      and (since is None or s.occurred_at >= since))
 
 
 @pytest.mark.integration
@@ -139,8 +143,8 @@ def test_outages_are_published_within_5s_and_recovery_follows(
         mark = statuses.count
         put_at, put_clock = datetime.now(UTC), time.monotonic()
         emulator.set_mode("gemini", mode)
-        down, elapsed = statuses.wait_for(is_("gemini", "down"), DETECTION_DEADLINE_S + 5,
-                                          after=mark, since=put_clock)
+        down, elapsed = statuses.wait_for(is_("gemini", "down", since=put_at),
+                                          DETECTION_DEADLINE_S + 5, after=mark, since=put_clock)
         published_after = (down.occurred_at - put_at).total_seconds()
         detection[mode] = elapsed
         print(f"gemini mode={mode}: down read from the topic {elapsed:.2f}s after the PUT "
@@ -150,23 +154,24 @@ def test_outages_are_published_within_5s_and_recovery_follows(
         assert down.consecutive_probe_failures >= 2 and down.last_error
         assert not down.heartbeat
 
-        mark = statuses.count
+        mark, ok_at = statuses.count, datetime.now(UTC)
         emulator.set_mode("gemini", "ok")
-        healthy, recovered = statuses.wait_for(is_("gemini", "healthy"), RECOVERY_TIMEOUT_S,
-                                               after=mark)
+        healthy, recovered = statuses.wait_for(is_("gemini", "healthy", since=ok_at),
+                                               RECOVERY_TIMEOUT_S, after=mark)
         print(f"gemini mode=ok after {mode}: healthy after {recovered:.2f}s")
         assert healthy.consecutive_probe_failures == 0
 
     # a 429 means reachable but throttling: degraded, not down
-    mark = statuses.count
+    mark, limited_at = statuses.count, datetime.now(UTC)
     emulator.set_mode("gemini", "rate_limit")
-    limited, _ = statuses.wait_for(is_("gemini", "degraded"), DETECTION_DEADLINE_S, after=mark)
+    limited, _ = statuses.wait_for(is_("gemini", "degraded", since=limited_at),
+                                   DETECTION_DEADLINE_S, after=mark)
     assert "rate limited" in limited.reason
     statuses.reader.poll_until(lambda _: False, 3.0)  # keep reading for three more probes
     assert not [s for s in statuses.reader.events[mark:] if is_("gemini", "down")(s)]
-    mark = statuses.count
+    mark, ok_at = statuses.count, datetime.now(UTC)
     emulator.set_mode("gemini", "ok")
-    statuses.wait_for(is_("gemini", "healthy"), RECOVERY_TIMEOUT_S, after=mark)
+    statuses.wait_for(is_("gemini", "healthy", since=ok_at), RECOVERY_TIMEOUT_S, after=mark)
 
     # perplexity was never touched: no down status for it at any point
     assert not [s for s in statuses.reader.events if is_("perplexity", "down")(s)]
@@ -182,14 +187,14 @@ def test_attempt_events_drive_status_and_poison_is_dead_lettered(
     producer.send_raw(topics.provider_attempts, "poison", b"{not an attempt").result(10)
     producer.send_raw(topics.provider_attempts, "wrong-shape",
                       b'{"query_id": "q", "provider": "openai"}').result(10)
-    mark = statuses.count
+    mark, sent_at = statuses.count, datetime.now(UTC)
     for i in range(6):  # real traffic failing while the probes still pass
         producer.send_and_wait(topics.provider_attempts, f"q{i}", ProviderAttempt(
             query_id=f"q{i}", provider="perplexity", model="sonar", attempt_number=1,
             outcome="error", error_kind="unavailable", error_message="503 upstream",
             latency_ms=120.0), 10)
 
-    down, _ = statuses.wait_for(is_("perplexity", "down"), 20.0, after=mark)
+    down, _ = statuses.wait_for(is_("perplexity", "down", since=sent_at), 20.0, after=mark)
     assert "error rate 100%" in down.reason
     assert down.sample_size >= 5 and down.error_rate == 1.0
     assert down.last_error == "unavailable: 503 upstream"
@@ -248,9 +253,10 @@ def test_dispatcher_stops_calling_a_provider_within_5s_of_it_going_down(
     assert gemini_generate_calls(emulator) == calls_at_deadline
 
     # and back: once the monitor reports gemini healthy, the dispatcher uses it again
-    mark = statuses.count
+    mark, ok_at = statuses.count, datetime.now(UTC)
     emulator.set_mode("gemini", "ok")
-    _, recovered = statuses.wait_for(is_("gemini", "healthy"), RECOVERY_TIMEOUT_S, after=mark)
+    _, recovered = statuses.wait_for(is_("gemini", "healthy", since=ok_at), RECOVERY_TIMEOUT_S,
+                                     after=mark)
     print(f"gemini healthy again {recovered:.2f}s after mode ok, despite the failed calls "
           "the dispatcher made before it saw the outage")
     time.sleep(0.5)  # the dispatcher's health view polls the topic

@@ -39,7 +39,7 @@ class ProbeDouble:
 def prober(timeout_s: float = 0.2) -> Prober:
     return Prober(providers={}, monitor=HealthMonitor([], Thresholds()),
                   publisher=None,  # type: ignore[arg-type]  # probe_once publishes nothing
-                  interval_s=1.0, timeout_s=timeout_s, heartbeat_s=5.0)
+                  intervals_s={}, timeout_s=timeout_s, heartbeat_s=5.0)
 
 
 @pytest.mark.parametrize(("provider", "outcome", "kind"), [
