@@ -1,0 +1,116 @@
+"""One error type for the API and the handlers that turn every failure into JSON.
+
+Every error body has the same shape, `{"error": {"code", "message", "field"}}`,
+so clients branch on `code` and can point at `field`. Unexpected exceptions are
+logged with their traceback and answered with a generic 500 that reveals nothing
+of the internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+logger = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+class ApiError(Exception):
+    """An error the client should see: HTTP status, stable code, message, offending field."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.details = details
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "field": self.field}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+    def response(self) -> Response:
+        response = jsonify(self.body())
+        response.status_code = self.status
+        response.headers.update(self.headers)
+        return response
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def validation_error(err: ValidationError) -> ApiError:
+    """422 naming the first offending field, with every problem in `details`.
+
+    The user's input is not echoed back (it may be large, or sensitive).
+    """
+    details: list[dict[str, Any]] = []
+    for item in err.errors(include_input=False, include_url=False):
+        field = _field_path(item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = f"unknown field {field!r}"
+        elif item["type"] == "missing":
+            message = f"{field!r} is required"
+        else:
+            message = f"{field}: {message}"
+        details.append({"field": field or None, "message": message, "type": item["type"]})
+    first = details[0]
+    return ApiError(
+        422, "validation_error", str(first["message"]), field=first["field"], details=details
+    )
+
+
+def _http_error(err: HTTPException) -> Response:
+    status = err.code or 500
+    if isinstance(err, RequestEntityTooLarge):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        message = f"request body exceeds the limit of {limit} bytes"
+    else:
+        message = str(err.description or err.name)
+    code = HTTP_CODES.get(status, err.name.lower().replace(" ", "_"))
+    api_error = ApiError(status, code, message)
+    response = api_error.response()
+    for name, value in err.get_headers():  # e.g. Allow on 405
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _unexpected(err: Exception) -> Response:
+    logger.exception("unhandled error: %s", type(err).__name__)
+    return ApiError(500, "internal_error", "internal error; it has been logged").response()
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Central handlers: ApiError, every HTTP error (404/405/413/...), then anything else."""
+    app.register_error_handler(ApiError, lambda err: err.response())
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

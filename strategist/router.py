@@ -1,0 +1,116 @@
+"""The strategist API blueprint (`/api/v1/strategist/...`): HTTP in, AnalysisService out.
+
+Status codes:
+  POST /analyze        200 answer, 502 no provider could answer (same body shape),
+                       202 + Location when the deadline passed first (poll the URL)
+  POST /analyses       202 {analysis_id, status: "pending", status_url}
+  GET  /analyses/<id>  200 finished (status "completed" or "failed"), 202 pending, 404 unknown
+  GET  /providers      200 latest health per provider with its models
+Bad input: 400 (not JSON), 413 (too large), 422 (a field is wrong; `error.field` names it).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from schemas.health import ProviderStatus
+from schemas.response import AnalysisResponded
+from strategist.errors import ApiError
+from strategist.provider_view import provider_view
+from strategist.request import parse_analysis_request
+from strategist.runtime import current_runtime
+from strategist.service import ANALYSIS_ID
+from strategist.store import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("strategist_api", __name__, url_prefix="/api/v1/strategist")
+
+POLL_AFTER_S = 1
+
+
+def _finished(response: AnalysisResponded, *, failed_status: int) -> Response:
+    body = jsonify(response.model_dump(mode="json"))
+    body.status_code = 200 if response.status == "completed" else failed_status
+    return body
+
+
+def _pending(analysis_id: str) -> Response:
+    status_url = url_for("strategist_api.get_analysis", analysis_id=analysis_id)
+    body = jsonify({"analysis_id": analysis_id, "status": "pending", "status_url": status_url})
+    body.status_code = 202
+    body.headers["Location"] = status_url
+    body.headers["Retry-After"] = str(POLL_AFTER_S)
+    return body
+
+
+def _store_unavailable(err: StoreUnavailable) -> ApiError:
+    return ApiError(
+        503,
+        "store_unavailable",
+        "the result store (Redis) is unreachable; retry",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _not_found(analysis_id: str) -> ApiError:
+    shown = analysis_id if len(analysis_id) <= 80 else analysis_id[:80] + "..."
+    return ApiError(
+        404, "not_found", f"no analysis {shown!r} (unknown or expired)", field="analysis_id"
+    )
+
+
+@bp.post("/analyze")
+def analyze() -> Response:
+    body = parse_analysis_request(request)
+    outcome = current_runtime().components.service.analyze(body)
+    if outcome.response is None:
+        return _pending(outcome.analysis_id)
+    return _finished(outcome.response, failed_status=502)
+
+
+@bp.post("/analyses")
+def submit_analysis() -> Response:
+    body = parse_analysis_request(request)
+    try:
+        analysis_id = current_runtime().components.service.submit(body)
+    except StoreUnavailable as err:
+        raise _store_unavailable(err) from err
+    return _pending(analysis_id)
+
+
+@bp.get("/analyses/<analysis_id>")
+def get_analysis(analysis_id: str) -> Response:
+    if not ANALYSIS_ID.match(analysis_id):  # cannot exist: no need to ask Redis
+        raise _not_found(analysis_id)
+    try:
+        outcome = current_runtime().components.service.status(analysis_id)
+    except StoreUnavailable as err:
+        raise _store_unavailable(err) from err
+    if outcome is None:
+        raise _not_found(analysis_id)
+    if outcome.response is None:
+        return _pending(outcome.analysis_id)
+    return _finished(outcome.response, failed_status=200)
+
+
+@bp.get("/providers")
+def providers() -> Response:
+    components = current_runtime().components
+    statuses: dict[str, ProviderStatus] = {}
+    error = None
+    try:
+        statuses = components.store.provider_statuses()
+    except StoreUnavailable as err:  # still show the catalogue; every state is "unknown"
+        logger.warning("provider statuses unavailable: %s", err)
+        error = "provider status store (Redis) unreachable"
+    return jsonify(
+        provider_view(
+            catalogue=components.catalogue,
+            statuses=statuses,
+            emulated=components.emulated(),
+            status_error=error,
+        )
+    )

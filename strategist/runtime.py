@@ -1,0 +1,179 @@
+"""The app's clients (Kafka, Redis, providers), built lazily once per process.
+
+`Runtime` is the Flask extension: `init_app` registers it in
+`app.extensions["strategist"]`. Nothing connects in `create_app`: the bundle
+of clients is built on first use in each process, and rebuilt if the process
+id changed (gunicorn's fork, `--preload` or not), because threads and sockets
+do not survive a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from confluent_kafka.admin import AdminClient
+from flask import Flask, current_app
+
+from providers.catalogue import Catalogue
+from providers.gemini import GeminiProvider
+from services.common.admin import ensure_topics
+from services.common.redis_keys import RedisKeys
+from strategist.legacy import DirectAnalyzer
+from strategist.loop import LoopRunner
+from strategist.pipeline import QueryPublisher
+from strategist.service import AnalysisService
+from strategist.settings import StrategistSettings
+from strategist.store import ResultStore
+from strategist.waiter import ResponseWaiter
+
+logger = logging.getLogger(__name__)
+
+EXTENSION = "strategist"
+
+
+class KafkaProbe:
+    """Readiness check: a metadata request to the broker within a deadline."""
+
+    def __init__(self, *, bootstrap_servers: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._admin: AdminClient | None = None
+        self._lock = threading.Lock()
+
+    def check(self, timeout_s: float) -> None:
+        """Returns when the broker answered; raises (KafkaException) otherwise."""
+        with self._lock:
+            if self._admin is None:
+                self._admin = AdminClient({"bootstrap.servers": self._bootstrap})
+            admin = self._admin
+        admin.list_topics(timeout=timeout_s)
+
+
+@dataclass
+class Components:
+    """Everything one process uses to serve requests."""
+
+    settings: StrategistSettings
+    service: AnalysisService
+    store: ResultStore
+    kafka: KafkaProbe
+    catalogue: Catalogue
+    waiter: ResponseWaiter
+    publisher: QueryPublisher
+    loop: LoopRunner
+    background: ThreadPoolExecutor
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def emulated(self) -> dict[str, bool]:
+        providers = self.settings.providers
+        return {
+            "gemini": providers.gemini_emulated,
+            "perplexity": providers.perplexity_emulated,
+            "local": False,
+        }
+
+    def close(self) -> None:
+        self.waiter.stop()
+        self.background.shutdown(wait=False, cancel_futures=True)
+        self.publisher.close()
+        self.loop.stop()
+
+
+def build_components(settings: StrategistSettings) -> Components:
+    """Wire the clients; none of them connects before its first call."""
+    infra = settings.infra
+    topics = infra.topics
+    catalogue = Catalogue.load(settings.providers.catalogue_path)
+    store = ResultStore(
+        url=infra.redis_url, keys=RedisKeys(infra.topic_namespace), ttl_s=infra.result_ttl_s
+    )
+    publisher = QueryPublisher(
+        producer=QueryPublisher.producer_for(
+            infra.kafka_bootstrap_servers, settings.kafka_delivery_timeout_s
+        ),
+        topic=topics.queries,
+        delivery_timeout_s=settings.kafka_delivery_timeout_s,
+    )
+    waiter = ResponseWaiter(
+        consumer_config=ResponseWaiter.config(infra.kafka_bootstrap_servers),
+        topic=topics.responses,
+        prepare=lambda: ensure_topics(infra),
+    )
+    loop = LoopRunner()
+    direct = DirectAnalyzer(
+        provider=GeminiProvider(settings=settings.providers),
+        catalogue=catalogue,
+        runner=loop,
+        timeout_s=settings.direct_timeout_s,
+    )
+    background = ThreadPoolExecutor(
+        settings.background_workers, thread_name_prefix="strategist-direct"
+    )
+    service = AnalysisService(
+        routing=settings.routing,
+        publisher=publisher,
+        waiter=waiter,
+        store=store,
+        direct=direct,
+        background=background,
+        sync_timeout_s=settings.sync_timeout_s,
+    )
+    return Components(
+        settings=settings,
+        service=service,
+        store=store,
+        kafka=KafkaProbe(bootstrap_servers=infra.kafka_bootstrap_servers),
+        catalogue=catalogue,
+        waiter=waiter,
+        publisher=publisher,
+        loop=loop,
+        background=background,
+    )
+
+
+class Runtime:
+    """Flask extension holding this process's `Components`, built on first use."""
+
+    def __init__(
+        self,
+        settings: StrategistSettings,
+        *,
+        build: Callable[[StrategistSettings], Components] = build_components,
+    ) -> None:
+        self.settings = settings
+        self.build = build
+        self._components: Components | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions[EXTENSION] = self
+
+    @property
+    def components(self) -> Components:
+        with self._lock:
+            if self._components is None or self._pid != os.getpid():
+                self._components = self.build(self.settings)
+                self._pid = os.getpid()
+                logger.info("clients ready in process %d", self._pid)
+            return self._components
+
+    @property
+    def started(self) -> bool:
+        """True once this process built its clients (tests assert validation never does)."""
+        return self._components is not None and self._pid == os.getpid()
+
+    def close(self) -> None:
+        with self._lock:
+            components, self._components = self._components, None
+        if components is not None and self._pid == os.getpid():
+            components.close()
+
+
+def current_runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions[EXTENSION]
+    return runtime

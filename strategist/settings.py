@@ -1,0 +1,78 @@
+"""App settings (`STRATEGIST_*`, nested with `__`), with infrastructure and provider settings.
+
+Examples: `STRATEGIST_ROUTING__ENABLED=false` turns intelligent routing off for every
+campaign; `STRATEGIST_ROUTING__ROLLOUT_PERCENT=25` routes a stable quarter of campaigns.
+Kafka, Redis and the namespace come from the shared unprefixed names
+(`KAFKA_BOOTSTRAP_SERVERS`, `REDIS_URL`, `TOPIC_NAMESPACE`, `LOG_LEVEL`, ...).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from providers.settings import ProviderSettings
+from services.common.settings import InfraSettings
+
+DEFAULT_SYNC_TIMEOUT_S = 30.0
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_KAFKA_DELIVERY_TIMEOUT_S = 3.0
+DEFAULT_READINESS_TIMEOUT_S = 2.0
+DEFAULT_DIRECT_TIMEOUT_S = 25.0
+DEFAULT_BACKGROUND_WORKERS = 8
+
+
+class RoutingSettings(BaseModel):
+    """The feature flag and its percentage rollout by campaign (A/B)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(
+        default=True, description="Off: every request takes the legacy direct Gemini path."
+    )
+    rollout_percent: int = Field(
+        default=100,
+        ge=0,
+        le=100,
+        description="Share of campaigns (by a stable hash of campaign_id) that are routed.",
+    )
+
+
+class StrategistSettings(BaseSettings):
+    """Everything the Flask app reads from its environment, built once in `create_app`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STRATEGIST_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    sync_timeout_s: float = Field(
+        default=DEFAULT_SYNC_TIMEOUT_S,
+        gt=0,
+        description="How long POST /analyze waits before answering 202 with a status URL.",
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES, ge=1024, description="Larger request bodies get 413."
+    )
+    kafka_delivery_timeout_s: float = Field(
+        default=DEFAULT_KAFKA_DELIVERY_TIMEOUT_S,
+        gt=0,
+        description="The app's producer gives up after this, and the direct path answers.",
+    )
+    readiness_timeout_s: float = Field(
+        default=DEFAULT_READINESS_TIMEOUT_S,
+        gt=0,
+        description="Bound on each /readyz check (Kafka metadata, Redis PING).",
+    )
+    direct_timeout_s: float = Field(
+        default=DEFAULT_DIRECT_TIMEOUT_S,
+        gt=0,
+        description="Bound on the legacy direct Gemini call (it has no fallback to move to).",
+    )
+    background_workers: int = Field(
+        default=DEFAULT_BACKGROUND_WORKERS,
+        ge=1,
+        description="Threads per process running accepted direct-path analyses (POST /analyses).",
+    )
+    infra: InfraSettings = Field(default_factory=InfraSettings)
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
