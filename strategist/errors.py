@@ -62,8 +62,18 @@ class ApiError(Exception):
         return response
 
 
+_PRIMITIVE_TAGS = frozenset({"str", "int", "float", "bool", "bytes", "none"})
+
+
+def _is_union_tag(part: int | str) -> bool:
+    """pydantic names the union member that failed (`context.str`, `x.dict[str,...]`)."""
+    return isinstance(part, str) and (
+        part in _PRIMITIVE_TAGS or "[" in part or part.startswith(("function-", "json-or-"))
+    )
+
+
 def _field_path(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location)
+    return ".".join(str(part) for part in location if not _is_union_tag(part))
 
 
 def validation_error(err: ValidationError) -> ApiError:
@@ -71,17 +81,27 @@ def validation_error(err: ValidationError) -> ApiError:
 
     The user's input is not echoed back (it may be large, or sensitive).
     """
-    details: list[dict[str, Any]] = []
+    by_field: dict[str, dict[str, Any]] = {}
     for item in err.errors(include_input=False, include_url=False):
         field = _field_path(item["loc"])
-        message = item["msg"]
         if item["type"] == "extra_forbidden":
-            message = f"unknown field {field!r}"
+            problem = f"unknown field {field!r}"
         elif item["type"] == "missing":
-            message = f"{field!r} is required"
+            problem = f"{field!r} is required"
         else:
-            message = f"{field}: {message}"
-        details.append({"field": field or None, "message": message, "type": item["type"]})
+            problem = item["msg"]
+        known = by_field.get(field)
+        if known is None:  # a union reports once per member: merge them into one line
+            by_field[field] = {"field": field or None, "problems": [problem], "type": item["type"]}
+        elif problem not in known["problems"]:
+            known["problems"].append(problem)
+    details: list[dict[str, Any]] = []
+    for field, item in by_field.items():
+        problems = " or ".join(item["problems"])
+        message = (
+            problems if item["type"] in ("extra_forbidden", "missing") else (f"{field}: {problems}")
+        )
+        details.append({"field": item["field"], "message": message, "type": item["type"]})
     first = details[0]
     return ApiError(
         422, "validation_error", str(first["message"]), field=first["field"], details=details

@@ -146,11 +146,13 @@ def stack_factory(
             apps_up = {}
             for name, process in app_processes.items():
                 base_url = f"http://127.0.0.1:{ports[name]}"
-                process.wait_until(lambda u=base_url: _ready(f"{u}/healthz"), APP_READY_TIMEOUT_S,
-                                   "/healthz")
+                process.wait_until(
+                    lambda u=base_url: _ready(f"{u}/healthz"), APP_READY_TIMEOUT_S, "/healthz"
+                )
                 apps_up[name] = App(name, base_url, process)
-            stack = Stack(namespace, topics, kafka_bootstrap, redis_url, emulator, apps_up,
-                          services)
+            stack = Stack(
+                namespace, topics, kafka_bootstrap, redis_url, emulator, apps_up, services
+            )
             _wait_for_health(stack)
             yield stack
             for app in apps_up.values():
@@ -169,8 +171,10 @@ def _wait_for_health(stack: Stack) -> None:
         if all(state != "unknown" for state in states.values()):
             return
         time.sleep(0.5)
-    raise TimeoutError(f"health service did not report every provider: {states}\n"
-                       f"{stack.services['health'].log_tail()}")
+    raise TimeoutError(
+        f"health service did not report every provider: {states}\n"
+        f"{stack.services['health'].log_tail()}"
+    )
 
 
 def poll_until_done(app: App, status_url: str, timeout_s: float = 60.0) -> httpx.Response:

@@ -116,8 +116,9 @@ def test_bad_input_is_a_json_4xx_naming_the_field(stack: Stack) -> None:
     response = stack.app.client.post(f"{API}/analyze", json={"query": "x", "colour": "red"})
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "colour"
-    response = stack.app.client.post(f"{API}/analyze", content=b"not json",
-                                     headers={"Content-Type": "application/json"})
+    response = stack.app.client.post(
+        f"{API}/analyze", content=b"not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
 

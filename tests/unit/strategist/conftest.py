@@ -1,0 +1,111 @@
+"""Apps for the unit tests: no Kafka, Redis or provider is ever contacted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from providers.catalogue import DEFAULT_CATALOGUE
+from providers.settings import ProviderSettings
+from services.common.settings import InfraSettings
+from strategist import create_app
+from strategist.runtime import Components, Runtime
+from strategist.service import AnalysisService
+from strategist.settings import RoutingSettings, StrategistSettings
+from tests.unit.strategist.fakes import (
+    FakeDirect,
+    FakeKafkaProbe,
+    FakePublisher,
+    FakeStore,
+    InlineExecutor,
+    ReadyWaiter,
+)
+
+
+def make_settings(**overrides: object) -> StrategistSettings:
+    """Settings independent of the environment; infra points at closed ports."""
+    values: dict[str, object] = {
+        "routing": RoutingSettings(),
+        "infra": InfraSettings(
+            kafka_bootstrap_servers="127.0.0.1:1", redis_url="redis://127.0.0.1:1/0"
+        ),
+        "providers": ProviderSettings(
+            gemini_api_key=None, perplexity_api_key=None, emulator_url="http://127.0.0.1:1"
+        ),
+        "sync_timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return StrategistSettings(**values)  # type: ignore[arg-type]
+
+
+def _never_built(_settings: StrategistSettings) -> Components:
+    raise AssertionError("this request must not touch Kafka, Redis or a provider")
+
+
+@pytest.fixture
+def untouched_app() -> Flask:
+    """An app whose clients raise if anything asks for them (validation paths)."""
+    app = create_app(make_settings())
+    app.extensions["strategist"].build = _never_built
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def untouched(untouched_app: Flask) -> FlaskClient:
+    return untouched_app.test_client()
+
+
+class Parts:
+    """The fakes behind a `faked` app, for tests to steer and inspect."""
+
+    def __init__(self, settings: StrategistSettings) -> None:
+        self.settings = settings
+        self.publisher = FakePublisher()
+        self.waiter = ReadyWaiter()
+        self.store = FakeStore()
+        self.direct = FakeDirect()
+        self.kafka = FakeKafkaProbe()
+
+    def components(self, settings: StrategistSettings) -> Components:
+        service = AnalysisService(
+            routing=settings.routing,
+            publisher=self.publisher,
+            waiter=self.waiter,
+            store=self.store,
+            direct=self.direct,
+            background=InlineExecutor(),
+            sync_timeout_s=settings.sync_timeout_s,
+        )
+        return Components(
+            settings=settings,
+            service=service,
+            store=self.store,  # type: ignore[arg-type]
+            kafka=self.kafka,  # type: ignore[arg-type]
+            catalogue=DEFAULT_CATALOGUE,
+            waiter=self.waiter,
+            publisher=self.publisher,  # type: ignore[arg-type]
+            loop=None,  # type: ignore[arg-type]
+            background=None,  # type: ignore[arg-type]
+        )
+
+
+FakedApp = tuple[FlaskClient, Parts]
+
+
+@pytest.fixture
+def faked() -> Callable[..., FakedApp]:
+    """`faked(**settings)`: an app on fakes, and the fakes."""
+
+    def build(**overrides: object) -> FakedApp:
+        settings = make_settings(**overrides)
+        app = create_app(settings)
+        parts = Parts(settings)
+        runtime: Runtime = app.extensions["strategist"]
+        runtime.build = parts.components
+        return app.test_client(), parts
+
+    return build
