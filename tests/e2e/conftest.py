@@ -1,102 +1,25 @@
-"""The whole stack as real processes, driven through the HTTP API.
+"""Fixtures for the end-to-end tests: the whole stack, driven through the HTTP API.
 
 Session-scoped: the provider emulator and the local model server (slow to load),
-which know nothing of topics. Per test module: a fresh topic namespace with the
-four services and the app under gunicorn (2 workers), started by `running_stack`.
-Without a reachable broker or Redis the tests skip with a message (fail under CI),
+which know nothing of topics. Per test module: `stack_factory` starts a fresh
+topic namespace with the four services and the app under gunicorn. Without a
+reachable broker or Redis the tests skip with a message (and fail under CI),
 through the shared `kafka_bootstrap` / `redis_url` fixtures.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from schemas.topics import TopicNames
-from services.common.admin import create_topics
+from tests.e2e.stack import Stack, StackFactory, running_stack
 from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.local_model_server import running_local_model_server
-from tests.support.processes import (
-    ManagedProcess,
-    free_port,
-    infra_env,
-    python_module,
-    running,
-    unique_namespace,
-)
 
-pytestmark = pytest.mark.e2e
-
-SERVICES = ("classifier", "dispatcher", "scorer", "health")
-CONSUMING_SERVICES = ("classifier", "dispatcher", "scorer")
 EMULATOR_LATENCY_SCALE = 0.25
-SERVICE_READY_TIMEOUT_S = 60.0
-APP_READY_TIMEOUT_S = 60.0
-HEALTH_READY_TIMEOUT_S = 30.0
-APP_SYNC_TIMEOUT_S = 60.0
-"""The local model runs on this machine's CPU; give sync calls room."""
-API = "/api/v1/strategist"
-
-
-@dataclass
-class App:
-    name: str
-    base_url: str
-    process: ManagedProcess
-    client: httpx.Client = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.client = httpx.Client(base_url=self.base_url, timeout=APP_SYNC_TIMEOUT_S + 30)
-
-    def analyze(self, query: str, **fields: Any) -> httpx.Response:
-        return self.client.post(f"{API}/analyze", json={"query": query, **fields})
-
-
-@dataclass
-class Stack:
-    namespace: str
-    topics: TopicNames
-    bootstrap: str
-    redis_url: str
-    emulator: EmulatorControl
-    apps: dict[str, App]
-    services: dict[str, ManagedProcess]
-
-    @property
-    def app(self) -> App:
-        return self.apps["routed"]
-
-
-def gunicorn(name: str, env: dict[str, str], port: int, workers: int = 2) -> ManagedProcess:
-    return ManagedProcess(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--threads",
-            "8",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--graceful-timeout",
-            "5",
-            "strategist:create_app()",
-        ],
-        env,
-    )
-
-
-def _ready(url: str) -> bool:
-    return httpx.get(url, timeout=5).status_code == 200
+"""Realistic shapes, quicker runs: a Gemini 2.5 Pro answer takes about 0.4 s."""
 
 
 @pytest.fixture(scope="session")
@@ -111,77 +34,21 @@ def local_model_url(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
         yield url
 
 
-StackFactory = Callable[..., contextlib.AbstractContextManager[Stack]]
-
-
 @pytest.fixture(scope="session")
 def stack_factory(
     kafka_bootstrap: str, redis_url: str, emulator: EmulatorControl, local_model_url: str
 ) -> StackFactory:
-    """`with stack_factory(apps={"name": {ENV: value}}) as stack:` a fresh namespace."""
+    """`with stack_factory(apps={"name": {ENV: value}}) as stack:` in a fresh namespace."""
 
-    @contextlib.contextmanager
-    def start(apps: dict[str, dict[str, str]] | None = None) -> Iterator[Stack]:
-        namespace = unique_namespace("e2e")
-        topics = TopicNames(namespace)
-        create_topics(kafka_bootstrap, topics.specs())
-        env = infra_env(
-            namespace,
-            KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
-            REDIS_URL=redis_url,
-            EMULATOR_URL=emulator.base_url,
-            LOCAL_MODEL_URL=local_model_url,
-            STRATEGIST_SYNC_TIMEOUT_S=str(APP_SYNC_TIMEOUT_S),
+    def start(
+        apps: dict[str, dict[str, str]] | None = None,
+    ) -> contextlib.AbstractContextManager[Stack]:
+        return running_stack(
+            bootstrap=kafka_bootstrap,
+            redis_url=redis_url,
+            emulator=emulator,
+            local_model_url=local_model_url,
+            apps=apps,
         )
-        services = {name: python_module(name, f"services.{name}", env) for name in SERVICES}
-        app_specs = {"routed": {}, **(apps or {})}
-        ports = {name: free_port() for name in app_specs}
-        app_processes = {
-            name: gunicorn(f"app-{name}", {**env, **extra}, ports[name])
-            for name, extra in app_specs.items()
-        }
-        with running(*services.values(), *app_processes.values()):
-            for name in CONSUMING_SERVICES:
-                services[name].wait_for_log(" assigned ", SERVICE_READY_TIMEOUT_S)
-            apps_up = {}
-            for name, process in app_processes.items():
-                base_url = f"http://127.0.0.1:{ports[name]}"
-                process.wait_until(
-                    lambda u=base_url: _ready(f"{u}/healthz"), APP_READY_TIMEOUT_S, "/healthz"
-                )
-                apps_up[name] = App(name, base_url, process)
-            stack = Stack(
-                namespace, topics, kafka_bootstrap, redis_url, emulator, apps_up, services
-            )
-            _wait_for_health(stack)
-            yield stack
-            for app in apps_up.values():
-                app.client.close()
 
     return start
-
-
-def _wait_for_health(stack: Stack) -> None:
-    """Until the health service reported every provider (so routing sees real statuses)."""
-    deadline = time.monotonic() + HEALTH_READY_TIMEOUT_S
-    states: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        body = stack.app.client.get(f"{API}/providers").json()
-        states = {p["provider"]: p["state"] for p in body["providers"]}
-        if all(state != "unknown" for state in states.values()):
-            return
-        time.sleep(0.5)
-    raise TimeoutError(
-        f"health service did not report every provider: {states}\n"
-        f"{stack.services['health'].log_tail()}"
-    )
-
-
-def poll_until_done(app: App, status_url: str, timeout_s: float = 60.0) -> httpx.Response:
-    """GET the status URL until the analysis is no longer pending."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = app.client.get(status_url)
-        if response.status_code != 202 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.25)

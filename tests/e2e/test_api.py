@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from schemas.query import QueryRequested
-from tests.e2e.conftest import API, Stack, StackFactory, poll_until_done
+from tests.e2e.stack import API, Stack, StackFactory, poll_until_done
 from tests.support.kafka import TopicReader
 from tests.support.processes import free_port
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Stack, StackFactory
+from tests.e2e.stack import Stack, StackFactory
 
 pytestmark = pytest.mark.e2e
 
