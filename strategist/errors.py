@@ -96,12 +96,11 @@ def validation_error(err: ValidationError) -> ApiError:
         elif problem not in known["problems"]:
             known["problems"].append(problem)
     details: list[dict[str, Any]] = []
-    for field, item in by_field.items():
-        problems = " or ".join(item["problems"])
-        message = (
-            problems if item["type"] in ("extra_forbidden", "missing") else (f"{field}: {problems}")
-        )
-        details.append({"field": item["field"], "message": message, "type": item["type"]})
+    for field, merged in by_field.items():
+        problems = " or ".join(merged["problems"])
+        bare = merged["type"] in ("extra_forbidden", "missing")
+        message = problems if bare else f"{field}: {problems}"
+        details.append({"field": merged["field"], "message": message, "type": merged["type"]})
     first = details[0]
     return ApiError(
         422, "validation_error", str(first["message"]), field=first["field"], details=details
