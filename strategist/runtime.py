@@ -121,6 +121,7 @@ def build_components(settings: StrategistSettings) -> Components:
         direct=direct,
         background=background,
         sync_timeout_s=settings.sync_timeout_s,
+        pipeline_wait_s=settings.kafka_delivery_timeout_s,
     )
     return Components(
         settings=settings,

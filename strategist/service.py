@@ -42,8 +42,13 @@ class Waiter(Protocol):
 
     def expect(self, analysis_id: str) -> Any: ...
 
+    def wait_ready(self, timeout_s: float) -> bool: ...
+
     @property
     def ready(self) -> bool: ...
+
+    @property
+    def failing(self) -> bool: ...
 
 
 class Store(Protocol):
@@ -90,7 +95,10 @@ class AnalysisService:
         direct: Direct,
         background: Executor,
         sync_timeout_s: float,
+        pipeline_wait_s: float,
     ) -> None:
+        """`pipeline_wait_s` bounds how long a process's first publish waits for the
+        responses consumer to start (it also creates the topics of a fresh namespace)."""
         self._routing = routing
         self._publisher = publisher
         self._waiter = waiter
@@ -98,6 +106,7 @@ class AnalysisService:
         self._direct = direct
         self._background = background
         self._sync_timeout_s = sync_timeout_s
+        self._pipeline_wait_s = pipeline_wait_s
 
     def route_for(self, campaign_id: str | None) -> RoutingDecision:
         return decide(self._routing, campaign_id)
@@ -112,11 +121,10 @@ class AnalysisService:
         if not decision.routed:
             return Outcome.done(self._direct_and_store(query, decision.reason))
 
-        self._waiter.start()
         with self._waiter.expect(query.query_id) as slot:
             self._try_mark_pending(query, "intelligent")
             try:
-                self._publisher.publish(query)
+                self._publish(query)
             except PipelineUnavailable as err:
                 return Outcome.done(self._direct_and_store(query, self._fallback_reason(err)))
             response = self._await(slot, deadline)
@@ -164,7 +172,7 @@ class AnalysisService:
             self._background.submit(self._in_background, query, decision.reason)
             return query.query_id
         try:
-            self._publisher.publish(query)
+            self._publish(query)
         except PipelineUnavailable as err:
             self._background.submit(self._in_background, query, self._fallback_reason(err))
         return query.query_id
@@ -183,6 +191,18 @@ class AnalysisService:
         return None
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _publish(self, query: QueryRequested) -> None:
+        """Hand the query to Kafka; raises PipelineUnavailable.
+
+        The first publish of a process waits (briefly) for the responses consumer, whose
+        start-up creates missing topics; once the broker is known to be unreachable, it
+        does not wait again, so the fallback stays as fast as the producer's timeout.
+        """
+        self._waiter.start()
+        if not self._waiter.ready and not self._waiter.failing:
+            self._waiter.wait_ready(self._pipeline_wait_s)
+        self._publisher.publish(query)
 
     @staticmethod
     def _fallback_reason(err: PipelineUnavailable) -> str:

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 POLL_TIMEOUT_S = 0.25
 MAX_BATCH = 500
-METADATA_TIMEOUT_S = 5.0
+METADATA_TIMEOUT_S = 3.0
 INITIAL_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 10.0
 
@@ -71,13 +71,16 @@ class ResponseWaiter:
         topic: str,
         prepare: Callable[[], object] | None = None,
     ) -> None:
-        """`prepare` runs on the thread before consuming (e.g. idempotent topic creation)."""
+        """`prepare` runs on the thread once the broker answers, before positioning: the
+        app passes idempotent topic creation, so a fresh namespace works before any service
+        has started (the broker may not auto-create topics)."""
         self._config = dict(consumer_config)
         self._topic = topic
         self._prepare = prepare
         self._slots: dict[str, Slot] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        self._failing = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
@@ -123,6 +126,7 @@ class ResponseWaiter:
                 return
             self._pid = os.getpid()
             self._ready.clear()
+            self._failing.clear()
             self._stop.clear()
             self._thread = threading.Thread(
                 target=self._run, name="strategist-responses", daemon=True
@@ -136,6 +140,11 @@ class ResponseWaiter:
     @property
     def ready(self) -> bool:
         return self._ready.is_set()
+
+    @property
+    def failing(self) -> bool:
+        """True after a start-up attempt failed (broker unreachable), until one succeeds."""
+        return self._failing.is_set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -166,16 +175,19 @@ class ResponseWaiter:
         while not self._stop.is_set():
             consumer: Consumer | None = None
             try:
+                consumer = Consumer(self._config)
+                consumer.list_topics(timeout=METADATA_TIMEOUT_S)  # is the broker there at all?
                 if self._prepare is not None:
                     self._prepare()
-                consumer = Consumer(self._config)
                 self._assign_at_end(consumer)
+                self._failing.clear()
                 self._ready.set()
                 backoff = INITIAL_BACKOFF_S
                 logger.info("awaiting responses on %s (pid %d)", self._topic, os.getpid())
                 self._consume(consumer)
             except Exception as err:  # broker down or topic missing: retry with backoff
                 self._ready.clear()
+                self._failing.set()
                 logger.warning(
                     "responses consumer on %s unavailable (%s: %s); retrying in %.1fs",
                     self._topic,

@@ -79,6 +79,7 @@ class Parts:
             direct=self.direct,
             background=InlineExecutor(),
             sync_timeout_s=settings.sync_timeout_s,
+            pipeline_wait_s=0.05,
         )
         return Components(
             settings=settings,
