@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from pydantic import ValidationError
 
 from schemas.response import AnalysisResponded
+from services.common.worker import fetch_available
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class ResponseWaiter:
 
     def _consume(self, consumer: Consumer) -> None:
         while not self._stop.is_set():
-            messages: list[Message] = consumer.consume(MAX_BATCH, POLL_TIMEOUT_S)
+            messages: list[Message] = fetch_available(consumer, MAX_BATCH, POLL_TIMEOUT_S)
             for message in messages:
                 error = message.error()
                 if error is None:

@@ -11,6 +11,7 @@ are idempotent by event id. Poison messages go to the dead-letter topic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -47,6 +48,21 @@ class Outgoing:
 
 
 Handler = Callable[[E], Awaitable[Sequence[Outgoing]]]
+
+
+def fetch_available(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Message]:
+    """Wait up to `timeout_s` for the first message, then take what is already buffered.
+
+    `Consumer.consume(n, timeout)` waits the whole timeout unless n messages arrive,
+    which adds that timeout to every hop at low traffic; this returns as soon as one
+    message is there.
+    """
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    if max_messages <= 1:
+        return [first]
+    return [first, *consumer.consume(max_messages - 1, 0)]
 
 
 class EventWorker(Generic[E]):
@@ -103,7 +119,7 @@ class EventWorker(Generic[E]):
                     await self._wait_for_slot()
                     continue
                 messages = await self._on_consumer_thread(
-                    self._consumer.consume, min(free, MAX_BATCH), POLL_TIMEOUT_S
+                    fetch_available, self._consumer, min(free, MAX_BATCH), POLL_TIMEOUT_S
                 )
                 for message in messages:
                     self._start(message)
@@ -118,10 +134,8 @@ class EventWorker(Generic[E]):
             logger.info("%s stopped after %d messages", self.service, self.processed)
 
     async def _wait_for_slot(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._slot_freed.wait(), timeout=POLL_TIMEOUT_S * 5)
-        except TimeoutError:
-            pass
 
     async def _on_consumer_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
