@@ -6,7 +6,8 @@
     │   ├── ProviderUnavailable     (connection refused/reset, 5xx)
     │   └── RateLimited             (429; carries Retry-After when given)
     └── PermanentProviderError      -> this request will fail the same way here again
-        ├── BadRequest              (400/404/422 from the provider)
+        ├── BadRequest              (400/422 from the provider: the request itself)
+        ├── ModelNotFound           (404: this provider lacks the model; others may not)
         ├── AuthenticationFailed    (401/403: key missing or wrong)
         ├── ContextTooLong
         └── ContentBlocked          (safety filter refused)
@@ -80,6 +81,10 @@ class BadRequest(PermanentProviderError):
     kind = "bad_request"
 
 
+class ModelNotFound(PermanentProviderError):
+    kind = "not_found"
+
+
 class AuthenticationFailed(PermanentProviderError):
     kind = "auth_failed"
 
@@ -104,6 +109,8 @@ def error_for_status(
         return ProviderTimeout(provider, message)
     if status == 413 or "context" in message.lower() and "length" in message.lower():
         return ContextTooLong(provider, message)
+    if status == 404:
+        return ModelNotFound(provider, message)
     if 400 <= status < 500:
         return BadRequest(provider, message)
     return ProviderUnavailable(provider, message)

@@ -30,7 +30,9 @@ def build_providers(settings: ProviderSettings) -> dict[ProviderName, Provider]:
     return providers
 
 
-async def close_providers(providers: Mapping[str, Provider]) -> None:
+async def close_providers(
+    providers: Mapping[ProviderName, Provider] | Mapping[str, Provider],
+) -> None:
     """Close every client; one failing to close does not keep the others open."""
     results = await asyncio.gather(
         *(provider.aclose() for provider in providers.values()), return_exceptions=True

@@ -10,6 +10,7 @@ from providers.errors import (
     BadRequest,
     ContentBlocked,
     ContextTooLong,
+    ModelNotFound,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
@@ -81,6 +82,7 @@ def test_failure_policy(error: BaseException, attempt: int, action: Action) -> N
         (AuthenticationFailed("gemini", "401"), Next.NEXT_PROVIDER),
         (ContextTooLong("local", "too long"), Next.NEXT_PROVIDER),
         (ContentBlocked("gemini", "safety"), Next.NEXT_PROVIDER),
+        (ModelNotFound("perplexity", "404 unknown model"), Next.NEXT_PROVIDER),
         (BadRequest("gemini", "400"), Next.GIVE_UP),
     ],
 )

@@ -17,6 +17,7 @@ from providers.errors import (
     AuthenticationFailed,
     BadRequest,
     ContextTooLong,
+    ModelNotFound,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -150,7 +151,7 @@ def test_api_key_never_in_error_messages(keyed_settings, set_mode, mode):
 
 
 def test_unknown_model_is_a_bad_request(settings):
-    with pytest.raises(BadRequest, match="404"):
+    with pytest.raises(ModelNotFound, match="404"):
         asyncio.run(_complete(settings, request("palm-imaginary")))
 
 
@@ -187,7 +188,7 @@ TRANSLATIONS = [
         AuthenticationFailed,
     ),
     (_api_error(403, "PERMISSION_DENIED", "no identity"), AuthenticationFailed),
-    (_api_error(404, "NOT_FOUND", "models/x is not found"), BadRequest),
+    (_api_error(404, "NOT_FOUND", "models/x is not found"), ModelNotFound),
     (
         _api_error(
             400,
