@@ -9,16 +9,15 @@ paths return the same body; `routing.path` is "direct" and the explanation says 
 from __future__ import annotations
 
 import logging
-import time
 
-from providers.base import CompletionRequest, Provider
+from providers.base import Provider
 from providers.catalogue import GEMINI_PRO, Catalogue, ModelSpec
-from providers.errors import ProviderError, ProviderTimeout
-from providers.prompt import SYSTEM_PROMPT, build_prompt
+from providers.errors import ProviderTimeout
 from schemas.base import ProviderName
-from schemas.completion import Answer, AttemptSummary, Citation
+from schemas.completion import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
+from services.dispatcher.attempt import AttemptResult, attempt_model
 from services.scorer.confidence import History, Signals, aggregate
 from services.scorer.handler import TRUNCATION_REASONS
 from services.scorer.response import build_response
@@ -52,60 +51,30 @@ class DirectAnalyzer:
         `reason` is the plain-language why of taking this path, for the explanation.
         """
         spec = self._spec
-        max_tokens = min(
-            query.options.max_output_tokens or spec.max_output_tokens, spec.max_output_tokens
-        )
-        request = CompletionRequest(
-            prompt=build_prompt(query),
-            model=spec.model_id,
-            max_output_tokens=max_tokens,
-            timeout_s=self._timeout_s,
-            system=SYSTEM_PROMPT,
-        )
-        started = time.monotonic()
-        answer: Answer | None = None
-        error: ProviderError | None = None
         try:
-            reply = self._runner.run(self._provider.complete(request), self._timeout_s + 1.0)
-        except ProviderError as err:
-            error = err
-        except TimeoutError:
-            error = ProviderTimeout(DIRECT_PROVIDER, f"no answer within {self._timeout_s:.1f}s")
-        latency_ms = round((time.monotonic() - started) * 1000.0, 1)
-
-        if error is None:
-            cost = round(spec.cost_usd(reply.input_tokens, reply.output_tokens), 8)
-            answer = Answer(
-                provider=DIRECT_PROVIDER,
-                model=spec.model_id,
-                text=reply.text,
-                citations=[
-                    Citation(url=c.url, title=c.title, date=c.date) for c in reply.citations
-                ],
-                input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens,
-                cost_usd=cost,
-                latency_ms=latency_ms,
-                finish_reason=reply.finish_reason,
-                avg_logprob=reply.avg_logprob,
-                emulated=self._provider.emulated,
+            result = self._runner.run(
+                attempt_model(
+                    provider=self._provider, spec=spec, query=query, timeout_s=self._timeout_s
+                ),
+                self._timeout_s + 1.0,
             )
-            attempt = AttemptSummary(
-                provider=DIRECT_PROVIDER,
-                model=spec.model_id,
-                outcome="success",
-                latency_ms=latency_ms,
-                cost_usd=cost,
+        except TimeoutError:  # the loop itself did not finish in time
+            timeout = ProviderTimeout(DIRECT_PROVIDER, f"no answer within {self._timeout_s:.1f}s")
+            result = AttemptResult(
+                summary=AttemptSummary(
+                    provider=DIRECT_PROVIDER,
+                    model=spec.model_id,
+                    outcome="timeout",
+                    error_kind=timeout.kind,
+                    error_message=timeout.message,
+                    latency_ms=(self._timeout_s + 1.0) * 1000.0,
+                ),
+                error=timeout,
             )
-        else:
-            logger.warning("direct path: query=%s gemini failed (%s)", query.query_id, error.kind)
-            attempt = AttemptSummary(
-                provider=DIRECT_PROVIDER,
-                model=spec.model_id,
-                outcome="timeout" if isinstance(error, ProviderTimeout) else "error",
-                error_kind=error.kind,
-                error_message=error.message,
-                latency_ms=latency_ms,
+        answer = result.answer
+        if result.error is not None:
+            logger.warning(
+                "direct path: query=%s gemini failed (%s)", query.query_id, result.error.kind
             )
 
         confidence = None
@@ -122,20 +91,14 @@ class DirectAnalyzer:
                     history=History(),  # neutral prior; the direct path keeps no history
                 )
             )
-        response = build_response(
+        return build_response(
             query=query,
             path="direct",
             classification=None,
             route=[],
-            attempts=[attempt],
+            attempts=[result.summary],
             answer=answer,
             confidence=confidence,
-            error=str(error) if error is not None else None,
+            error=str(result.error) if result.error is not None else None,
+            direct_reason=reason,
         )
-        explanation = f"{reason}: sent directly to {DIRECT_PROVIDER}/{spec.model_id}. " + (
-            f"Answered{' (provider emulator)' if answer.emulated else ''}."
-            if answer is not None
-            else f"Gemini failed ({attempt.error_kind}) and the direct path has no fallback."
-        )
-        routing = response.routing.model_copy(update={"explanation": explanation})
-        return response.model_copy(update={"routing": routing})

@@ -7,21 +7,19 @@ injected, so tests can give it real clients pointed at the emulator.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from providers.base import CompletionRequest, Provider
+from providers.base import Provider
 from providers.catalogue import Catalogue
-from providers.errors import ProviderError, ProviderTimeout
-from providers.prompt import SYSTEM_PROMPT, build_prompt
 from schemas.attempt import ProviderAttempt
 from schemas.classified import QueryClassified, RouteStep
-from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
+from schemas.completion import Answer, AttemptSummary, CompletionProduced
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing
+from services.dispatcher.attempt import AttemptResult, attempt_model
 from services.dispatcher.failover import Next, after_failure
 
 logger = logging.getLogger(__name__)
@@ -86,15 +84,15 @@ class Dispatcher:
                     )
                 )
                 continue
-            result = await self._attempt(classified, step, len(attempt_events) + 1)
-            summary, event, answer_or_error = result
-            summaries.append(summary)
+            result, event = await self._attempt(classified, step, len(attempt_events) + 1)
+            summaries.append(result.summary)
             attempt_events.append(event)
-            if isinstance(answer_or_error, Answer):
-                answer = answer_or_error
+            if result.answer is not None:
+                answer = result.answer
                 break
-            error = str(answer_or_error)
-            if after_failure(answer_or_error) is Next.GIVE_UP:
+            assert result.error is not None
+            error = str(result.error)
+            if after_failure(result.error) is Next.GIVE_UP:
                 break
         if answer is None and error is None:
             error = "every provider in the route is marked down by the health monitor"
@@ -117,91 +115,40 @@ class Dispatcher:
 
     async def _attempt(
         self, classified: QueryClassified, step: RouteStep, number: int
-    ) -> tuple[AttemptSummary, ProviderAttempt, Answer | ProviderError]:
+    ) -> tuple[AttemptResult, ProviderAttempt]:
+        """One route step, and the attempt event the health service reads."""
         spec = self._catalogue.get(step.provider, step.model)
-        provider = self._providers[step.provider]
         timeout_s = spec.timeout_s
         if step.provider in HOSTED_PROVIDERS:
             timeout_s = min(timeout_s, self._timeout_cap_s)
-        max_tokens = classified.query.options.max_output_tokens or spec.max_output_tokens
-        request = CompletionRequest(
-            prompt=build_prompt(classified.query),
-            model=step.model,
-            max_output_tokens=min(max_tokens, spec.max_output_tokens),
+        result = await attempt_model(
+            provider=self._providers[step.provider],
+            spec=spec,
+            query=classified.query,
             timeout_s=timeout_s,
-            system=SYSTEM_PROMPT,
         )
-        started = time.monotonic()
-        try:
-            reply = await asyncio.wait_for(provider.complete(request), timeout_s)
-        except (ProviderError, TimeoutError) as err:
-            failure = (
-                err
-                if isinstance(err, ProviderError)
-                else ProviderTimeout(step.provider, f"no answer within {timeout_s:.1f}s")
-            )
-            latency_ms = (time.monotonic() - started) * 1000.0
-            outcome = "timeout" if isinstance(failure, ProviderTimeout) else "error"
+        summary, answer = result.summary, result.answer
+        if result.error is not None:
             logger.info(
                 "query=%s %s/%s %s (%s) after %.0f ms",
                 classified.query.query_id,
                 step.provider,
                 step.model,
-                outcome,
-                failure.kind,
-                latency_ms,
+                summary.outcome,
+                summary.error_kind,
+                summary.latency_ms,
             )
-            summary = AttemptSummary(
-                provider=step.provider,
-                model=step.model,
-                outcome=outcome,
-                error_kind=failure.kind,
-                error_message=failure.message,
-                latency_ms=latency_ms,
-            )
-            event = ProviderAttempt(
-                query_id=classified.query.query_id,
-                provider=step.provider,
-                model=step.model,
-                attempt_number=number,
-                outcome=outcome,
-                error_kind=failure.kind,
-                error_message=failure.message,
-                latency_ms=latency_ms,
-            )
-            return summary, event, failure
-
-        latency_ms = (time.monotonic() - started) * 1000.0
-        cost = spec.cost_usd(reply.input_tokens, reply.output_tokens)
-        answer = Answer(
-            provider=step.provider,
-            model=step.model,
-            text=reply.text,
-            citations=[Citation(url=c.url, title=c.title, date=c.date) for c in reply.citations],
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            cost_usd=round(cost, 8),
-            latency_ms=round(latency_ms, 1),
-            finish_reason=reply.finish_reason,
-            avg_logprob=reply.avg_logprob,
-            emulated=provider.emulated,
-        )
-        summary = AttemptSummary(
-            provider=step.provider,
-            model=step.model,
-            outcome="success",
-            latency_ms=latency_ms,
-            cost_usd=answer.cost_usd,
-        )
         event = ProviderAttempt(
             query_id=classified.query.query_id,
             provider=step.provider,
             model=step.model,
             attempt_number=number,
-            outcome="success",
-            latency_ms=latency_ms,
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            cost_usd=answer.cost_usd,
+            outcome=summary.outcome,  # type: ignore[arg-type]  # never "skipped" here
+            error_kind=summary.error_kind,
+            error_message=summary.error_message,
+            latency_ms=summary.latency_ms,
+            input_tokens=answer.input_tokens if answer else 0,
+            output_tokens=answer.output_tokens if answer else 0,
+            cost_usd=summary.cost_usd,
         )
-        return summary, event, answer
+        return result, event

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from providers.registry import build_providers, close_providers
 from redis.asyncio import Redis
 
 from providers.catalogue import Catalogue
+from providers.registry import build_providers, close_providers
 from services.common.redis_keys import RedisKeys
 from services.common.runner import make_producer, run_service
 from services.scorer.cross_check import ProviderCrossCheck
@@ -33,7 +33,6 @@ def main() -> None:
             results=RedisResultStore(redis=redis, keys=keys, ttl_s=infra.result_ttl_s),
             cross_check=ProviderCrossCheck(
                 providers=providers,
-                catalogue=catalogue,
                 second=catalogue.get(settings.cross_check_provider, settings.cross_check_model),
                 always=settings.cross_check_always,
             ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from providers.base import CompletionRequest, Provider
-from providers.catalogue import Catalogue, ModelSpec
+from providers.catalogue import ModelSpec
 from providers.errors import ProviderError
 from providers.prompt import SYSTEM_PROMPT, build_prompt
 from schemas.completion import CompletionProduced
@@ -21,12 +21,10 @@ class ProviderCrossCheck:
         self,
         *,
         providers: dict[str, Provider],
-        catalogue: Catalogue,
         second: ModelSpec,
         always: bool,
     ) -> None:
         self._providers = providers
-        self._catalogue = catalogue
         self._second = second
         self._always = always
 

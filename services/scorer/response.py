@@ -23,11 +23,14 @@ def explain(
     route: Sequence[RouteStep],
     attempts: Sequence[AttemptSummary],
     answer: Answer | None,
+    direct_reason: str | None = None,
 ) -> str:
     """One paragraph: why this route, what failed or was skipped, who answered."""
     parts: list[str] = []
     if path == "direct":
-        parts.append("Intelligent routing is off for this campaign: sent directly to Gemini.")
+        target = f"{attempts[0].provider}/{attempts[0].model}" if attempts else "Gemini"
+        why = direct_reason or "Intelligent routing is off for this campaign"
+        parts.append(f"{why}: sent directly to {target}.")
     elif classification is not None:
         parts.append(
             f"Classified as {classification.analysis_type} "
@@ -43,9 +46,12 @@ def explain(
         if attempt.outcome == "skipped":
             parts.append(f"Skipped {attempt.provider}/{attempt.model}: {attempt.error_message}.")
         elif attempt.outcome != "success":
+            next_step = (
+                "failed over" if path == "intelligent" else "the direct path has no fallback"
+            )
             parts.append(
                 f"{attempt.provider}/{attempt.model} failed ({attempt.error_kind}) after "
-                f"{attempt.latency_ms:.0f} ms; failed over."
+                f"{attempt.latency_ms:.0f} ms; {next_step}."
             )
     if answer is not None:
         parts.append(
@@ -68,10 +74,12 @@ def build_response(
     confidence: Confidence | None,
     error: str | None = None,
     extra_cost_usd: float = 0.0,
+    direct_reason: str | None = None,
 ) -> AnalysisResponded:
     """The final response event for `query`.
 
-    `extra_cost_usd` is spend outside the route, e.g. a cross-validation call.
+    `extra_cost_usd` is spend outside the route, e.g. a cross-validation call;
+    `direct_reason` says why the direct path was taken.
     """
     completed_at = utc_now()
     latency_ms = max((completed_at - query.submitted_at).total_seconds() * 1000.0, 0.0)
@@ -92,7 +100,12 @@ def build_response(
         latency_ms=round(latency_ms, 1),
         provider_latency_ms=round(sum(a.latency_ms for a in attempts if a.outcome != "skipped"), 1),
         explanation=explain(
-            path=path, classification=classification, route=route, attempts=attempts, answer=answer
+            path=path,
+            classification=classification,
+            route=route,
+            attempts=attempts,
+            answer=answer,
+            direct_reason=direct_reason,
         ),
         emulated=bool(answer and answer.emulated),
     )

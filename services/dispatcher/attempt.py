@@ -1,0 +1,94 @@
+"""One call to one model: request, bounded wait, cost, and the outcome as schema values.
+
+Shared by the dispatcher (once per route step) and the app's direct path, so both
+compute cost, map failures and record attempts the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from providers.base import CompletionRequest, Provider
+from providers.catalogue import ModelSpec
+from providers.errors import ProviderError, ProviderTimeout
+from providers.prompt import SYSTEM_PROMPT, build_prompt
+from schemas.completion import Answer, AttemptSummary, Citation
+from schemas.query import QueryRequested
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """Exactly one of `answer` / `error` is set; `summary` describes the call either way."""
+
+    summary: AttemptSummary
+    answer: Answer | None = None
+    error: ProviderError | None = None
+
+
+def completion_request(
+    query: QueryRequested, spec: ModelSpec, timeout_s: float
+) -> CompletionRequest:
+    """The request for `spec`, honouring the caller's token limit up to the model's own."""
+    max_tokens = query.options.max_output_tokens or spec.max_output_tokens
+    return CompletionRequest(
+        prompt=build_prompt(query),
+        model=spec.model_id,
+        max_output_tokens=min(max_tokens, spec.max_output_tokens),
+        timeout_s=timeout_s,
+        system=SYSTEM_PROMPT,
+    )
+
+
+async def attempt_model(
+    *, provider: Provider, spec: ModelSpec, query: QueryRequested, timeout_s: float
+) -> AttemptResult:
+    """Call the model once; never raises a provider failure, returns it instead.
+
+    The `wait_for` holds the failover budget even if a client ignores its own timeout.
+    """
+    started = time.monotonic()
+    try:
+        reply = await asyncio.wait_for(
+            provider.complete(completion_request(query, spec, timeout_s)), timeout_s
+        )
+    except (ProviderError, TimeoutError) as err:
+        failure = (
+            err
+            if isinstance(err, ProviderError)
+            else ProviderTimeout(spec.provider, f"no answer within {timeout_s:.1f}s")
+        )
+        summary = AttemptSummary(
+            provider=spec.provider,
+            model=spec.model_id,
+            outcome="timeout" if isinstance(failure, ProviderTimeout) else "error",
+            error_kind=failure.kind,
+            error_message=failure.message,
+            latency_ms=round((time.monotonic() - started) * 1000.0, 1),
+        )
+        return AttemptResult(summary=summary, error=failure)
+
+    latency_ms = round((time.monotonic() - started) * 1000.0, 1)
+    cost = round(spec.cost_usd(reply.input_tokens, reply.output_tokens), 8)
+    answer = Answer(
+        provider=spec.provider,
+        model=spec.model_id,
+        text=reply.text,
+        citations=[Citation(url=c.url, title=c.title, date=c.date) for c in reply.citations],
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        cost_usd=cost,
+        latency_ms=latency_ms,
+        finish_reason=reply.finish_reason,
+        avg_logprob=reply.avg_logprob,
+        emulated=provider.emulated,
+    )
+    summary = AttemptSummary(
+        provider=spec.provider,
+        model=spec.model_id,
+        outcome="success",
+        latency_ms=latency_ms,
+        cost_usd=cost,
+    )
+    return AttemptResult(summary=summary, answer=answer)
