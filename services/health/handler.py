@@ -1,6 +1,6 @@
 """Provider health as a pure state machine: probes and real traffic in, statuses out.
 
-Signals per provider: the consecutive probe results, and a sliding window over
+HealthSignals per provider: the consecutive probe results, and a sliding window over
 the dispatcher's attempt events (error rate, rate limiting, latency). `assess`
 turns the signals into the state they call for, with the reasons; the tracker
 adds hysteresis: a provider gets worse at once, but gets better only after
@@ -30,6 +30,10 @@ MIN_PROBE_LATENCY_SAMPLES = 3
 REQUEST_CAUSED_ERRORS = frozenset({"bad_request", "context_too_long", "content_blocked"})
 """Attempt failures that say something about the request, not about the provider's health."""
 RATE_LIMITED_KIND = RateLimited.kind
+FINISHED_OK_OUTCOMES = frozenset({"success"})
+FINISHED_FAILED_OUTCOMES = frozenset({"error", "timeout"})
+"""Attempt outcomes that report a finished call. Anything else ("started", recorded before
+the call is made, or an outcome a newer dispatcher adds) says nothing about health yet."""
 RECOVERING_MARK = " (recovering: "
 
 
@@ -85,7 +89,7 @@ class ProbeResult:
 
 
 @dataclass(frozen=True)
-class Signals:
+class HealthSignals:
     """Everything `assess` reads about one provider at one moment."""
 
     now: datetime
@@ -103,7 +107,7 @@ class Assessment:
     reason: str
 
 
-def assess(signals: Signals, t: Thresholds) -> Assessment:
+def assess(signals: HealthSignals, t: Thresholds) -> Assessment:
     """The state the signals call for (without hysteresis), with every reason that applies."""
     down: list[str] = []
     degraded: list[str] = []
@@ -161,15 +165,21 @@ class ProviderTracker:
         self.state: ProviderState | None = None
         self.reason = "not probed yet"
 
-    def record_attempt(self, attempt: ProviderAttempt) -> None:
+    def record_attempt(self, attempt: ProviderAttempt) -> bool:
+        """Count a finished call in the traffic window; False (nothing recorded) for an
+        attempt that is not finished or whose outcome this version does not know."""
+        outcome = str(attempt.outcome)
+        if outcome not in FINISHED_OK_OUTCOMES | FINISHED_FAILED_OUTCOMES:
+            return False
         kind = attempt.error_kind
-        ok = attempt.outcome == "success" or kind in REQUEST_CAUSED_ERRORS
+        ok = outcome in FINISHED_OK_OUTCOMES or kind in REQUEST_CAUSED_ERRORS
         self._window.add(Sample(event_id=attempt.event_id, at=attempt.occurred_at, ok=ok,
                                 latency_ms=attempt.latency_ms,
                                 rate_limited=kind == RATE_LIMITED_KIND))
         if not ok:
             message = redact(attempt.error_message or attempt.outcome)
             self._note_error(attempt.occurred_at, f"{kind or attempt.outcome}: {message}")
+        return True
 
     def record_probe(self, result: ProbeResult) -> None:
         self.last_probe_at = result.at
@@ -197,10 +207,10 @@ class ProviderTracker:
         if error is not None and (self._last_error_at is None or at >= self._last_error_at):
             self.last_error, self._last_error_at = error, at
 
-    def signals(self, now: datetime) -> Signals:
+    def signals(self, now: datetime) -> HealthSignals:
         probe_p95 = (percentile(self._probe_latencies, 95)
                      if len(self._probe_latencies) >= MIN_PROBE_LATENCY_SAMPLES else None)
-        return Signals(
+        return HealthSignals(
             now=now,
             consecutive_probe_failures=self.failures,
             last_probe_error_kind=self._last_probe_error_kind,
@@ -260,9 +270,8 @@ class HealthMonitor:
     def on_attempt(self, attempt: ProviderAttempt, now: datetime) -> list[ProviderStatus]:
         """A real-traffic attempt; a status when it changed the provider's state."""
         tracker = self.trackers.get(attempt.provider)
-        if tracker is None:
+        if tracker is None or not tracker.record_attempt(attempt):
             return []
-        tracker.record_attempt(attempt)
         return [tracker.status(now)] if tracker.evaluate(now) else []
 
     def on_probe(self, provider: ProviderName, result: ProbeResult) -> list[ProviderStatus]:

@@ -28,7 +28,11 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 @dataclass(frozen=True)
 class Sample:
-    """One attempt as the window sees it: did the provider serve it, and how fast."""
+    """One attempt as the window sees it: did the provider serve it, and how fast.
+
+    A rate-limited call (429) is not served (`ok` False) but is not an error either: the
+    provider is reachable and throttling, which makes it degraded, never down.
+    """
 
     event_id: str
     at: datetime
@@ -39,7 +43,8 @@ class Sample:
 
 @dataclass(frozen=True)
 class WindowStats:
-    """What the recent traffic says; latencies are over successful attempts only."""
+    """What the recent traffic says; latencies are over successful attempts only, and
+    `errors` excludes the rate-limited calls (counted in `rate_limited`)."""
 
     samples: int = 0
     errors: int = 0
@@ -84,7 +89,7 @@ class AttemptWindow:
         latencies = [s.latency_ms for s in recent if s.ok]
         return WindowStats(
             samples=len(recent),
-            errors=sum(1 for s in recent if not s.ok),
+            errors=sum(1 for s in recent if not s.ok and not s.rate_limited),
             rate_limited=len(limited),
             last_rate_limited_at=max(limited) if limited else None,
             p50_ms=percentile(latencies, 50),

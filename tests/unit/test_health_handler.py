@@ -13,7 +13,7 @@ from services.health.handler import (
     HealthMonitor,
     ProbeResult,
     ProviderTracker,
-    Signals,
+    HealthSignals,
     Thresholds,
     assess,
 )
@@ -35,32 +35,32 @@ def traffic(samples: int, errors: int = 0, p95_ms: float | None = 100.0,
 
 
 @pytest.mark.parametrize(("signals", "state", "reason_part"), [
-    (Signals(now=T0), "healthy", "no recent traffic"),
-    (Signals(now=T0, traffic=traffic(10, errors=1)), "healthy", "error rate 10%"),
-    (Signals(now=T0, consecutive_probe_failures=1, last_probe_error_kind="timeout"),
+    (HealthSignals(now=T0), "healthy", "no recent traffic"),
+    (HealthSignals(now=T0, traffic=traffic(10, errors=1)), "healthy", "error rate 10%"),
+    (HealthSignals(now=T0, consecutive_probe_failures=1, last_probe_error_kind="timeout"),
      "degraded", "1 consecutive probe failure (last: timeout)"),
-    (Signals(now=T0, consecutive_probe_failures=2, last_probe_error_kind="unavailable"),
+    (HealthSignals(now=T0, consecutive_probe_failures=2, last_probe_error_kind="unavailable"),
      "down", "2 consecutive probe failures (last: unavailable)"),
-    (Signals(now=T0, consecutive_probe_failures=7), "down", "7 consecutive"),
-    (Signals(now=T0, traffic=traffic(10, errors=2)), "degraded", "error rate 20%"),
-    (Signals(now=T0, traffic=traffic(10, errors=8)), "down", "error rate 80%"),
-    (Signals(now=T0, traffic=traffic(4, errors=4)), "healthy", "error rate 100%"),  # < min
-    (Signals(now=T0, traffic=traffic(10, p95_ms=4500.0)), "degraded", "p95 latency 4500 ms"),
-    (Signals(now=T0, traffic=traffic(10, p95_ms=4500.0), latency_limit_ms=30_000.0),
+    (HealthSignals(now=T0, consecutive_probe_failures=7), "down", "7 consecutive"),
+    (HealthSignals(now=T0, traffic=traffic(10, errors=2)), "degraded", "error rate 20%"),
+    (HealthSignals(now=T0, traffic=traffic(10, errors=8)), "down", "error rate 80%"),
+    (HealthSignals(now=T0, traffic=traffic(4, errors=4)), "healthy", "error rate 100%"),  # < min
+    (HealthSignals(now=T0, traffic=traffic(10, p95_ms=4500.0)), "degraded", "p95 latency 4500 ms"),
+    (HealthSignals(now=T0, traffic=traffic(10, p95_ms=4500.0), latency_limit_ms=30_000.0),
      "healthy", "probes ok"),
-    (Signals(now=T0, traffic=traffic(3, p95_ms=9000.0)), "healthy", "probes ok"),  # < min
-    (Signals(now=T0, probe_rate_limited=True), "degraded", "rate limited (probe got 429)"),
-    (Signals(now=at(5), traffic=traffic(1, errors=1, rate_limited_at=T0)),
+    (HealthSignals(now=T0, traffic=traffic(3, p95_ms=9000.0)), "healthy", "probes ok"),  # < min
+    (HealthSignals(now=T0, probe_rate_limited=True), "degraded", "rate limited (probe got 429)"),
+    (HealthSignals(now=at(5), traffic=traffic(1, errors=1, rate_limited_at=T0)),
      "degraded", "rate limited (1 calls got 429)"),
-    (Signals(now=at(11), traffic=traffic(1, errors=1, rate_limited_at=T0)),
+    (HealthSignals(now=at(11), traffic=traffic(1, errors=1, rate_limited_at=T0)),
      "healthy", "probes ok"),  # the 429 is older than rate_limit_hold_s
-    (Signals(now=T0, probe_p95_ms=900.0), "degraded", "slow probes: p95 900 ms"),
-    (Signals(now=T0, probe_p95_ms=700.0), "healthy", "probes ok"),
-    (Signals(now=T0, consecutive_probe_failures=2, last_probe_error_kind="timeout",
+    (HealthSignals(now=T0, probe_p95_ms=900.0), "degraded", "slow probes: p95 900 ms"),
+    (HealthSignals(now=T0, probe_p95_ms=700.0), "healthy", "probes ok"),
+    (HealthSignals(now=T0, consecutive_probe_failures=2, last_probe_error_kind="timeout",
              traffic=traffic(10, errors=3)),
      "down", "2 consecutive probe failures (last: timeout); error rate 30%"),
 ])
-def test_assess_decision_table(signals: Signals, state: str, reason_part: str) -> None:
+def test_assess_decision_table(signals: HealthSignals, state: str, reason_part: str) -> None:
     result = assess(signals, T)
     assert result.state == state
     assert reason_part in result.reason
@@ -224,3 +224,36 @@ def test_probe_errors_are_classified(err: BaseException, outcome: str, error_pre
     assert result.outcome == outcome
     assert (result.error or "").startswith(error_prefix)
     assert "sk-abcdefgh" not in (result.error or "")
+
+
+def test_traffic_that_only_gets_429s_is_degraded_never_down() -> None:
+    """A provider answering 429 with Retry-After is reachable and throttling: the
+    dispatcher waits or fails over by itself; marking it down would stop all traffic."""
+    monitor = HealthMonitor(["perplexity"], T)
+    monitor.on_probe("perplexity", ok(0))
+    published = []
+    for i in range(20):
+        limited = ProviderAttempt(
+            query_id=f"q{i}", provider="perplexity", model="sonar", attempt_number=1,
+            outcome="error", error_kind="rate_limited",
+            error_message="429 Too Many Requests (retry after 2s)", latency_ms=40.0,
+            occurred_at=at(1 + i * 0.1))
+        published += monitor.on_attempt(limited, at(1 + i * 0.1))
+    published += monitor.on_probe("perplexity", fail(3, RateLimited("perplexity", "429", 2.0)))
+    assert [s.state for s in published] == ["degraded"]
+    status = monitor.trackers["perplexity"].status(at(3))
+    assert status.state == "degraded" and "rate limited" in status.reason
+    assert status.error_rate == 0.0  # throttling is not failing
+
+
+def test_started_and_unknown_attempt_outcomes_say_nothing_about_health() -> None:
+    """The dispatcher records every call as "started" before making it; only a finished
+    call counts, and an outcome this version does not know is ignored, not an error."""
+    monitor = HealthMonitor(["gemini"], T)
+    monitor.on_probe("gemini", ok(0))
+    for i, outcome in enumerate(["started"] * 10 + ["cancelled"] * 5):
+        event = attempt(1, event_id=f"e{i}").model_copy(update={"outcome": outcome})
+        assert monitor.on_attempt(event, at(1)) == []
+    status = monitor.trackers["gemini"].status(at(1))
+    assert (status.state, status.sample_size, status.error_rate) == ("healthy", 0, 0.0)
+    assert status.last_error is None
