@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 
 from services.common.logs import configure_logging
-from strategist import health, router
+from strategist import openapi, probes, router
 from strategist.errors import register_error_handlers
 from strategist.runtime import Runtime
 from strategist.settings import StrategistSettings
@@ -25,7 +25,8 @@ def create_app(settings: StrategistSettings | None = None) -> Flask:
     Runtime(settings).init_app(app)
     register_error_handlers(app)
     app.register_blueprint(router.bp)
-    app.register_blueprint(health.bp)
+    app.register_blueprint(probes.bp)
+    app.register_blueprint(openapi.bp)
     logger.info(
         "strategist app: namespace=%s routing.enabled=%s rollout=%d%% sync_timeout=%.1fs "
         "gemini=%s perplexity=%s",

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 logger = logging.getLogger(__name__)
@@ -26,6 +26,35 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     429: "too_many_requests",
 }
+
+
+class ErrorDetail(BaseModel):
+    """One problem of a 422: the field it is about and what is wrong with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str | None
+    message: str
+    type: str
+
+
+class ErrorInfo(BaseModel):
+    """What went wrong: a stable `code` to branch on, a message, the offending field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+    field: str | None
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response (the OpenAPI document is generated from it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorInfo
 
 
 class ApiError(Exception):

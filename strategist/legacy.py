@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 
+from core.attempt import AttemptResult, attempt_model
+from core.confidence import History, score_answer
+from core.response import build_response
 from providers.base import Provider
 from providers.catalogue import GEMINI_PRO, Catalogue, ModelSpec
 from providers.errors import ProviderTimeout
@@ -17,10 +20,6 @@ from schemas.base import ProviderName
 from schemas.completion import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
-from services.dispatcher.attempt import AttemptResult, attempt_model
-from services.scorer.confidence import History, Signals, aggregate
-from services.scorer.handler import TRUNCATION_REASONS
-from services.scorer.response import build_response
 from strategist.loop import LoopRunner
 
 logger = logging.getLogger(__name__)
@@ -79,17 +78,13 @@ class DirectAnalyzer:
 
         confidence = None
         if answer is not None:
-            confidence = aggregate(
-                Signals(
-                    avg_logprob=answer.avg_logprob,
-                    citations=answer.citations,
-                    needs_live_data=False,  # no classifier on this path: nothing to hold against
-                    answered_with_live_search=spec.capabilities.live_web_search,
-                    fallback_position=0,
-                    truncated=answer.finish_reason in TRUNCATION_REASONS,
-                    agreement=None,
-                    history=History(),  # neutral prior; the direct path keeps no history
-                )
+            confidence = score_answer(
+                answer=answer,
+                spec=spec,
+                route=[],
+                needs_live_data=False,  # no classifier on this path: nothing to hold against
+                agreement=None,
+                history=History(),  # neutral prior; the direct path keeps no history
             )
         return build_response(
             query=query,

@@ -7,11 +7,15 @@ acknowledge in time, the request falls back to the direct path instead.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded
 from services.common.producer import DeliveryError, EventProducer, producer_config
 
 logger = logging.getLogger(__name__)
@@ -42,15 +46,48 @@ class QueryPublisher:
         return EventProducer(config=config)
 
     def publish(self, query: QueryRequested) -> None:
-        """Returns once the broker has the event; raises PipelineUnavailable otherwise."""
+        """Returns once the broker has the event; raises PipelineUnavailable when the broker
+        did not take it.
+
+        Only a failed delivery means "Kafka is down". An event that cannot be serialised
+        (bad input that got past validation: a bug) raises its own error, which the API
+        answers with a logged 500 instead of quietly taking the direct path.
+        """
         try:
             self._producer.send_and_wait(
                 self._topic, query.query_id, query, timeout_s=self._timeout_s + ACK_GRACE_S
             )
         except DeliveryError as err:
             raise PipelineUnavailable(str(err)) from err
-        except Exception as err:  # librdkafka configuration or state errors
+        except KafkaException as err:  # librdkafka state errors (e.g. a fatal client error)
             raise PipelineUnavailable(f"{type(err).__name__}: {err}") from err
 
     def close(self) -> None:
         self._producer.close(timeout_s=self._timeout_s)
+
+
+class AnswerRecorder:
+    """Puts the direct path's answers on the responses topic, where the pipeline's are.
+
+    The topic is the durable record that `GET /analyses/<id>` falls back to when Redis
+    lost its data, so direct answers belong there too. Best effort and not awaited: the
+    caller already has the answer, and when Kafka is down (the emergency fallback) the
+    answer stays in Redis only.
+    """
+
+    def __init__(self, *, producer: EventProducer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+
+    def record(self, response: AnalysisResponded) -> None:
+        analysis_id = response.analysis_id
+
+        def delivered(future: concurrent.futures.Future[None]) -> None:
+            error = future.exception()
+            if error is not None:
+                logger.warning("direct answer %s not recorded on the topic: %s", analysis_id, error)
+
+        try:
+            self._producer.send(self._topic, analysis_id, response).add_done_callback(delivered)
+        except KafkaException as err:
+            logger.warning("direct answer %s not recorded on the topic: %s", analysis_id, err)

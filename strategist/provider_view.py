@@ -8,13 +8,62 @@ than `STALE_AFTER_S` (several missed heartbeats) is flagged stale.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from providers.catalogue import Catalogue
-from schemas.base import PROVIDER_NAMES, utc_now
-from schemas.health import ProviderStatus
+from schemas.base import PROVIDER_NAMES, ProviderName, utc_now
+from schemas.health import ProviderState, ProviderStatus
 
 STALE_AFTER_S = 30.0
+
+
+class ModelView(BaseModel):
+    """One catalogue model of a provider, with its price and attempt timeout."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    live_web_search: bool
+    deep_reasoning: bool
+    context_window: int
+    input_per_million_usd: float
+    output_per_million_usd: float
+    per_request_usd: float
+    timeout_s: float
+
+
+class ProviderView(BaseModel):
+    """A provider's latest status; the status fields are absent before its first report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: ProviderName
+    state: ProviderState | Literal["unknown"]
+    emulated: bool
+    models: list[ModelView]
+    reason: str | None = None
+    error_rate: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    sample_size: int | None = None
+    last_error: str | None = None
+    last_probe_at: datetime | None = None
+    updated_at: datetime | None = None
+    age_s: float | None = None
+    stale: bool | None = None
+
+
+class ProvidersBody(BaseModel):
+    """The body of GET /providers (the OpenAPI document is generated from it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    providers: list[ProviderView]
+    as_of: datetime
+    status_error: str | None = None
 
 
 def provider_view(

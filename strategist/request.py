@@ -4,6 +4,14 @@
 raises `ApiError`: 400 for a body that is not JSON (or not sent as JSON), 413
 (from Flask) for one over the size limit, 422 naming the field for anything the
 model rejects, including unknown fields.
+
+JSON that parses but that the rest of the system cannot carry is refused here
+too, before anything is published: nesting deeper than `MAX_JSON_DEPTH` (Python's
+parser raises RecursionError long before the size limit), integers longer than
+`MAX_INTEGER_DIGITS` (Python refuses to convert 4,300 digits or more), the
+non-standard constants NaN and Infinity, and strings holding a lone surrogate
+such as "\\udc00" (valid in JSON's escapes, not encodable as UTF-8, so the event
+could never be serialised).
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ class AnalysisRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, json_schema_extra={"pattern": r"\S"}
+    )
     analysis_type: str | None = Field(default=None, min_length=1, max_length=64)
     campaign_id: str | None = Field(default=None, min_length=1, max_length=128)
     context: str | dict[str, JsonValue] | None = None
@@ -61,6 +71,79 @@ class AnalysisRequest(BaseModel):
         )
 
 
+MAX_JSON_DEPTH = 32
+"""Arrays and objects nested deeper than this are refused (400 json_too_deep)."""
+MAX_INTEGER_DIGITS = 64
+"""Integers with more digits than this are refused (400 number_too_large)."""
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise ApiError(
+            400,
+            "number_too_large",
+            f"an integer in the body has {digits} digits; at most {MAX_INTEGER_DIGITS} are allowed",
+        )
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ApiError(400, "invalid_json", f"request body is not valid JSON: {name} is not JSON")
+
+
+def _shown(text: str) -> str:
+    """Text safe to put in an error body (lone surrogates escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_json_value(body: Any) -> None:
+    """Refuse nesting beyond MAX_JSON_DEPTH and lone surrogates, naming where they are.
+
+    Iterative, so the check itself cannot overflow the stack.
+    """
+    stack: list[tuple[Any, str, int]] = [(body, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            if _has_lone_surrogate(value):
+                field = path or None
+                raise ApiError(
+                    422,
+                    "validation_error",
+                    f"{_shown(path or 'body')}: contains a lone surrogate (such as \\udc00); "
+                    "text must be valid Unicode",
+                    field=_shown(field) if field else None,
+                )
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise ApiError(
+                400,
+                "json_too_deep",
+                f"request body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels",
+                field=_shown(path) if path else None,
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else key
+                if _has_lone_surrogate(key):
+                    stack.append((key, child, depth + 1))
+                stack.append((item, child, depth + 1))
+        else:
+            for index, item in enumerate(value):
+                stack.append((item, f"{path}.{index}" if path else str(index), depth + 1))
+
+
 def _json_body(request: Request) -> Any:
     limit = request.max_content_length
     if limit is not None and request.content_length is not None and request.content_length > limit:
@@ -73,9 +156,19 @@ def _json_body(request: Request) -> Any:
         )
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     try:
-        return json.loads(raw)
+        body = json.loads(raw, parse_int=_bounded_int, parse_constant=_no_constant)
+    except RecursionError as err:
+        raise ApiError(
+            400,
+            "json_too_deep",
+            f"request body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels",
+        ) from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {err}") from err
+    except ValueError as err:  # e.g. Python's own limit on integer digits
+        raise ApiError(400, "invalid_json", f"request body cannot be read: {err}") from err
+    _check_json_value(body)
+    return body
 
 
 def parse_analysis_request(request: Request) -> AnalysisRequest:

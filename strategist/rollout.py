@@ -31,7 +31,7 @@ class RoutingDecision:
     """Plain-language why, used in the direct path's explanation."""
 
 
-def decide(settings: RoutingSettings, campaign_id: str | None) -> RoutingDecision:
+def rollout_decision(settings: RoutingSettings, campaign_id: str | None) -> RoutingDecision:
     """Routed when the flag is on and the campaign's bucket is under the rollout percentage."""
     slot = bucket(campaign_id)
     campaign = campaign_id or DEFAULT_CAMPAIGN

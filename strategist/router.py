@@ -1,19 +1,24 @@
 """The strategist API blueprint (`/api/v1/strategist/...`): HTTP in, AnalysisService out.
 
-Status codes:
+Status codes (the OpenAPI document, `openapi.py`, lists them per operation):
   POST /analyze        200 answer, 502 no provider could answer (same body shape),
-                       202 + Location when the deadline passed first (poll the URL)
+                       202 + Location when the deadline passed first, or when every
+                       sync wait slot of the process is busy (poll the URL)
   POST /analyses       202 {analysis_id, status: "pending", status_url}
   GET  /analyses/<id>  200 finished (status "completed" or "failed"), 202 pending, 404 unknown
+                       (Redis first, then the responses topic)
   GET  /providers      200 latest health per provider with its models
-Bad input: 400 (not JSON), 413 (too large), 422 (a field is wrong; `error.field` names it).
+Bad input: 400 (not JSON, or JSON too deep / numbers too long), 413 (too large), 422 (a
+field is wrong; `error.field` names it). 503 when Redis (and the topic) cannot say.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from pydantic import BaseModel, ConfigDict
 
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
@@ -29,6 +34,17 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("strategist_api", __name__, url_prefix="/api/v1/strategist")
 
 POLL_AFTER_S = 1
+STORE_RETRY_AFTER_S = 5
+
+
+class PendingBody(BaseModel):
+    """The body of a 202: the analysis goes on; poll `status_url`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    analysis_id: str
+    status: Literal["pending"]
+    status_url: str
 
 
 def _finished(response: AnalysisResponded, *, failed_status: int) -> Response:
@@ -39,7 +55,8 @@ def _finished(response: AnalysisResponded, *, failed_status: int) -> Response:
 
 def _pending(analysis_id: str) -> Response:
     status_url = url_for("strategist_api.get_analysis", analysis_id=analysis_id)
-    body = jsonify({"analysis_id": analysis_id, "status": "pending", "status_url": status_url})
+    pending = PendingBody(analysis_id=analysis_id, status="pending", status_url=status_url)
+    body = jsonify(pending.model_dump(mode="json"))
     body.status_code = 202
     body.headers["Location"] = status_url
     body.headers["Retry-After"] = str(POLL_AFTER_S)
@@ -51,7 +68,7 @@ def _store_unavailable(err: StoreUnavailable) -> ApiError:
         503,
         "store_unavailable",
         "the result store (Redis) is unreachable; retry",
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
     )
 
 
@@ -65,7 +82,10 @@ def _not_found(analysis_id: str) -> ApiError:
 @bp.post("/analyze")
 def analyze() -> Response:
     body = parse_analysis_request(request)
-    outcome = current_runtime().components.service.analyze(body)
+    try:
+        outcome = current_runtime().components.service.analyze(body)
+    except StoreUnavailable as err:  # only when accepted async for want of a wait slot
+        raise _store_unavailable(err) from err
     if outcome.response is None:
         return _pending(outcome.analysis_id)
     return _finished(outcome.response, failed_status=502)

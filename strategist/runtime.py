@@ -21,11 +21,13 @@ from flask import Flask, current_app
 
 from providers.catalogue import Catalogue
 from providers.gemini import GeminiProvider
+from schemas.topics import SEVEN_DAYS_MS
 from services.common.admin import ensure_topics
 from services.common.redis_keys import RedisKeys
+from strategist.archive import ResponseArchive
 from strategist.legacy import DirectAnalyzer
 from strategist.loop import LoopRunner
-from strategist.pipeline import QueryPublisher
+from strategist.pipeline import AnswerRecorder, QueryPublisher
 from strategist.service import AnalysisService
 from strategist.settings import StrategistSettings
 from strategist.store import ResultStore
@@ -91,14 +93,16 @@ def build_components(settings: StrategistSettings) -> Components:
     store = ResultStore(
         url=infra.redis_url, keys=RedisKeys(infra.topic_namespace), ttl_s=infra.result_ttl_s
     )
+    producer = QueryPublisher.producer_for(
+        infra.kafka_bootstrap_servers, settings.kafka_delivery_timeout_s
+    )
     publisher = QueryPublisher(
-        producer=QueryPublisher.producer_for(
-            infra.kafka_bootstrap_servers, settings.kafka_delivery_timeout_s
-        ),
+        producer=producer,
         topic=topics.queries,
         delivery_timeout_s=settings.kafka_delivery_timeout_s,
     )
     waiter = ResponseWaiter(
+        store=store,
         consumer_config=ResponseWaiter.config(infra.kafka_bootstrap_servers),
         topic=topics.responses,
         prepare=lambda: ensure_topics(infra),
@@ -116,12 +120,21 @@ def build_components(settings: StrategistSettings) -> Components:
     service = AnalysisService(
         routing=settings.routing,
         publisher=publisher,
+        recorder=AnswerRecorder(producer=producer, topic=topics.responses),
         waiter=waiter,
         store=store,
+        archive=ResponseArchive(
+            bootstrap_servers=infra.kafka_bootstrap_servers,
+            topic=topics.responses,
+            retention_ms=SEVEN_DAYS_MS,
+            window_s=settings.archive_window_s,
+            budget_s=settings.archive_budget_s,
+        ),
         direct=direct,
         background=background,
         sync_timeout_s=settings.sync_timeout_s,
         pipeline_wait_s=settings.kafka_delivery_timeout_s,
+        sync_wait_limit=settings.sync_wait_limit,
     )
     return Components(
         settings=settings,

@@ -5,42 +5,52 @@ legacy direct Gemini call), hands queries to the pipeline, waits for their
 responses, and falls back to the direct path when the pipeline cannot take a
 query. It knows nothing of HTTP; the blueprint in `router.py` maps its outcomes
 to status codes.
+
+A synchronous caller holds one of the server's request threads while it waits.
+At most `sync_wait_limit` callers per process wait at once (set it below the
+server's thread count); the others are accepted as asynchronous analyses
+(202 with a status URL) and their work goes on, so threads are always left for
+`/healthz`, `/readyz` and status polls.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import threading
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from schemas.base import new_id
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
+from strategist.analysis_id import ANALYSIS_ID, new_analysis_id
+from strategist.archive import ArchiveUnavailable
 from strategist.pipeline import PipelineUnavailable
 from strategist.request import AnalysisRequest
-from strategist.rollout import RoutingDecision, decide
+from strategist.rollout import RoutingDecision, rollout_decision
 from strategist.settings import RoutingSettings
 from strategist.store import StoreUnavailable
-from strategist.waiter import Slot
 
 logger = logging.getLogger(__name__)
 
-REDIS_POLL_S = 0.5
-"""While the responses consumer is not yet positioned, Redis is checked this often."""
-ANALYSIS_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+__all__ = ["ANALYSIS_ID", "AnalysisService", "Outcome"]
 
 
 class Publisher(Protocol):
     def publish(self, query: QueryRequested) -> None: ...
 
 
+class AnswerRecorder(Protocol):
+    def record(self, response: AnalysisResponded) -> None: ...
+
+
 class Waiter(Protocol):
     def start(self) -> None: ...
 
     def expect(self, analysis_id: str) -> Any: ...
+
+    def wait(self, analysis_id: str, deadline: float) -> AnalysisResponded | None: ...
 
     def wait_ready(self, timeout_s: float) -> bool: ...
 
@@ -58,7 +68,11 @@ class Store(Protocol):
 
     def mark_pending(self, analysis_id: str, *, path: str, campaign_id: str | None) -> None: ...
 
-    def save(self, response: AnalysisResponded) -> None: ...
+    def save(self, response: AnalysisResponded) -> bool: ...
+
+
+class Archive(Protocol):
+    def find(self, analysis_id: str) -> AnalysisResponded | None: ...
 
 
 class Direct(Protocol):
@@ -90,44 +104,65 @@ class AnalysisService:
         *,
         routing: RoutingSettings,
         publisher: Publisher,
+        recorder: AnswerRecorder,
         waiter: Waiter,
         store: Store,
+        archive: Archive,
         direct: Direct,
         background: Executor,
         sync_timeout_s: float,
         pipeline_wait_s: float,
+        sync_wait_limit: int,
     ) -> None:
         """`pipeline_wait_s` bounds how long a process's first publish waits for the
-        responses consumer to start (it also creates the topics of a fresh namespace)."""
+        responses follower to start (it also creates the topics of a fresh namespace);
+        `sync_wait_limit` bounds the callers of `analyze` waiting at once."""
         self._routing = routing
         self._publisher = publisher
+        self._recorder = recorder
         self._waiter = waiter
         self._store = store
+        self._archive = archive
         self._direct = direct
         self._background = background
         self._sync_timeout_s = sync_timeout_s
         self._pipeline_wait_s = pipeline_wait_s
+        self._sync_waits = threading.BoundedSemaphore(sync_wait_limit)
 
     def route_for(self, campaign_id: str | None) -> RoutingDecision:
-        return decide(self._routing, campaign_id)
+        return rollout_decision(self._routing, campaign_id)
 
     # --- POST /analyze ------------------------------------------------------------------
 
     def analyze(self, request: AnalysisRequest) -> Outcome:
-        """Answer within the sync deadline, or report the analysis pending (it goes on)."""
-        deadline = time.monotonic() + self._sync_timeout_s
-        query = request.to_event(new_id())
+        """Answer within the sync deadline, or report the analysis pending (it goes on).
+
+        When `sync_wait_limit` callers already wait in this process, the analysis is
+        accepted as in `submit` and reported pending at once; raises StoreUnavailable
+        then if Redis is down (the caller could not poll for the answer).
+        """
+        if not self._sync_waits.acquire(blocking=False):
+            analysis_id = self.submit(request)
+            logger.info("analysis=%s accepted async: every sync wait slot is busy", analysis_id)
+            return Outcome.pending(analysis_id)
+        try:
+            return self._analyze(request, time.monotonic() + self._sync_timeout_s)
+        finally:
+            self._sync_waits.release()
+
+    def _analyze(self, request: AnalysisRequest, deadline: float) -> Outcome:
+        query = request.to_event(new_analysis_id())
         decision = self.route_for(query.campaign_id)
         if not decision.routed:
             return Outcome.done(self._direct_and_store(query, decision.reason))
 
-        with self._waiter.expect(query.query_id) as slot:
+        with self._waiter.expect(query.query_id):
             self._try_mark_pending(query, "intelligent")
             try:
                 self._publish(query)
             except PipelineUnavailable as err:
                 return Outcome.done(self._direct_and_store(query, self._fallback_reason(err)))
-            response = self._await(slot, deadline)
+            response = self._waiter.wait(query.query_id, deadline)
         if response is None:
             logger.info(
                 "analysis=%s not finished within %.1fs; answering 202",
@@ -137,34 +172,12 @@ class AnalysisService:
             return Outcome.pending(query.query_id)
         return Outcome.done(response)
 
-    def _await(self, slot: Slot, deadline: float) -> AnalysisResponded | None:
-        """The response from the consumer, or from Redis where the consumer may have missed it.
-
-        Redis is checked once after the consumer is positioned (anything published before
-        that is already in Redis), then the slot is awaited; until the consumer is ready,
-        Redis is polled.
-        """
-        checked_since_ready = False
-        while True:
-            if slot.response is not None:
-                return slot.response
-            if not checked_since_ready:
-                ready = self._waiter.ready
-                found = self._peek(slot.analysis_id)
-                if found is not None:
-                    return found
-                checked_since_ready = ready
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return slot.response or self._peek(slot.analysis_id)
-            slot.wait(left if checked_since_ready else min(left, REDIS_POLL_S))
-
     # --- POST /analyses -----------------------------------------------------------------
 
     def submit(self, request: AnalysisRequest) -> str:
         """Accept an analysis and return its id at once; raises StoreUnavailable without
         Redis (the caller could never read the result)."""
-        query = request.to_event(new_id())
+        query = request.to_event(new_analysis_id())
         decision = self.route_for(query.campaign_id)
         path = "intelligent" if decision.routed else "direct"
         self._store.mark_pending(query.query_id, path=path, campaign_id=query.campaign_id)
@@ -180,14 +193,35 @@ class AnalysisService:
     # --- GET /analyses/<id> -------------------------------------------------------------
 
     def status(self, analysis_id: str) -> Outcome | None:
-        """Done, pending, or None when unknown (or expired); raises StoreUnavailable."""
+        """Done, pending, or None when unknown (or expired).
+
+        Redis first; when it knows nothing of the id (it may have lost its data) or is
+        unreachable, the durable record (the responses topic). Raises StoreUnavailable
+        when neither could say.
+        """
         if not ANALYSIS_ID.match(analysis_id):
             return None
-        response = self._store.result(analysis_id)
-        if response is not None:
-            return Outcome.done(response)
-        if self._store.pending(analysis_id) is not None:
-            return Outcome.pending(analysis_id)
+        store_error: StoreUnavailable | None = None
+        try:
+            response = self._store.result(analysis_id)
+            if response is not None:
+                return Outcome.done(response)
+            if self._store.pending(analysis_id) is not None:
+                return Outcome.pending(analysis_id)
+        except StoreUnavailable as err:
+            store_error = err
+        try:
+            archived = self._archive.find(analysis_id)
+        except ArchiveUnavailable as err:
+            logger.warning("analysis=%s: archive lookup failed: %s", analysis_id, err)
+            raise store_error or StoreUnavailable(str(err)) from err
+        if archived is not None:
+            logger.info("analysis=%s answered from the responses topic", analysis_id)
+            if store_error is None:
+                self._try_save(archived)  # later reads are fast again
+            return Outcome.done(archived)
+        if store_error is not None:
+            raise store_error
         return None
 
     # --- helpers ------------------------------------------------------------------------
@@ -195,7 +229,7 @@ class AnalysisService:
     def _publish(self, query: QueryRequested) -> None:
         """Hand the query to Kafka; raises PipelineUnavailable.
 
-        The first publish of a process waits (briefly) for the responses consumer, whose
+        The first publish of a process waits (briefly) for the responses follower, whose
         start-up creates missing topics; once the broker is known to be unreachable, it
         does not wait again, so the fallback stays as fast as the producer's timeout.
         """
@@ -210,11 +244,23 @@ class AnalysisService:
         return f"Emergency fallback: the event pipeline (Kafka) is unreachable ({err})"
 
     def _direct_and_store(self, query: QueryRequested, reason: str) -> AnalysisResponded:
+        """The direct answer, stored first-answer-wins; when the pipeline's answer was
+        stored first (the query got through after all), that one is the answer."""
         response = self._direct.analyze(query, reason=reason)
         try:
-            self._store.save(response)
+            stored = self._store.save(response)
         except StoreUnavailable as err:
             logger.warning("analysis=%s not stored: %s", query.query_id, err)
+            stored = True  # nothing to defer to; the topic is the only record now
+        if not stored:
+            try:
+                earlier = self._store.result(query.query_id)
+            except StoreUnavailable:
+                earlier = None
+            if earlier is not None:
+                logger.info("analysis=%s: the pipeline answered first", query.query_id)
+                return earlier
+        self._recorder.record(response)
         return response
 
     def _in_background(self, query: QueryRequested, reason: str) -> None:
@@ -229,9 +275,8 @@ class AnalysisService:
         except StoreUnavailable as err:  # the sync caller still gets its answer
             logger.warning("analysis=%s pending marker not stored: %s", query.query_id, err)
 
-    def _peek(self, analysis_id: str) -> AnalysisResponded | None:
+    def _try_save(self, response: AnalysisResponded) -> None:
         try:
-            return self._store.result(analysis_id)
+            self._store.save(response)
         except StoreUnavailable as err:
-            logger.debug("result check for %s failed: %s", analysis_id, err)
-            return None
+            logger.debug("analysis=%s not re-stored: %s", response.analysis_id, err)

@@ -20,6 +20,10 @@ DEFAULT_KAFKA_DELIVERY_TIMEOUT_S = 3.0
 DEFAULT_READINESS_TIMEOUT_S = 2.0
 DEFAULT_DIRECT_TIMEOUT_S = 25.0
 DEFAULT_BACKGROUND_WORKERS = 8
+DEFAULT_SYNC_WAIT_LIMIT = 6
+"""Below gunicorn's default 8 threads per worker, leaving 2 for probes and polls."""
+DEFAULT_ARCHIVE_WINDOW_S = 900.0
+DEFAULT_ARCHIVE_BUDGET_S = 3.0
 
 
 class RoutingSettings(BaseModel):
@@ -73,6 +77,23 @@ class StrategistSettings(BaseSettings):
         default=DEFAULT_BACKGROUND_WORKERS,
         ge=1,
         description="Threads per process running accepted direct-path analyses (POST /analyses).",
+    )
+    sync_wait_limit: int = Field(
+        default=DEFAULT_SYNC_WAIT_LIMIT,
+        ge=1,
+        description="POST /analyze callers per process that may wait at once; more are "
+        "answered 202 with a status URL. Keep it below the server's threads per process.",
+    )
+    archive_window_s: float = Field(
+        default=DEFAULT_ARCHIVE_WINDOW_S,
+        gt=0,
+        description="A read that misses in Redis looks for the answer on the responses topic "
+        "among records stamped within this long after the analysis was created.",
+    )
+    archive_budget_s: float = Field(
+        default=DEFAULT_ARCHIVE_BUDGET_S,
+        gt=0,
+        description="Bound on one such lookup on the responses topic.",
     )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)

@@ -20,11 +20,15 @@ from pydantic import ValidationError
 from schemas.base import utc_now
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
+from services.common.redis_client import sync_redis
 from services.common.redis_keys import RedisKeys
+from services.common.results import result_write_args
 
 logger = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT_S = 2.0
+DEFAULT_CONCURRENCY = 16
+"""Request threads plus background workers of one process (gunicorn 8 + 8)."""
 
 
 class StoreUnavailable(Exception):
@@ -35,9 +39,16 @@ class ResultStore:
     """Synchronous Redis access for request threads; connects on first use."""
 
     def __init__(
-        self, *, url: str, keys: RedisKeys, ttl_s: int, socket_timeout_s: float = SOCKET_TIMEOUT_S
+        self,
+        *,
+        url: str,
+        keys: RedisKeys,
+        ttl_s: int,
+        socket_timeout_s: float = SOCKET_TIMEOUT_S,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._url = url
+        self._concurrency = concurrency
         self._keys = keys
         self._ttl_s = ttl_s
         self._timeout_s = socket_timeout_s
@@ -48,11 +59,10 @@ class ResultStore:
     def client(self) -> redis.Redis:
         with self._lock:
             if self._client is None:
-                # redis-py's pool notices a fork and reconnects in the child by itself.
-                self._client = redis.Redis.from_url(
-                    self._url,
-                    socket_timeout=self._timeout_s,
-                    socket_connect_timeout=self._timeout_s,
+                # redis-py's pool notices a fork and reconnects in the child by itself;
+                # dead connections left by a Redis restart are retried, not failed.
+                self._client = sync_redis(
+                    self._url, concurrency=self._concurrency, socket_timeout_s=self._timeout_s
                 )
             return self._client
 
@@ -104,16 +114,16 @@ class ResultStore:
     def clear_pending(self, analysis_id: str) -> None:
         self._call("DEL", self.client.delete, self._keys.pending(analysis_id))
 
-    def save(self, response: AnalysisResponded) -> None:
-        """Store a finished analysis (TTL) and drop its pending marker, atomically."""
+    def save(self, response: AnalysisResponded) -> bool:
+        """Store a finished analysis (TTL) and drop its pending marker, atomically.
 
-        def write() -> None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.set(self._keys.result(response.analysis_id), response.to_bytes(), ex=self._ttl_s)
-            pipe.delete(self._keys.pending(response.analysis_id))
-            pipe.execute()
-
-        self._call("SET", write)
+        First answer wins (see `services.common.results`): False when an earlier
+        answer for this id stays stored.
+        """
+        stored = self._call(
+            "EVAL", self.client.eval, *result_write_args(self._keys, response, self._ttl_s)
+        )
+        return bool(stored)
 
     def provider_statuses(self) -> dict[str, ProviderStatus]:
         """Latest status per provider from the health service's hash; unreadable ones skipped."""

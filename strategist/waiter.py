@@ -1,43 +1,46 @@
-"""Hands each response from the responses topic to the request thread waiting for it.
+"""One place to wait for an analysis's answer: `ResponseWaiter.wait(analysis_id, deadline)`.
 
-Every app process (every gunicorn worker) runs one daemon thread with a
-confluent-kafka consumer that is *assigned* every partition of the responses
-topic rather than joining a consumer group: a group would split the partitions
-between workers, and a worker would then miss the responses its own callers wait
-for. The group id is a throwaway required by the client; nothing is committed.
+An answer reaches the app two ways: on the responses topic (every process
+follows it from the end with a `TopicFollower`, assigned every partition rather
+than in a group, since a group would hand a worker's responses to another
+worker) and in the result store (the scorer writes Redis *before* it
+publishes). `wait` combines them so that no answer is missed:
 
-Start-up positions the consumer at each partition's high watermark, read
-explicitly, and only then reports ready. Together with the scorer writing the
-result to Redis *before* it publishes, a caller that registers its slot, then
-publishes, waits for `ready`, and checks Redis once, cannot miss its response:
-an answer produced before the watermark was read is already in Redis; any
-later one is read by this consumer.
+- the caller's slot is registered first, so any response the follower reads
+  from then on is handed to it;
+- once the follower is positioned (`ready`), the store is checked once: an
+  answer published before the follower read the topic's end is already there;
+- until the follower is ready (start-up, broker away), the store is polled.
+
+Register early with `expect` around the publish when even the short gap
+between publishing and calling `wait` matters (the sync API does: with Redis
+down, the topic is the only way the answer arrives).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from pydantic import ValidationError
 
 from schemas.response import AnalysisResponded
-from services.common.worker import fetch_available
+from services.common.follower import TopicFollower, follower_config
+from strategist.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-POLL_TIMEOUT_S = 0.25
-MAX_BATCH = 500
-METADATA_TIMEOUT_S = 3.0
-INITIAL_BACKOFF_S = 0.5
-MAX_BACKOFF_S = 10.0
+STORE_POLL_S = 0.5
+"""While the follower is not positioned, the result store is checked this often."""
+FOLLOWER_NAME = "strategist-responses"
+
+
+class ResultSource(Protocol):
+    def result(self, analysis_id: str) -> AnalysisResponded | None: ...
 
 
 class Slot:
@@ -59,101 +62,64 @@ class Slot:
 
 
 class ResponseWaiter:
-    """The process's one responses consumer plus the table of waiting requests.
+    """The process's responses follower, the table of waiting requests, and the store.
 
-    Nothing connects in `__init__`; `start()` launches the thread (idempotent, and
+    Nothing connects in `__init__`; `start()` launches the follower (idempotent, and
     again in a forked child, whose copy of the parent's thread does not exist).
     """
 
     def __init__(
         self,
         *,
+        store: ResultSource,
         consumer_config: dict[str, Any],
         topic: str,
         prepare: Callable[[], object] | None = None,
     ) -> None:
-        """`prepare` runs on the thread once the broker answers, before positioning: the
-        app passes idempotent topic creation, so a fresh namespace works before any service
-        has started (the broker may not auto-create topics)."""
-        self._config = dict(consumer_config)
-        self._topic = topic
-        self._prepare = prepare
+        """`prepare` runs once the broker answers, before positioning: the app passes
+        idempotent topic creation, so a fresh namespace works before any service started."""
+        self._store = store
         self._slots: dict[str, Slot] = {}
         self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self._failing = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
+        self._follower = TopicFollower(
+            name=FOLLOWER_NAME,
+            config=consumer_config,
+            topic=topic,
+            start_at="end",
+            on_record=self._on_record,
+            prepare=prepare,
+        )
         self.delivered = 0
 
     @staticmethod
-    def config(bootstrap_servers: str, *, client_id: str | None = None) -> dict[str, Any]:
-        """Consumer settings for assign-only use: no commits, a group id nobody joins."""
-        owner = client_id or f"strategist-app-{socket.gethostname()}-{os.getpid()}"
-        return {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"{owner}-{uuid.uuid4().hex[:8]}",
-            "client.id": owner,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "enable.partition.eof": False,
-            "fetch.wait.max.ms": 50,
-        }
+    def config(bootstrap_servers: str) -> dict[str, Any]:
+        return follower_config(bootstrap_servers, owner="strategist-app")
 
-    # --- the waiting side (request threads) ---------------------------------------------
-
-    @contextmanager
-    def expect(self, analysis_id: str) -> Iterator[Slot]:
-        """Register a slot for `analysis_id` for the duration of the block."""
-        slot = Slot(analysis_id)
-        with self._lock:
-            self._slots[analysis_id] = slot
-        try:
-            yield slot
-        finally:
-            with self._lock:
-                if self._slots.get(analysis_id) is slot:
-                    del self._slots[analysis_id]
-
-    def waiting(self) -> int:
-        with self._lock:
-            return len(self._slots)
+    # --- the follower ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Launch the consumer thread in this process unless it already runs."""
-        with self._lock:
-            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-                return
-            self._pid = os.getpid()
-            self._ready.clear()
-            self._failing.clear()
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="strategist-responses", daemon=True
-            )
-            self._thread.start()
+        self._follower.start()
+
+    def stop(self) -> None:
+        self._follower.stop()
 
     def wait_ready(self, timeout_s: float) -> bool:
-        """True once the consumer is positioned on every partition."""
-        return self._ready.wait(max(timeout_s, 0.0))
+        """True once the follower is positioned on every partition."""
+        return self._follower.wait_ready(timeout_s)
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        return self._follower.ready
 
     @property
     def failing(self) -> bool:
         """True after a start-up attempt failed (broker unreachable), until one succeeds."""
-        return self._failing.is_set()
+        return self._follower.failing
 
-    def stop(self) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            thread.join(timeout=2 * POLL_TIMEOUT_S + 1.0)
-
-    # --- the consuming side (the daemon thread) -----------------------------------------
+    def _on_record(
+        self, key: bytes | None, value: bytes | None, _partition: int, _offset: int
+    ) -> None:
+        self.dispatch(key, value)
 
     def dispatch(self, key: bytes | None, value: bytes | None) -> bool:
         """Decode one record and wake its waiter; False when nobody here waits for it."""
@@ -171,61 +137,49 @@ class ResponseWaiter:
         self.delivered += 1
         return True
 
-    def _run(self) -> None:
-        backoff = INITIAL_BACKOFF_S
-        while not self._stop.is_set():
-            consumer: Consumer | None = None
-            try:
-                consumer = Consumer(self._config)
-                consumer.list_topics(timeout=METADATA_TIMEOUT_S)  # is the broker there at all?
-                if self._prepare is not None:
-                    self._prepare()
-                self._assign_at_end(consumer)
-                self._failing.clear()
-                self._ready.set()
-                backoff = INITIAL_BACKOFF_S
-                logger.info("awaiting responses on %s (pid %d)", self._topic, os.getpid())
-                self._consume(consumer)
-            except Exception as err:  # broker down or topic missing: retry with backoff
-                self._ready.clear()
-                self._failing.set()
-                logger.warning(
-                    "responses consumer on %s unavailable (%s: %s); retrying in %.1fs",
-                    self._topic,
-                    type(err).__name__,
-                    err,
-                    backoff,
-                )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-            finally:
-                if consumer is not None:
-                    try:
-                        consumer.close()
-                    except Exception as err:  # closing a broken consumer may fail too
-                        logger.debug("consumer close failed: %s", err)
+    # --- the waiting side (request threads) ------------------------------------------
 
-    def _assign_at_end(self, consumer: Consumer) -> None:
-        metadata = consumer.list_topics(self._topic, timeout=METADATA_TIMEOUT_S)
-        topic = metadata.topics.get(self._topic)
-        if topic is None or topic.error is not None or not topic.partitions:
-            raise RuntimeError(f"topic {self._topic} not available: {topic and topic.error}")
-        assignment = []
-        for partition in sorted(topic.partitions):
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(self._topic, partition), timeout=METADATA_TIMEOUT_S
-            )
-            assignment.append(TopicPartition(self._topic, partition, high))
-        consumer.assign(assignment)
+    @contextmanager
+    def expect(self, analysis_id: str) -> Iterator[Slot]:
+        """Register a slot for `analysis_id` for the block (reusing one already there)."""
+        with self._lock:
+            slot = self._slots.get(analysis_id)
+            owner = slot is None
+            if slot is None:
+                slot = self._slots[analysis_id] = Slot(analysis_id)
+        try:
+            yield slot
+        finally:
+            if owner:
+                with self._lock:
+                    if self._slots.get(analysis_id) is slot:
+                        del self._slots[analysis_id]
 
-    def _consume(self, consumer: Consumer) -> None:
-        while not self._stop.is_set():
-            messages: list[Message] = fetch_available(consumer, MAX_BATCH, POLL_TIMEOUT_S)
-            for message in messages:
-                error = message.error()
-                if error is None:
-                    self.dispatch(message.key(), message.value())
-                elif error.fatal():
-                    raise RuntimeError(f"fatal consumer error: {error.str()}")
-                elif error.code() != KafkaError._PARTITION_EOF:
-                    logger.warning("responses consumer error: %s", error.str())
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._slots)
+
+    def wait(self, analysis_id: str, deadline: float) -> AnalysisResponded | None:
+        """The answer for `analysis_id`, or None when `deadline` (time.monotonic()) passed."""
+        with self.expect(analysis_id) as slot:
+            checked_since_ready = False
+            while True:
+                if slot.response is not None:
+                    return slot.response
+                if not checked_since_ready:
+                    ready = self.ready
+                    found = self._stored(analysis_id)
+                    if found is not None:
+                        return found
+                    checked_since_ready = ready
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return slot.response or self._stored(analysis_id)
+                slot.wait(left if checked_since_ready else min(left, STORE_POLL_S))
+
+    def _stored(self, analysis_id: str) -> AnalysisResponded | None:
+        try:
+            return self._store.result(analysis_id)
+        except StoreUnavailable as err:  # the topic may still bring it
+            logger.debug("result check for %s failed: %s", analysis_id, err)
+            return None

@@ -8,6 +8,7 @@ assigned, the apps answer and the health service has reported every provider.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -128,7 +129,7 @@ def running_stack(
         for name, process in app_processes.items():
             base_url = f"http://127.0.0.1:{ports[name]}"
             process.wait_until(
-                lambda u=base_url: _ok(f"{u}/healthz"), APP_READY_TIMEOUT_S, "/healthz"
+                functools.partial(_ok, f"{base_url}/healthz"), APP_READY_TIMEOUT_S, "/healthz"
             )
             apps_up[name] = App(name, base_url, process)
         stack = Stack(namespace, topics, bootstrap, redis_url, emulator, apps_up, services)

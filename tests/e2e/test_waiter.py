@@ -1,19 +1,25 @@
-"""The per-process responses consumer on the real broker (no services needed).
+"""`ResponseWaiter.wait` on the real broker and Redis (no services needed).
 
-Two waiters stand for two gunicorn workers: each is assigned every partition,
-so both see every response, whichever partition its key hashes to.
+Two waiters stand for two gunicorn workers: each follows every partition, so both
+see every response, whichever partition its key hashes to. An answer that reached
+Redis before the waiter was positioned is found there; none at all is None at the
+deadline.
 """
 
 from __future__ import annotations
 
-import contextlib
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.redis_keys import RedisKeys
+from strategist.store import ResultStore
 from strategist.waiter import ResponseWaiter
 from tests.support import kafka as kafka_support
 from tests.support.processes import unique_namespace
@@ -22,6 +28,8 @@ from tests.unit.strategist.fakes import answered
 pytestmark = pytest.mark.e2e
 
 READY_TIMEOUT_S = 20.0
+WAIT_S = 10.0
+TTL_S = 600
 
 
 @pytest.fixture
@@ -32,10 +40,19 @@ def topics(kafka_bootstrap: str) -> TopicNames:
 
 
 @pytest.fixture
-def waiters(kafka_bootstrap: str, topics: TopicNames) -> Iterator[list[ResponseWaiter]]:
+def store(redis_url: str, topics: TopicNames) -> ResultStore:
+    return ResultStore(url=redis_url, keys=RedisKeys(topics.namespace), ttl_s=TTL_S)
+
+
+@pytest.fixture
+def waiters(
+    kafka_bootstrap: str, topics: TopicNames, store: ResultStore
+) -> Iterator[list[ResponseWaiter]]:
     started = [
         ResponseWaiter(
-            consumer_config=ResponseWaiter.config(kafka_bootstrap), topic=topics.responses
+            store=store,
+            consumer_config=ResponseWaiter.config(kafka_bootstrap),
+            topic=topics.responses,
         )
         for _ in range(2)
     ]
@@ -48,47 +65,64 @@ def waiters(kafka_bootstrap: str, topics: TopicNames) -> Iterator[list[ResponseW
         waiter.stop()
 
 
+def _deadline() -> float:
+    return time.monotonic() + WAIT_S
+
+
 def test_every_waiter_sees_responses_on_every_partition(
     kafka_bootstrap: str, topics: TopicNames, waiters: list[ResponseWaiter]
 ) -> None:
     producer = kafka_support.test_producer(kafka_bootstrap).start()
     ids = [f"analysis-{i}" for i in range(12)]  # spread over the 3 partitions
+    got: dict[tuple[int, str], AnalysisResponded | None] = {}
+
+    def wait(index: int, waiter: ResponseWaiter, analysis_id: str) -> None:
+        got[(index, analysis_id)] = waiter.wait(analysis_id, _deadline())
+
+    threads = [
+        threading.Thread(target=wait, args=(index, waiter, analysis_id))
+        for index, waiter in enumerate(waiters)
+        for analysis_id in ids
+    ]
     try:
-        for waiter in waiters:
-            with waiter.expect(ids[0]) as _first:
-                pass  # registering and leaving must leave nothing behind
-            assert waiter.waiting() == 0
-        with contextlib.ExitStack() as registered:
-            slots = {
-                (w, analysis_id): registered.enter_context(waiter.expect(analysis_id))
-                for w, waiter in enumerate(waiters)
-                for analysis_id in ids
-            }
-            for analysis_id in ids:
-                response = answered(QueryRequested(query_id=analysis_id, query="q"))
-                producer.send_and_wait(topics.responses, analysis_id, response, timeout_s=10)
-            for (w, analysis_id), slot in slots.items():
-                got = slot.wait(10.0)
-                assert got is not None, f"waiter {w} missed {analysis_id}"
-                assert got.analysis_id == analysis_id
-        assert all(waiter.waiting() == 0 for waiter in waiters)
+        for thread in threads:
+            thread.start()
+        registered_by = _deadline()
+        while sum(waiter.waiting() for waiter in waiters) < len(threads):
+            assert time.monotonic() < registered_by, "waiters did not register"
+            time.sleep(0.01)
+        for analysis_id in ids:
+            response = answered(QueryRequested(query_id=analysis_id, query="q"))
+            producer.send_and_wait(topics.responses, analysis_id, response, timeout_s=10)
+        for thread in threads:
+            thread.join(WAIT_S + 5)
     finally:
         producer.close()
+    for (index, analysis_id), found in got.items():
+        assert found is not None, f"waiter {index} missed {analysis_id}"
+        assert found.analysis_id == analysis_id
+    assert len(got) == len(threads)
+    assert all(waiter.waiting() == 0 for waiter in waiters)
 
 
-def test_responses_for_nobody_here_are_ignored(
+def test_an_answer_already_in_redis_is_found(
+    store: ResultStore, waiters: list[ResponseWaiter]
+) -> None:
+    early = answered(QueryRequested(query_id="answered-before", query="q"))
+    store.save(early)  # as the scorer does before publishing; the follower never sees it
+    assert waiters[0].wait("answered-before", _deadline()) == early
+
+
+def test_responses_for_nobody_here_are_ignored_and_the_deadline_holds(
     kafka_bootstrap: str, topics: TopicNames, waiters: list[ResponseWaiter]
 ) -> None:
     producer = kafka_support.test_producer(kafka_bootstrap).start()
     try:
-        with waiters[0].expect("mine") as slot:
-            other = answered(QueryRequested(query_id="someone-else", query="q"))
-            producer.send_and_wait(topics.responses, "someone-else", other, timeout_s=10)
-            producer.send_and_wait(topics.responses, "garbage", other, timeout_s=10)
-            mine = answered(QueryRequested(query_id="mine", query="q"))
-            producer.send_and_wait(topics.responses, "mine", mine, timeout_s=10)
-            got = slot.wait(10.0)
-        assert got is not None and got.analysis_id == "mine"
-        assert waiters[0].delivered == 1
+        other = answered(QueryRequested(query_id="someone-else", query="q"))
+        producer.send_and_wait(topics.responses, "someone-else", other, timeout_s=10)
+        started = time.monotonic()
+        assert waiters[0].wait("mine", time.monotonic() + 1.0) is None
+        assert time.monotonic() - started < WAIT_S
+        assert waiters[0].delivered == 0
     finally:
         producer.close()

@@ -16,9 +16,11 @@ from strategist.runtime import Components, Runtime
 from strategist.service import AnalysisService
 from strategist.settings import RoutingSettings, StrategistSettings
 from tests.unit.strategist.fakes import (
+    FakeArchive,
     FakeDirect,
     FakeKafkaProbe,
     FakePublisher,
+    FakeRecorder,
     FakeStore,
     InlineExecutor,
     ReadyWaiter,
@@ -65,8 +67,10 @@ class Parts:
     def __init__(self, settings: StrategistSettings) -> None:
         self.settings = settings
         self.publisher = FakePublisher()
-        self.waiter = ReadyWaiter()
+        self.recorder = FakeRecorder()
         self.store = FakeStore()
+        self.archive = FakeArchive()
+        self.waiter = ReadyWaiter(self.store)
         self.direct = FakeDirect()
         self.kafka = FakeKafkaProbe()
 
@@ -74,12 +78,15 @@ class Parts:
         service = AnalysisService(
             routing=settings.routing,
             publisher=self.publisher,
+            recorder=self.recorder,
             waiter=self.waiter,
             store=self.store,
+            archive=self.archive,
             direct=self.direct,
             background=InlineExecutor(),
             sync_timeout_s=settings.sync_timeout_s,
             pipeline_wait_s=0.05,
+            sync_wait_limit=settings.sync_wait_limit,
         )
         return Components(
             settings=settings,

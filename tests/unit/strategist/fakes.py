@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import Any
+from typing import Any, Literal
 
+from core.response import build_response
+from schemas.base import ProviderName
 from schemas.classified import Classification, RouteStep
 from schemas.completion import Answer, AttemptSummary
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent
-from services.scorer.response import build_response
+from strategist.archive import ArchiveUnavailable
 from strategist.pipeline import PipelineUnavailable
 from strategist.store import StoreUnavailable
 from strategist.waiter import ResponseWaiter
@@ -21,8 +23,8 @@ from strategist.waiter import ResponseWaiter
 def answered(
     query: QueryRequested,
     *,
-    provider: str = "perplexity",
-    path: str = "intelligent",
+    provider: ProviderName = "perplexity",
+    path: Literal["intelligent", "direct"] = "intelligent",
     failed: bool = False,
 ) -> AnalysisResponded:
     """A response as the scorer (or the direct path) would build it."""
@@ -50,7 +52,7 @@ def answered(
     )
     return build_response(
         query=query,
-        path=path,  # type: ignore[arg-type]
+        path=path,
         classification=None
         if path == "direct"
         else Classification(
@@ -74,7 +76,7 @@ def answered(
 class FakePublisher:
     """Records queries; `on_publish(query)` simulates the pipeline (or raises)."""
 
-    def __init__(self, on_publish: Callable[[QueryRequested], None] | None = None) -> None:
+    def __init__(self, on_publish: Callable[[QueryRequested], object] | None = None) -> None:
         self.published: list[QueryRequested] = []
         self.on_publish = on_publish
 
@@ -89,16 +91,29 @@ def unreachable(_query: QueryRequested) -> None:
 
 
 class ReadyWaiter(ResponseWaiter):
-    """The real slot table, with no consumer thread: `ready` is set by hand."""
+    """The real slot table and `wait`, with no follower thread: `ready` is set by hand and
+    records are handed in with `dispatch`."""
 
-    def __init__(self, *, ready: bool = True) -> None:
-        super().__init__(consumer_config={}, topic="responses")
+    def __init__(self, store: FakeStore, *, ready: bool = True) -> None:
+        super().__init__(store=store, consumer_config={}, topic="responses")
         self.started = False
+        self.is_ready = threading.Event()
         if ready:
-            self._ready.set()
+            self.is_ready.set()
 
     def start(self) -> None:
         self.started = True
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        return self.is_ready.wait(timeout_s)
+
+    @property
+    def ready(self) -> bool:
+        return self.is_ready.is_set()
+
+    @property
+    def failing(self) -> bool:
+        return False
 
 
 class FakeStore:
@@ -128,14 +143,48 @@ class FakeStore:
         self._check()
         self.pending_markers[analysis_id] = {"analysis_id": analysis_id, "path": path}
 
-    def save(self, response: AnalysisResponded) -> None:
+    def save(self, response: AnalysisResponded) -> bool:
+        """First answer wins, as in services.common.results (a completed one replaces a
+        failed one)."""
         self._check()
-        self.results[response.analysis_id] = response
-        self.pending_markers.pop(response.analysis_id, None)
+        with self.lock:
+            self.pending_markers.pop(response.analysis_id, None)
+            current = self.results.get(response.analysis_id)
+            if current is not None and not (
+                current.status == "failed" and response.status == "completed"
+            ):
+                return False
+            self.results[response.analysis_id] = response
+            return True
 
     def provider_statuses(self) -> dict[str, ProviderStatus]:
         self._check()
         return dict(self.statuses)
+
+
+class FakeArchive:
+    """The responses topic as the API's fallback sees it: answers by id."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, AnalysisResponded] = {}
+        self.lookups: list[str] = []
+        self.down = False
+
+    def find(self, analysis_id: str) -> AnalysisResponded | None:
+        self.lookups.append(analysis_id)
+        if self.down:
+            raise ArchiveUnavailable("responses topic unreadable: broker down")
+        return self.answers.get(analysis_id)
+
+
+class FakeRecorder:
+    """Collects the direct answers the app would put on the responses topic."""
+
+    def __init__(self) -> None:
+        self.recorded: list[AnalysisResponded] = []
+
+    def record(self, response: AnalysisResponded) -> None:
+        self.recorded.append(response)
 
 
 class FakeDirect:

@@ -65,7 +65,7 @@ def test_the_response_is_found_in_redis_when_it_beat_the_consumer(faked: Faked) 
 
 def test_redis_is_polled_while_the_consumer_is_not_positioned(faked: Faked) -> None:
     client, parts = faked()
-    parts.waiter._ready.clear()
+    parts.waiter.is_ready.clear()
 
     def stored_later(query: QueryRequested) -> None:
         threading.Timer(0.3, lambda: parts.store.save(answered(query))).start()

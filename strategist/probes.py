@@ -16,7 +16,7 @@ from strategist.runtime import current_runtime
 
 logger = logging.getLogger(__name__)
 
-bp = Blueprint("health", __name__)
+bp = Blueprint("probes", __name__)
 
 
 @bp.get("/healthz")

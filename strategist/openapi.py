@@ -1,0 +1,216 @@
+"""The OpenAPI 3.1 document of the API, generated from the code (`GET /api/v1/openapi.json`).
+
+Bodies come from the pydantic models the handlers use (`AnalysisRequest`,
+`AnalysisResponded`, `PendingBody`, `ErrorBody`, `ProvidersBody`); the operations
+and their status codes are listed once, in `OPERATIONS`, next to the Flask
+endpoint that serves each. A unit test checks that every route of the app under
+/api/v1 is documented with its methods and status codes and that nothing else
+is, and schemathesis checks the live app against the document in CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from schemas.response import AnalysisResponded
+from strategist.analysis_id import ANALYSIS_ID
+from strategist.errors import ErrorBody
+from strategist.provider_view import ProvidersBody
+from strategist.request import AnalysisRequest
+from strategist.router import PendingBody
+
+API_PREFIX = "/api/v1"
+OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
+API_VERSION = "1.0.0"
+REF = "#/components/schemas/{model}"
+
+bp = Blueprint("openapi", __name__)
+
+Method = Literal["get", "post"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One documented status: what it means, its body model, the headers it carries."""
+
+    description: str
+    body: type[BaseModel] | None = None
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    path: str
+    """OpenAPI path template, e.g. /api/v1/strategist/analyses/{analysis_id}."""
+    method: Method
+    endpoint: str
+    """The Flask endpoint that serves it."""
+    summary: str
+    replies: dict[int, Reply]
+    request_body: type[BaseModel] | None = None
+    path_parameters: tuple[str, ...] = field(default=())
+
+
+_PENDING_HEADERS = ("Location", "Retry-After")
+_HEADERS: dict[str, dict[str, Any]] = {
+    "Location": {"description": "The status URL to poll.", "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds to wait before polling.", "schema": {"type": "string"}},
+}
+_BAD_JSON = Reply(
+    "The body is not JSON, not sent as JSON, nested too deeply, or holds an "
+    "integer that is too long.",
+    ErrorBody,
+)
+_TOO_LARGE = Reply("The body exceeds STRATEGIST_MAX_BODY_BYTES.", ErrorBody)
+_INVALID = Reply(
+    "A field is invalid; `error.field` names it, `error.details` lists all.", ErrorBody
+)
+_NO_STORE = Reply("The result store (Redis) is unreachable; retry.", ErrorBody, ("Retry-After",))
+_PENDING = Reply(
+    "Accepted; the analysis goes on. Poll `status_url`.", PendingBody, _PENDING_HEADERS
+)
+
+STRATEGIST = f"{API_PREFIX}/strategist"
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        path=f"{STRATEGIST}/analyze",
+        method="post",
+        endpoint="strategist_api.analyze",
+        summary="Analyse a question and wait for the answer (up to STRATEGIST_SYNC_TIMEOUT_S).",
+        request_body=AnalysisRequest,
+        replies={
+            200: Reply("The answer.", AnalysisResponded),
+            202: Reply(
+                "Not answered within the deadline, or every synchronous wait slot "
+                "of this process is busy: accepted; poll `status_url`.",
+                PendingBody,
+                _PENDING_HEADERS,
+            ),
+            400: _BAD_JSON,
+            413: _TOO_LARGE,
+            422: _INVALID,
+            502: Reply(
+                "No provider could answer (status `failed`, same shape as 200).", AnalysisResponded
+            ),
+            503: _NO_STORE,
+        },
+    ),
+    Operation(
+        path=f"{STRATEGIST}/analyses",
+        method="post",
+        endpoint="strategist_api.submit_analysis",
+        summary="Accept an analysis and return its status URL at once.",
+        request_body=AnalysisRequest,
+        replies={202: _PENDING, 400: _BAD_JSON, 413: _TOO_LARGE, 422: _INVALID, 503: _NO_STORE},
+    ),
+    Operation(
+        path=f"{STRATEGIST}/analyses/{{analysis_id}}",
+        method="get",
+        endpoint="strategist_api.get_analysis",
+        summary="An analysis: finished (status completed or failed) or still pending.",
+        path_parameters=("analysis_id",),
+        replies={
+            200: Reply("Finished: `status` is completed or failed.", AnalysisResponded),
+            202: Reply("Still pending.", PendingBody, _PENDING_HEADERS),
+            404: Reply("Unknown or expired analysis id.", ErrorBody),
+            503: _NO_STORE,
+        },
+    ),
+    Operation(
+        path=f"{STRATEGIST}/providers",
+        method="get",
+        endpoint="strategist_api.providers",
+        summary="Latest health of every provider, with its models and prices.",
+        replies={200: Reply("Providers (state `unknown` before the first report).", ProvidersBody)},
+    ),
+    Operation(
+        path=OPENAPI_PATH,
+        method="get",
+        endpoint="openapi.openapi_json",
+        summary="This document.",
+        replies={200: Reply("The OpenAPI 3.1 document.")},
+    ),
+)
+
+
+JsonSchemaMode = Literal["validation", "serialization"]
+Refs = dict[tuple[type[BaseModel], JsonSchemaMode], dict[str, Any]]
+
+
+def _response(reply: Reply, refs: Refs) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": reply.description}
+    schema = refs[(reply.body, "serialization")] if reply.body else {"type": "object"}
+    response["content"] = {"application/json": {"schema": schema}}
+    if reply.headers:
+        response["headers"] = {name: _HEADERS[name] for name in reply.headers}
+    return response
+
+
+def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "operationId": op.endpoint.replace(".", "_"),
+        "summary": op.summary,
+        "responses": {str(status): _response(reply, refs) for status, reply in op.replies.items()},
+    }
+    if op.path_parameters:
+        doc["parameters"] = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": ANALYSIS_ID.pattern},
+            }
+            for name in op.path_parameters
+        ]
+    if op.request_body is not None:
+        doc["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(op.request_body, "validation")]}},
+        }
+    return doc
+
+
+def _schemas() -> tuple[Refs, dict[str, Any]]:
+    """A `$ref` per (model, mode) and the component schemas they point into."""
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for op in OPERATIONS:
+        if op.request_body is not None:
+            models.append((op.request_body, "validation"))
+        models.extend((reply.body, "serialization") for reply in op.replies.values() if reply.body)
+    refs, definitions = models_json_schema(list(dict.fromkeys(models)), ref_template=REF)
+    schemas: dict[str, Any] = definitions.get("$defs", {})
+    by_model: Refs = {
+        (model, mode): ref for (model, mode), ref in refs.items() if issubclass(model, BaseModel)
+    }
+    return by_model, dict(sorted(schemas.items()))
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document (built once per process)."""
+    refs, schemas = _schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Strategist API",
+            "version": API_VERSION,
+            "description": "Multi-model AI analysis for campaign strategists. Errors are "
+            '`{"error": {"code", "message", "field"}}`.',
+        },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+@bp.get(OPENAPI_PATH)
+def openapi_json() -> Response:
+    return jsonify(openapi_document())
