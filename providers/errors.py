@@ -1,19 +1,30 @@
 """The provider error tree: it answers "what should the caller do?".
 
-    ProviderError
-    ├── RetryableProviderError      -> try the next provider in the route now
-    │   ├── ProviderTimeout
-    │   ├── ProviderUnavailable     (connection refused/reset, 5xx)
-    │   └── RateLimited             (429; carries Retry-After when given)
-    └── PermanentProviderError      -> this request will fail the same way here again
-        ├── BadRequest              (400/422 from the provider: the request itself)
-        ├── ModelNotFound           (404: this provider lacks the model; others may not)
-        ├── AuthenticationFailed    (401/403: key missing or wrong)
-        ├── ContextTooLong
-        └── ContentBlocked          (safety filter refused)
+Two questions, two class attributes:
 
-Clients translate SDK exceptions into these at the boundary with `raise ... from err`.
-Messages never contain API keys: `redact()` strips anything that looks like one.
+- `retryable`: may *this* provider succeed with the same request later?
+- `fails_over`: may *another* provider in the route accept this request? Only an
+  error about the caller's own input says no; everything a provider refuses for
+  its own reasons (an unsupported parameter, a precondition, a 400 that another
+  provider may not give, its context window, its safety filter) says yes.
+
+    ProviderError                                retryable  fails_over
+    ├── RetryableProviderError   -> next provider now; this one later
+    │   ├── ProviderTimeout                      yes        yes
+    │   ├── ProviderUnavailable  (refused, 5xx)  yes        yes
+    │   └── RateLimited          (429)           yes        yes   carries Retry-After
+    └── PermanentProviderError   -> fails the same way at this provider again
+        ├── BadRequest           (400/422)       no         yes   this provider refused it
+        ├── ModelNotFound        (404)           no         yes   this provider lacks it
+        ├── AuthenticationFailed (401/403)       no         yes   our key for this provider
+        ├── ContextTooLong                       no         yes   this model's window
+        ├── ContentBlocked                       no         yes   this provider's filter
+        └── InvalidQuery                         no         no    the caller's own input
+
+Decide by the attributes (`error.fails_over`), never by `type(error) is X`, so a
+new subclass inherits the right answer. Clients translate SDK exceptions into
+these at the boundary with `raise ... from err`. Messages never contain API keys:
+`redact()` strips anything that looks like one.
 """
 
 from __future__ import annotations
@@ -44,6 +55,8 @@ class ProviderError(Exception):
 
     kind = "provider_error"
     retryable = False
+    fails_over = True
+    """True when another provider may accept the same request (see the tree above)."""
 
     def __init__(self, provider: str, message: str) -> None:
         self.provider = provider
@@ -78,6 +91,9 @@ class PermanentProviderError(ProviderError):
 
 
 class BadRequest(PermanentProviderError):
+    """This provider refused the request (unsupported parameter, precondition): a 400 that
+    another provider, with other parameters and limits, may well not give."""
+
     kind = "bad_request"
 
 
@@ -95,6 +111,16 @@ class ContextTooLong(PermanentProviderError):
 
 class ContentBlocked(PermanentProviderError):
     kind = "content_blocked"
+
+
+class InvalidQuery(PermanentProviderError):
+    """The caller's own input, which no provider can accept (e.g. a blank question).
+
+    Found before any call is made; trying other providers only spends time and money.
+    """
+
+    kind = "invalid_query"
+    fails_over = False
 
 
 def error_for_status(

@@ -1,23 +1,40 @@
-"""One call to a provider, success or failure (topic: provider attempts)."""
+"""One call to a provider, before and after (topic: provider attempts)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.base import EventModel, ProviderName
 
-AttemptOutcome = Literal["success", "error", "timeout"]
+AttemptOutcome = Literal["started", "success", "error", "timeout"]
+"""`started` is published (and acknowledged) before the call; one of the others after it.
+A `started` without a later event for the same `attempt_id` is a call whose outcome was
+never recorded (the dispatcher died during it): count it as possibly paid."""
+
+
+def attempt_id_for(query_id: str, attempt_number: int) -> str:
+    """Deterministic, so a redelivered query's steps reuse their ids."""
+    return f"{query_id}:{attempt_number}"
 
 
 class ProviderAttempt(EventModel):
-    """Published by the dispatcher for every provider call; keyed by `query_id`.
+    """Published by the dispatcher around every provider call; keyed by `provider`.
 
-    The health service reads these as real-traffic signals alongside its probes.
+    Keyed by provider so that each provider's attempts share one partition: one health
+    instance of the group owns a provider's whole attempt stream. The health service
+    reads the finished outcomes as real-traffic signals alongside its probes and ignores
+    `started`.
     """
 
+    schema_version: int = 2
     query_id: str
+    attempt_id: str = Field(
+        default="",
+        description="`<query_id>:<attempt_number>`: pairs a `started` event with its outcome; "
+        "derived from those two when absent (events of schema version 1).",
+    )
     provider: ProviderName
     model: str
     attempt_number: int = Field(ge=1)
@@ -28,3 +45,13 @@ class ProviderAttempt(EventModel):
     input_tokens: int = Field(ge=0, default=0)
     output_tokens: int = Field(ge=0, default=0)
     cost_usd: float = Field(ge=0.0, default=0.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_attempt_id(cls, data: Any) -> Any:
+        """Version 1 events carry no attempt id; it is derivable, so derive it."""
+        if isinstance(data, dict) and not data.get("attempt_id"):
+            query_id, number = data.get("query_id"), data.get("attempt_number")
+            if isinstance(query_id, str) and isinstance(number, int):
+                return {**data, "attempt_id": attempt_id_for(query_id, number)}
+        return data

@@ -1,154 +1,178 @@
 """Dispatch one classified query along its route, failing over provider by provider.
 
 No Kafka here: the handler receives a model and returns the events to publish.
-Provider clients, the catalogue, the health view and the completion cache are
-injected, so tests can give it real clients pointed at the emulator.
+Provider clients, the catalogue, the health view, the completion cache, the
+dispatch lease and the attempt publisher are injected, so tests can give it real
+clients pointed at the emulator and a real Redis.
+
+Paid calls are guarded three ways: a finished completion is cached and
+re-published on redelivery; a lease lets only one delivery of a query call
+providers at a time; and every call is announced (`started`, acknowledged by the
+broker) before it is made, so a call cut short by a crash is still on record.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from core.attempt import query_problem
 from providers.base import Provider
 from providers.catalogue import Catalogue
 from schemas.attempt import ProviderAttempt
-from schemas.classified import QueryClassified, RouteStep
-from schemas.completion import Answer, AttemptSummary, CompletionProduced
+from schemas.base import ProviderName
+from schemas.classified import QueryClassified
+from schemas.completion import CompletionProduced
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing
-from services.dispatcher.attempt import AttemptResult, attempt_model
-from services.dispatcher.failover import Next, after_failure
+from services.dispatcher.cooldowns import ProviderCooldowns
+from services.dispatcher.route_walk import HealthLookup, RouteLimits, RouteWalk
 
 logger = logging.getLogger(__name__)
 
-HOSTED_PROVIDERS = ("gemini", "perplexity")
-
-
-class HealthLookup(Protocol):
-    def is_down(self, provider: str) -> bool: ...
+LEASE_POLL_INITIAL_S = 0.05
+LEASE_POLL_MAX_S = 1.0
+"""A second delivery re-reads the cache at these growing intervals while the lease is held."""
+MAX_UNSAVED = 1024
+"""Completions whose cache write failed, kept to re-publish when the worker retries."""
 
 
 class CompletionCache(Protocol):
-    """Remembers finished completions so a redelivered query is not paid for twice."""
+    """Remembers finished completions so a redelivered query is not paid for twice.
+
+    Both methods raise on a storage failure: a failed read is never a miss.
+    """
 
     async def get(self, query_id: str) -> CompletionProduced | None: ...
 
     async def put(self, completion: CompletionProduced) -> None: ...
 
 
+class DispatchLease(Protocol):
+    """At most one delivery of a query calls providers at a time (see lease.py)."""
+
+    async def acquire(self, query_id: str) -> str | None: ...
+
+    async def held(self, query_id: str) -> bool: ...
+
+    async def release(self, query_id: str, token: str) -> None: ...
+
+
+Publish = Callable[[Outgoing], Awaitable[None]]
+"""Publishes one event and returns once the broker acknowledged it."""
+
+
+@dataclass(frozen=True)
+class _Unsaved:
+    completion: CompletionProduced
+    outgoing: list[Outgoing]
+
+
 class Dispatcher:
+    """Handles one classified query per `handle` call; see the module docstring."""
+
     def __init__(
         self,
         *,
-        providers: Mapping[str, Provider],
+        providers: Mapping[ProviderName, Provider],
         catalogue: Catalogue,
         health: HealthLookup,
         cache: CompletionCache,
+        lease: DispatchLease,
+        publish: Publish,
         topics: TopicNames,
-        attempt_timeout_cap_s: float,
+        limits: RouteLimits,
+        cooldowns: ProviderCooldowns | None = None,
     ) -> None:
-        self._providers = dict(providers)
-        self._catalogue = catalogue
-        self._health = health
         self._cache = cache
+        self._lease = lease
         self._topics = topics
-        self._timeout_cap_s = attempt_timeout_cap_s
+        self._walk = RouteWalk(
+            providers=providers,
+            catalogue=catalogue,
+            health=health,
+            cooldowns=cooldowns or ProviderCooldowns(),
+            publish=publish,
+            topics=topics,
+            limits=limits,
+        )
+        self._unsaved: OrderedDict[str, _Unsaved] = OrderedDict()
 
     async def handle(self, classified: QueryClassified) -> Sequence[Outgoing]:
-        """Attempt events (one per provider call) then the completion, all keyed by query id."""
+        """Finished attempt events (keyed by provider), then the completion (by query id).
+
+        Raises on a Redis failure (the worker retries the message) rather than risk
+        paying a provider again for a query that was answered.
+        """
         query_id = classified.query.query_id
-        cached = await self._cache.get(query_id)
-        if cached is not None:
-            logger.info(
-                "query=%s already dispatched; re-publishing the stored completion", query_id
-            )
-            return [Outgoing(self._topics.completions, query_id, cached)]
+        unsaved = self._unsaved.get(query_id)
+        if unsaved is not None:  # answered here; only the cache write failed
+            await self._cache.put(unsaved.completion)
+            del self._unsaved[query_id]
+            return unsaved.outgoing
 
-        started = time.monotonic()
-        summaries: list[AttemptSummary] = []
-        attempt_events: list[ProviderAttempt] = []
-        answer: Answer | None = None
-        error: str | None = None
-        for step in classified.route:
-            if self._health.is_down(step.provider):
-                summaries.append(
-                    AttemptSummary(
-                        provider=step.provider,
-                        model=step.model,
-                        outcome="skipped",
-                        error_kind="marked_down",
-                        error_message="health monitor reports the provider down",
-                    )
-                )
-                continue
-            result, event = await self._attempt(classified, step, len(attempt_events) + 1)
-            summaries.append(result.summary)
-            attempt_events.append(event)
-            if result.answer is not None:
-                answer = result.answer
-                break
-            assert result.error is not None
-            error = str(result.error)
-            if after_failure(result.error) is Next.GIVE_UP:
-                break
-        if answer is None and error is None:
-            error = "every provider in the route is marked down by the health monitor"
+        claim = await self._claim(query_id)
+        if isinstance(claim, CompletionProduced):
+            logger.info("query=%s already dispatched; re-publishing its completion", query_id)
+            return [Outgoing(self._topics.completions, query_id, claim)]
 
-        completion = CompletionProduced(
-            query=classified.query,
-            classification=classified.classification,
-            route=classified.route,
-            status="succeeded" if answer else "failed",
-            answer=answer,
-            attempts=summaries,
-            error=None if answer else error,
-            dispatch_latency_ms=round((time.monotonic() - started) * 1000.0, 1),
-        )
-        if answer is not None:
-            await self._cache.put(completion)
-        outgoing = [Outgoing(self._topics.provider_attempts, query_id, e) for e in attempt_events]
+        try:
+            problem = query_problem(classified.query)
+            finished: list[ProviderAttempt] = []
+            if problem is not None:
+                completion = self._walk.refused(classified, problem)
+            else:
+                completion, finished = await self._walk.run(classified)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._lease.release(query_id, claim)
+            raise
+        outgoing = [Outgoing(self._topics.provider_attempts, e.provider, e) for e in finished]
         outgoing.append(Outgoing(self._topics.completions, query_id, completion))
+        if completion.status == "succeeded":
+            try:
+                await self._cache.put(completion)
+            except Exception:
+                self._remember_unsaved(query_id, _Unsaved(completion, outgoing))
+                raise
+        try:
+            await self._lease.release(query_id, claim)
+        except Exception as err:  # it expires on its own; the completion is cached
+            logger.warning("query=%s lease release failed: %s", query_id, err)
         return outgoing
 
-    async def _attempt(
-        self, classified: QueryClassified, step: RouteStep, number: int
-    ) -> tuple[AttemptResult, ProviderAttempt]:
-        """One route step, and the attempt event the health service reads."""
-        spec = self._catalogue.get(step.provider, step.model)
-        timeout_s = spec.timeout_s
-        if step.provider in HOSTED_PROVIDERS:
-            timeout_s = min(timeout_s, self._timeout_cap_s)
-        result = await attempt_model(
-            provider=self._providers[step.provider],
-            spec=spec,
-            query=classified.query,
-            timeout_s=timeout_s,
-        )
-        summary, answer = result.summary, result.answer
-        if result.error is not None:
-            logger.info(
-                "query=%s %s/%s %s (%s) after %.0f ms",
-                classified.query.query_id,
-                step.provider,
-                step.model,
-                summary.outcome,
-                summary.error_kind,
-                summary.latency_ms,
-            )
-        event = ProviderAttempt(
-            query_id=classified.query.query_id,
-            provider=step.provider,
-            model=step.model,
-            attempt_number=number,
-            outcome=summary.outcome,  # type: ignore[arg-type]  # never "skipped" here
-            error_kind=summary.error_kind,
-            error_message=summary.error_message,
-            latency_ms=summary.latency_ms,
-            input_tokens=answer.input_tokens if answer else 0,
-            output_tokens=answer.output_tokens if answer else 0,
-            cost_usd=summary.cost_usd,
-        )
-        return result, event
+    async def _claim(self, query_id: str) -> str | CompletionProduced:
+        """The lease token to dispatch with, or the completion another delivery produced.
+
+        While another delivery holds the lease, wait for its completion; when the lease
+        ends without one (its holder failed or died), take over.
+        """
+        cached = await self._cache.get(query_id)
+        if cached is not None:
+            return cached
+        delay_s = LEASE_POLL_INITIAL_S
+        while True:
+            token = await self._lease.acquire(query_id)
+            if token is not None:
+                cached = await self._cache.get(query_id)  # finished just before we took it
+                if cached is None:
+                    return token
+                await self._lease.release(query_id, token)
+                return cached
+            logger.info("query=%s is being dispatched by another delivery; waiting", query_id)
+            while await self._lease.held(query_id):
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, LEASE_POLL_MAX_S)
+                cached = await self._cache.get(query_id)
+                if cached is not None:
+                    return cached
+
+    def _remember_unsaved(self, query_id: str, unsaved: _Unsaved) -> None:
+        self._unsaved[query_id] = unsaved
+        while len(self._unsaved) > MAX_UNSAVED:
+            self._unsaved.popitem(last=False)

@@ -18,11 +18,34 @@ class DispatcherSettings(BaseSettings):
         gt=0,
         description="Upper bound on any hosted provider attempt, so failover starts within 5 s.",
     )
+    route_budget_s: float = Field(
+        default=25.0,
+        gt=0,
+        description="Total time one query may spend on its route (attempts and Retry-After "
+        "waits). Keep it below STRATEGIST_SYNC_TIMEOUT_S (30 s) with room for the other hops.",
+    )
+    lease_margin_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="The dispatch lease lives route_budget_s plus this; a second delivery of a "
+        "query waits that long for the first one's completion before taking over.",
+    )
+    rate_limit_max_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest Retry-After waited out to call the same model once more (if the "
+        "route budget allows); a longer one moves on to the fallback at once.",
+    )
     health_stale_after_s: float = Field(
         default=20.0,
         gt=0,
         description="Ignore a provider status older than this (a dead monitor must not pin "
-        "a provider down).",
+        "a provider down); also how long without any status before the view logs as stale.",
     )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
+
+    @property
+    def lease_ttl_s(self) -> float:
+        """Outlives any live holder: the route budget plus the margin."""
+        return self.route_budget_s + self.lease_margin_s

@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from providers.base import Provider
 from providers.catalogue import Catalogue
+from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
-from services.common.worker import EventWorker
-from services.dispatcher.handler import CompletionCache, Dispatcher, HealthLookup
+from services.common.worker import EventWorker, Outgoing, SetAside
+from services.dispatcher.handler import CompletionCache, Dispatcher, DispatchLease, HealthLookup
+from services.dispatcher.route_walk import RouteLimits
 from services.dispatcher.settings import DispatcherSettings
 
 SERVICE = "dispatcher"
+
+
+def route_limits(settings: DispatcherSettings) -> RouteLimits:
+    return RouteLimits(
+        attempt_timeout_cap_s=settings.attempt_timeout_cap_s,
+        route_budget_s=settings.route_budget_s,
+        rate_limit_max_wait_s=settings.rate_limit_max_wait_s,
+    )
 
 
 def build_worker(
     settings: DispatcherSettings,
     *,
     producer: EventProducer,
-    providers: dict[str, Provider],
+    providers: Mapping[ProviderName, Provider],
     catalogue: Catalogue,
     health: HealthLookup,
     cache: CompletionCache,
+    lease: DispatchLease,
+    set_aside: SetAside | None = None,
 ) -> EventWorker[QueryClassified]:
     topics = settings.infra.topics
+
+    async def publish(outgoing: Outgoing) -> None:
+        await producer.send_async(outgoing.topic, outgoing.key, outgoing.event)
+
     dispatcher = Dispatcher(
         providers=providers,
         catalogue=catalogue,
         health=health,
         cache=cache,
+        lease=lease,
+        publish=publish,
         topics=topics,
-        attempt_timeout_cap_s=settings.attempt_timeout_cap_s,
+        limits=route_limits(settings),
     )
     return EventWorker(
         service=SERVICE,
@@ -41,4 +61,5 @@ def build_worker(
         producer=producer,
         dead_letter_topic=topics.dead_letters,
         max_in_flight=settings.max_in_flight,
+        set_aside=set_aside,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from confluent_kafka import Consumer
 
 from schemas.attempt import ProviderAttempt
 from schemas.classified import QueryClassified
@@ -60,6 +62,32 @@ def _completions(
         reader.close()
 
 
+def _keyed_attempts(
+    kafka_bootstrap: str, topic: str, done, timeout_s: float = 30
+) -> list[tuple[str, ProviderAttempt]]:
+    """(key, event) of every attempt event until `done(events)` holds or time runs out."""
+    consumer = Consumer({
+        "bootstrap.servers": kafka_bootstrap,
+        "group.id": f"test-attempts-{uuid.uuid4().hex}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    })
+    consumer.subscribe([topic])
+    found: list[tuple[str, ProviderAttempt]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not done([e for _, e in found]):
+            message = consumer.poll(0.2)
+            if message is None or message.error() is not None:
+                continue
+            found.append(
+                (message.key().decode(), ProviderAttempt.from_bytes(message.value()))
+            )
+    finally:
+        consumer.close()
+    return found
+
+
 def test_answers_from_primary_and_publishes_one_attempt_per_call(
     topics, producer, start_service, kafka_bootstrap, dispatcher_env
 ) -> None:
@@ -70,10 +98,11 @@ def test_answers_from_primary_and_publishes_one_attempt_per_call(
     assert (completion.answer.provider, completion.answer.model) == ("gemini", "gemini-2.5-pro")
     assert completion.answer.emulated and completion.answer.output_tokens > 0
     assert completion.answer.cost_usd > 0
-    reader = TopicReader(kafka_bootstrap, topics.provider_attempts, ProviderAttempt)
-    attempts = reader.poll_until(lambda e: len(e) >= 1, 20)
-    reader.close()
-    assert [(a.provider, a.outcome) for a in attempts] == [("gemini", "success")]
+    keyed = _keyed_attempts(kafka_bootstrap, topics.provider_attempts, lambda e: len(e) >= 2)
+    assert [(key, a.provider, a.outcome, a.attempt_id) for key, a in keyed] == [
+        ("gemini", "gemini", "started", "q1:1"),
+        ("gemini", "gemini", "success", "q1:1"),
+    ]
 
 
 @pytest.mark.parametrize("mode", ["error", "down", "rate_limit", "hang"])
@@ -152,3 +181,56 @@ def test_killed_mid_stream_and_restarted_loses_no_query(
     completions = _completions(kafka_bootstrap, topics, count + 1, timeout_s=120)
     ids = {c.query.query_id for c in completions}
     assert ids == {f"q{i}" for i in range(count)} | {"last"}
+
+
+def test_two_deliveries_of_one_query_at_once_pay_one_provider_call(
+    slow_emulator, topics, producer, start_service, kafka_bootstrap
+) -> None:
+    slow_emulator.reset()
+    start_service(
+        "dispatcher",
+        EMULATOR_URL=slow_emulator.base_url,
+        LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
+    )
+    classified = _classified("twice")
+    producer.send(topics.classified, "twice", classified)  # a redelivery racing the first
+    producer.send_and_wait(topics.classified, "twice", classified, 10)
+    reader = TopicReader(kafka_bootstrap, topics.completions, CompletionProduced)
+    completions = reader.poll_until(lambda events: len(events) >= 2, 60)
+    reader.close()
+    assert len(completions) == 2
+    assert completions[0].answer == completions[1].answer
+    keyed = _keyed_attempts(
+        kafka_bootstrap, topics.provider_attempts,
+        lambda events: any(a.outcome == "success" for a in events), timeout_s=20,
+    )
+    time.sleep(1.0)  # let a second paid call, if any, reach the topic
+    keyed += _keyed_attempts(kafka_bootstrap, topics.provider_attempts, lambda e: False, 3)
+    succeeded = {a.event_id for _key, a in keyed if a.outcome == "success"}
+    assert len(succeeded) == 1, f"{len(succeeded)} paid calls for one query"
+    assert slow_emulator.state()["gemini"]["by_endpoint"].get("generate", 0) == 1
+
+
+def test_a_call_cut_short_by_sigkill_is_on_record_and_redone_under_its_id(
+    emulator, topics, producer, start_service, kafka_bootstrap, dispatcher_env
+) -> None:
+    emulator.set_mode("gemini", "hang")
+    env = {**dispatcher_env, "DISPATCHER_ROUTE_BUDGET_S": "8", "DISPATCHER_LEASE_MARGIN_S": "1"}
+    first = start_service("dispatcher", **env)
+    producer.send_and_wait(topics.classified, "q1", _classified("q1"), 10)
+    before = _keyed_attempts(kafka_bootstrap, topics.provider_attempts, lambda e: len(e) >= 1)
+    assert [(a.attempt_id, a.outcome) for _k, a in before] == [("q1:1", "started")]
+    first.kill()  # SIGKILL mid-call: the call's outcome is never published
+    emulator.set_mode("gemini", "ok")
+    start_service("dispatcher", **env)  # redelivered; waits out the dead holder's lease
+    [completion] = _completions(kafka_bootstrap, topics, 1, timeout_s=90)
+    assert completion.answer.provider == "gemini"
+    keyed = _keyed_attempts(
+        kafka_bootstrap, topics.provider_attempts,
+        lambda e: any(a.outcome == "success" for a in e), timeout_s=20,
+    )
+    assert [(a.attempt_id, a.outcome) for _k, a in keyed] == [
+        ("q1:1", "started"),  # the call cut short: on record, outcome unknown
+        ("q1:1", "started"),  # the redelivered step reuses the id
+        ("q1:1", "success"),
+    ]

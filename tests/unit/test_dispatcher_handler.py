@@ -1,85 +1,29 @@
-"""Dispatcher logic with test-double providers (the Protocol gives them for free)."""
+"""Dispatcher logic with test-double providers, cache, lease and broker."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from providers.base import CompletionRequest, ProviderReply, SourceRef
-from providers.catalogue import DEFAULT_CATALOGUE
-from providers.errors import BadRequest, ProviderError, ProviderUnavailable
-from schemas.completion import CompletionProduced
+from core.response import explain
+from providers.errors import BadRequest, ProviderUnavailable
+from schemas.attempt import ProviderAttempt
 from schemas.query import QueryRequested
-from schemas.topics import TopicNames
 from services.classifier.handler import classify
-from services.dispatcher.handler import Dispatcher
-
-TOPICS = TopicNames("unit")
-
-
-class ScriptedProvider:
-    """Answers, fails with a given error, or hangs; records every call."""
-
-    emulated = True
-
-    def __init__(self, name: str, *, error: ProviderError | None = None, hang: bool = False):
-        self.name = name
-        self.error = error
-        self.hang = hang
-        self.calls: list[CompletionRequest] = []
-
-    async def complete(self, request: CompletionRequest) -> ProviderReply:
-        self.calls.append(request)
-        if self.hang:
-            await asyncio.sleep(60)
-        if self.error is not None:
-            raise self.error
-        return ProviderReply(
-            text=f"answer from {self.name}",
-            model=request.model,
-            input_tokens=100,
-            output_tokens=200,
-            finish_reason="stop",
-            citations=(SourceRef(url="https://apnews.com/a"),),
-        )
-
-    async def probe(self, timeout_s: float) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
-
-
-class Health:
-    def __init__(self, down: set[str] | None = None) -> None:
-        self.down = down or set()
-
-    def is_down(self, provider: str) -> bool:
-        return provider in self.down
-
-
-class MemoryCache:
-    def __init__(self) -> None:
-        self.items: dict[str, CompletionProduced] = {}
-
-    async def get(self, query_id: str) -> CompletionProduced | None:
-        return self.items.get(query_id)
-
-    async def put(self, completion: CompletionProduced) -> None:
-        self.items[completion.query.query_id] = completion
-
-
-def _dispatcher(providers, health=None, cache=None, cap=4.5) -> Dispatcher:
-    return Dispatcher(
-        providers={p.name: p for p in providers},
-        catalogue=DEFAULT_CATALOGUE,
-        health=health or Health(),
-        cache=cache or MemoryCache(),
-        topics=TOPICS,
-        attempt_timeout_cap_s=cap,
-    )
-
+from services.common.failures import Action, decide_failure
+from services.common.producer import DeliveryError
+from tests.unit.dispatcher_fakes import (
+    TOPICS,
+    Broker,
+    Health,
+    MemoryCache,
+    MemoryLease,
+    ScriptedProvider,
+    completion_of,
+    make_dispatcher,
+)
 
 COMPLEX = classify(
     QueryRequested(
@@ -89,30 +33,61 @@ COMPLEX = classify(
 )
 
 
-def _completion(outgoing) -> CompletionProduced:
-    assert outgoing[-1].topic == TOPICS.completions
-    return outgoing[-1].event
+def _three(**gemini) -> list[ScriptedProvider]:
+    return [ScriptedProvider("gemini", **gemini), ScriptedProvider("perplexity"),
+            ScriptedProvider("local")]
 
 
 def test_primary_answers_with_cost_from_usage() -> None:
-    gemini = ScriptedProvider("gemini")
-    out = asyncio.run(
-        _dispatcher([gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")]).handle(
-            COMPLEX
-        )
-    )
-    completion = _completion(out)
+    providers = _three()
+    out = asyncio.run(make_dispatcher(providers).handle(COMPLEX))
+    completion = completion_of(out)
     assert completion.status == "succeeded"
     assert completion.answer.provider == "gemini" and completion.answer.model == "gemini-2.5-pro"
     assert completion.answer.cost_usd == pytest.approx(100 * 1.25e-6 + 200 * 10e-6)
     assert [o.topic for o in out] == [TOPICS.provider_attempts, TOPICS.completions]
 
 
+def test_every_call_is_announced_to_the_broker_before_it_is_made() -> None:
+    broker = Broker()
+    gemini = ScriptedProvider("gemini", error=ProviderUnavailable("gemini", "503"),
+                              published=broker.sent)
+    perplexity = ScriptedProvider("perplexity", published=broker.sent)
+    out = asyncio.run(
+        make_dispatcher([gemini, perplexity, ScriptedProvider("local")], broker=broker)
+        .handle(COMPLEX)
+    )
+    started = broker.attempts()
+    assert [(a.provider, a.outcome) for a in started] == [("gemini", "started"),
+                                                          ("perplexity", "started")]
+    # each call happened only after its own `started` event was acknowledged
+    assert gemini.published_at_call == [1] and perplexity.published_at_call == [2]
+    finished = [o.event for o in out if o.topic == TOPICS.provider_attempts]
+    assert [(a.attempt_id, a.outcome) for a in finished] == [("q1:1", "error"),
+                                                             ("q1:2", "success")]
+    assert [a.attempt_id for a in started] == ["q1:1", "q1:2"]
+
+
+def test_attempt_events_are_keyed_by_provider_and_ids_repeat_on_redelivery() -> None:
+    broker = Broker()
+    providers = [ScriptedProvider("gemini", error=ProviderUnavailable("gemini", "503")),
+                 ScriptedProvider("perplexity"), ScriptedProvider("local")]
+    dispatcher = make_dispatcher(providers, broker=broker, cache=MemoryCache())
+    first = asyncio.run(dispatcher.handle(COMPLEX))
+    attempts = [o for o in [*broker.sent, *first] if o.topic == TOPICS.provider_attempts]
+    assert all(o.key == o.event.provider for o in attempts)
+    assert {o.key for o in attempts} == {"gemini", "perplexity"}
+    # a redelivery that must dispatch again (nothing cached) reuses the same attempt ids
+    again = make_dispatcher(providers, broker=Broker())
+    second = asyncio.run(again.handle(COMPLEX))
+    ids = [o.event.attempt_id for o in second if isinstance(o.event, ProviderAttempt)]
+    assert ids == [o.event.attempt_id for o in first if isinstance(o.event, ProviderAttempt)]
+
+
 def test_fails_over_to_next_provider_and_records_every_attempt() -> None:
-    gemini = ScriptedProvider("gemini", error=ProviderUnavailable("gemini", "503"))
-    perplexity = ScriptedProvider("perplexity")
-    out = asyncio.run(_dispatcher([gemini, perplexity, ScriptedProvider("local")]).handle(COMPLEX))
-    completion = _completion(out)
+    providers = _three(error=ProviderUnavailable("gemini", "503"))
+    out = asyncio.run(make_dispatcher(providers).handle(COMPLEX))
+    completion = completion_of(out)
     assert completion.answer.provider == "perplexity"
     assert [a.outcome for a in completion.attempts] == ["error", "success"]
     assert completion.attempts[0].error_kind == "unavailable"
@@ -120,58 +95,125 @@ def test_fails_over_to_next_provider_and_records_every_attempt() -> None:
 
 
 def test_a_hung_provider_is_abandoned_within_the_timeout_cap() -> None:
-    gemini = ScriptedProvider("gemini", hang=True)
-    dispatcher = _dispatcher(
-        [gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")], cap=0.3
-    )
+    dispatcher = make_dispatcher(_three(hang=True), cap=0.6)
     out = asyncio.run(asyncio.wait_for(dispatcher.handle(COMPLEX), timeout=5))
-    completion = _completion(out)
+    completion = completion_of(out)
     assert completion.attempts[0].outcome == "timeout"
-    assert completion.attempts[0].latency_ms < 1000
+    assert completion.attempts[0].latency_ms < 1500
     assert completion.answer.provider == "perplexity"
 
 
 def test_provider_marked_down_is_never_called() -> None:
-    gemini = ScriptedProvider("gemini")
-    out = asyncio.run(
-        _dispatcher(
-            [gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")],
-            health=Health({"gemini"}),
-        ).handle(COMPLEX)
-    )
-    completion = _completion(out)
-    assert gemini.calls == []
+    providers = _three()
+    out = asyncio.run(make_dispatcher(providers, health=Health({"gemini"})).handle(COMPLEX))
+    completion = completion_of(out)
+    assert providers[0].calls == []
     assert completion.attempts[0].outcome == "skipped"
     assert completion.answer.provider == "perplexity"
 
 
-def test_all_down_fails_with_a_reason_and_calls_nobody() -> None:
-    providers = [ScriptedProvider(n) for n in ("gemini", "perplexity", "local")]
-    out = asyncio.run(
-        _dispatcher(providers, health=Health({"gemini", "perplexity", "local"})).handle(COMPLEX)
+def test_when_every_step_is_marked_down_the_last_is_tried_anyway_and_said_so() -> None:
+    providers = _three()
+    everyone = Health({"gemini", "perplexity", "local"})
+    completion = completion_of(
+        asyncio.run(make_dispatcher(providers, health=everyone).handle(COMPLEX))
     )
-    completion = _completion(out)
-    assert completion.status == "failed" and "marked down" in completion.error
-    assert all(p.calls == [] for p in providers)
+    assert [len(p.calls) for p in providers] == [0, 0, 1]
+    assert completion.status == "succeeded" and completion.answer.provider == "local"
+    explanation = explain(path="intelligent", classification=completion.classification,
+                          route=completion.route, attempts=completion.attempts,
+                          answer=completion.answer)
+    assert "local/local-gguf is tried anyway" in explanation
 
 
-def test_bad_request_stops_the_route() -> None:
-    gemini = ScriptedProvider("gemini", error=BadRequest("gemini", "invalid argument"))
-    perplexity = ScriptedProvider("perplexity")
-    completion = _completion(
-        asyncio.run(_dispatcher([gemini, perplexity, ScriptedProvider("local")]).handle(COMPLEX))
+def test_when_every_step_is_down_and_the_last_fails_the_error_says_it_was_tried() -> None:
+    providers = [ScriptedProvider("gemini"), ScriptedProvider("perplexity"),
+                 ScriptedProvider("local", error=ProviderUnavailable("local", "refused"))]
+    everyone = Health({"gemini", "perplexity", "local"})
+    completion = completion_of(
+        asyncio.run(make_dispatcher(providers, health=everyone).handle(COMPLEX))
     )
-    assert completion.status == "failed" and perplexity.calls == []
+    assert completion.status == "failed"
+    assert "tried local/local-gguf anyway" in completion.error and "refused" in completion.error
+
+
+def test_a_provider_specific_bad_request_fails_over() -> None:
+    providers = _three(error=BadRequest("gemini", "unsupported parameter: thinking_budget"))
+    completion = completion_of(asyncio.run(make_dispatcher(providers).handle(COMPLEX)))
+    assert completion.status == "succeeded" and completion.answer.provider == "perplexity"
+    assert completion.attempts[0].error_kind == "bad_request"
+
+
+def test_a_query_no_provider_can_take_stops_before_any_call() -> None:
+    blank = COMPLEX.model_copy(
+        update={"query": QueryRequested(query_id="q-blank", query="   \n\t ")}
+    )
+    providers = _three()
+    broker = Broker()
+    out = asyncio.run(make_dispatcher(providers, broker=broker).handle(blank))
+    completion = completion_of(out)
+    assert completion.status == "failed" and "blank" in completion.error
+    assert all(p.calls == [] for p in providers) and broker.sent == []
 
 
 def test_redelivered_query_is_not_paid_for_twice() -> None:
-    gemini = ScriptedProvider("gemini")
-    cache = MemoryCache()
-    dispatcher = _dispatcher(
-        [gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")], cache=cache
-    )
-    first = _completion(asyncio.run(dispatcher.handle(COMPLEX)))
+    providers = _three()
+    dispatcher = make_dispatcher(providers, cache=MemoryCache())
+    first = completion_of(asyncio.run(dispatcher.handle(COMPLEX)))
     second_out = asyncio.run(dispatcher.handle(COMPLEX))
-    assert len(gemini.calls) == 1
-    assert _completion(second_out) == first
+    assert len(providers[0].calls) == 1
+    assert completion_of(second_out) == first
     assert len(second_out) == 1
+
+
+def test_a_failed_cache_read_is_an_error_to_retry_not_a_miss() -> None:
+    down = RedisConnectionError("Connection closed by server.")
+    providers = _three()
+    dispatcher = make_dispatcher(providers, cache=MemoryCache(fail_reads=down))
+    with pytest.raises(RedisConnectionError) as raised:
+        asyncio.run(dispatcher.handle(COMPLEX))
+    assert all(p.calls == [] for p in providers)
+    assert decide_failure(raised.value, 1).action is Action.RETRY
+
+
+def test_a_failed_cache_write_is_retried_without_paying_again() -> None:
+    cache = MemoryCache()
+    cache.fail_writes = RedisConnectionError("Too many connections")
+    providers = _three()
+    lease = MemoryLease()
+    dispatcher = make_dispatcher(providers, cache=cache, lease=lease)
+    with pytest.raises(RedisConnectionError) as raised:
+        asyncio.run(dispatcher.handle(COMPLEX))
+    assert decide_failure(raised.value, 1).action is Action.RETRY
+    cache.fail_writes = None  # Redis is back; the worker retries the message
+    retried = completion_of(asyncio.run(dispatcher.handle(COMPLEX)))
+    assert retried.status == "succeeded"
+    assert len(providers[0].calls) == 1
+    assert cache.items["q1"] == retried
+
+
+def test_a_second_delivery_waits_for_the_first_instead_of_paying_again() -> None:
+    providers = _three(delay_s=0.3)
+    cache, lease = MemoryCache(), MemoryLease()
+    first = make_dispatcher(providers, cache=cache, lease=lease)
+    second = make_dispatcher(providers, cache=cache, lease=lease)
+
+    async def both():
+        return await asyncio.gather(first.handle(COMPLEX), second.handle(COMPLEX))
+
+    a, b = asyncio.run(asyncio.wait_for(both(), timeout=10))
+    assert len(providers[0].calls) == 1
+    assert completion_of(a) == completion_of(b)
+    assert lease.holders == {}
+
+
+def test_an_unacknowledged_announcement_stops_before_the_call_and_frees_the_lease() -> None:
+    providers = _three()
+    lease = MemoryLease()
+    dispatcher = make_dispatcher(
+        providers, lease=lease, broker=Broker(fail=DeliveryError("broker away"))
+    )
+    with pytest.raises(DeliveryError):
+        asyncio.run(dispatcher.handle(COMPLEX))
+    assert all(p.calls == [] for p in providers)
+    assert lease.holders == {}

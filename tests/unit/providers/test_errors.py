@@ -8,7 +8,9 @@ from providers.errors import (
     AuthenticationFailed,
     BadRequest,
     ContextTooLong,
+    InvalidQuery,
     ModelNotFound,
+    ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
@@ -38,8 +40,20 @@ def test_error_for_status(status, message, expected, retryable):
     err = error_for_status("gemini", status, message)
     assert type(err) is expected
     assert err.retryable is retryable
+    assert err.fails_over, "an HTTP error is one provider's answer; another may accept"
     assert err.provider == "gemini"
     assert message in str(err)
+
+
+def _tree(cls: type[ProviderError]) -> set[type[ProviderError]]:
+    return {cls}.union(*(_tree(sub) for sub in cls.__subclasses__()))
+
+
+def test_only_the_callers_own_input_stops_a_route() -> None:
+    """The tree answers "does this fail over?": every class but InvalidQuery says yes."""
+    stoppers = {cls for cls in _tree(ProviderError) if not cls.fails_over}
+    assert stoppers == {InvalidQuery}
+    assert InvalidQuery.__doc__ and "no provider" in InvalidQuery.__doc__
 
 
 def test_rate_limited_carries_retry_after():

@@ -10,10 +10,10 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from core.prompt import SYSTEM_PROMPT, build_prompt
 from providers.base import CompletionRequest, Provider
 from providers.catalogue import ModelSpec
-from providers.errors import ProviderError, ProviderTimeout
-from providers.prompt import SYSTEM_PROMPT, build_prompt
+from providers.errors import InvalidQuery, ProviderError, ProviderTimeout
 from schemas.completion import Answer, AttemptSummary, Citation
 from schemas.query import QueryRequested
 
@@ -25,6 +25,17 @@ class AttemptResult:
     summary: AttemptSummary
     answer: Answer | None = None
     error: ProviderError | None = None
+
+
+ANY_PROVIDER = "any"
+"""The provider named on an error that no provider would avoid."""
+
+
+def query_problem(query: QueryRequested) -> InvalidQuery | None:
+    """The caller's own input that no provider can accept, found before any call is paid for."""
+    if not query.query.strip():
+        return InvalidQuery(ANY_PROVIDER, "the question is blank")
+    return None
 
 
 def completion_request(
