@@ -12,9 +12,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from schemas.completion import Citation
+from providers.catalogue import ModelSpec
+from schemas.classified import RouteStep
+from schemas.completion import Answer, Citation
 from schemas.response import Confidence, ConfidenceComponent
-from services.scorer.sources import domain_of, source_score
+from core.sources import domain_of, source_score
 
 BASE_WEIGHTS = {
     "model_certainty": 0.25,
@@ -26,6 +28,8 @@ BASE_WEIGHTS = {
 PRIOR_CORRECT = 1
 PRIOR_TOTAL = 2
 """Beta(1, 1) prior: with no history, historical accuracy is a neutral 0.5."""
+TRUNCATION_REASONS = frozenset({"length", "MAX_TOKENS", "max_tokens"})
+"""Finish reasons that mean the answer was cut at the token limit (per provider)."""
 SOURCES_FOR_FULL_CORROBORATION = 3
 MISSING_SOURCES_SCORE = 0.2
 TRUNCATED_PENALTY = 0.7
@@ -40,7 +44,7 @@ class History:
 
 
 @dataclass(frozen=True)
-class Signals:
+class ConfidenceSignals:
     """Everything the score may use for one answer."""
 
     avg_logprob: float | None
@@ -74,7 +78,7 @@ def historical_accuracy(history: History) -> float:
     return (history.correct + PRIOR_CORRECT) / (history.total + PRIOR_TOTAL)
 
 
-def route_fit(signals: Signals) -> tuple[float, str]:
+def route_fit(signals: ConfidenceSignals) -> tuple[float, str]:
     """Penalise answers that lack a capability the question needed, or came late in the route."""
     if signals.needs_live_data and not signals.answered_with_live_search:
         return 0.3, "live data needed but the answering model had no web search"
@@ -91,7 +95,7 @@ def route_fit(signals: Signals) -> tuple[float, str]:
     return max(value, 0.0), detail
 
 
-def aggregate(signals: Signals) -> Confidence:
+def aggregate(signals: ConfidenceSignals) -> Confidence:
     """The confidence score and its components (weights renormalised over present ones)."""
     raw: dict[str, tuple[float, str]] = {}
     if signals.avg_logprob is not None:
@@ -126,3 +130,38 @@ def aggregate(signals: Signals) -> Confidence:
     }
     score = sum(BASE_WEIGHTS[name] / total_weight * value for name, (value, _) in raw.items())
     return Confidence(score=round(max(0.0, min(1.0, score)), 4), components=components)
+
+
+def score_answer(
+    *,
+    answer: Answer,
+    spec: ModelSpec,
+    route: Sequence[RouteStep],
+    needs_live_data: bool,
+    agreement: float | None,
+    history: History,
+) -> Confidence:
+    """The confidence of `answer` from `spec` (the model that gave it) on this route.
+
+    One place builds the signals, so the scorer and the app's direct path score alike.
+    """
+    position = next(
+        (
+            i
+            for i, step in enumerate(route)
+            if (step.provider, step.model) == (answer.provider, answer.model)
+        ),
+        0,
+    )
+    return aggregate(
+        ConfidenceSignals(
+            avg_logprob=answer.avg_logprob,
+            citations=answer.citations,
+            needs_live_data=needs_live_data,
+            answered_with_live_search=spec.capabilities.live_web_search,
+            fallback_position=position,
+            truncated=answer.finish_reason in TRUNCATION_REASONS,
+            agreement=agreement,
+            history=history,
+        )
+    )

@@ -122,3 +122,38 @@ def build_response(
         confidence=confidence,
         error=error if answer is None else None,
     )
+
+
+def set_aside_response(
+    *, analysis_id: str, stage: str, reason: str, query: QueryRequested | None
+) -> AnalysisResponded:
+    """The failed response for a query the pipeline had to set aside (dead-lettered).
+
+    The caller gets a final answer at once instead of "pending" until the TTL; the
+    explanation says where it stopped. `query` is None when even it was unreadable.
+    """
+    explanation = (
+        f"The {stage} could not process this query ({reason}); it was set aside on the "
+        "dead-letter topic for the operators to inspect and re-publish."
+    )
+    now = utc_now()
+    created_at = query.submitted_at if query is not None else now
+    return AnalysisResponded(
+        analysis_id=analysis_id,
+        analysis_type=(query.analysis_type if query else None) or "general",
+        status="failed",
+        result=None,
+        created_at=created_at,
+        completed_at=now,
+        campaign_id=query.campaign_id if query else None,
+        routing=Routing(
+            path="intelligent",
+            provider=None,
+            model=None,
+            cost_usd=0.0,
+            latency_ms=round(max((now - created_at).total_seconds() * 1000.0, 0.0), 1),
+            explanation=explanation,
+        ),
+        confidence=None,
+        error=f"set aside by the {stage}: {reason}",
+    )

@@ -20,7 +20,7 @@ from demo.questions import SAMPLE_QUESTIONS
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO
 from providers.errors import ProviderError
-from providers.prompt import SYSTEM_PROMPT
+from core.prompt import SYSTEM_PROMPT
 from providers.settings import ProviderSettings
 
 API = "/api/v1/strategist"

@@ -136,6 +136,10 @@ TYPE_RULES: list[tuple[str, list[str]]] = [
     ),
 ]
 
+LIST_ITEM = re.compile(r"^[ \t]*(?:\d+[.)]|[-*•])[ \t]", re.MULTILINE)
+"""A line that starts a list item. Only spaces and tabs may lead it: `\\s*` would also eat
+newlines and make a body of blank lines take quadratic time."""
+
 WORDS_FOR_FULL_LENGTH_SCORE = 150
 LENGTH_WEIGHT = 0.3
 REASONING_WEIGHT_EACH = 0.15
@@ -201,7 +205,7 @@ def extract_features(query: str, context_chars: int = 0) -> QueryFeatures:
         reasoning=_hits(REASONING, text),
         simple_task=_hits(SIMPLE_TASK, text),
         questions=text.count("?"),
-        list_items=len(re.findall(r"(^|\n)\s*(\d+[.)]|[-*•])\s", query)),
+        list_items=len(LIST_ITEM.findall(query)),
     )
 
 

@@ -7,7 +7,7 @@ import json
 from schemas.classified import Classification, QueryClassified
 from schemas.query import QueryRequested
 from services.classifier.features import extract_features, infer_analysis_type
-from services.classifier.routes import build_route
+from services.classifier.model_route import build_route
 
 LIVE_DATA_THRESHOLD = 1.0
 

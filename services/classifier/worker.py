@@ -9,13 +9,16 @@ from services.classifier.handler import classify
 from services.classifier.settings import ClassifierSettings
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
-from services.common.worker import EventWorker, Outgoing
+from services.common.worker import EventWorker, Outgoing, SetAside
 
 SERVICE = "classifier"
 
 
 def build_worker(
-    settings: ClassifierSettings, *, producer: EventProducer
+    settings: ClassifierSettings,
+    *,
+    producer: EventProducer,
+    set_aside: SetAside | None = None,
 ) -> EventWorker[QueryRequested]:
     topics = settings.infra.topics
 
@@ -31,4 +34,5 @@ def build_worker(
         producer=producer,
         dead_letter_topic=topics.dead_letters,
         max_in_flight=settings.max_in_flight,
+        set_aside=set_aside,
     )

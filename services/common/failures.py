@@ -1,9 +1,19 @@
 """The per-message failure policy, in one place.
 
-A message that cannot be decoded is poison: dead-letter it at once. A handler
-error marked retryable is retried a few times with backoff, then dead-lettered.
-Anything else is dead-lettered at once. The worker never crashes on a message;
-it crashes only when Kafka itself is unusable.
+    what failed                                    what the worker does
+    ---------------------------------------------  ----------------------------------------
+    the bytes are not a valid event (poison)       dead-letter at once (+ a failed answer)
+    infrastructure that comes back by itself:       retry the same message with backoff,
+      Kafka delivery (broker briefly unreachable),  for as long as it takes; the offset stays
+      Redis (restart, full pool), timeouts,         uncommitted, so a crash or a stop
+      connections, TransientHandlerError            redelivers it
+    anything else (a bug, a catalogue mismatch)    dead-letter at once (+ a failed answer)
+    dead-lettering itself fails (Kafka down)       retry it with backoff, like a transient
+
+The worker never crashes on one message and never leaves an offset in flight
+without a way to finish it: either the message finishes (answered, or
+dead-lettered with a failed answer) or it is retried until the stop, and then
+redelivered to whoever owns the partition next.
 """
 
 from __future__ import annotations
@@ -13,10 +23,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pydantic import ValidationError
+from redis.exceptions import DataError, RedisError, ResponseError
 
-MAX_HANDLER_ATTEMPTS = 3
+from services.common.producer import DeliveryError
+
 INITIAL_RETRY_DELAY_S = 0.2
-MAX_RETRY_DELAY_S = 2.0
+MAX_RETRY_DELAY_S = 5.0
 
 
 class TransientHandlerError(Exception):
@@ -34,23 +46,24 @@ class Decision:
     delay_s: float = 0.0
 
 
-def decide(error: BaseException, attempt: int) -> Decision:
-    """What to do after `attempt` (1-based) failed with `error`."""
+def decide_failure(error: BaseException, attempt: int) -> Decision:
+    """What to do after `attempt` (1-based) of one message failed with `error`."""
     if isinstance(error, ValidationError | UnicodeDecodeError):
         return Decision(Action.DEAD_LETTER)
-    if _is_transient(error) and attempt < MAX_HANDLER_ATTEMPTS:
+    if is_transient(error):
         return Decision(Action.RETRY, retry_delay_s(attempt))
     return Decision(Action.DEAD_LETTER)
 
 
-def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, TransientHandlerError | TimeoutError | ConnectionError):
+def is_transient(error: BaseException) -> bool:
+    """Errors of infrastructure that recovers by itself: worth waiting for, never final."""
+    if isinstance(error, TransientHandlerError | DeliveryError | TimeoutError | ConnectionError):
         return True
-    # redis-py's errors do not derive from the builtins; match them by module.
-    return type(error).__module__.startswith("redis") and "Error" in type(error).__name__
+    # A Redis reply error (wrong type, bad script) will fail the same way again.
+    return isinstance(error, RedisError) and not isinstance(error, ResponseError | DataError)
 
 
 def retry_delay_s(attempt: int) -> float:
-    """Exponential backoff with full jitter, bounded."""
+    """Exponential backoff with jitter (half to full of the ceiling), bounded."""
     ceiling = min(MAX_RETRY_DELAY_S, INITIAL_RETRY_DELAY_S * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)

@@ -57,33 +57,70 @@ class EventProducer:
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._fatal = threading.Event()
+        self._retired = threading.Event()
 
     def start(self) -> EventProducer:
         with self._lock:
             if self._producer is None:
-                self._producer = Producer(self._config)
-                self._poller = threading.Thread(
-                    target=self._serve_delivery_reports,
-                    args=(self._producer,),
-                    name="producer-delivery",
-                    daemon=True,
-                )
-                self._poller.start()
+                self._producer = self._new_producer()
         return self
 
-    def _serve_delivery_reports(self, producer: Producer) -> None:
-        while not self._stop.is_set():
+    def _new_producer(self) -> Producer:
+        """A librdkafka producer and its delivery-report thread (the lock is held)."""
+        done = threading.Event()
+        producer = Producer({**self._config, "error_cb": self._on_client_error})
+        self._poller = threading.Thread(
+            target=self._serve_delivery_reports,
+            args=(producer, done),
+            name="producer-delivery",
+            daemon=True,
+        )
+        self._retired = done
+        self._poller.start()
+        return producer
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        """A fatal error (e.g. an idempotence sequence broken by a broker restart) makes
+        the client unusable: replace it on the next send; queued sends fail and are
+        retried by their callers, so nothing is lost."""
+        if err.fatal():
+            logger.error("producer fatal error, replacing the client: %s", err.str())
+            self._fatal.set()
+        else:
+            logger.debug("producer client error: %s", err.str())
+
+    def _replace_if_fatal(self) -> None:
+        if not self._fatal.is_set():
+            return
+        with self._lock:
+            if not self._fatal.is_set():
+                return
+            self._fatal.clear()
+            old, old_done = self._producer, self._retired
+            self._producer = self._new_producer()
+        if old is not None:
+            old.flush(0)  # fails what it still holds, so its futures resolve
+            old_done.set()
+
+    def _serve_delivery_reports(self, producer: Producer, done: threading.Event) -> None:
+        while not self._stop.is_set() and not done.is_set():
             producer.poll(DELIVERY_POLL_INTERVAL_S)
 
     def send(
-        self, topic: str, key: str | None, event: EventModel
+        self, topic: str, key: str | bytes | None, event: EventModel
     ) -> concurrent.futures.Future[None]:
         """Queue one event; the future resolves once the broker acknowledged it."""
         return self.send_raw(topic, key, event.to_bytes())
 
     def send_raw(
-        self, topic: str, key: str | None, value: bytes
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes | None]] | None = None,
     ) -> concurrent.futures.Future[None]:
+        self._replace_if_fatal()
         producer = self.start()._producer
         assert producer is not None
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -96,7 +133,9 @@ class EventProducer:
 
         while True:
             try:
-                producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                producer.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=on_delivery
+                )
                 return future
             except BufferError:  # local queue full: let delivery reports drain it
                 time.sleep(QUEUE_FULL_BACKOFF_S)
@@ -104,7 +143,9 @@ class EventProducer:
                 future.set_exception(DeliveryError(f"{topic}: {err}"))
                 return future
 
-    async def send_async(self, topic: str, key: str | None, event: EventModel) -> None:
+    async def send_async(
+        self, topic: str, key: str | bytes | None, event: EventModel
+    ) -> None:
         """Await the broker's acknowledgement; raises DeliveryError."""
         await asyncio.wrap_future(self.send(topic, key, event))
 

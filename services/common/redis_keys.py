@@ -24,6 +24,14 @@ class RedisKeys:
         """The dispatcher's CompletionProduced, so a redelivered query is not paid twice."""
         return f"{self.namespace}:completion:{query_id}"
 
+    def lease(self, step: str, query_id: str) -> str:
+        """Held (short TTL) by the one delivery doing a paid `step` for the query now."""
+        return f"{self.namespace}:lease:{step}:{query_id}"
+
+    def cross_check(self, query_id: str) -> str:
+        """The scorer's cross-validation outcome, so a redelivered completion is not paid twice."""
+        return f"{self.namespace}:cross-check:{query_id}"
+
     def provider_status(self) -> str:
         """Hash provider -> latest ProviderStatus JSON (the app's health view)."""
         return f"{self.namespace}:provider-status"

@@ -9,10 +9,14 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.asyncio import Redis
+
 from services.common.admin import ensure_topics
 from services.common.consumer import consumer_config
 from services.common.logs import configure_logging
 from services.common.producer import EventProducer, producer_config
+from services.common.redis_keys import RedisKeys
+from services.common.set_aside import SetAsideAnswers
 from services.common.settings import InfraSettings
 
 logger = logging.getLogger(__name__)
@@ -43,10 +47,26 @@ def make_producer(infra: InfraSettings, service: str) -> EventProducer:
     )
 
 
+def make_set_aside(infra: InfraSettings, *, producer: EventProducer, redis: Redis) -> SetAsideAnswers:
+    """The failed-answer publisher for dead-lettered pipeline messages."""
+    return SetAsideAnswers(
+        producer=producer,
+        redis=redis,
+        keys=RedisKeys(infra.topic_namespace),
+        responses_topic=infra.topics.responses,
+        ttl_s=infra.result_ttl_s,
+    )
+
+
 def worker_consumer_config(infra: InfraSettings, service: str) -> dict[str, Any]:
     """Consumer config for a service's group: instances of one service share partitions."""
     return consumer_config(
         infra.kafka_bootstrap_servers,
         group_id=infra.group_id(service),
         client_id=f"{service}-{os.getpid()}",
+        instance_id=(
+            f"{infra.group_id(service)}-{infra.service_instance_id}"
+            if infra.service_instance_id
+            else None
+        ),
     )

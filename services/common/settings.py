@@ -6,6 +6,7 @@ env-prefixed fields (e.g. `DISPATCHER_MAX_IN_FLIGHT`).
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import DEFAULT_NAMESPACE, TopicNames
@@ -24,6 +25,12 @@ class InfraSettings(BaseSettings):
     topic_namespace: str = DEFAULT_NAMESPACE
     log_level: str = "INFO"
     result_ttl_s: int = 24 * 3600
+    service_instance_id: str | None = Field(
+        default=None,
+        description="Stable id of this instance among its service's instances (e.g. 'host-1'); "
+        "when set, the consumer uses static membership, so a restart takes its partitions "
+        "back at once. Two live instances of one service must never share it.",
+    )
 
     @property
     def topics(self) -> TopicNames:

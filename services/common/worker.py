@@ -6,6 +6,13 @@ produces each message's outputs and waits for the broker's acknowledgement
 before marking the message done, and commits only offsets below the lowest
 message still in flight. A crash therefore re-delivers, never loses; handlers
 are idempotent by event id. Poison messages go to the dead-letter topic.
+
+Each output event's id is derived from its input's (input id, output topic,
+position), so a redelivered step publishes the same events again, not new
+ones, and downstream consumers can drop the copy by id. What happens when a
+message fails is decided in `failures.py`; a bug in this loop itself stops the
+worker (the process exits and is restarted) rather than leaving an offset in
+flight forever.
 """
 
 from __future__ import annotations
@@ -14,17 +21,19 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from schemas.base import EventModel
-from schemas.dead_letter import DeadLetter
-from services.common.failures import Action, decide
-from services.common.offsets import OffsetTracker, Partition
+from schemas.dead_letter import DeadLetter, Header
+from services.common.follower import fetch_available
+from services.common.failures import Action, decide_failure, retry_delay_s
+from services.common.offsets import OffsetTracker, Partition, Ticket
 from services.common.producer import EventProducer
 
 logger = logging.getLogger(__name__)
@@ -32,8 +41,11 @@ logger = logging.getLogger(__name__)
 POLL_TIMEOUT_S = 0.1
 MAX_BATCH = 500
 COMMIT_INTERVAL_S = 0.5
-SHUTDOWN_GRACE_S = 20.0
-MAX_DEAD_LETTER_PAYLOAD_CHARS = 100_000
+DRAIN_TIMEOUT_S = 8.0
+"""On SIGTERM, finish in-flight messages for this long; the scripts and docker-compose
+wait 15 s before SIGKILL, so the drain and the final commit always fit."""
+MAX_ERROR_MESSAGE_CHARS = 2000
+OUTPUT_ID_NAMESPACE = uuid.UUID("0b5d6f4e-8c1a-4f3e-a2d7-5e9c4b1a7f20")
 
 E = TypeVar("E", bound=EventModel)
 
@@ -50,19 +62,28 @@ class Outgoing:
 Handler = Callable[[E], Awaitable[Sequence[Outgoing]]]
 
 
-def fetch_available(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Message]:
-    """Wait up to `timeout_s` for the first message, then take what is already buffered.
+class SetAside(Protocol):
+    """Ends the query of a dead-lettered message (see `services.common.set_aside`)."""
 
-    `Consumer.consume(n, timeout)` waits the whole timeout unless n messages arrive,
-    which adds that timeout to every hop at low traffic; this returns as soon as one
-    message is there.
-    """
-    first = consumer.poll(timeout_s)
-    if first is None:
-        return []
-    if max_messages <= 1:
-        return [first]
-    return [first, *consumer.consume(max_messages - 1, 0)]
+    async def publish(
+        self, *, stage: str, where: str, key: bytes | None, value: bytes, error: BaseException
+    ) -> None: ...
+
+
+class WorkerCrashed(RuntimeError):
+    """A message task failed outside the failure policy: stop, so the process restarts."""
+
+
+def derived_outputs(input_event_id: str, outputs: Sequence[Outgoing]) -> list[Outgoing]:
+    """The outputs with ids derived from the input's: (input id, topic, n-th on that topic)."""
+    seen: dict[str, int] = {}
+    stamped = []
+    for out in outputs:
+        index = seen.get(out.topic, 0)
+        seen[out.topic] = index + 1
+        event_id = uuid.uuid5(OUTPUT_ID_NAMESPACE, f"{input_event_id}/{out.topic}/{index}").hex
+        stamped.append(Outgoing(out.topic, out.key, out.event.model_copy(update={"event_id": event_id})))
+    return stamped
 
 
 class EventWorker(Generic[E]):
@@ -79,7 +100,13 @@ class EventWorker(Generic[E]):
         producer: EventProducer,
         dead_letter_topic: str,
         max_in_flight: int,
+        on_partitions_changed: Callable[[frozenset[int]], None] | None = None,
+        set_aside: SetAside | None = None,
     ) -> None:
+        """`on_partitions_changed` is told the full set of this instance's partitions of
+        `topic` after every rebalance (on the consumer thread; keep it quick).
+        `set_aside` answers the query of a dead-lettered message as failed (pipeline
+        topics only)."""
         self.service = service
         self.topic = topic
         self.event_type = event_type
@@ -94,7 +121,12 @@ class EventWorker(Generic[E]):
         # librdkafka consumer calls all happen on this one thread, in order.
         self._consumer_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{service}-consumer")
         self._consumer: Consumer | None = None
+        self._on_partitions_changed = on_partitions_changed
+        self._assigned: set[int] = set()
+        self._set_aside = set_aside
+        self._crash: BaseException | None = None
         self.processed = 0
+        self.dead_lettered = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain in-flight work and commit."""
@@ -113,6 +145,8 @@ class EventWorker(Generic[E]):
         last_commit = loop.time()
         try:
             while not stop.is_set():
+                if self._crash is not None:
+                    raise WorkerCrashed(f"{self.service}: a message task crashed") from self._crash
                 free = self._max_in_flight - len(self._tasks)
                 if free <= 0:
                     self._slot_freed.clear()
@@ -151,8 +185,8 @@ class EventWorker(Generic[E]):
             logger.warning("%s consumer error: %s", self.service, error.str())
             return
         partition: Partition = (message.topic(), message.partition())
-        self._tracker.begin(partition, message.offset())
-        task = asyncio.create_task(self._process(message, partition))
+        ticket = self._tracker.begin(partition, message.offset())
+        task = asyncio.create_task(self._process(message, ticket))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -160,48 +194,98 @@ class EventWorker(Generic[E]):
         self._tasks.discard(task)
         self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
-            logger.error("%s task crashed", self.service, exc_info=task.exception())
+            logger.error("%s task crashed; stopping", self.service, exc_info=task.exception())
+            self._crash = task.exception()
+            self._slot_freed.set()
 
-    async def _process(self, message: Message, partition: Partition) -> None:
-        where = f"{partition[0]}[{partition[1]}]@{message.offset()}"
+    async def _process(self, message: Message, ticket: Ticket) -> None:
+        where = f"{ticket.partition[0]}[{ticket.partition[1]}]@{ticket.offset}"
         attempt = 0
         while True:
             attempt += 1
             try:
                 event = self.event_type.from_bytes(message.value() or b"")
-                outputs = await self._handle(event)
+                outputs = derived_outputs(event.event_id, await self._handle(event))
                 await asyncio.gather(
                     *(self._producer.send_async(o.topic, o.key, o.event) for o in outputs)
                 )
                 break
             except Exception as err:  # the failure policy decides; the loop keeps going
-                decision = decide(err, attempt)
+                decision = decide_failure(err, attempt)
                 if decision.action is Action.RETRY:
                     logger.warning(
-                        "%s retrying %s after %s: %s", self.service, where, type(err).__name__, err
+                        "%s retrying %s (attempt %d) in %.1fs after %s: %s",
+                        self.service, where, attempt, decision.delay_s, type(err).__name__, err,
                     )
                     await asyncio.sleep(decision.delay_s)
                     continue
-                logger.warning("%s dead-lettering %s: %s", self.service, where, type(err).__name__)
-                await self._dead_letter(message, err)
+                logger.warning(
+                    "%s dead-lettering %s: %s: %s", self.service, where, type(err).__name__, err
+                )
+                await self._dead_letter_until_done(message, err, where)
                 break
-        self._tracker.done(partition, message.offset())
-        self.processed += 1
+        if self._tracker.done(ticket):
+            self.processed += 1
 
-    async def _dead_letter(self, message: Message, error: BaseException) -> None:
+    async def _dead_letter_until_done(
+        self, message: Message, error: BaseException, where: str
+    ) -> None:
+        """Dead-letter, then answer the query as failed. Each step is retried with backoff
+        while Kafka or Redis are away (the offset stays in flight, so a stop redelivers)."""
+        letter = self._letter(message, error)
+        await self._until_done(
+            f"dead-letter {where}",
+            lambda: self._producer.send_async(self._dead_letter_topic, message.key(), letter),
+        )
+        set_aside = self._set_aside
+        if set_aside is not None:
+            await self._until_done(
+                f"answer the query of {where} as failed",
+                lambda: set_aside.publish(
+                    stage=self.service,
+                    where=where,
+                    key=message.key(),
+                    value=message.value() or b"",
+                    error=error,
+                ),
+            )
+        self.dead_lettered += 1
+
+    async def _until_done(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await step()
+                return
+            except Exception as err:  # Kafka or Redis away: wait, never drop the offset
+                delay = retry_delay_s(attempt)
+                logger.warning(
+                    "%s could not %s (%s: %s); retrying in %.1fs",
+                    self.service, what, type(err).__name__, err, delay,
+                )
+                await asyncio.sleep(delay)
+
+    def _letter(self, message: Message, error: BaseException) -> DeadLetter:
         raw = message.value() or b""
         key = message.key()
-        letter = DeadLetter(
+        _kind, timestamp = message.timestamp()
+        return DeadLetter(
             service=self.service,
             source_topic=message.topic(),
             partition=message.partition(),
             offset=message.offset(),
-            key=key.decode("utf-8", "replace") if key else None,
-            payload=raw.decode("utf-8", "replace")[:MAX_DEAD_LETTER_PAYLOAD_CHARS],
+            timestamp_ms=timestamp if timestamp and timestamp > 0 else None,
+            key_base64=DeadLetter.encode(key) if key is not None else None,
+            payload_base64=DeadLetter.encode(raw),
+            payload_preview=DeadLetter.preview(raw),
+            headers=[
+                Header(name=name, value_base64=None if value is None else DeadLetter.encode(value))
+                for name, value in (message.headers() or [])
+            ],
             error_type=type(error).__name__,
-            error_message=str(error)[:2000],
+            error_message=str(error)[:MAX_ERROR_MESSAGE_CHARS],
         )
-        await self._producer.send_async(self._dead_letter_topic, letter.key, letter)
 
     async def _commit(self) -> None:
         offsets = self._tracker.committable()
@@ -221,7 +305,7 @@ class EventWorker(Generic[E]):
             return
         logger.info("%s draining %d in-flight messages", self.service, len(self._tasks))
         started = time.monotonic()
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE_S)
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=DRAIN_TIMEOUT_S)
         for task in pending:
             task.cancel()
         logger.info(
@@ -234,6 +318,8 @@ class EventWorker(Generic[E]):
     # Rebalance callbacks run on the consumer thread, inside consume().
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.info("%s assigned %s", self.service, [p.partition for p in partitions])
+        self._assigned.update(p.partition for p in partitions if p.topic == self.topic)
+        self._announce_partitions()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = [(p.topic, p.partition) for p in partitions]
@@ -247,4 +333,10 @@ class EventWorker(Generic[E]):
             except Exception as err:
                 logger.warning("%s commit on revoke failed: %s", self.service, err)
         self._tracker.forget(revoked)
+        self._assigned.difference_update(p.partition for p in partitions if p.topic == self.topic)
         logger.info("%s revoked %s", self.service, [p.partition for p in partitions])
+        self._announce_partitions()
+
+    def _announce_partitions(self) -> None:
+        if self._on_partitions_changed is not None:
+            self._on_partitions_changed(frozenset(self._assigned))

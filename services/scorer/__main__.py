@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
-
 from providers.catalogue import Catalogue
 from providers.registry import build_providers, close_providers
+from services.common.once import Once
+from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
-from services.common.runner import make_producer, run_service
+from services.common.runner import make_producer, make_set_aside, run_service
 from services.scorer.cross_check import ProviderCrossCheck
 from services.scorer.handler import Scorer
 from services.scorer.settings import ScorerSettings
@@ -25,7 +25,7 @@ def main() -> None:
         producer = make_producer(infra, SERVICE)
         providers = build_providers(settings.providers)
         catalogue = Catalogue.load(settings.providers.catalogue_path)
-        redis = Redis.from_url(infra.redis_url)
+        redis = async_redis(infra.redis_url, concurrency=settings.max_in_flight)
         keys = RedisKeys(infra.topic_namespace)
         scorer = Scorer(
             catalogue=catalogue,
@@ -35,11 +35,19 @@ def main() -> None:
                 providers=providers,
                 second=catalogue.get(settings.cross_check_provider, settings.cross_check_model),
                 always=settings.cross_check_always,
+                once=Once(redis=redis, result_ttl_s=infra.result_ttl_s),
+                keys=keys,
             ),
             topics=infra.topics,
         )
+        worker = build_worker(
+            settings,
+            producer=producer,
+            scorer=scorer,
+            set_aside=make_set_aside(infra, producer=producer, redis=redis),
+        )
         try:
-            await build_worker(settings, producer=producer, scorer=scorer).run(stop)
+            await worker.run(stop)
         finally:
             producer.close()
             await close_providers(providers)

@@ -1,17 +1,26 @@
-"""Cross-validation: ask a second model and measure agreement with the answer."""
+"""Cross-validation: ask a second model and measure agreement with the answer.
+
+The second call costs money, so it runs at most once per query (`Once`): a
+completion delivered twice, even at the same moment, is cross-checked once.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 
-from providers.base import CompletionRequest, Provider
+from core.agreement import agreement
+from core.attempt import attempt_model
+from providers.base import Provider
 from providers.catalogue import ModelSpec
-from providers.errors import ProviderError
-from providers.prompt import SYSTEM_PROMPT, build_prompt
 from schemas.completion import CompletionProduced
-from services.scorer.agreement import agreement
+from services.common.once import Once
+from services.common.redis_keys import RedisKeys
 
 logger = logging.getLogger(__name__)
+
+LEASE_MARGIN_S = 5.0
+STEP = "cross-check"
 
 
 class ProviderCrossCheck:
@@ -23,35 +32,52 @@ class ProviderCrossCheck:
         providers: dict[str, Provider],
         second: ModelSpec,
         always: bool,
+        once: Once,
+        keys: RedisKeys,
     ) -> None:
         self._providers = providers
         self._second = second
         self._always = always
+        self._once = once
+        self._keys = keys
 
     async def check(self, completion: CompletionProduced) -> tuple[float, float] | None:
+        """(agreement, cost of the second call), or None when not wanted or not possible."""
         answer = completion.answer
         wanted = self._always or completion.query.options.cross_validate
         if answer is None or not wanted:
             return None
         second = self._second
-        if (answer.provider, answer.model) == (second.provider, second.model):
+        if (answer.provider, answer.model) == (second.provider, second.model_id):
             return None
         provider = self._providers.get(second.provider)
         if provider is None:
             return None
-        request = CompletionRequest(
-            prompt=build_prompt(completion.query),
-            model=second.model_id,
-            max_output_tokens=second.max_output_tokens,
-            timeout_s=second.timeout_s,
-            system=SYSTEM_PROMPT,
-        )
-        try:
-            reply = await provider.complete(request)
-        except ProviderError as err:
-            logger.info(
-                "cross-check with %s/%s failed: %s", second.provider, second.model_id, err.kind
+        query_id = completion.query.query_id
+
+        async def second_opinion() -> bytes | None:
+            result = await attempt_model(
+                provider=provider, spec=second, query=completion.query, timeout_s=second.timeout_s
             )
+            if result.answer is None:
+                logger.info(
+                    "cross-check of %s with %s/%s failed: %s",
+                    query_id,
+                    second.provider,
+                    second.model_id,
+                    result.summary.error_kind,
+                )
+                return None
+            score = agreement(answer.text, result.answer.text)
+            return json.dumps({"agreement": score, "cost_usd": result.answer.cost_usd}).encode()
+
+        stored, _ = await self._once.run(
+            result_key=self._keys.cross_check(query_id),
+            lease_key=self._keys.lease(STEP, query_id),
+            lease_ttl_s=second.timeout_s + LEASE_MARGIN_S,
+            compute=second_opinion,
+        )
+        if stored is None:
             return None
-        cost = second.cost_usd(reply.input_tokens, reply.output_tokens)
-        return agreement(answer.text, reply.text), cost
+        outcome = json.loads(stored)
+        return float(outcome["agreement"]), float(outcome["cost_usd"])

@@ -10,21 +10,19 @@ from providers.catalogue import Catalogue
 from schemas.completion import CompletionProduced
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
-from services.common.worker import Outgoing
-from services.scorer.confidence import History, Signals, aggregate
-from services.scorer.response import build_response
+from services.common.worker import Outgoing, derived_outputs
+from core.confidence import History, score_answer
+from core.response import build_response
 
 logger = logging.getLogger(__name__)
-
-TRUNCATION_REASONS = frozenset({"length", "MAX_TOKENS", "max_tokens"})
 
 
 class HistoryStore(Protocol):
     async def get(self, provider: str, model: str, analysis_type: str) -> History: ...
 
 
-class ResultStore(Protocol):
-    async def save(self, response: AnalysisResponded) -> None: ...
+class ResultWriter(Protocol):
+    async def save(self, response: AnalysisResponded) -> bool: ...
 
 
 class CrossCheck(Protocol):
@@ -39,7 +37,7 @@ class Scorer:
         *,
         catalogue: Catalogue,
         history: HistoryStore,
-        results: ResultStore,
+        results: ResultWriter,
         cross_check: CrossCheck,
         topics: TopicNames,
     ) -> None:
@@ -50,10 +48,19 @@ class Scorer:
         self._topics = topics
 
     async def handle(self, completion: CompletionProduced) -> Sequence[Outgoing]:
-        """The scored response on the responses topic (also stored for GET by id)."""
+        """The scored response on the responses topic (also stored for GET by id).
+
+        The stored copy carries the id the worker gives the published one (derived from
+        the completion's), so the topic and the store hold the same event.
+        """
         response = await self.score(completion)
-        await self._results.save(response)
-        return [Outgoing(self._topics.responses, response.analysis_id, response)]
+        [outgoing] = derived_outputs(
+            completion.event_id,
+            [Outgoing(self._topics.responses, response.analysis_id, response)],
+        )
+        assert isinstance(outgoing.event, AnalysisResponded)
+        await self._results.save(outgoing.event)
+        return [outgoing]
 
     async def score(self, completion: CompletionProduced) -> AnalysisResponded:
         answer = completion.answer
@@ -64,28 +71,16 @@ class Scorer:
             agreement = None
             if checked is not None:
                 agreement, extra_cost = checked
-            spec = self._catalogue.get(answer.provider, answer.model)
-            position = next(
-                (
-                    i
-                    for i, step in enumerate(completion.route)
-                    if (step.provider, step.model) == (answer.provider, answer.model)
-                ),
-                0,
-            )
-            signals = Signals(
-                avg_logprob=answer.avg_logprob,
-                citations=answer.citations,
+            confidence = score_answer(
+                answer=answer,
+                spec=self._catalogue.get(answer.provider, answer.model),
+                route=completion.route,
                 needs_live_data=completion.classification.needs_live_data,
-                answered_with_live_search=spec.capabilities.live_web_search,
-                fallback_position=position,
-                truncated=answer.finish_reason in TRUNCATION_REASONS,
                 agreement=agreement,
                 history=await self._history.get(
                     answer.provider, answer.model, completion.classification.analysis_type
                 ),
             )
-            confidence = aggregate(signals)
         return build_response(
             query=completion.query,
             path="intelligent",

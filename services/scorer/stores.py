@@ -9,7 +9,8 @@ from redis.exceptions import RedisError
 
 from schemas.response import AnalysisResponded
 from services.common.redis_keys import RedisKeys
-from services.scorer.confidence import History
+from services.common.results import result_write_args
+from core.confidence import History
 
 logger = logging.getLogger(__name__)
 
@@ -35,21 +36,20 @@ class RedisHistoryStore:
 
 
 class RedisResultStore:
-    """Stores the response by id (TTL) so GET /analyses/<id> works after the wait ends."""
+    """Stores the response by id (TTL) so GET /analyses/<id> works after the wait ends.
+
+    A Redis error propagates: the worker retries the message, because an answer that
+    is only on the topic is lost to callers of the async API.
+    """
 
     def __init__(self, *, redis: Redis, keys: RedisKeys, ttl_s: int) -> None:
         self._redis = redis
         self._keys = keys
         self._ttl_s = ttl_s
 
-    async def save(self, response: AnalysisResponded) -> None:
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(
-                    self._keys.result(response.analysis_id), response.to_bytes(), ex=self._ttl_s
-                )
-                pipe.delete(self._keys.pending(response.analysis_id))
-                await pipe.execute()
-        except RedisError as err:
-            # The response still goes out on the topic, which is what waiting callers read.
-            logger.warning("result store write failed for %s: %s", response.analysis_id, err)
+    async def save(self, response: AnalysisResponded) -> bool:
+        """True when stored; False when an earlier answer for the id stays (first wins)."""
+        stored = await self._redis.eval(*result_write_args(self._keys, response, self._ttl_s))
+        if not stored:
+            logger.info("analysis=%s already answered; kept the first answer", response.analysis_id)
+        return bool(stored)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from schemas.completion import CompletionProduced
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
-from services.common.worker import EventWorker
+from services.common.worker import EventWorker, SetAside
 from services.scorer.handler import Scorer
 from services.scorer.settings import ScorerSettings
 
@@ -13,7 +13,11 @@ SERVICE = "scorer"
 
 
 def build_worker(
-    settings: ScorerSettings, *, producer: EventProducer, scorer: Scorer
+    settings: ScorerSettings,
+    *,
+    producer: EventProducer,
+    scorer: Scorer,
+    set_aside: SetAside | None = None,
 ) -> EventWorker[CompletionProduced]:
     topics = settings.infra.topics
     return EventWorker(
@@ -25,4 +29,5 @@ def build_worker(
         producer=producer,
         dead_letter_topic=topics.dead_letters,
         max_in_flight=settings.max_in_flight,
+        set_aside=set_aside,
     )

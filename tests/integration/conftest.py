@@ -9,17 +9,19 @@ import pytest
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from services.common.producer import EventProducer
-from tests.support.kafka import test_producer
+from tests.support.kafka import delete_namespace, test_producer
 from tests.support.processes import ManagedProcess, infra_env, python_module, unique_namespace
 
 SERVICE_READY_TIMEOUT_S = 60.0
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str, redis_url: str) -> TopicNames:
+def topics(kafka_bootstrap: str, redis_url: str) -> Iterator[TopicNames]:
+    """A fresh namespace; its topics, consumer groups and Redis keys go at the end."""
     names = TopicNames(unique_namespace())
     create_topics(kafka_bootstrap, names.specs())
-    return names
+    yield names
+    delete_namespace(kafka_bootstrap, redis_url, names.namespace)
 
 
 @pytest.fixture
@@ -45,9 +47,7 @@ def start_service(
             f"services.{name}",
             infra_env(
                 topics.namespace,
-                KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
-                REDIS_URL=redis_url,
-                **env,
+                **{"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "REDIS_URL": redis_url, **env},
             ),
         )
         started.append(process.start())

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import redis
+
 from schemas.classified import QueryClassified
 from schemas.dead_letter import DeadLetter
 from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded
+from services.common.redis_keys import RedisKeys
 from tests.support.kafka import TopicReader
 
 
 def test_classifies_queries_and_dead_letters_poison_without_stopping(
-    topics, producer, start_service, kafka_bootstrap
+    topics, producer, start_service, kafka_bootstrap, redis_url
 ) -> None:
     start_service("classifier")
     producer.send_and_wait(
@@ -18,7 +22,8 @@ def test_classifies_queries_and_dead_letters_poison_without_stopping(
         QueryRequested(query_id="q1", query="latest polls in Arizona this week"),
         10,
     )
-    producer.send_raw(topics.queries, "poison", b"{definitely not json").result(10)
+    poison = b"{definitely not json \xff\x00" + b"x" * 150_000  # not text, and long
+    producer.send_raw(topics.queries, "poison", poison, [("trace", b"t-1")]).result(10)
     producer.send_raw(topics.queries, "wrong-shape", b'{"query_id": "x"}').result(10)
     producer.send_and_wait(
         topics.queries,
@@ -29,19 +34,34 @@ def test_classifies_queries_and_dead_letters_poison_without_stopping(
 
     classified = TopicReader(kafka_bootstrap, topics.classified, QueryClassified)
     dead = TopicReader(kafka_bootstrap, topics.dead_letters, DeadLetter)
+    answers = TopicReader(kafka_bootstrap, topics.responses, AnalysisResponded)
     try:
         events = classified.poll_until(lambda e: len(e) >= 2, 30)
         letters = dead.poll_until(lambda e: len(e) >= 2, 30)
+        failed = answers.poll_until(lambda e: len(e) >= 2, 30)
     finally:
         classified.close()
         dead.close()
+        answers.close()
 
     routes = {e.query.query_id: e.route[0].provider for e in events}
     assert routes == {"q1": "perplexity", "q2": "local"}
-    assert {letter.key for letter in letters} == {"poison", "wrong-shape"}
+    by_key = {letter.key_bytes(): letter for letter in letters}
+    assert set(by_key) == {b"poison", b"wrong-shape"}
     assert all(
         letter.service == "classifier" and letter.error_type == "ValidationError"
         for letter in letters
     )
-    assert letters[0].payload in ("{definitely not json", '{"query_id": "x"}')
+    # The original message exactly: every byte, its headers, where it came from.
+    assert by_key[b"poison"].payload_bytes() == poison
+    assert by_key[b"poison"].header_pairs() == [("trace", b"t-1")]
+    assert by_key[b"poison"].source_topic == topics.queries
+    assert by_key[b"poison"].timestamp_ms is not None
+    assert by_key[b"wrong-shape"].payload_bytes() == b'{"query_id": "x"}'
+
+    # Each dead-lettered query is answered as failed at once, on the topic and in Redis.
+    assert {a.analysis_id for a in failed} == {"poison", "wrong-shape"}
+    assert all(a.status == "failed" and "set aside" in (a.error or "") for a in failed)
+    stored = redis.Redis.from_url(redis_url).get(RedisKeys(topics.namespace).result("poison"))
+    assert AnalysisResponded.from_bytes(stored).status == "failed"
     assert all(b'"query_id"' in raw for raw in classified.raw)  # readable JSON on the wire

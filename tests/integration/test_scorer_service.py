@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+
 import redis
 
 from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
@@ -12,6 +15,8 @@ from services.classifier.handler import classify
 from services.common.redis_keys import RedisKeys
 from tests.support.kafka import TopicReader
 from tests.support.processes import free_port
+
+OUTAGE_S = 3.0
 
 
 def _completion(query_id: str) -> CompletionProduced:
@@ -58,19 +63,50 @@ def test_scores_completions_stores_results_and_survives_poison(
     responses = TopicReader(kafka_bootstrap, topics.responses, AnalysisResponded)
     dead = TopicReader(kafka_bootstrap, topics.dead_letters, DeadLetter)
     try:
-        [response] = responses.poll_until(lambda e: len(e) >= 1, 30)
+        answered = responses.poll_until(lambda e: len(e) >= 2, 30)
         [letter] = dead.poll_until(lambda e: len(e) >= 1, 30)
     finally:
         responses.close()
         dead.close()
 
-    assert response.analysis_id == "a1" and response.status == "completed"
+    by_id = {r.analysis_id: r for r in answered}
+    response = by_id["a1"]
+    assert response.status == "completed"
+    assert by_id["poison"].status == "failed"  # the poison's caller is not left waiting
     assert response.routing.provider == "perplexity" and response.routing.emulated
     assert 0.0 < response.confidence.score < 1.0
     assert {"source_quality", "historical_accuracy", "route_fit"} <= set(
         response.confidence.components
     )
-    assert letter.key == "poison" and letter.service == "scorer"
+    assert letter.key_bytes() == b"poison" and letter.service == "scorer"
 
     stored = redis.Redis.from_url(redis_url).get(RedisKeys(topics.namespace).result("a1"))
     assert AnalysisResponded.from_bytes(stored) == response
+
+
+def test_a_redis_outage_delays_the_answer_but_never_loses_it(
+    topics, producer, start_service, kafka_bootstrap, tmp_path
+) -> None:
+    """The scorer used to log and swallow a failed result write, commit, and the answer was
+    gone for callers of the async API. Now the write is retried until Redis is back."""
+    port = free_port()
+    start_service(
+        "scorer", EMULATOR_URL=f"http://127.0.0.1:{free_port()}", REDIS_URL=f"redis://127.0.0.1:{port}/0"
+    )
+    producer.send_and_wait(topics.completions, "a2", _completion("a2"), 10)
+    time.sleep(OUTAGE_S)  # the scorer is retrying the write meanwhile
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    responses = TopicReader(kafka_bootstrap, topics.responses, AnalysisResponded)
+    try:
+        [response] = responses.poll_until(lambda e: len(e) >= 1, 60)
+        stored = redis.Redis(port=port).get(RedisKeys(topics.namespace).result("a2"))
+    finally:
+        responses.close()
+        server.terminate()
+        server.wait(10)
+    assert response.analysis_id == "a2" and response.status == "completed"
+    assert stored is not None and AnalysisResponded.from_bytes(stored) == response

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
+import redis
 from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
 
 from schemas.base import EventModel
 from services.common.producer import EventProducer, producer_config
@@ -50,3 +53,36 @@ class TopicReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+CLEANUP_TIMEOUT_S = 15.0
+
+
+def delete_namespace(bootstrap: str, redis_url: str | None, namespace: str) -> None:
+    """Delete a test namespace's topics, consumer groups and Redis keys (best effort)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    prefix = f"{namespace}."
+    topics = [t for t in admin.list_topics(timeout=CLEANUP_TIMEOUT_S).topics if t.startswith(prefix)]
+    if topics:
+        for future in admin.delete_topics(topics, operation_timeout=CLEANUP_TIMEOUT_S).values():
+            with contextlib.suppress(Exception):
+                future.result(timeout=CLEANUP_TIMEOUT_S)
+    with contextlib.suppress(Exception):
+        groups = [
+            g.group_id
+            for g in admin.list_consumer_groups().result(timeout=CLEANUP_TIMEOUT_S).valid
+            if g.group_id.startswith(prefix)
+        ]
+        if groups:
+            for future in admin.delete_consumer_groups(groups).values():
+                with contextlib.suppress(Exception):
+                    future.result(timeout=CLEANUP_TIMEOUT_S)
+    if redis_url is None:
+        return
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

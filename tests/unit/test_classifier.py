@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from schemas.query import QueryOptions, QueryRequested
@@ -110,3 +112,32 @@ def test_analysis_type_inference(query: str, expected: str) -> None:
 def test_explicit_analysis_type_wins() -> None:
     query = QueryRequested(query_id="q", query="latest polls", analysis_type="messaging")
     assert classify(query).classification.analysis_type == "messaging"
+
+
+ADVERSARIAL_BYTES = 64 * 1024
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "\n" * ADVERSARIAL_BYTES,
+        " \n" * (ADVERSARIAL_BYTES // 2),
+        "1." * (ADVERSARIAL_BYTES // 2),
+        "\n- " * (ADVERSARIAL_BYTES // 3),
+        "\t" * ADVERSARIAL_BYTES + "x",
+        "this " * (ADVERSARIAL_BYTES // 5),
+    ],
+    ids=["newlines", "space-newline", "numbering", "bullets", "tabs", "words"],
+)
+def test_adversarial_64kb_input_is_classified_well_within_a_second(body: str) -> None:
+    """A regular expression with quadratic backtracking held the event loop for 5.6 s on
+    40 KB of newlines, stalling everyone's queries; every feature must be linear."""
+    started = time.perf_counter()
+    extract_features(body, context_chars=0)
+    infer_analysis_type(body)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_list_items_are_still_counted() -> None:
+    text = "Plan:\n1. turnout\n  2) persuasion\n- mail\n* digital\n-not an item\n"
+    assert extract_features(text).list_items == 4

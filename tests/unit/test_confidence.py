@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 
 from schemas.completion import Citation
-from services.scorer.agreement import agreement
-from services.scorer.confidence import History, Signals, aggregate
-from services.scorer.sources import source_score
+from core.agreement import agreement
+from core.confidence import History, ConfidenceSignals, aggregate
+from core.sources import source_score
 
-BASE = Signals(
+BASE = ConfidenceSignals(
     avg_logprob=None,
     citations=[],
     needs_live_data=False,
@@ -23,7 +23,7 @@ BASE = Signals(
 )
 
 
-def _with(**changes: object) -> Signals:
+def _with(**changes: object) -> ConfidenceSignals:
     return dataclasses.replace(BASE, **changes)
 
 
@@ -70,7 +70,7 @@ def test_neutral_prior_without_history() -> None:
         ),
     ],
 )
-def test_each_signal_moves_the_score_the_right_way(worse: Signals, better: Signals) -> None:
+def test_each_signal_moves_the_score_the_right_way(worse: ConfidenceSignals, better: ConfidenceSignals) -> None:
     assert aggregate(worse).score < aggregate(better).score
 
 

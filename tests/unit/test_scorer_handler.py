@@ -10,7 +10,7 @@ from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.classifier.handler import classify
-from services.scorer.confidence import History
+from core.confidence import History
 from services.scorer.handler import Scorer
 
 TOPICS = TopicNames("unit")

@@ -1,0 +1,61 @@
+"""`python -m chaos` (`make chaos`): kill -9 every part of the stack under load, then count.
+
+Needs the broker and Redis (`make chaos` provides them through scripts/with-infra.sh,
+so the run can restart both). Prints the figures; exit code 0 only when nothing was
+lost, answered twice, paid twice or forgotten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from chaos.run import ChaosReport, run_chaos
+from services.common.logs import configure_logging
+from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
+
+
+def _table(report: ChaosReport) -> str:
+    lines = [
+        f"queries sent                  {report.sent}  ({report.rate_per_s:g}/s for "
+        f"{report.duration_s:g}s)",
+        f"answered                      {report.answered}  (of which failed: "
+        f"{report.answered_failed})",
+        f"lost (never answered)         {report.lost}",
+        f"answered twice                {report.answered_twice}",
+        f"provider calls paid twice     {report.paid_twice}",
+        f"forgotten after Redis restart {report.forgotten_after_redis_restart}",
+        f"time to answer p95 / worst    {report.p95_time_to_answer_s}s / "
+        f"{report.worst_time_to_answer_s}s",
+        "faults (worst time to answer of queries sent in the 10 s after each):",
+    ]
+    for fault in report.faults:
+        worst = "-" if fault.worst_answer_after_s is None else f"{fault.worst_answer_after_s}s"
+        lines.append(f"  t={fault.at_s:6.1f}s  {fault.outcome:<60} worst {worst}")
+    if report.client_errors:
+        lines.append(f"client-side errors (retried): {report.client_errors}")
+    lines.append("CLEAN" if report.clean else "NOT CLEAN")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
+    parser.add_argument("--duration", type=float, default=100.0, help="seconds of load")
+    parser.add_argument("--rate", type=float, default=10.0, help="queries per second")
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    report = run_chaos(
+        duration_s=args.duration,
+        rate=args.rate,
+        bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP_SERVERS),
+        redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
+    )
+    print(json.dumps(report.as_dict(), indent=2) if args.format == "json" else _table(report))
+    return 0 if report.clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

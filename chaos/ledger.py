@@ -1,0 +1,91 @@
+"""What the topics say happened, read back at the end of a run.
+
+Counts are by analysis id. A redelivered step re-publishes the same event (same
+event id, derived from its input's), so copies of one event count once; two
+*different* responses for one analysis, or two different successful provider
+calls, are the defects this run looks for.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, TopicPartition
+from pydantic import ValidationError
+
+from schemas.attempt import ProviderAttempt
+from schemas.response import AnalysisResponded
+
+READ_TIMEOUT_S = 60.0
+IDLE_END_S = 3.0
+
+
+@dataclass
+class Ledger:
+    responses: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """analysis id -> distinct response event ids."""
+    paid_calls: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """analysis id -> distinct successful provider attempts (attempt id or event id)."""
+    started_calls: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """analysis id -> attempts recorded as started (paid or not)."""
+
+    def answered_twice(self, ids: set[str]) -> list[str]:
+        return sorted(a for a in ids if len(self.responses.get(a, ())) > 1)
+
+    def paid_twice(self, ids: set[str]) -> list[str]:
+        return sorted(a for a in ids if len(self.paid_calls.get(a, ())) > 1)
+
+
+def _read_all(bootstrap: str, topic: str) -> list[bytes]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"chaos-ledger-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = metadata.topics[topic].partitions
+        ends = {}
+        for p in partitions:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        values: list[bytes] = []
+        position = {p: 0 for p in partitions}
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while any(position[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                continue
+            position[message.partition()] = message.offset() + 1
+            values.append(message.value() or b"")
+        return values
+    finally:
+        consumer.close()
+
+
+def read_ledger(bootstrap: str, responses_topic: str, attempts_topic: str) -> Ledger:
+    ledger = Ledger()
+    for raw in _read_all(bootstrap, responses_topic):
+        try:
+            response = AnalysisResponded.from_bytes(raw)
+        except ValidationError:
+            continue
+        ledger.responses[response.analysis_id].add(response.event_id)
+    for raw in _read_all(bootstrap, attempts_topic):
+        try:
+            attempt = ProviderAttempt.from_bytes(raw)
+        except ValidationError:
+            continue
+        identity = getattr(attempt, "attempt_id", None) or attempt.event_id
+        if attempt.outcome == "success":
+            ledger.paid_calls[attempt.query_id].add(identity)
+        elif attempt.outcome == "started":
+            ledger.started_calls[attempt.query_id].add(identity)
+    return ledger

@@ -1,0 +1,11 @@
+"""Domain logic that more than one process uses, with no Kafka or Redis code.
+
+The dispatcher, the scorer and the app's direct path all call these modules, so
+a provider attempt, its cost, the prompt, the confidence score and the response
+with its explanation are computed one way wherever they happen:
+
+- `prompt`: what every model is asked
+- `attempt`: one call to one model, bounded in time, with cost and outcome
+- `confidence` (+ `sources`, `agreement`): the score and its components
+- `response`: the response a strategist sees, with the routing explanation
+"""
