@@ -26,3 +26,9 @@ class ProviderStatus(EventModel):
     last_error: str | None = None
     last_probe_at: datetime | None = None
     heartbeat: bool = False
+    publisher: str | None = Field(
+        default=None,
+        description="The health instance that published it (HEALTH_INSTANCE_ID). Each "
+        "provider has one publisher at a time: the instance that owns the provider's "
+        "partition of the attempts topic.",
+    )

@@ -148,8 +148,10 @@ def assess(signals: HealthSignals, t: Thresholds) -> Assessment:
 class ProviderTracker:
     """One provider's signals and current state."""
 
-    def __init__(self, provider: ProviderName, thresholds: Thresholds) -> None:
+    def __init__(self, provider: ProviderName, thresholds: Thresholds,
+                 publisher: str | None = None) -> None:
         self.provider = provider
+        self.publisher = publisher
         self._t = thresholds
         self._window = AttemptWindow(max_samples=thresholds.window_size,
                                      span_s=thresholds.window_s)
@@ -257,15 +259,29 @@ class ProviderTracker:
             last_error=self.last_error,
             last_probe_at=self.last_probe_at,
             heartbeat=heartbeat,
+            publisher=self.publisher,
             occurred_at=now,
         )
 
 
 class HealthMonitor:
-    """The trackers of every monitored provider; each call returns the statuses to publish."""
+    """The trackers of every monitored provider; each call returns the statuses to publish.
 
-    def __init__(self, providers: Iterable[ProviderName], thresholds: Thresholds) -> None:
-        self.trackers = {p: ProviderTracker(p, thresholds) for p in providers}
+    `publisher` names this instance in every status it makes (see ProviderStatus).
+    """
+
+    def __init__(self, providers: Iterable[ProviderName], thresholds: Thresholds,
+                 publisher: str | None = None) -> None:
+        self._thresholds = thresholds
+        self._publisher = publisher
+        self.trackers = {p: ProviderTracker(p, thresholds, publisher) for p in providers}
+
+    def reset(self, provider: ProviderName) -> None:
+        """Forget what is known about `provider`: another instance answered for it
+        meanwhile, so old signals here are stale. No status until its next probe."""
+        if provider in self.trackers:
+            self.trackers[provider] = ProviderTracker(provider, self._thresholds,
+                                                      self._publisher)
 
     def on_attempt(self, attempt: ProviderAttempt, now: datetime) -> list[ProviderStatus]:
         """A real-traffic attempt; a status when it changed the provider's state."""

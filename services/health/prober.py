@@ -2,7 +2,8 @@
 
 Each loop starts a probe every interval (per provider: a billed probe runs less
 often), bounds it by `timeout_s`, feeds the result to the monitor and publishes
-any state change at once.
+any state change at once. With an `ownership`, a loop probes only while this
+instance owns its provider (see ownership.py) and waits otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from providers.base import Provider
 from schemas.base import ProviderName, utc_now
 from services.health.handler import HealthMonitor, ProbeResult
+from services.health.ownership import ProviderOwnership
 from services.health.publisher import StatusPublisher
 
 logger = logging.getLogger(__name__)
@@ -37,8 +39,10 @@ class Prober:
         intervals_s: Mapping[ProviderName, float],
         timeout_s: float,
         heartbeat_s: float,
+        ownership: ProviderOwnership | None = None,
     ) -> None:
         self._providers = dict(providers)
+        self._ownership = ownership
         self._monitor = monitor
         self._publisher = publisher
         self._intervals_s = dict(intervals_s)
@@ -58,6 +62,9 @@ class Prober:
     async def _probe_loop(self, name: ProviderName, provider: Provider,
                           stop: asyncio.Event) -> None:
         while not stop.is_set():
+            if self._ownership is not None and not self._ownership.owns(name):
+                await self._ownership.wait_owned(name, stop)
+                continue
             started = time.monotonic()
             result = await self.probe_once(provider)
             if result.outcome != "ok":

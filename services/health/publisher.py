@@ -5,6 +5,10 @@ provider for the app's GET /providers view. Redis writes are coalesced by one
 writer task, so the hash always ends on the newest status even when statuses come
 from the probe loops and the attempt consumer at once, and a slow or absent Redis
 never holds up a probe or an attempt.
+
+With several health instances, each publishes only the providers it owns
+(`owns`, see ownership.py): statuses of other providers are dropped here, the
+one place every status passes through.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
@@ -27,8 +32,9 @@ class StatusPublisher:
     """Sends statuses to the health topic (keyed by provider) and mirrors them into Redis."""
 
     def __init__(self, *, producer: EventProducer, topic: str, redis: Redis,
-                 redis_key: str) -> None:
+                 redis_key: str, owns: Callable[[str], bool] | None = None) -> None:
         self._producer = producer
+        self._owns = owns or (lambda _provider: True)
         self._topic = topic
         self._redis = redis
         self._redis_key = redis_key
@@ -36,8 +42,19 @@ class StatusPublisher:
         self._unwritten: set[str] = set()
         self._dirty = asyncio.Event()
 
+    def owned(self, statuses: list[ProviderStatus]) -> list[ProviderStatus]:
+        """The statuses of providers this instance answers for."""
+        return [s for s in statuses if self._owns(s.provider)]
+
+    def forget(self, provider: str) -> None:
+        """Drop what is queued for `provider` (another instance answers for it now), so a
+        late write here cannot overwrite the new owner's status in the hash."""
+        self._latest.pop(provider, None)
+        self._unwritten.discard(provider)
+
     def remember(self, statuses: list[ProviderStatus]) -> None:
-        """Queue statuses for the Redis hash (newest per provider wins); never blocks."""
+        """Queue owned statuses for the Redis hash (newest per provider wins); never blocks."""
+        statuses = self.owned(statuses)
         for status in statuses:
             current = self._latest.get(status.provider)
             if current is None or status.occurred_at >= current.occurred_at:
@@ -51,7 +68,9 @@ class StatusPublisher:
 
     async def publish(self, statuses: list[ProviderStatus]) -> None:
         """Send to Kafka and mirror to Redis; a delivery failure is logged, not raised
-        (the next change or heartbeat publishes the state again)."""
+        (the next change or heartbeat publishes the state again). Statuses of providers
+        this instance does not own are dropped."""
+        statuses = self.owned(statuses)
         if not statuses:
             return
         sends = [self._producer.send(self._topic, s.provider, s) for s in statuses]

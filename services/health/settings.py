@@ -7,6 +7,9 @@ published within about three seconds, well inside the dispatcher's five.
 
 from __future__ import annotations
 
+import os
+import socket
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -58,6 +61,9 @@ class HealthSettings(BaseSettings):
         default=10.0, ge=0,
         description="A 429 in real traffic keeps a provider degraded this long.")
     max_in_flight: int = Field(default=64, ge=1, description="Attempt events handled at once.")
+    instance_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}", min_length=1,
+        description="Names this instance in the statuses it publishes (`publisher`).")
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
 
