@@ -10,6 +10,7 @@ provider latency reported in `routing.provider_latency_ms`) and throughput.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import sys
@@ -22,6 +23,7 @@ from bench.stats import RunSummary, percentile
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from tests.support.emulator_process import running_emulator
+from tests.support.kafka import delete_namespace
 from tests.support.processes import (
     ManagedProcess,
     free_port,
@@ -61,6 +63,10 @@ def _app(name: str, env: dict[str, str], port: int) -> ManagedProcess:
     )
 
 
+def _ready(port: int) -> bool:
+    return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+
+
 def _run(name: str, base_url: str, requests: int, concurrency: int) -> RunSummary:
     overhead, total, failures = [], [], 0
 
@@ -85,20 +91,8 @@ def _run(name: str, base_url: str, requests: int, concurrency: int) -> RunSummar
     return RunSummary(name, requests, failures, time.perf_counter() - started, overhead, total)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args(argv)
-
-    namespace = unique_namespace("bench")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    create_topics(bootstrap, TopicNames(namespace).specs())
-    print(
-        f"[bench] machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; namespace {namespace}"
-    )
-
+def _measure(args: argparse.Namespace, namespace: str) -> list[RunSummary]:
+    """Both paths through one stack in `namespace`: direct first, then routed."""
     with running_emulator(latency_scale=0.0) as emulator:
         env = infra_env(
             namespace,
@@ -115,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         with running(*services, routed, direct):
             for app, port in ((routed, routed_port), (direct, direct_port)):
                 app.wait_until(
-                    lambda p=port: (
-                        httpx.get(f"http://127.0.0.1:{p}/readyz", timeout=2).status_code == 200
-                    ),
+                    functools.partial(_ready, port),
                     READY_TIMEOUT_S,
                     "/readyz",
                 )
@@ -128,10 +120,30 @@ def main(argv: list[str] | None = None) -> int:
                 f"[bench] {args.requests} requests per path, {args.concurrency} concurrent "
                 "clients, emulator latency 0"
             )
-            results = [
+            return [
                 _run("direct", f"http://127.0.0.1:{direct_port}", args.requests, args.concurrency),
                 _run("routed", f"http://127.0.0.1:{routed_port}", args.requests, args.concurrency),
             ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args(argv)
+
+    namespace = unique_namespace("bench")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    create_topics(bootstrap, TopicNames(namespace).specs())
+    print(
+        f"[bench] machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; namespace {namespace}"
+    )
+
+    try:
+        results = _measure(args, namespace)
+    finally:
+        delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
     for result in results:
         print("[bench] " + result.line())
     direct_result, routed_result = results

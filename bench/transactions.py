@@ -39,7 +39,10 @@ def _hop(bootstrap: str, source: str, sink: str, messages: int, transactional: b
     """Per-message time from consumed to (output acknowledged and input offset committed)."""
     group = f"{source}-{'txn' if transactional else 'plain'}"
     consumer = Consumer(
-        {**consumer_config(bootstrap, group_id=group, client_id="bench"), "isolation.level": "read_committed"}
+        {
+            **consumer_config(bootstrap, group_id=group, client_id="bench"),
+            "isolation.level": "read_committed",
+        }
     )
     config = producer_config(bootstrap, client_id="bench-hop")
     if transactional:
@@ -55,7 +58,9 @@ def _hop(bootstrap: str, source: str, sink: str, messages: int, transactional: b
             if message is None or message.error() is not None:
                 continue
             started = time.perf_counter()
-            next_offset = [TopicPartition(source, message.partition(), message.offset() + 1)]
+            next_offset = [
+                TopicPartition(source, message.partition() or 0, (message.offset() or 0) + 1)
+            ]
             if transactional:
                 producer.begin_transaction()
                 producer.produce(sink, value=message.value(), key=message.key())

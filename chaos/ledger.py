@@ -63,7 +63,7 @@ def _read_all(bootstrap: str, topic: str) -> list[bytes]:
             message = consumer.poll(0.5)
             if message is None or message.error() is not None:
                 continue
-            position[message.partition()] = message.offset() + 1
+            position[message.partition() or 0] = (message.offset() or 0) + 1
             values.append(message.value() or b"")
         return values
     finally:

@@ -18,7 +18,13 @@ from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from tests.support.emulator_process import running_emulator
 from tests.support.kafka import delete_namespace
-from tests.support.processes import ManagedProcess, free_port, infra_env, python_module, unique_namespace
+from tests.support.processes import (
+    ManagedProcess,
+    free_port,
+    infra_env,
+    python_module,
+    unique_namespace,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +72,10 @@ class ChaosReport:
     @property
     def clean(self) -> bool:
         return not (
-            self.lost or self.answered_twice or self.paid_twice or self.forgotten_after_redis_restart
+            self.lost
+            or self.answered_twice
+            or self.paid_twice
+            or self.forgotten_after_redis_restart
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -76,8 +85,20 @@ class ChaosReport:
 def _gunicorn(env: dict[str, str], port: int) -> ManagedProcess:
     return ManagedProcess(
         "chaos-app",
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "16",
-         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "strategist:create_app()"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--threads",
+            "16",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "5",
+            "strategist:create_app()",
+        ],
         env,
     )
 

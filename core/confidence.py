@@ -12,11 +12,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.sources import domain_of, source_score
 from providers.catalogue import ModelSpec
 from schemas.classified import RouteStep
 from schemas.completion import Answer, Citation
 from schemas.response import Confidence, ConfidenceComponent
-from core.sources import domain_of, source_score
 
 BASE_WEIGHTS = {
     "model_certainty": 0.25,

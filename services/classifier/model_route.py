@@ -8,6 +8,7 @@ runs on our own hardware and is the last thing standing.
 from __future__ import annotations
 
 from providers.catalogue import GEMINI_FLASH, GEMINI_PRO, LOCAL_MODEL, SONAR, SONAR_PRO
+from schemas.base import ProviderName
 from schemas.classified import Classification, RouteStep
 from schemas.query import QueryOptions
 
@@ -107,10 +108,16 @@ def build_route(classification: Classification, options: QueryOptions) -> list[R
     return route
 
 
-def _default_step(provider: str) -> RouteStep:
-    model = {"gemini": GEMINI_FLASH, "perplexity": SONAR, "local": LOCAL_MODEL}[provider]
+DEFAULT_MODEL: dict[ProviderName, str] = {
+    "gemini": GEMINI_FLASH,
+    "perplexity": SONAR,
+    "local": LOCAL_MODEL,
+}
+
+
+def _default_step(provider: ProviderName) -> RouteStep:
     return RouteStep(
         provider=provider,
-        model=model,  # type: ignore[arg-type]
+        model=DEFAULT_MODEL[provider],
         reason="caller restricted the providers",
     )

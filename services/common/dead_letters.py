@@ -7,7 +7,8 @@
 `republish` reads the dead-letter topic in its own consumer group and commits
 what it re-published, so each letter goes back once, however often the command
 runs. With `--service` or `--source-topic` it commits nothing (a letter it skips
-must stay for a later run), so a filtered run may send a letter again. The original bytes, key and headers are restored exactly; a header
+must stay for a later run), so a filtered run may send a letter again. The
+original bytes, key and headers are restored exactly; a header
 `x-republished-from` names the letter's offset on the dead-letter topic.
 """
 
@@ -62,7 +63,7 @@ def read_letters(consumer: Consumer, topic: str) -> Iterator[Letter]:
         except ValidationError:
             logger.warning("unreadable dead letter at offset %d; skipped", message.offset())
             continue
-        yield Letter(message.offset(), message.partition(), letter)
+        yield Letter(message.offset() or 0, message.partition() or 0, letter)
 
 
 def _matches(letter: DeadLetter, service: str | None, source_topic: str | None) -> bool:
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     republish = sub.add_parser("republish", help="send letters back to their source topic once")
     republish.add_argument("--service", help="only letters set aside by this service")
     republish.add_argument("--source-topic", help="only letters from this topic")
-    republish.add_argument("--dry-run", action="store_true", help="show, send nothing, commit nothing")
+    republish.add_argument(
+        "--dry-run", action="store_true", help="show, send nothing, commit nothing"
+    )
     for command in (listing, republish):
         command.add_argument("--format", choices=["table", "json"], default="table")
     args = parser.parse_args(argv)
@@ -126,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     if listing_only:  # always from the beginning, never committed
         consumer.subscribe(
             [topic],
-            on_assign=lambda c, parts: c.assign([TopicPartition(p.topic, p.partition, 0) for p in parts]),
+            on_assign=lambda c, parts: c.assign(
+                [TopicPartition(p.topic, p.partition, 0) for p in parts]
+            ),
         )
     rows: list[dict[str, object]] = []
     producer = EventProducer(
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if args.command == "republish" and not args.dry_run:
                 letter = item.letter
-                headers = [
+                headers: list[tuple[str, str | bytes | None]] = [
                     *letter.header_pairs(),
                     ("x-republished-from", f"{topic}@{item.offset}".encode()),
                 ]

@@ -56,7 +56,7 @@ class Once:
         while True:
             stored = await self._redis.get(result_key)
             if stored is not None:
-                return stored, False
+                return stored if isinstance(stored, bytes) else stored.encode(), False
             token = uuid.uuid4().hex
             if await self._redis.set(lease_key, token, nx=True, px=int(lease_ttl_s * 1000)):
                 try:

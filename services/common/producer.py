@@ -118,7 +118,7 @@ class EventProducer:
         topic: str,
         key: str | bytes | None,
         value: bytes,
-        headers: list[tuple[str, bytes | None]] | None = None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> concurrent.futures.Future[None]:
         self._replace_if_fatal()
         producer = self.start()._producer
@@ -143,9 +143,7 @@ class EventProducer:
                 future.set_exception(DeliveryError(f"{topic}: {err}"))
                 return future
 
-    async def send_async(
-        self, topic: str, key: str | bytes | None, event: EventModel
-    ) -> None:
+    async def send_async(self, topic: str, key: str | bytes | None, event: EventModel) -> None:
         """Await the broker's acknowledgement; raises DeliveryError."""
         await asyncio.wrap_future(self.send(topic, key, event))
 

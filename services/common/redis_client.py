@@ -56,7 +56,9 @@ def async_redis(url: str, *, concurrency: int) -> redis.asyncio.Redis:
     return redis.asyncio.Redis(connection_pool=pool)
 
 
-def sync_redis(url: str, *, concurrency: int, socket_timeout_s: float = SOCKET_TIMEOUT_S) -> redis.Redis:
+def sync_redis(
+    url: str, *, concurrency: int, socket_timeout_s: float = SOCKET_TIMEOUT_S
+) -> redis.Redis:
     """A thread-safe client for a process with `concurrency` request threads (the app)."""
     pool = redis.BlockingConnectionPool.from_url(
         url,

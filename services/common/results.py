@@ -10,8 +10,6 @@ The pending marker is dropped in the same atomic step.
 
 from __future__ import annotations
 
-from typing import Any
-
 from schemas.response import AnalysisResponded
 from services.common.redis_keys import RedisKeys
 

@@ -47,7 +47,9 @@ def make_producer(infra: InfraSettings, service: str) -> EventProducer:
     )
 
 
-def make_set_aside(infra: InfraSettings, *, producer: EventProducer, redis: Redis) -> SetAsideAnswers:
+def make_set_aside(
+    infra: InfraSettings, *, producer: EventProducer, redis: Redis
+) -> SetAsideAnswers:
     """The failed-answer publisher for dead-lettered pipeline messages."""
     return SetAsideAnswers(
         producer=producer,

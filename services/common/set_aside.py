@@ -10,6 +10,7 @@ an answer that already exists).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -37,10 +38,8 @@ def recover_query(key: bytes | None, value: bytes) -> tuple[str | None, QueryReq
     (queries) or under "query" (classified, completions).
     """
     body: Any = None
-    try:
+    with contextlib.suppress(ValueError, RecursionError):
         body = json.loads(value)
-    except (ValueError, RecursionError):
-        pass
     candidates = [body.get("query"), body] if isinstance(body, dict) else []
     for candidate in candidates:
         if isinstance(candidate, dict) and "query_id" in candidate:

@@ -31,9 +31,9 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from schemas.base import EventModel
 from schemas.dead_letter import DeadLetter, Header
-from services.common.follower import fetch_available
 from services.common.failures import Action, decide_failure, retry_delay_s
-from services.common.offsets import OffsetTracker, Partition, Ticket
+from services.common.follower import fetch_available
+from services.common.offsets import OffsetTracker, Ticket
 from services.common.producer import EventProducer
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,12 @@ class WorkerCrashed(RuntimeError):
     """A message task failed outside the failure policy: stop, so the process restarts."""
 
 
+def _base64_or_none(value: str | bytes | None) -> str | None:
+    if value is None:
+        return None
+    return DeadLetter.encode(value.encode() if isinstance(value, str) else value)
+
+
 def derived_outputs(input_event_id: str, outputs: Sequence[Outgoing]) -> list[Outgoing]:
     """The outputs with ids derived from the input's: (input id, topic, n-th on that topic)."""
     seen: dict[str, int] = {}
@@ -82,7 +88,9 @@ def derived_outputs(input_event_id: str, outputs: Sequence[Outgoing]) -> list[Ou
         index = seen.get(out.topic, 0)
         seen[out.topic] = index + 1
         event_id = uuid.uuid5(OUTPUT_ID_NAMESPACE, f"{input_event_id}/{out.topic}/{index}").hex
-        stamped.append(Outgoing(out.topic, out.key, out.event.model_copy(update={"event_id": event_id})))
+        stamped.append(
+            Outgoing(out.topic, out.key, out.event.model_copy(update={"event_id": event_id}))
+        )
     return stamped
 
 
@@ -184,8 +192,9 @@ class EventWorker(Generic[E]):
                 raise RuntimeError(f"fatal Kafka error: {error.str()}")
             logger.warning("%s consumer error: %s", self.service, error.str())
             return
-        partition: Partition = (message.topic(), message.partition())
-        ticket = self._tracker.begin(partition, message.offset())
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        assert topic is not None and partition is not None and offset is not None  # not errors
+        ticket = self._tracker.begin((topic, partition), offset)
         task = asyncio.create_task(self._process(message, ticket))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
@@ -215,7 +224,12 @@ class EventWorker(Generic[E]):
                 if decision.action is Action.RETRY:
                     logger.warning(
                         "%s retrying %s (attempt %d) in %.1fs after %s: %s",
-                        self.service, where, attempt, decision.delay_s, type(err).__name__, err,
+                        self.service,
+                        where,
+                        attempt,
+                        decision.delay_s,
+                        type(err).__name__,
+                        err,
                     )
                     await asyncio.sleep(decision.delay_s)
                     continue
@@ -262,7 +276,11 @@ class EventWorker(Generic[E]):
                 delay = retry_delay_s(attempt)
                 logger.warning(
                     "%s could not %s (%s: %s); retrying in %.1fs",
-                    self.service, what, type(err).__name__, err, delay,
+                    self.service,
+                    what,
+                    type(err).__name__,
+                    err,
+                    delay,
                 )
                 await asyncio.sleep(delay)
 
@@ -270,18 +288,19 @@ class EventWorker(Generic[E]):
         raw = message.value() or b""
         key = message.key()
         _kind, timestamp = message.timestamp()
+        headers = message.headers()
+        pairs = headers.items() if isinstance(headers, dict) else (headers or [])
         return DeadLetter(
             service=self.service,
-            source_topic=message.topic(),
-            partition=message.partition(),
-            offset=message.offset(),
+            source_topic=message.topic() or self.topic,
+            partition=message.partition() or 0,
+            offset=message.offset() or 0,
             timestamp_ms=timestamp if timestamp and timestamp > 0 else None,
             key_base64=DeadLetter.encode(key) if key is not None else None,
             payload_base64=DeadLetter.encode(raw),
             payload_preview=DeadLetter.preview(raw),
             headers=[
-                Header(name=name, value_base64=None if value is None else DeadLetter.encode(value))
-                for name, value in (message.headers() or [])
+                Header(name=name, value_base64=_base64_or_none(value)) for name, value in pairs
             ],
             error_type=type(error).__name__,
             error_message=str(error)[:MAX_ERROR_MESSAGE_CHARS],

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 
 from core.agreement import agreement
 from core.attempt import attempt_model
 from providers.base import Provider
 from providers.catalogue import ModelSpec
+from schemas.base import ProviderName
 from schemas.completion import CompletionProduced
 from services.common.once import Once
 from services.common.redis_keys import RedisKeys
@@ -29,7 +31,7 @@ class ProviderCrossCheck:
     def __init__(
         self,
         *,
-        providers: dict[str, Provider],
+        providers: Mapping[ProviderName, Provider],
         second: ModelSpec,
         always: bool,
         once: Once,

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from core.confidence import History, score_answer
+from core.response import build_response
 from providers.catalogue import Catalogue
 from schemas.completion import CompletionProduced
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing, derived_outputs
-from core.confidence import History, score_answer
-from core.response import build_response
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.confidence import History
 from schemas.response import AnalysisResponded
 from services.common.redis_keys import RedisKeys
 from services.common.results import result_write_args
-from core.confidence import History
 
 logger = logging.getLogger(__name__)
 

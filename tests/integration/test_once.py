@@ -35,7 +35,10 @@ def test_two_deliveries_at_once_pay_once_and_both_get_the_result(redis_url: str)
             return await asyncio.gather(
                 *(
                     once.run(
-                        result_key=result_key, lease_key=lease_key, lease_ttl_s=10, compute=paid_step
+                        result_key=result_key,
+                        lease_key=lease_key,
+                        lease_ttl_s=10,
+                        compute=paid_step,
                     )
                     for _ in range(2)
                 )

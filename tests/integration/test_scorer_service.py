@@ -91,13 +91,26 @@ def test_a_redis_outage_delays_the_answer_but_never_loses_it(
     gone for callers of the async API. Now the write is retried until Redis is back."""
     port = free_port()
     start_service(
-        "scorer", EMULATOR_URL=f"http://127.0.0.1:{free_port()}", REDIS_URL=f"redis://127.0.0.1:{port}/0"
+        "scorer",
+        EMULATOR_URL=f"http://127.0.0.1:{free_port()}",
+        REDIS_URL=f"redis://127.0.0.1:{port}/0",
     )
     producer.send_and_wait(topics.completions, "a2", _completion("a2"), 10)
     time.sleep(OUTAGE_S)  # the scorer is retrying the write meanwhile
     server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
         stdout=subprocess.DEVNULL,
     )
     responses = TopicReader(kafka_bootstrap, topics.responses, AnalysisResponded)

@@ -14,11 +14,11 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.dead_letter import DeadLetter
 from schemas.query import QueryRequested
+from schemas.topics import TopicSpec
 from services.common.admin import create_topics
 from services.common.consumer import consumer_config
 from services.common.producer import EventProducer, producer_config
 from services.common.worker import EventWorker, Outgoing
-from schemas.topics import TopicSpec
 from tests.support.kafka import TopicReader
 
 # The producer gives up on an undeliverable event after this: short, so the test sees

@@ -47,8 +47,9 @@ class TopicReader:
             message = self._consumer.poll(0.2)
             if message is None or message.error() is not None:
                 continue
-            self.raw.append(message.value())
-            self.events.append(self.event_type.from_bytes(message.value()))
+            value = message.value() or b""
+            self.raw.append(value)
+            self.events.append(self.event_type.from_bytes(value))
         return self.events
 
     def close(self) -> None:
@@ -62,7 +63,9 @@ def delete_namespace(bootstrap: str, redis_url: str | None, namespace: str) -> N
     """Delete a test namespace's topics, consumer groups and Redis keys (best effort)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     prefix = f"{namespace}."
-    topics = [t for t in admin.list_topics(timeout=CLEANUP_TIMEOUT_S).topics if t.startswith(prefix)]
+    topics = [
+        t for t in admin.list_topics(timeout=CLEANUP_TIMEOUT_S).topics if t.startswith(prefix)
+    ]
     if topics:
         for future in admin.delete_topics(topics, operation_timeout=CLEANUP_TIMEOUT_S).values():
             with contextlib.suppress(Exception):
