@@ -4,15 +4,27 @@
 # Every script works from the repo root; runtime state lives under var/ (gitignored):
 #   var/run/<name>.pid   pid of a background process we started
 #   var/log/<name>.log   its output
+# VAR_DIR moves all of it elsewhere, so a second stack (a test's, say) keeps its own pids,
+# logs and data apart from the developer's.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VAR_DIR="$ROOT/var"
+VAR_DIR="${VAR_DIR:-$ROOT/var}"
 RUN_DIR="$VAR_DIR/run"
 LOG_DIR="$VAR_DIR/log"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 
-STOP_TIMEOUT_S="${STOP_TIMEOUT_S:-10}"
+# How long stop_pid waits after SIGTERM before SIGKILL. It must exceed the services' drain
+# timeout (DRAIN_TIMEOUT_S in services/common/worker.py, 8 s: in-flight messages finish,
+# then offsets are committed and the producer flushed), or a stop kills them mid-drain and
+# their unfinished messages are processed again. docker-compose.yml's stop_grace_period
+# is the same 15 s.
+STOP_TIMEOUT_S="${STOP_TIMEOUT_S:-15}"
+
+# Every process start_bg starts carries this in its environment, which survives an exec
+# into another program (providers/local_server.py becomes llama_cpp.server): the reliable
+# way to recognise our own process behind a pid file, where the command line may change.
+TAG_VAR=STACK_PROCESS_TAG
 
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
@@ -30,8 +42,19 @@ running() {
 
 pid_file() { printf '%s/%s.pid\n' "$RUN_DIR" "$1"; }
 
-# pid_alive NAME [MARKER]: true when var/run/NAME.pid names a live process whose
-# command line contains MARKER (guards against a recycled pid after a reboot).
+# process_tag NAME: the value of $TAG_VAR for the process NAME of this VAR_DIR.
+process_tag() { printf '%s/%s\n' "$RUN_DIR" "$1"; }
+
+# has_tag PID NAME: the process was started by start_bg as NAME (of this VAR_DIR).
+has_tag() {
+    [[ -r "/proc/$1/environ" ]] || return 1
+    tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF -- "$TAG_VAR=$(process_tag "$2")"
+}
+
+# pid_alive NAME [MARKER]: true when var/run/NAME.pid names a live process that is ours:
+# started by start_bg as NAME (its environment says so, whatever it exec'd into since),
+# or, for processes that daemonize themselves (redis-server), whose command line contains
+# MARKER. Guards against a recycled pid after a reboot.
 pid_alive() {
     local file pid
     file="$(pid_file "$1")"
@@ -39,6 +62,7 @@ pid_alive() {
     pid="$(<"$file")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     running "$pid" || return 1
+    has_tag "$pid" "$1" && return 0
     if [[ -n "${2:-}" && -r "/proc/$pid/cmdline" ]]; then
         tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
     fi
@@ -80,14 +104,14 @@ stop_pid() {
 }
 
 # start_bg NAME LOGFILE CMD...: run CMD detached (own session, survives the shell),
-# stdout+stderr appended to LOGFILE, pid in var/run/NAME.pid.
+# stdout+stderr appended to LOGFILE, pid in var/run/NAME.pid, tagged as NAME (TAG_VAR).
 start_bg() {
     local name="$1" logfile="$2"
     shift 2
     printf '\n=== %s start %s: %s\n' "$name" "$(date -Is)" "$*" >>"$logfile"
     # A background child of a non-interactive shell is not a group leader, so setsid
     # execs in place (no fork) and $! is the real pid.
-    setsid "$@" </dev/null >>"$logfile" 2>&1 &
+    env "$TAG_VAR=$(process_tag "$name")" setsid "$@" </dev/null >>"$logfile" 2>&1 &
     echo $! >"$(pid_file "$name")"
 }
 

@@ -9,14 +9,18 @@
 #   REDIS_URL    use this Redis when it answers PING; start nothing. When it points at an
 #                unreachable 127.0.0.1/localhost, a local server is started on its port.
 #   REDIS_PORT   local port (default 6379, or the port of a local REDIS_URL)
+#   REDIS_DATA_DIR  where the append-only file goes (default var/redis, under VAR_DIR)
 #   REDIS_START_TIMEOUT_S  seconds to wait for PING (default 15)
-# Data is not persisted (no RDB snapshots, no AOF): results and history are a cache.
+# Data is persisted in an append-only file (appendonly yes, fsync every second; no RDB
+# snapshots): stored answers survive a restart, and a crash loses at most the last second.
+# The pid file and log are var/run/redis.pid and var/log/redis.log: a second server on
+# another port needs its own VAR_DIR.
 set -euo pipefail
 LOG_TAG=redis
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STATE="$VAR_DIR/redis"
+STATE="${REDIS_DATA_DIR:-$VAR_DIR/redis}"
 MARKER="redis-server"
 START_TIMEOUT_S="${REDIS_START_TIMEOUT_S:-15}"
 
@@ -76,7 +80,7 @@ cmd_start() {
     rm -f "$(pid_file redis)"
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
         --pidfile "$(pid_file redis)" --dir "$STATE" --logfile "$LOG_DIR/redis.log" \
-        --save '' --appendonly no --protected-mode yes \
+        --save '' --appendonly yes --appendfsync everysec --protected-mode yes \
         || { log_tail "$LOG_DIR/redis.log"; die "redis-server failed to start"; }
     deadline=$((SECONDS + START_TIMEOUT_S))
     while ((SECONDS < deadline)); do

@@ -11,9 +11,16 @@
 # Environment (passed through to every process):
 #   KAFKA_BOOTSTRAP_SERVERS, REDIS_URL   use existing infrastructure (see kafka.sh, redis.sh);
 #                                        exported to the services with the effective values
-#   EMULATOR_URL      provider emulator (default http://127.0.0.1:8090)
-#   LOCAL_MODEL_URL   local model server (default http://127.0.0.1:8091/v1)
+#   EMULATOR_URL      provider emulator (default http://127.0.0.1:8090); the emulator
+#                     started here listens on its port (EMULATOR_PORT when set)
+#   LOCAL_MODEL_URL   local model server (default http://127.0.0.1:8091/v1); the server
+#                     started here listens on its port (LOCAL_MODEL_PORT when set)
 #   APP_BIND          gunicorn bind address (default 127.0.0.1:8000)
+#   TOPIC_NAMESPACE   topics, consumer groups and Redis keys (default strategist)
+#   SERVICE_INSTANCE_ID  static group membership id of each service (default: the host
+#                     name; one instance per service runs here, so it is unique per group)
+#   VAR_DIR           where pids, logs and data go (default var/; see lib.sh)
+#   STOP_TIMEOUT_S    SIGTERM-to-SIGKILL grace of `down` (default 15; see lib.sh)
 #   APP_WORKERS, APP_THREADS             gunicorn workers/threads (default 2 / 8)
 #   GEMINI_API_KEY, PERPLEXITY_API_KEY, LOCAL_MODEL_PATH, ...  read by the services
 #   STACK_READY_TIMEOUT_S   per-process readiness timeout (default 60; local model 180)
@@ -27,6 +34,23 @@ cd "$ROOT"
 EMULATOR_URL="${EMULATOR_URL:-http://127.0.0.1:8090}"
 LOCAL_MODEL_URL="${LOCAL_MODEL_URL:-http://127.0.0.1:8091/v1}"
 APP_BIND="${APP_BIND:-127.0.0.1:8000}"
+
+# url_port URL: the port of an http(s) URL (80/443 when it names none).
+url_port() {
+    local rest="${1#*://}" scheme="${1%%://*}"
+    rest="${rest%%/*}"
+    if [[ "$rest" =~ :([0-9]+)$ ]]; then
+        echo "${BASH_REMATCH[1]}"
+    elif [[ "$scheme" == https ]]; then
+        echo 443
+    else
+        echo 80
+    fi
+}
+# The processes started here listen where the services will look for them.
+export EMULATOR_URL LOCAL_MODEL_URL
+export EMULATOR_PORT="${EMULATOR_PORT:-$(url_port "$EMULATOR_URL")}"
+export LOCAL_MODEL_PORT="${LOCAL_MODEL_PORT:-$(url_port "$LOCAL_MODEL_URL")}"
 READY_TIMEOUT_S="${STACK_READY_TIMEOUT_S:-60}"
 GRACE_S="${STACK_GRACE_S:-3}"
 SERVICES=(classifier dispatcher scorer health)
@@ -124,6 +148,9 @@ cmd_up() {
     t0="$(now_s)"
     [[ -x "$PY" ]] || die ".venv missing; run scripts/setup.sh (or make setup) first"
     export PYTHONUNBUFFERED=1
+    # Static membership: a restarted service takes its partitions back without a rebalance.
+    SERVICE_INSTANCE_ID="${SERVICE_INSTANCE_ID:-$(hostname 2>/dev/null || echo local)}"
+    export SERVICE_INSTANCE_ID
 
     # The slow starters first, so they load while the broker comes up.
     launch emulator "$PY" -m emulator

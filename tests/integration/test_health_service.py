@@ -71,7 +71,8 @@ def status_hash(topics, redis_url: str) -> Iterator[Callable[[], dict[str, Provi
     key = RedisKeys(topics.namespace).provider_status()
 
     def read() -> dict[str, ProviderStatus]:
-        return {field.decode(): ProviderStatus.model_validate_json(value)
+        return {(field.decode() if isinstance(field, bytes) else field):
+                ProviderStatus.model_validate_json(value)
                 for field, value in client.hgetall(key).items()}
 
     yield read
@@ -204,7 +205,7 @@ def test_attempt_events_drive_status_and_poison_is_dead_lettered(
         letters = dead.poll_until(lambda e: len(e) >= 2, 20)
     finally:
         dead.close()
-    assert {letter.key for letter in letters} == {"poison", "wrong-shape"}
+    assert {letter.key_bytes() for letter in letters} == {b"poison", b"wrong-shape"}
     assert all(letter.service == "health" for letter in letters)
     assert health.alive()
 
