@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from chaos.run import ChaosReport, run_chaos
+from chaos.run import FAULT_SCHEDULE, ChaosReport, run_chaos
 from services.common.logs import configure_logging
 from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
 
@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=100.0, help="seconds of load")
     parser.add_argument("--rate", type=float, default=10.0, help="queries per second")
     parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated faults to leave out: "
+        + ", ".join(name for _, name in FAULT_SCHEDULE),
+    )
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     report = run_chaos(
@@ -52,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         rate=args.rate,
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP_SERVERS),
         redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
+        skip=frozenset(name.strip() for name in args.skip.split(",") if name.strip()),
     )
     print(json.dumps(report.as_dict(), indent=2) if args.format == "json" else _table(report))
     return 0 if report.clean else 1

@@ -21,7 +21,6 @@ from services.common.redis_keys import RedisKeys
 
 logger = logging.getLogger(__name__)
 
-LEASE_MARGIN_S = 5.0
 STEP = "cross-check"
 
 
@@ -76,7 +75,6 @@ class ProviderCrossCheck:
         stored, _ = await self._once.run(
             result_key=self._keys.cross_check(query_id),
             lease_key=self._keys.lease(STEP, query_id),
-            lease_ttl_s=second.timeout_s + LEASE_MARGIN_S,
             compute=second_opinion,
         )
         if stored is None:

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from services.common.lease import RedisLease
 from services.common.once import Once
 from services.common.redis_client import async_redis
 from tests.support.processes import free_port
@@ -37,7 +38,6 @@ def test_two_deliveries_at_once_pay_once_and_both_get_the_result(redis_url: str)
                     once.run(
                         result_key=result_key,
                         lease_key=lease_key,
-                        lease_ttl_s=10,
                         compute=paid_step,
                     )
                     for _ in range(2)
@@ -52,7 +52,7 @@ def test_two_deliveries_at_once_pay_once_and_both_get_the_result(redis_url: str)
     assert sorted(results, key=lambda r: r[1]) == [(b"the answer", False), (b"the answer", True)]
 
 
-def test_a_holder_that_died_is_taken_over_after_its_lease(redis_url: str) -> None:
+def test_a_holder_that_died_is_taken_over_after_its_short_lease(redis_url: str) -> None:
     result_key, lease_key = _keys()
 
     async def scenario() -> tuple[bytes | None, bool]:
@@ -62,7 +62,6 @@ def test_a_holder_that_died_is_taken_over_after_its_lease(redis_url: str) -> Non
             return await Once(redis=redis, result_ttl_s=60).run(
                 result_key=result_key,
                 lease_key=lease_key,
-                lease_ttl_s=10,
                 compute=lambda: asyncio.sleep(0, b"redone"),
             )
         finally:
@@ -85,7 +84,7 @@ def test_redis_unreachable_is_an_error_never_a_miss() -> None:
         redis = async_redis(f"redis://127.0.0.1:{free_port()}/0", concurrency=1)
         try:
             await Once(redis=redis, result_ttl_s=60).run(
-                result_key="r", lease_key="l", lease_ttl_s=1, compute=paid_step
+                result_key="r", lease_key="l", compute=paid_step
             )
         finally:
             await redis.aclose()
@@ -93,3 +92,32 @@ def test_redis_unreachable_is_an_error_never_a_miss() -> None:
     with pytest.raises(RedisConnectionError):
         asyncio.run(scenario())
     assert calls == 0
+
+
+def test_a_live_holder_keeps_its_lease_past_the_ttl(redis_url: str) -> None:
+    """The holder renews while it works: a step longer than the TTL is still done once."""
+    calls = 0
+    result_key, lease_key = _keys()
+
+    async def long_step() -> bytes:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.9)  # three TTLs of the short lease below
+        return b"slow answer"
+
+    async def scenario() -> list[tuple[bytes | None, bool]]:
+        redis = async_redis(redis_url, concurrency=4)
+        once = Once(redis=redis, result_ttl_s=60, lease=RedisLease(redis=redis, ttl_s=0.3))
+        try:
+            first = asyncio.create_task(
+                once.run(result_key=result_key, lease_key=lease_key, compute=long_step)
+            )
+            await asyncio.sleep(0.5)  # past the first TTL: a late delivery arrives
+            second = await once.run(result_key=result_key, lease_key=lease_key, compute=long_step)
+            return [await first, second]
+        finally:
+            await redis.delete(result_key, lease_key)
+            await redis.aclose()
+
+    assert asyncio.run(scenario()) == [(b"slow answer", True), (b"slow answer", False)]
+    assert calls == 1

@@ -9,10 +9,11 @@ import redis
 
 from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
 from schemas.dead_letter import DeadLetter
-from schemas.query import QueryRequested
+from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from services.classifier.handler import classify
 from services.common.redis_keys import RedisKeys
+from tests.support.emulator_process import running_emulator
 from tests.support.kafka import TopicReader
 from tests.support.processes import free_port
 
@@ -123,3 +124,34 @@ def test_a_redis_outage_delays_the_answer_but_never_loses_it(
         server.wait(10)
     assert response.analysis_id == "a2" and response.status == "completed"
     assert stored is not None and AnalysisResponded.from_bytes(stored) == response
+
+
+def test_cross_validation_asked_by_the_caller_is_scored_and_paid_once(
+    topics, producer, start_service, kafka_bootstrap
+) -> None:
+    """`options.cross_validate` used to crash the scorer (the catalogue field is
+    `model_id`), dead-lettering the answer. A redelivered completion is not checked twice."""
+    with running_emulator() as emulator:
+        start_service("scorer", EMULATOR_URL=emulator.base_url)
+        completion = _completion("a3")
+        asked = completion.model_copy(
+            update={
+                "query": completion.query.model_copy(
+                    update={"options": QueryOptions(cross_validate=True)}
+                )
+            }
+        )
+        producer.send_and_wait(topics.completions, "a3", asked, 10)
+        producer.send_and_wait(topics.completions, "a3", asked, 10)  # redelivered copy
+        responses = TopicReader(kafka_bootstrap, topics.responses, AnalysisResponded)
+        try:
+            answered = responses.poll_until(lambda e: len(e) >= 2, 60)
+        finally:
+            responses.close()
+        gemini_calls = emulator.state()["gemini"]["by_endpoint"]
+    assert all(r.analysis_id == "a3" and r.status == "completed" for r in answered)
+    component = answered[0].confidence.components["cross_validation"]
+    assert 0.0 <= component.value <= 1.0 and "second model" in component.detail
+    # Both copies carry the cost of the one second call; the emulator saw one call.
+    assert answered[0].routing.cost_usd == answered[1].routing.cost_usd > 0.00515
+    assert sum(count for endpoint, count in gemini_calls.items() if "generate" in endpoint) == 1
