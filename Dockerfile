@@ -6,6 +6,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml ./
 COPY schemas ./schemas
+COPY core ./core
 COPY services ./services
 COPY providers ./providers
 COPY emulator ./emulator

@@ -1,13 +1,17 @@
-"""docker-compose.yml cannot run here (no Docker); keep it consistent by reading it."""
+"""docker-compose.yml cannot run here (no Docker): keep it consistent by reading it (`make lint`
+validates it with `docker-compose config`)."""
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import yaml
 
 from providers.settings import ProviderSettings
 from services.common.settings import InfraSettings
+from services.common.worker import DRAIN_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -51,3 +55,51 @@ def test_every_python_service_waits_for_topics_or_needs_none() -> None:
     for name in ("classifier", "dispatcher", "scorer", "health", "app"):
         depends = COMPOSE["services"][name]["depends_on"]
         assert depends["topics"]["condition"] == "service_completed_successfully"
+
+
+LONG_RUNNING = PYTHON_SERVICES - {"topics"}
+
+
+def seconds(duration: str) -> float:
+    """A compose duration such as "15s" or "1m30s" in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", duration)
+    assert parts and duration, f"unreadable duration {duration!r}"
+    return int(parts[1] or 0) * 60 + float(parts[2] or 0)
+
+
+def scripts_stop_timeout_s() -> float:
+    match = re.search(r'^STOP_TIMEOUT_S="\$\{STOP_TIMEOUT_S:-(\d+)\}"',
+                      (ROOT / "scripts" / "lib.sh").read_text(), re.MULTILINE)
+    assert match, "scripts/lib.sh no longer sets a default STOP_TIMEOUT_S"
+    return float(match[1])
+
+
+def test_stop_grace_outlasts_the_drain_in_compose_and_the_scripts() -> None:
+    """A stop must not kill a service while it drains in-flight messages (issue 7)."""
+    for name in LONG_RUNNING | {"redis"}:
+        grace = seconds(COMPOSE["services"][name]["stop_grace_period"])
+        assert grace > DRAIN_TIMEOUT_S, f"{name}: {grace}s grace, drain {DRAIN_TIMEOUT_S}s"
+        assert grace == scripts_stop_timeout_s(), f"{name}: compose and scripts disagree"
+    assert scripts_stop_timeout_s() > DRAIN_TIMEOUT_S
+
+
+def test_redis_keeps_an_append_only_file_on_a_volume() -> None:
+    """Stored answers survive a Redis restart, as with scripts/redis.sh."""
+    redis = COMPOSE["services"]["redis"]
+    command = redis["command"]
+    assert command[0] == "redis-server"
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec"
+    volume, target = redis["volumes"][0].split(":")[:2]
+    assert target == "/data" and volume in COMPOSE["volumes"]
+    script = (ROOT / "scripts" / "redis.sh").read_text()
+    assert "--appendonly yes --appendfsync everysec" in script
+
+
+def test_the_image_contains_every_package_the_project_installs() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"][
+        "include"]}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\S+) \./\1$", dockerfile, re.MULTILINE))
+    assert packages <= copied, f"not copied into the image: {packages - copied}"
