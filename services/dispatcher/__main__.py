@@ -54,7 +54,7 @@ def main() -> None:
                     redis=redis, keys=RedisKeys(infra.topic_namespace), ttl_s=infra.result_ttl_s
                 ),
                 lease=RedisDispatchLease(
-                    redis=redis, namespace=infra.topic_namespace, ttl_s=settings.lease_ttl_s
+                    redis=redis, keys=RedisKeys(infra.topic_namespace), ttl_s=settings.lease_ttl_s
                 ),
                 set_aside=make_set_aside(infra, producer=producer, redis=redis),
             )

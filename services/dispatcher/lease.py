@@ -15,6 +15,11 @@ import uuid
 
 from redis.asyncio import Redis
 
+from services.common.redis_keys import RedisKeys
+
+LEASE_STEP = "dispatch"
+"""The paid step this lease guards, in `RedisKeys.lease(step, query_id)`."""
+
 RELEASE_SCRIPT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
@@ -24,33 +29,28 @@ return 0
 """Delete the lease only if it is still ours (it may have expired and been taken over)."""
 
 
-def lease_key(namespace: str, query_id: str) -> str:
-    """The lease's Redis key, in the namespace's key space (see services/common/redis_keys.py)."""
-    return f"{namespace}:dispatch-lease:{query_id}"
-
-
 class RedisDispatchLease:
     """One lease per query id; `acquire` returns a token to `release` with, or None."""
 
-    def __init__(self, *, redis: Redis, namespace: str, ttl_s: float) -> None:
+    def __init__(self, *, redis: Redis, keys: RedisKeys, ttl_s: float) -> None:
         self._redis = redis
-        self._namespace = namespace
+        self._keys = keys
         self._ttl_ms = max(int(ttl_s * 1000), 1)
 
     async def acquire(self, query_id: str) -> str | None:
         """Take the lease if nobody holds it; raises redis.RedisError."""
         token = uuid.uuid4().hex
         taken = await self._redis.set(
-            lease_key(self._namespace, query_id), token, nx=True, px=self._ttl_ms
+            self._keys.lease(LEASE_STEP, query_id), token, nx=True, px=self._ttl_ms
         )
         return token if taken else None
 
     async def held(self, query_id: str) -> bool:
         """True while some delivery holds the lease; raises redis.RedisError."""
-        return bool(await self._redis.exists(lease_key(self._namespace, query_id)))
+        return bool(await self._redis.exists(self._keys.lease(LEASE_STEP, query_id)))
 
     async def release(self, query_id: str, token: str) -> None:
         """Give the lease back early (its completion is cached); raises redis.RedisError."""
         await self._redis.eval(  # type: ignore[misc]  # redis-py types eval loosely
-            RELEASE_SCRIPT, 1, lease_key(self._namespace, query_id), token
+            RELEASE_SCRIPT, 1, self._keys.lease(LEASE_STEP, query_id), token
         )

@@ -29,7 +29,7 @@ def _query(query_id: str = "q1"):
 def _on_redis(redis_url: str, namespace: str, lease_ttl_s: float = 10.0):
     redis = async_redis(redis_url, concurrency=8)
     cache = RedisCompletionCache(redis=redis, keys=RedisKeys(namespace), ttl_s=60)
-    lease = RedisDispatchLease(redis=redis, namespace=namespace, ttl_s=lease_ttl_s)
+    lease = RedisDispatchLease(redis=redis, keys=RedisKeys(namespace), ttl_s=lease_ttl_s)
     return redis, cache, lease
 
 
