@@ -7,6 +7,8 @@ checks its sha256. The assembled file is verified once and remembered by a stamp
 next to it (size and mtime), so later starts skip the 250 MB hash.
 
 The server replaces this process (`os.execv`), so SIGTERM/SIGINT reach it directly.
+The command line then names llama_cpp.server, not this module: scripts/stack.sh
+recognises the process by the tag in its environment, which the exec keeps.
 It listens on `LOCAL_MODEL_HOST`:`LOCAL_MODEL_PORT` (default 127.0.0.1:8091);
 `python -m providers.local_server --print-path` only resolves and prints the GGUF.
 
