@@ -11,9 +11,9 @@ from schemas.attempt import ProviderAttempt
 from schemas.health import ProviderStatus
 from services.health.handler import (
     HealthMonitor,
+    HealthSignals,
     ProbeResult,
     ProviderTracker,
-    HealthSignals,
     Thresholds,
     assess,
 )
