@@ -10,9 +10,10 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 TESTS ?= tests
 PYTEST_ARGS ?=
+CHAOS_ARGS ?=
 MYPY_PATHS := schemas core services providers emulator strategist
 
-.PHONY: help setup up down status demo test bench lint clean
+.PHONY: help setup up down status demo test bench chaos lint clean
 
 help:
 	@echo "make setup   install system packages, .venv, Kafka jars and the local model"
@@ -23,6 +24,8 @@ help:
 	@echo "make test    run the test suite against a real Kafka and Redis"
 	@echo "             (TESTS=tests/unit PYTEST_ARGS='-x -k name' to narrow it)"
 	@echo "make bench   pipeline overhead and throughput benchmark"
+	@echo "make chaos   kill -9 every part of the stack under load, then count losses"
+	@echo "             (CHAOS_ARGS='--help' for its options)"
 	@echo "make lint    ruff, mypy, shellcheck and docker-compose config (setup installs them)"
 	@echo "make clean   stop the stack and delete var/ (runtime state, logs, broker data)"
 
@@ -48,6 +51,9 @@ test: setup
 
 bench: setup
 	@scripts/with-infra.sh $(PY) -m bench
+
+chaos: setup
+	@scripts/with-infra.sh $(PY) -m chaos $(CHAOS_ARGS)
 
 # Every check runs even when an earlier one fails; the exit code says whether any failed.
 lint: setup
