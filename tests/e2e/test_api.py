@@ -124,12 +124,23 @@ def test_bad_input_is_a_json_4xx_naming_the_field(stack: Stack) -> None:
 
 
 def test_concurrent_requests_across_workers(stack: Stack) -> None:
-    """Both gunicorn workers await their own responses through their own consumers."""
+    """Both gunicorn workers await their own responses through their own followers.
+
+    A worker lets at most STRATEGIST_SYNC_WAIT_LIMIT (6) callers wait at once and
+    answers the others 202 with a status URL, so 12 callers may not all wait; every
+    analysis is answered either way."""
     queries = [POLLS, STRATEGY] * 6
     with ThreadPoolExecutor(len(queries)) as pool:
         responses = list(pool.map(lambda q: stack.app.analyze(q), queries))
-    assert [r.status_code for r in responses] == [200] * len(queries)
-    ids = {r.json()["analysis_id"] for r in responses}
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 202}, statuses
+    assert statuses.count(200) >= 6, statuses
+    finished = [
+        r if r.status_code == 200 else poll_until_done(stack.app, r.json()["status_url"])
+        for r in responses
+    ]
+    assert [r.status_code for r in finished] == [200] * len(queries)
+    ids = {r.json()["analysis_id"] for r in finished}
     assert len(ids) == len(queries)
 
 
