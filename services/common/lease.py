@@ -39,38 +39,67 @@ return 0
 
 
 class RedisLease:
-    """`async with lease.hold(key) as held:` held is True when this caller got the lease."""
+    """Leases by key. `acquire` starts renewing; `release` stops and deletes (if ours).
+
+    `async with lease.hold(key) as held:` does both around a block.
+    """
 
     def __init__(self, *, redis: Redis, ttl_s: float = LEASE_TTL_S) -> None:
         self._redis = redis
         self._ttl_ms = max(int(ttl_s * 1000), 1)
+        self._keepers: dict[str, asyncio.Event] = {}
+        self._renewers: set[asyncio.Task[None]] = set()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[bool]:
+    async def acquire(self, key: str) -> str | None:
+        """A token when the lease was free (now ours, renewed until `release`), else None.
+
+        Raises redis.RedisError: an unreachable Redis is never "free".
+        """
         token = uuid.uuid4().hex
         if not await self._redis.set(key, token, nx=True, px=self._ttl_ms):
-            yield False
-            return
-        keeper = asyncio.create_task(self._keep_alive(key, token))
-        try:
-            yield True
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            try:
-                await self._redis.eval(RELEASE_IF_OURS_LUA, 1, key, token)  # type: ignore[misc]
-            except Exception as err:  # it expires by itself
-                logger.warning("could not release %s (expires by itself): %s", key, err)
+            return None
+        stopped = asyncio.Event()
+        self._keepers[token] = stopped
+        renewer = asyncio.create_task(self._keep_alive(key, token, stopped))
+        self._renewers.add(renewer)  # a strong reference until it ends
+        renewer.add_done_callback(self._renewers.discard)
+        return token
 
-    async def held_by_anyone(self, key: str) -> bool:
+    async def release(self, key: str, token: str) -> None:
+        """Stop renewing and give the lease back if it is still ours; never raises.
+
+        The renewer is told to stop by an event, not cancelled: a redis-py command
+        cancelled at the wrong moment can swallow the cancellation (asyncio.wait_for in
+        Python 3.11), and a renewer that never stops would hold the lease forever.
+        """
+        stopped = self._keepers.pop(token, None)
+        if stopped is not None:
+            stopped.set()
+        try:
+            await self._redis.eval(RELEASE_IF_OURS_LUA, 1, key, token)  # type: ignore[misc]
+        except Exception as err:  # it expires by itself
+            logger.warning("could not release %s (expires by itself): %s", key, err)
+
+    async def held(self, key: str) -> bool:
         """True while some caller holds the lease; raises redis.RedisError."""
         return bool(await self._redis.exists(key))
 
-    async def _keep_alive(self, key: str, token: str) -> None:
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[bool]:
+        token = await self.acquire(key)
+        try:
+            yield token is not None
+        finally:
+            if token is not None:
+                await self.release(key, token)
+
+    async def _keep_alive(self, key: str, token: str, stopped: asyncio.Event) -> None:
         interval_s = self._ttl_ms / 1000 / RENEW_FRACTION
-        while True:
-            await asyncio.sleep(interval_s)
+        while not stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopped.wait(), interval_s)
+            if stopped.is_set():
+                return
             try:
                 renewed = await self._redis.eval(  # type: ignore[misc]
                     RENEW_IF_OURS_LUA, 1, key, token, self._ttl_ms
@@ -78,6 +107,6 @@ class RedisLease:
             except Exception as err:  # Redis blip: the next renewal may still make it
                 logger.warning("could not renew %s: %s", key, err)
                 continue
-            if not renewed:
+            if not renewed and not stopped.is_set():
                 logger.warning("lost %s to another holder (renewals too late)", key)
                 return

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.settings import ProviderSettings
+from services.common.lease import LEASE_TTL_S
 from services.common.settings import InfraSettings
 
 
@@ -24,11 +25,11 @@ class DispatcherSettings(BaseSettings):
         description="Total time one query may spend on its route (attempts and Retry-After "
         "waits). Keep it below STRATEGIST_SYNC_TIMEOUT_S (30 s) with room for the other hops.",
     )
-    lease_margin_s: float = Field(
-        default=5.0,
+    lease_ttl_s: float = Field(
+        default=LEASE_TTL_S,
         gt=0,
-        description="The dispatch lease lives route_budget_s plus this; a second delivery of a "
-        "query waits that long for the first one's completion before taking over.",
+        description="Time-to-live of the dispatch lease, renewed by its holder while it works: "
+        "how long a delivery whose holder died (SIGKILL) waits before taking over.",
     )
     rate_limit_max_wait_s: float = Field(
         default=2.0,
@@ -45,7 +46,3 @@ class DispatcherSettings(BaseSettings):
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
 
-    @property
-    def lease_ttl_s(self) -> float:
-        """Outlives any live holder: the route budget plus the margin."""
-        return self.route_budget_s + self.lease_margin_s

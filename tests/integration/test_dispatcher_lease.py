@@ -61,9 +61,12 @@ def test_a_lease_left_by_a_dead_holder_is_taken_over_when_it_expires(redis_url) 
     ttl_s = 1.5
 
     async def run():
-        redis, cache, lease = _on_redis(redis_url, unique_namespace(), lease_ttl_s=ttl_s)
+        namespace = unique_namespace()
+        redis, cache, lease = _on_redis(redis_url, namespace, lease_ttl_s=ttl_s)
         try:
-            assert await lease.acquire("q1") is not None  # a holder that dies: never released
+            # A holder that died (SIGKILL): its lease is there, and nobody renews it.
+            key = RedisKeys(namespace).lease("dispatch", "q1")
+            assert await redis.set(key, "dead-holder", nx=True, px=int(ttl_s * 1000))
             started = time.monotonic()
             out = await make_dispatcher(providers, cache=cache, lease=lease).handle(_query())
             return out, time.monotonic() - started
