@@ -19,6 +19,10 @@ from schemas.response import AnalysisResponded
 
 DEFAULT_NAMESPACE = "strategist"
 QUERY_PARTITIONS = 3
+ATTEMPT_PARTITIONS = 6
+"""Attempt events are keyed by provider and each health instance owns the providers of its
+partitions; with 6, CRC32 puts gemini, perplexity and local on three different partitions
+(0, 3, 4), so up to three health instances share the work (with 3, two shared one)."""
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 
 QUERIES = "queries"
@@ -95,7 +99,7 @@ class TopicNames:
             TopicSpec(self.classified, QUERY_PARTITIONS, retained),
             TopicSpec(self.completions, QUERY_PARTITIONS, retained),
             TopicSpec(self.responses, QUERY_PARTITIONS, retained),
-            TopicSpec(self.provider_attempts, QUERY_PARTITIONS, retained),
+            TopicSpec(self.provider_attempts, ATTEMPT_PARTITIONS, retained),
             TopicSpec(
                 self.provider_health,
                 1,

@@ -7,6 +7,7 @@ under CI (env CI set) that is a failure instead, so CI never skips broker tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
+from tests.support.kafka import delete_namespace
+from tests.support.processes import CREATED_NAMESPACES
 
 REACHABILITY_TIMEOUT_S = 5.0
 
@@ -69,3 +72,19 @@ def redis_url() -> str:
     except Exception as err:
         _unavailable(f"Redis at {url}", str(err))
     return url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_test_namespaces() -> Iterator[None]:
+    """At the end of the session, delete the topics, consumer groups and Redis keys of
+    every namespace a test created (tests that clean up themselves leave nothing here)."""
+    yield
+    if not CREATED_NAMESPACES:
+        return
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP_SERVERS)
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    if _reachable(bootstrap) is not None:
+        return
+    for namespace in sorted(CREATED_NAMESPACES):
+        with contextlib.suppress(Exception):  # best effort: a down Redis must not fail the run
+            delete_namespace(bootstrap, redis_url, namespace)

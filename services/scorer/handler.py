@@ -22,7 +22,11 @@ class HistoryStore(Protocol):
 
 
 class ResultWriter(Protocol):
+    """The result store, first answer wins (services/common/results.py)."""
+
     async def save(self, response: AnalysisResponded) -> bool: ...
+
+    async def current(self, analysis_id: str) -> AnalysisResponded | None: ...
 
 
 class CrossCheck(Protocol):
@@ -58,8 +62,19 @@ class Scorer:
             completion.event_id,
             [Outgoing(self._topics.responses, response.analysis_id, response)],
         )
-        assert isinstance(outgoing.event, AnalysisResponded)
-        await self._results.save(outgoing.event)
+        response = outgoing.event
+        assert isinstance(response, AnalysisResponded)
+        if not await self._results.save(response):
+            kept = await self._results.current(response.analysis_id)
+            if kept is not None and kept.event_id != response.event_id:
+                # Another answer came first (e.g. the app's direct path): the caller has
+                # it, so a second, different answer must not appear on the topic.
+                logger.info(
+                    "analysis=%s already answered (%s); not publishing another answer",
+                    response.analysis_id,
+                    kept.routing.path,
+                )
+                return []
         return [outgoing]
 
     async def score(self, completion: CompletionProduced) -> AnalysisResponded:

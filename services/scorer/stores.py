@@ -53,3 +53,8 @@ class RedisResultStore:
         if not stored:
             logger.info("analysis=%s already answered; kept the first answer", response.analysis_id)
         return bool(stored)
+
+    async def current(self, analysis_id: str) -> AnalysisResponded | None:
+        """The stored answer; raises redis.RedisError."""
+        raw = await self._redis.get(self._keys.result(analysis_id))
+        return None if raw is None else AnalysisResponded.from_bytes(raw)

@@ -22,8 +22,14 @@ LOG_DIR = REPO_ROOT / "var" / "log" / "tests"
 STOP_TIMEOUT_S = 15.0
 
 
+CREATED_NAMESPACES: set[str] = set()
+"""Every namespace handed out in this process; the test session deletes them at its end."""
+
+
 def unique_namespace(prefix: str = "test") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+    namespace = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    CREATED_NAMESPACES.add(namespace)
+    return namespace
 
 
 def free_port() -> int:

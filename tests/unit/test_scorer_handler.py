@@ -25,11 +25,21 @@ class Histories:
 
 
 class Results:
+    """First answer wins, like the Redis store."""
+
     def __init__(self) -> None:
         self.saved: list[AnalysisResponded] = []
+        self.by_id: dict[str, AnalysisResponded] = {}
 
-    async def save(self, response: AnalysisResponded) -> None:
+    async def save(self, response: AnalysisResponded) -> bool:
         self.saved.append(response)
+        if response.analysis_id in self.by_id:
+            return False
+        self.by_id[response.analysis_id] = response
+        return True
+
+    async def current(self, analysis_id: str) -> AnalysisResponded | None:
+        return self.by_id.get(analysis_id)
 
 
 class FixedCrossCheck:
@@ -159,3 +169,24 @@ def test_failed_completion_has_no_confidence_and_says_why() -> None:
     response = asyncio.run(_scorer(Results()).score(_completion("latest polls", None, [])))
     assert response.status == "failed" and response.confidence is None
     assert response.error == "all failed"
+
+
+def test_an_answer_that_lost_to_an_earlier_one_is_not_published() -> None:
+    """The app's direct path answered first: the pipeline's later answer is neither
+    stored nor put on the topic (the caller already has the first one)."""
+    results = Results()
+    completion = _completion("latest polls", None, [])
+    scorer = _scorer(results)
+    direct = asyncio.run(scorer.score(completion)).model_copy(update={"event_id": "direct"})
+    asyncio.run(results.save(direct))
+    assert asyncio.run(scorer.handle(completion)) == []
+    assert results.by_id[direct.analysis_id] is direct
+
+
+def test_a_redelivered_completion_publishes_the_same_answer_again() -> None:
+    results = Results()
+    completion = _completion("latest polls", None, [])
+    scorer = _scorer(results)
+    [first] = asyncio.run(scorer.handle(completion))
+    [again] = asyncio.run(scorer.handle(completion))  # stored copy is this same event
+    assert first.event.event_id == again.event.event_id
