@@ -14,13 +14,13 @@ import sys
 from typing import Any
 
 import httpx
-from providers.gemini import GeminiProvider
 
+from core.prompt import SYSTEM_PROMPT
 from demo.questions import SAMPLE_QUESTIONS
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO
 from providers.errors import ProviderError
-from core.prompt import SYSTEM_PROMPT
+from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
 
 API = "/api/v1/strategist"

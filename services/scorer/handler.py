@@ -62,16 +62,16 @@ class Scorer:
             completion.event_id,
             [Outgoing(self._topics.responses, response.analysis_id, response)],
         )
-        response = outgoing.event
-        assert isinstance(response, AnalysisResponded)
-        if not await self._results.save(response):
-            kept = await self._results.current(response.analysis_id)
-            if kept is not None and kept.event_id != response.event_id:
+        stamped = outgoing.event
+        assert isinstance(stamped, AnalysisResponded)
+        if not await self._results.save(stamped):
+            kept = await self._results.current(stamped.analysis_id)
+            if kept is not None and kept.event_id != stamped.event_id:
                 # Another answer came first (e.g. the app's direct path): the caller has
                 # it, so a second, different answer must not appear on the topic.
                 logger.info(
                     "analysis=%s already answered (%s); not publishing another answer",
-                    response.analysis_id,
+                    stamped.analysis_id,
                     kept.routing.path,
                 )
                 return []

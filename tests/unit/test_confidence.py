@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from schemas.completion import Citation
 from core.agreement import agreement
-from core.confidence import History, ConfidenceSignals, aggregate
+from core.confidence import ConfidenceSignals, History, aggregate
 from core.sources import source_score
+from schemas.completion import Citation
 
 BASE = ConfidenceSignals(
     avg_logprob=None,
@@ -70,7 +70,9 @@ def test_neutral_prior_without_history() -> None:
         ),
     ],
 )
-def test_each_signal_moves_the_score_the_right_way(worse: ConfidenceSignals, better: ConfidenceSignals) -> None:
+def test_each_signal_moves_the_score_the_right_way(
+    worse: ConfidenceSignals, better: ConfidenceSignals
+) -> None:
     assert aggregate(worse).score < aggregate(better).score
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from core.confidence import History
 from providers.catalogue import DEFAULT_CATALOGUE
 from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
 from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.classifier.handler import classify
-from core.confidence import History
 from services.scorer.handler import Scorer
 
 TOPICS = TopicNames("unit")
