@@ -27,6 +27,7 @@ from tests.support.kafka import delete_namespace
 from tests.support.processes import (
     ManagedProcess,
     free_port,
+    gunicorn_app,
     infra_env,
     python_module,
     running,
@@ -45,22 +46,7 @@ READY_TIMEOUT_S = 60.0
 
 
 def _app(name: str, env: dict[str, str], port: int) -> ManagedProcess:
-    return ManagedProcess(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--threads",
-            "16",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "strategist:create_app()",
-        ],
-        env,
-    )
+    return gunicorn_app(name, env, port, threads=16)
 
 
 def _ready(port: int) -> bool:

@@ -21,6 +21,7 @@ from tests.support.kafka import delete_namespace
 from tests.support.processes import (
     ManagedProcess,
     free_port,
+    gunicorn_app,
     infra_env,
     python_module,
     unique_namespace,
@@ -83,24 +84,7 @@ class ChaosReport:
 
 
 def _gunicorn(env: dict[str, str], port: int) -> ManagedProcess:
-    return ManagedProcess(
-        "chaos-app",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--threads",
-            "16",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--graceful-timeout",
-            "5",
-            "strategist:create_app()",
-        ],
-        env,
-    )
+    return gunicorn_app("chaos-app", env, port, threads=16)
 
 
 def _start(env: dict[str, str], port: int) -> Stack:

@@ -11,6 +11,8 @@ replaced instead of failing the next command.
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 import redis.asyncio
 from redis.backoff import ExponentialBackoff
@@ -41,17 +43,23 @@ def _retry() -> Retry:
     )
 
 
+def _pool_options(concurrency: int, socket_timeout_s: float) -> dict[str, Any]:
+    """The same pool behaviour for the asyncio and the threaded client."""
+    return {
+        "max_connections": pool_size(concurrency),
+        "timeout": POOL_WAIT_TIMEOUT_S,
+        "socket_timeout": socket_timeout_s,
+        "socket_connect_timeout": socket_timeout_s,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+        "retry": _retry(),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }
+
+
 def async_redis(url: str, *, concurrency: int) -> redis.asyncio.Redis:
     """An asyncio client for a service that runs `concurrency` handlers at once."""
     pool = redis.asyncio.BlockingConnectionPool.from_url(
-        url,
-        max_connections=pool_size(concurrency),
-        timeout=POOL_WAIT_TIMEOUT_S,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        socket_connect_timeout=SOCKET_TIMEOUT_S,
-        health_check_interval=HEALTH_CHECK_INTERVAL_S,
-        retry=_retry(),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        url, **_pool_options(concurrency, SOCKET_TIMEOUT_S)
     )
     return redis.asyncio.Redis(connection_pool=pool)
 
@@ -61,13 +69,6 @@ def sync_redis(
 ) -> redis.Redis:
     """A thread-safe client for a process with `concurrency` request threads (the app)."""
     pool = redis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=pool_size(concurrency),
-        timeout=POOL_WAIT_TIMEOUT_S,
-        socket_timeout=socket_timeout_s,
-        socket_connect_timeout=socket_timeout_s,
-        health_check_interval=HEALTH_CHECK_INTERVAL_S,
-        retry=_retry(),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        url, **_pool_options(concurrency, socket_timeout_s)
     )
     return redis.Redis(connection_pool=pool)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from tests.support.emulator_process import EmulatorControl
 from tests.support.processes import (
     ManagedProcess,
     free_port,
+    gunicorn_app,
     infra_env,
     python_module,
     running,
@@ -70,24 +70,7 @@ class Stack:
 
 
 def gunicorn(name: str, env: dict[str, str], port: int, workers: int = 2) -> ManagedProcess:
-    return ManagedProcess(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--threads",
-            "8",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--graceful-timeout",
-            "5",
-            "strategist:create_app()",
-        ],
-        env,
-    )
+    return gunicorn_app(name, env, port, workers=workers)
 
 
 def _ok(url: str) -> bool:

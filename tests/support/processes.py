@@ -110,6 +110,30 @@ class ManagedProcess:
             self.proc.wait(timeout=STOP_TIMEOUT_S)
 
 
+def gunicorn_app(
+    name: str, env: dict[str, str], port: int, *, workers: int = 2, threads: int = 8
+) -> ManagedProcess:
+    """The strategist app under gunicorn on 127.0.0.1:`port`, as `make up` runs it."""
+    return ManagedProcess(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "5",
+            "strategist:create_app()",
+        ],
+        env,
+    )
+
+
 def python_module(name: str, module: str, env: dict[str, str], *args: str) -> ManagedProcess:
     return ManagedProcess(name, [sys.executable, "-m", module, *args], env)
 

@@ -1,0 +1,35 @@
+"""A short `make chaos` in CI: every part of the stack killed under load, nothing lost.
+
+The same run as `python -m chaos` (which prints the figures), shortened: each service
+SIGKILLed and restarted, one app worker killed, then the broker and Redis restarted
+(when scripts/kafka.sh and scripts/redis.sh started them, as `make test` does).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.run import run_chaos
+
+DURATION_S = 45.0
+RATE_PER_S = 4.0
+
+pytestmark = pytest.mark.integration
+
+
+def test_nothing_lost_answered_twice_paid_twice_or_forgotten_under_kill_9(
+    kafka_bootstrap: str, redis_url: str
+) -> None:
+    report = run_chaos(
+        duration_s=DURATION_S,
+        rate=RATE_PER_S,
+        bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        progress=True,
+    )
+    summary = report.as_dict()
+    assert report.sent >= DURATION_S * RATE_PER_S * 0.9, summary
+    assert report.lost == 0, summary
+    assert report.answered_twice == 0, summary
+    assert report.paid_twice == 0, summary
+    assert report.forgotten_after_redis_restart == 0, summary
