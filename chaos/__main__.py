@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(name for _, name in FAULT_SCHEDULE),
     )
     args = parser.parse_args(argv)
-    configure_logging("WARNING")
+    configure_logging("WARNING")  # the run logs what it finds wrong
     report = run_chaos(
         duration_s=args.duration,
         rate=args.rate,

@@ -65,6 +65,7 @@ class ChaosReport:
     answered_twice: int = 0
     paid_twice: int = 0
     forgotten_after_redis_restart: int = 0
+    forgotten_by_status: dict[int, int] = field(default_factory=dict)
     p95_time_to_answer_s: float = 0.0
     worst_time_to_answer_s: float = 0.0
     client_errors: dict[str, int] = field(default_factory=dict)
@@ -198,7 +199,9 @@ def _drive(
     say(f"sent {len(load.result.analyses)}; waiting up to {load.answer_grace_s:g}s for answers")
     load.wait(load.answer_grace_s + 30)
     _count(report, load, started)
-    report.forgotten_after_redis_restart = _forgotten(base_url, answered_before_redis)
+    forgotten = _forgotten(base_url, answered_before_redis)
+    report.forgotten_after_redis_restart = sum(forgotten.values())
+    report.forgotten_by_status = forgotten
     return set(load.result.analyses)
 
 
@@ -223,12 +226,15 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
         fault.worst_answer_after_s = round(max(window), 2) if window else None
 
 
-def _forgotten(base_url: str, answered: dict[str, str]) -> int:
-    """Answers given before the Redis restart that the API no longer returns."""
-    forgotten = 0
+def _forgotten(base_url: str, answered: dict[str, str]) -> dict[int, int]:
+    """Answers given before the Redis restart that the API no longer returns, by status."""
+    forgotten: dict[int, int] = {}
     with httpx.Client(base_url=base_url, timeout=10) as client:
         for analysis_id in answered:
             response = client.get(f"{API}/analyses/{analysis_id}")
             if response.status_code != 200:
-                forgotten += 1
+                forgotten[response.status_code] = forgotten.get(response.status_code, 0) + 1
+                logger.warning(
+                    "forgotten %s: %s %s", analysis_id, response.status_code, response.text[:200]
+                )
     return forgotten

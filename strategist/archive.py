@@ -13,6 +13,10 @@ Ids without a time (the old random ones) are not looked up: they answer 404.
 
 Which record wins follows the result store's rule (`services.common.results`):
 the first answer for the id, unless it failed and a completed one follows.
+
+When there is no answer yet, `accepted` looks for the query itself on the queries
+topic the same way: an analysis Redis forgot while it was still running is
+pending (202), not unknown (404).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
@@ -43,6 +48,11 @@ MAX_CONCURRENT_LOOKUPS = 2
 LOOKUP_QUEUE_TIMEOUT_S = 1.0
 
 
+T = TypeVar("T")
+Pick = Callable[[T | None, Any], tuple[T | None, bool]]
+"""(best so far, raw record value) -> (new best, final: stop scanning)."""
+
+
 class ArchiveUnavailable(Exception):
     """The topic could not be read (broker down) or too many lookups are running."""
 
@@ -55,12 +65,14 @@ class ResponseArchive:
         *,
         bootstrap_servers: str,
         topic: str,
+        queries_topic: str,
         retention_ms: int,
         window_s: float = DEFAULT_WINDOW_S,
         budget_s: float = DEFAULT_BUDGET_S,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
+        self._queries_topic = queries_topic
         self._retention_ms = retention_ms
         self._window_ms = int(window_s * 1000)
         self._budget_s = budget_s
@@ -72,6 +84,16 @@ class ResponseArchive:
 
         Raises ArchiveUnavailable when the topic cannot be read in time.
         """
+        return self._lookup(self._topic, analysis_id, _preferred)
+
+    def accepted(self, analysis_id: str) -> bool:
+        """True when the query is on the queries topic (it was accepted; no answer yet).
+
+        Raises ArchiveUnavailable when the topic cannot be read in time.
+        """
+        return self._lookup(self._queries_topic, analysis_id, _seen) is not None
+
+    def _lookup(self, topic: str, analysis_id: str, pick: Pick[T]) -> T | None:
         since_ms = created_ms(analysis_id)
         now_ms = time.time_ns() // 1_000_000
         if since_ms is None or not (
@@ -81,19 +103,23 @@ class ResponseArchive:
         if not self._lookups.acquire(timeout=LOOKUP_QUEUE_TIMEOUT_S):
             raise ArchiveUnavailable("too many archive lookups at once; retry")
         try:
-            return self._scan(analysis_id, since_ms - CLOCK_SKEW_MS, since_ms + self._window_ms)
+            return self._scan(
+                topic, analysis_id, since_ms - CLOCK_SKEW_MS, since_ms + self._window_ms, pick
+            )
         except KafkaException as err:
-            raise ArchiveUnavailable(f"responses topic unreadable: {err}") from err
+            raise ArchiveUnavailable(f"{topic} unreadable: {err}") from err
         finally:
             self._lookups.release()
 
-    def _scan(self, analysis_id: str, start_ms: int, end_ms: int) -> AnalysisResponded | None:
+    def _scan(
+        self, topic: str, analysis_id: str, start_ms: int, end_ms: int, pick: Pick[T]
+    ) -> T | None:
         deadline = time.monotonic() + self._budget_s
         consumer = Consumer(follower_config(self._bootstrap, owner="strategist-archive"))
         try:
-            open_until = self._position(consumer, start_ms)
+            open_until = self._position(consumer, topic, start_ms)
             key = analysis_id.encode()
-            best: AnalysisResponded | None = None
+            best: T | None = None
             while open_until:
                 if time.monotonic() > deadline:
                     raise ArchiveUnavailable(
@@ -115,21 +141,21 @@ class ResponseArchive:
                         del open_until[partition]  # past the window, or at its end
                     if stamp > end_ms or message.key() != key:
                         continue
-                    best = _preferred(best, message.value())
-                    if best is not None and best.status == "completed":
-                        return best  # nothing later can replace a completed answer
+                    best, final = pick(best, message.value())
+                    if final:
+                        return best  # nothing later can replace it
             return best
         finally:
             consumer.close()
 
-    def _position(self, consumer: Consumer, start_ms: int) -> dict[int, int]:
+    def _position(self, consumer: Consumer, name: str, start_ms: int) -> dict[int, int]:
         """Assign each partition at `start_ms`; returns partition -> end offset for those
         with records to read."""
-        metadata = consumer.list_topics(self._topic, timeout=METADATA_TIMEOUT_S)
-        topic = metadata.topics.get(self._topic)
+        metadata = consumer.list_topics(name, timeout=METADATA_TIMEOUT_S)
+        topic = metadata.topics.get(name)
         if topic is None or topic.error is not None or not topic.partitions:
-            raise ArchiveUnavailable(f"topic {self._topic} not available")
-        wanted = [TopicPartition(self._topic, p, start_ms) for p in sorted(topic.partitions)]
+            raise ArchiveUnavailable(f"topic {name} not available")
+        wanted = [TopicPartition(name, p, start_ms) for p in sorted(topic.partitions)]
         starts = consumer.offsets_for_times(wanted, timeout=METADATA_TIMEOUT_S)
         assignment = []
         open_until: dict[int, int] = {}
@@ -137,25 +163,33 @@ class ResponseArchive:
             if start.offset < 0:  # no record at or after start_ms in this partition
                 continue
             _low, high = consumer.get_watermark_offsets(
-                TopicPartition(self._topic, start.partition), timeout=METADATA_TIMEOUT_S
+                TopicPartition(name, start.partition), timeout=METADATA_TIMEOUT_S
             )
             if start.offset < high:
-                assignment.append(TopicPartition(self._topic, start.partition, start.offset))
+                assignment.append(TopicPartition(name, start.partition, start.offset))
                 open_until[start.partition] = high
         if assignment:
             consumer.assign(assignment)
         return open_until
 
 
-def _preferred(best: AnalysisResponded | None, raw: Any) -> AnalysisResponded | None:
-    """First answer wins, except that a completed answer replaces a failed one."""
+def _preferred(
+    best: AnalysisResponded | None, raw: Any
+) -> tuple[AnalysisResponded | None, bool]:
+    """First answer wins, except that a completed answer replaces a failed one; final once
+    an answer is completed."""
     if raw is None:
-        return best
+        return best, False
     try:
         candidate = AnalysisResponded.from_bytes(raw)
     except ValidationError as err:
         logger.warning("undecodable response on the topic: %s", err)
-        return best
+        return best, False
     if best is None or (best.status == "failed" and candidate.status == "completed"):
-        return candidate
-    return best
+        best = candidate
+    return best, best.status == "completed"
+
+
+def _seen(_best: bool | None, _raw: Any) -> tuple[bool | None, bool]:
+    """Any record with the key will do."""
+    return True, True

@@ -126,6 +126,7 @@ def build_components(settings: StrategistSettings) -> Components:
         archive=ResponseArchive(
             bootstrap_servers=infra.kafka_bootstrap_servers,
             topic=topics.responses,
+            queries_topic=topics.queries,
             retention_ms=SEVEN_DAYS_MS,
             window_s=settings.archive_window_s,
             budget_s=settings.archive_budget_s,

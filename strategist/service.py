@@ -72,7 +72,11 @@ class Store(Protocol):
 
 
 class Archive(Protocol):
+    """The durable record on the topics (see archive.py)."""
+
     def find(self, analysis_id: str) -> AnalysisResponded | None: ...
+
+    def accepted(self, analysis_id: str) -> bool: ...
 
 
 class Direct(Protocol):
@@ -222,6 +226,12 @@ class AnalysisService:
             return Outcome.done(archived)
         if store_error is not None:
             raise store_error
+        try:
+            if self._archive.accepted(analysis_id):
+                logger.info("analysis=%s on the queries topic, not answered yet", analysis_id)
+                return Outcome.pending(analysis_id)
+        except ArchiveUnavailable as err:
+            raise StoreUnavailable(str(err)) from err
         return None
 
     # --- helpers ------------------------------------------------------------------------

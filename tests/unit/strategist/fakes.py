@@ -167,6 +167,7 @@ class FakeArchive:
 
     def __init__(self) -> None:
         self.answers: dict[str, AnalysisResponded] = {}
+        self.queries: set[str] = set()
         self.lookups: list[str] = []
         self.down = False
 
@@ -175,6 +176,11 @@ class FakeArchive:
         if self.down:
             raise ArchiveUnavailable("responses topic unreadable: broker down")
         return self.answers.get(analysis_id)
+
+    def accepted(self, analysis_id: str) -> bool:
+        if self.down:
+            raise ArchiveUnavailable("queries topic unreadable: broker down")
+        return analysis_id in self.queries
 
 
 class FakeRecorder:

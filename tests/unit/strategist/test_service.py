@@ -126,6 +126,17 @@ def test_pending_and_stored_answers_do_not_touch_the_topic(faked: Faked) -> None
     assert parts.archive.lookups == []
 
 
+def test_a_running_analysis_redis_forgot_is_pending_not_unknown(faked: Faked) -> None:
+    """Redis lost the pending marker of an analysis still in the pipeline: the query is on
+    the queries topic, so the caller is told to keep polling (202), not 404."""
+    client, parts = faked()
+    analysis_id = new_analysis_id()
+    parts.archive.queries.add(analysis_id)
+    response = client.get(f"{API}/analyses/{analysis_id}")
+    assert response.status_code == 202
+    assert response.get_json()["status"] == "pending"
+
+
 def test_unknown_everywhere_is_404_and_an_unreadable_topic_503(faked: Faked) -> None:
     client, parts = faked()
     analysis_id = new_analysis_id()
