@@ -173,9 +173,7 @@ class ResponseArchive:
         return open_until
 
 
-def _preferred(
-    best: AnalysisResponded | None, raw: Any
-) -> tuple[AnalysisResponded | None, bool]:
+def _preferred(best: AnalysisResponded | None, raw: Any) -> tuple[AnalysisResponded | None, bool]:
     """First answer wins, except that a completed answer replaces a failed one; final once
     an answer is completed."""
     if raw is None:

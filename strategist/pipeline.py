@@ -10,6 +10,8 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import threading
+import time
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -66,13 +68,19 @@ class QueryPublisher:
         self._producer.close(timeout_s=self._timeout_s)
 
 
+RECORD_RETRY_WINDOW_S = 600.0
+RECORD_FIRST_RETRY_S = 0.5
+RECORD_MAX_RETRY_S = 10.0
+
+
 class AnswerRecorder:
     """Puts the direct path's answers on the responses topic, where the pipeline's are.
 
     The topic is the durable record that `GET /analyses/<id>` falls back to when Redis
-    lost its data, so direct answers belong there too. Best effort and not awaited: the
-    caller already has the answer, and when Kafka is down (the emergency fallback) the
-    answer stays in Redis only.
+    lost its data, so direct answers belong there too. Not awaited (the caller already
+    has the answer), but not best effort either: the direct path answers precisely when
+    Kafka is in trouble, so a send that fails is sent again with backoff, from a timer
+    thread, until it lands or `RECORD_RETRY_WINDOW_S` has passed.
     """
 
     def __init__(self, *, producer: EventProducer, topic: str) -> None:
@@ -80,14 +88,34 @@ class AnswerRecorder:
         self._topic = topic
 
     def record(self, response: AnalysisResponded) -> None:
+        self._send(response, attempt=1, give_up_at=time.monotonic() + RECORD_RETRY_WINDOW_S)
+
+    def _send(self, response: AnalysisResponded, *, attempt: int, give_up_at: float) -> None:
         analysis_id = response.analysis_id
+
+        def retry_later(error: BaseException) -> None:
+            delay_s = min(RECORD_FIRST_RETRY_S * 2 ** (attempt - 1), RECORD_MAX_RETRY_S)
+            if time.monotonic() + delay_s > give_up_at:
+                logger.error("direct answer %s never reached the topic: %s", analysis_id, error)
+                return
+            logger.warning(
+                "direct answer %s not recorded on the topic yet (%s); retrying in %.1fs",
+                analysis_id,
+                error,
+                delay_s,
+            )
+            timer = threading.Timer(
+                delay_s, self._send, (response,), {"attempt": attempt + 1, "give_up_at": give_up_at}
+            )
+            timer.daemon = True
+            timer.start()
 
         def delivered(future: concurrent.futures.Future[None]) -> None:
             error = future.exception()
             if error is not None:
-                logger.warning("direct answer %s not recorded on the topic: %s", analysis_id, error)
+                retry_later(error)
 
         try:
             self._producer.send(self._topic, analysis_id, response).add_done_callback(delivered)
         except KafkaException as err:
-            logger.warning("direct answer %s not recorded on the topic: %s", analysis_id, err)
+            retry_later(err)

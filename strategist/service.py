@@ -34,6 +34,11 @@ from strategist.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
+STORE_RETRY_WINDOW_S = 600.0
+"""A direct answer whose Redis write failed is written again for this long."""
+STORE_FIRST_RETRY_S = 0.5
+STORE_MAX_RETRY_S = 10.0
+
 __all__ = ["ANALYSIS_ID", "AnalysisService", "Outcome"]
 
 
@@ -260,8 +265,11 @@ class AnalysisService:
         try:
             stored = self._store.save(response)
         except StoreUnavailable as err:
-            logger.warning("analysis=%s not stored: %s", query.query_id, err)
-            stored = True  # nothing to defer to; the topic is the only record now
+            logger.warning(
+                "analysis=%s not stored yet, retrying in the background: %s", query.query_id, err
+            )
+            self._background.submit(self._store_until_saved, response)
+            stored = True  # nothing to defer to now
         if not stored:
             try:
                 earlier = self._store.result(query.query_id)
@@ -272,6 +280,22 @@ class AnalysisService:
                 return earlier
         self._recorder.record(response)
         return response
+
+    def _store_until_saved(self, response: AnalysisResponded) -> None:
+        """Retry the result write with backoff while Redis is away (the answer was given,
+        or will be polled for: it must not be lost)."""
+        delay_s = STORE_FIRST_RETRY_S
+        give_up_at = time.monotonic() + STORE_RETRY_WINDOW_S
+        while time.monotonic() < give_up_at:
+            time.sleep(delay_s)
+            try:
+                self._store.save(response)
+                logger.info("analysis=%s stored after a Redis outage", response.analysis_id)
+                return
+            except StoreUnavailable as err:
+                logger.warning("analysis=%s still not stored: %s", response.analysis_id, err)
+            delay_s = min(delay_s * 2, STORE_MAX_RETRY_S)
+        logger.error("analysis=%s never stored in Redis (it is on the topic)", response.analysis_id)
 
     def _in_background(self, query: QueryRequested, reason: str) -> None:
         try:

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from schemas.query import QueryRequested
 from strategist.analysis_id import new_analysis_id
 from tests.unit.strategist.conftest import FakedApp
@@ -172,3 +174,27 @@ def test_when_the_pipeline_answered_first_the_fallback_returns_that_answer(
     assert body["routing"]["path"] == "intelligent"
     assert client.get(f"{API}/analyses/{body['analysis_id']}").get_json() == body
     assert parts.recorder.recorded == []
+
+
+def test_a_direct_answer_redis_could_not_take_is_stored_once_redis_is_back(
+    faked: Faked, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kafka and Redis both away (a broker restart, then Redis): the async caller's direct
+    answer used to be logged as "not stored" and lost. It is written again until it lands."""
+    monkeypatch.setattr("strategist.service.STORE_FIRST_RETRY_S", 0.01)
+    client, parts = faked()
+    parts.publisher.on_publish = unreachable
+    parts.store.down = True
+    writes = 0
+    real_save = parts.store.save
+
+    def save_when_back(response):  # Redis answers again from the third write on
+        nonlocal writes
+        writes += 1
+        parts.store.down = writes < 3
+        return real_save(response)
+
+    parts.store.save = save_when_back  # type: ignore[method-assign]
+    body = client.post(f"{API}/analyze", json={"query": "q"}).get_json()
+    assert parts.store.results[body["analysis_id"]].analysis_id == body["analysis_id"]
+    assert writes >= 3
