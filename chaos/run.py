@@ -212,6 +212,11 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
     report.answered = len(answered)
     report.answered_failed = sum(1 for a in answered if a.status == "failed")
     report.lost = report.sent - report.answered
+    for analysis in analyses:
+        if analysis.answered_at is None:
+            logger.warning(
+                "lost: %s (sent at t=%.1fs)", analysis.analysis_id, analysis.sent_at - started
+            )
     times = [a.answered_at - a.sent_at for a in answered if a.answered_at is not None]
     report.p95_time_to_answer_s = round(_percentile(times, 95), 2)
     report.worst_time_to_answer_s = round(max(times, default=0.0), 2)
