@@ -50,7 +50,7 @@ test: setup
 	@scripts/with-infra.sh $(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
-	@scripts/with-infra.sh $(PY) -m bench
+	@scripts/with-infra.sh bash -c '$(PY) -m bench && $(PY) -m bench.transactions'
 
 chaos: setup
 	@scripts/with-infra.sh $(PY) -m chaos $(CHAOS_ARGS)

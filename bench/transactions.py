@@ -18,6 +18,7 @@ finished answers back until every earlier message finished too.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import uuid
@@ -81,7 +82,9 @@ def _hop(bootstrap: str, source: str, sink: str, messages: int, transactional: b
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.transactions", description=__doc__)
     parser.add_argument("--messages", type=int, default=300)
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
     args = parser.parse_args(argv)
 
     namespace = f"bench-txn-{uuid.uuid4().hex[:8]}"
