@@ -75,11 +75,13 @@ def build_response(
     error: str | None = None,
     extra_cost_usd: float = 0.0,
     direct_reason: str | None = None,
+    baseline_cost_usd: float = 0.0,
 ) -> AnalysisResponded:
     """The final response event for `query`.
 
     `extra_cost_usd` is spend outside the route, e.g. a cross-validation call;
-    `direct_reason` says why the direct path was taken.
+    `direct_reason` says why the direct path was taken; `baseline_cost_usd` is the
+    all-Gemini-2.5-Pro estimate for the answer (`core.economics`).
     """
     completed_at = utc_now()
     latency_ms = max((completed_at - query.submitted_at).total_seconds() * 1000.0, 0.0)
@@ -97,6 +99,7 @@ def build_response(
         skipped=[a for a in attempts if a.outcome == "skipped"],
         classification=classification,
         cost_usd=round(sum(a.cost_usd for a in attempts) + extra_cost_usd, 8),
+        baseline_cost_usd=baseline_cost_usd,
         latency_ms=round(latency_ms, 1),
         provider_latency_ms=round(sum(a.latency_ms for a in attempts if a.outcome != "skipped"), 1),
         explanation=explain(

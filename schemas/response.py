@@ -38,6 +38,12 @@ class Routing(Frozen):
     skipped: list[AttemptSummary] = Field(default_factory=list)
     classification: Classification | None = None
     cost_usd: float = Field(ge=0.0)
+    baseline_cost_usd: float = Field(
+        ge=0.0,
+        default=0.0,
+        description="Estimated cost of the same answer on Gemini 2.5 Pro (same input tokens, "
+        "output tokens as produced, Pro's list price): the all-Pro baseline of the savings.",
+    )
     latency_ms: float = Field(ge=0.0)
     provider_latency_ms: float = Field(ge=0.0, default=0.0)
     explanation: str

@@ -12,6 +12,7 @@ import logging
 
 from core.attempt import AttemptResult, attempt_model
 from core.confidence import History, score_answer
+from core.economics import baseline_cost_usd
 from core.response import build_response
 from providers.base import Provider
 from providers.catalogue import GEMINI_PRO, Catalogue, ModelSpec
@@ -41,6 +42,7 @@ class DirectAnalyzer:
     ) -> None:
         self._provider = provider
         self._spec: ModelSpec = catalogue.get(DIRECT_PROVIDER, DIRECT_MODEL)
+        self._catalogue = catalogue
         self._runner = runner
         self._timeout_s = timeout_s
 
@@ -96,4 +98,5 @@ class DirectAnalyzer:
             confidence=confidence,
             error=str(result.error) if result.error is not None else None,
             direct_reason=reason,
+            baseline_cost_usd=baseline_cost_usd(self._catalogue, answer),
         )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from core.confidence import History, score_answer
+from core.economics import baseline_cost_usd
 from core.response import build_response
 from providers.catalogue import Catalogue
 from schemas.completion import CompletionProduced
@@ -106,4 +107,5 @@ class Scorer:
             confidence=confidence,
             error=completion.error,
             extra_cost_usd=extra_cost,
+            baseline_cost_usd=baseline_cost_usd(self._catalogue, answer),
         )

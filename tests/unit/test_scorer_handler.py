@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from core.confidence import History
 from providers.catalogue import DEFAULT_CATALOGUE
 from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
@@ -190,3 +192,17 @@ def test_a_redelivered_completion_publishes_the_same_answer_again() -> None:
     [first] = asyncio.run(scorer.handle(completion))
     [again] = asyncio.run(scorer.handle(completion))  # stored copy is this same event
     assert first.event.event_id == again.event.event_id
+
+
+def test_every_answer_carries_its_all_gemini_pro_baseline() -> None:
+    """The saving is measured against the same answer priced at Gemini 2.5 Pro."""
+    attempt = AttemptSummary(
+        provider="perplexity", model="sonar", outcome="success", cost_usd=0.0051
+    )
+    completion = _completion("latest polls", SONAR_ANSWER, [attempt])
+    response = asyncio.run(_scorer(Results()).score(completion))
+    answer = SONAR_ANSWER
+    pro = DEFAULT_CATALOGUE.get("gemini", "gemini-2.5-pro")
+    expected = pro.cost_usd(answer.input_tokens, answer.output_tokens)
+    assert response.routing.baseline_cost_usd == pytest.approx(expected)
+    assert response.routing.baseline_cost_usd > response.routing.cost_usd  # Sonar is cheaper
