@@ -205,4 +205,5 @@ def test_every_answer_carries_its_all_gemini_pro_baseline() -> None:
     pro = DEFAULT_CATALOGUE.get("gemini", "gemini-2.5-pro")
     expected = pro.cost_usd(answer.input_tokens, answer.output_tokens)
     assert response.routing.baseline_cost_usd == pytest.approx(expected)
-    assert response.routing.baseline_cost_usd > response.routing.cost_usd  # Sonar is cheaper
+    failed = asyncio.run(_scorer(Results()).score(_completion("latest polls", None, [])))
+    assert failed.routing.baseline_cost_usd == 0.0  # no answer, nothing to compare
