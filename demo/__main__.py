@@ -39,6 +39,14 @@ def _row(number: int, question: str, body: dict[str, Any], status: int) -> str:
         for a in routing.get("failed_attempts", []) + routing.get("skipped", [])
     ]
     confidence = (body.get("confidence") or {}).get("score")
+    classification = routing.get("classification") or {}
+    tier = classification.get("tier")
+    probability = (classification.get("tier_probabilities") or {}).get(tier or "")
+    decided = (
+        f"{tier} (p={probability:.2f}, {classification.get('router_version')})"
+        if tier and probability is not None
+        else (tier or "-")
+    )
     source = (
         "emulator"
         if routing.get("emulated")
@@ -46,10 +54,12 @@ def _row(number: int, question: str, body: dict[str, Any], status: int) -> str:
     )
     lines = [
         f"{number:2d}. {question[:88]}",
+        f"    tier      {decided}",
         f"    route     {route or '-'}",
         f"    answered  {routing.get('provider')}/{routing.get('model')} [{source}]  "
         f"HTTP {status}  fallbacks: {', '.join(failed) or 'none'}",
-        f"    cost ${routing.get('cost_usd', 0):.6f}  confidence "
+        f"    cost ${routing.get('cost_usd', 0):.6f} (all-Pro estimate "
+        f"${routing.get('baseline_cost_usd', 0):.6f})  confidence "
         f"{confidence if confidence is not None else '-'}  latency "
         f"{routing.get('latency_ms', 0):.0f} ms",
         f"    answer    {(body.get('result') or body.get('error') or '')[:150]!r}",
@@ -98,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     client = httpx.Client(base_url=args.url, timeout=REQUEST_TIMEOUT_S)
     print(f"[demo] {len(SAMPLE_QUESTIONS)} sample questions through {args.url}{API}/analyze\n")
     print(WEAK_MODEL_NOTE + "\n")
-    costs, latencies = [], []
+    costs, baselines, latencies = [], [], []
     for number, question in enumerate(SAMPLE_QUESTIONS, 1):
         response = client.post(
             f"{API}/analyze", json={"query": question, "campaign_id": "demo-campaign"}
@@ -107,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_row(number, question, body, response.status_code) + "\n")
         routing = body.get("routing") or {}
         costs.append(routing.get("cost_usd", 0.0))
+        baselines.append(routing.get("baseline_cost_usd", 0.0))
         latencies.append(routing.get("latency_ms", 0.0))
 
     print("[demo] failover: switching Gemini off in the provider emulator")
@@ -126,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         f"[demo] routed: total cost ${routed_cost:.6f}, median latency "
         f"{statistics.median(latencies):.0f} ms"
     )
+    if sum(baselines) > 0:
+        print(
+            f"[demo] the same answers priced at Gemini 2.5 Pro (routing.baseline_cost_usd, an "
+            f"estimate): ${sum(baselines):.6f} -> saving {1 - routed_cost / sum(baselines):.0%}"
+        )
     if not args.no_baseline:
         baseline = asyncio.run(_baseline_cost(SAMPLE_QUESTIONS, settings))
         if baseline:
