@@ -13,6 +13,7 @@ from schemas.base import EventModel
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
 from schemas.dead_letter import DeadLetter
+from schemas.feedback import FeedbackGiven
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
@@ -32,6 +33,7 @@ RESPONSES = "responses"
 PROVIDER_HEALTH = "provider-health"
 PROVIDER_ATTEMPTS = "provider-attempts"
 DEAD_LETTERS = "dead-letters"
+FEEDBACK = "feedback"
 
 TOPIC_MODELS: dict[str, type[EventModel]] = {
     QUERIES: QueryRequested,
@@ -41,6 +43,7 @@ TOPIC_MODELS: dict[str, type[EventModel]] = {
     PROVIDER_HEALTH: ProviderStatus,
     PROVIDER_ATTEMPTS: ProviderAttempt,
     DEAD_LETTERS: DeadLetter,
+    FEEDBACK: FeedbackGiven,
 }
 """Which event model each topic carries (one model per topic)."""
 
@@ -91,6 +94,11 @@ class TopicNames:
     def dead_letters(self) -> str:
         return self._full(DEAD_LETTERS)
 
+    @property
+    def feedback(self) -> str:
+        """Grades of answers, keyed by analysis id; kept like the audit topics."""
+        return self._full(FEEDBACK)
+
     def specs(self) -> list[TopicSpec]:
         """Every topic the system needs, as created at start-up."""
         retained = {"retention.ms": str(SEVEN_DAYS_MS)}
@@ -106,4 +114,5 @@ class TopicNames:
                 {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"},
             ),
             TopicSpec(self.dead_letters, 1, {"retention.ms": str(4 * SEVEN_DAYS_MS)}),
+            TopicSpec(self.feedback, QUERY_PARTITIONS, retained),
         ]
