@@ -39,3 +39,15 @@ class RedisKeys:
     def accuracy(self, provider: str, model: str, analysis_type: str) -> str:
         """Hash {correct, total}: graded outcomes for the historical-accuracy prior."""
         return f"{self.namespace}:accuracy:{provider}:{model}:{analysis_type}"
+
+    def accuracy_counted(self, provider: str, model: str, analysis_type: str) -> str:
+        """Set of feedback event ids already counted in `accuracy(...)` (idempotent counts)."""
+        return f"{self.namespace}:accuracy-counted:{provider}:{model}:{analysis_type}"
+
+    def accuracy_pattern(self) -> str:
+        """SCAN pattern of every accuracy hash and counted set (rebuilding from the topic)."""
+        return f"{self.namespace}:accuracy*"
+
+    def feedback(self, analysis_id: str) -> str:
+        """List of FeedbackGiven JSON received for an analysis (TTL; the topic keeps them)."""
+        return f"{self.namespace}:feedback:{analysis_id}"

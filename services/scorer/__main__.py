@@ -11,6 +11,7 @@ from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.common.runner import make_producer, make_set_aside, run_service
 from services.scorer.cross_check import ProviderCrossCheck
+from services.scorer.feedback import FeedbackTally, build_feedback_worker
 from services.scorer.handler import Scorer
 from services.scorer.settings import ScorerSettings
 from services.scorer.stores import RedisHistoryStore, RedisResultStore
@@ -46,8 +47,13 @@ def main() -> None:
             scorer=scorer,
             set_aside=make_set_aside(infra, producer=producer, redis=redis),
         )
+        feedback = build_feedback_worker(
+            settings, producer=producer, tally=FeedbackTally(redis=redis, keys=keys)
+        )
         try:
-            await worker.run(stop)
+            async with asyncio.TaskGroup() as workers:  # one failing stops the other
+                workers.create_task(worker.run(stop))
+                workers.create_task(feedback.run(stop))
         finally:
             producer.close()
             await close_providers(providers)
