@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of the API, generated from the code (`GET /api/v1/openapi.json`).
 
 Bodies come from the pydantic models the handlers use (`AnalysisRequest`,
-`AnalysisResponded`, `PendingBody`, `ErrorBody`, `ProvidersBody`); the operations
+`AnalysisResponded`, `PendingBody`, `ErrorBody`, `ProvidersBody`, `FeedbackRequest`,
+`FeedbackAccepted`, `AnalysisWithFeedback`); the operations
 and their status codes are listed once, in `OPERATIONS`, next to the Flask
 endpoint that serves each. A unit test checks that every route of the app under
 /api/v1 is documented with its methods and status codes and that nothing else
@@ -21,8 +22,9 @@ from pydantic.json_schema import models_json_schema
 from schemas.response import AnalysisResponded
 from strategist.analysis_id import ANALYSIS_ID
 from strategist.errors import ErrorBody
+from strategist.feedback import AnalysisWithFeedback, FeedbackAccepted
 from strategist.provider_view import ProvidersBody
-from strategist.request import AnalysisRequest
+from strategist.request import AnalysisRequest, FeedbackRequest
 from strategist.router import PendingBody
 
 API_PREFIX = "/api/v1"
@@ -116,10 +118,40 @@ OPERATIONS: tuple[Operation, ...] = (
         summary="An analysis: finished (status completed or failed) or still pending.",
         path_parameters=("analysis_id",),
         replies={
-            200: Reply("Finished: `status` is completed or failed.", AnalysisResponded),
+            200: Reply(
+                "Finished: `status` is completed or failed; `feedback` lists the feedback "
+                "received.",
+                AnalysisWithFeedback,
+            ),
             202: Reply("Still pending.", PendingBody, _PENDING_HEADERS),
             404: Reply("Unknown or expired analysis id.", ErrorBody),
             503: _NO_STORE,
+        },
+    ),
+    Operation(
+        path=f"{STRATEGIST}/analyses/{{analysis_id}}/feedback",
+        method="post",
+        endpoint="strategist_api.give_feedback",
+        summary="Grade a finished analysis (correct, partially_correct, incorrect).",
+        path_parameters=("analysis_id",),
+        request_body=FeedbackRequest,
+        replies={
+            202: Reply(
+                "Recorded on the feedback topic; the scorer's historical accuracy of the "
+                "model that answered counts it.",
+                FeedbackAccepted,
+                ("Location",),
+            ),
+            400: _BAD_JSON,
+            404: Reply("Unknown or expired analysis id.", ErrorBody),
+            409: Reply("The analysis has no answer yet.", ErrorBody, ("Retry-After",)),
+            413: _TOO_LARGE,
+            422: _INVALID,
+            503: Reply(
+                "The broker or the result store is unreachable; retry.",
+                ErrorBody,
+                ("Retry-After",),
+            ),
         },
     ),
     Operation(

@@ -17,12 +17,13 @@ could never be serialised).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from schemas.feedback import MAX_COMMENT_CHARS, MAX_GRADER_CHARS, Rating
 from schemas.query import MAX_CONTEXT_CHARS, MAX_QUERY_CHARS, QueryOptions, QueryRequested
 from strategist.errors import ApiError, validation_error
 
@@ -71,6 +72,17 @@ class AnalysisRequest(BaseModel):
         )
 
 
+class FeedbackRequest(BaseModel):
+    """A grade of a finished analysis (`POST /analyses/<id>/feedback`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rating: Rating
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
+    grader: str | None = Field(default=None, min_length=1, max_length=MAX_GRADER_CHARS)
+
+
+Body = TypeVar("Body", bound=BaseModel)
 MAX_JSON_DEPTH = 32
 """Arrays and objects nested deeper than this are refused (400 json_too_deep)."""
 MAX_INTEGER_DIGITS = 64
@@ -171,12 +183,22 @@ def _json_body(request: Request) -> Any:
     return body
 
 
-def parse_analysis_request(request: Request) -> AnalysisRequest:
-    """Validate the HTTP request body; raises ApiError (400/422) or RequestEntityTooLarge."""
+def _parse(request: Request, model: type[Body]) -> Body:
     body = _json_body(request)
     if not isinstance(body, dict):
         raise ApiError(422, "validation_error", "request body must be a JSON object")
     try:
-        return AnalysisRequest.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as err:
         raise validation_error(err) from err
+
+
+def parse_analysis_request(request: Request) -> AnalysisRequest:
+    """Validate the HTTP request body; raises ApiError (400/422) or RequestEntityTooLarge."""
+    return _parse(request, AnalysisRequest)
+
+
+def parse_feedback_request(request: Request) -> FeedbackRequest:
+    """Validate a feedback body the same way; raises ApiError (400/422) or
+    RequestEntityTooLarge."""
+    return _parse(request, FeedbackRequest)

@@ -5,8 +5,11 @@ Status codes (the OpenAPI document, `openapi.py`, lists them per operation):
                        202 + Location when the deadline passed first, or when every
                        sync wait slot of the process is busy (poll the URL)
   POST /analyses       202 {analysis_id, status: "pending", status_url}
-  GET  /analyses/<id>  200 finished (status "completed" or "failed"), 202 pending, 404 unknown
-                       (Redis first, then the responses topic)
+  GET  /analyses/<id>  200 finished (status "completed" or "failed", with the feedback
+                       received), 202 pending, 404 unknown (Redis first, then the responses topic)
+  POST /analyses/<id>/feedback
+                       202 published on the feedback topic, 404 unknown id, 409 still pending,
+                       503 broker or Redis unreachable
   GET  /providers      200 latest health per provider with its models
 Bad input: 400 (not JSON, or JSON too deep / numbers too long), 413 (too large), 422 (a
 field is wrong; `error.field` names it). 503 when Redis (and the topic) cannot say.
@@ -23,8 +26,16 @@ from pydantic import BaseModel, ConfigDict
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
 from strategist.errors import ApiError
+from strategist.feedback import (
+    AnalysisWithFeedback,
+    FeedbackAccepted,
+    NoFeedbackDesk,
+    feedback_desk,
+    feedback_event,
+)
+from strategist.pipeline import PipelineUnavailable
 from strategist.provider_view import provider_view
-from strategist.request import parse_analysis_request
+from strategist.request import parse_analysis_request, parse_feedback_request
 from strategist.runtime import current_runtime
 from strategist.service import ANALYSIS_ID
 from strategist.store import StoreUnavailable
@@ -35,6 +46,7 @@ bp = Blueprint("strategist_api", __name__, url_prefix="/api/v1/strategist")
 
 POLL_AFTER_S = 1
 STORE_RETRY_AFTER_S = 5
+PIPELINE_RETRY_AFTER_S = 5
 
 
 class PendingBody(BaseModel):
@@ -113,7 +125,55 @@ def get_analysis(analysis_id: str) -> Response:
         raise _not_found(analysis_id)
     if outcome.response is None:
         return _pending(outcome.analysis_id)
-    return _finished(outcome.response, failed_status=200)
+    feedback = None
+    try:
+        feedback = feedback_desk(current_runtime().components).received(analysis_id)
+    except (StoreUnavailable, NoFeedbackDesk) as err:  # the answer is still worth giving
+        logger.warning("analysis=%s: feedback unreadable: %s", analysis_id, err)
+    shown = AnalysisWithFeedback.model_validate(
+        {**outcome.response.model_dump(), "feedback": feedback}
+    )
+    return _finished(shown, failed_status=200)
+
+
+@bp.post("/analyses/<analysis_id>/feedback")
+def give_feedback(analysis_id: str) -> Response:
+    body = parse_feedback_request(request)
+    if not ANALYSIS_ID.match(analysis_id):
+        raise _not_found(analysis_id)
+    components = current_runtime().components
+    try:
+        outcome = components.service.status(analysis_id)
+    except StoreUnavailable as err:
+        raise _store_unavailable(err) from err
+    if outcome is None:
+        raise _not_found(analysis_id)
+    if outcome.response is None:
+        raise ApiError(
+            409,
+            "analysis_pending",
+            "the analysis has no answer yet; give feedback once it is finished",
+            field="analysis_id",
+            headers={"Retry-After": str(POLL_AFTER_S)},
+        )
+    event = feedback_event(analysis_id, body, outcome.response)
+    try:
+        feedback_desk(components).give(event)
+    except (PipelineUnavailable, NoFeedbackDesk) as err:
+        raise ApiError(
+            503,
+            "pipeline_unavailable",
+            "the event broker (Kafka) did not take the feedback; retry",
+            headers={"Retry-After": str(PIPELINE_RETRY_AFTER_S)},
+        ) from err
+    logger.info("analysis=%s feedback=%s %s", analysis_id, event.event_id, event.rating)
+    accepted = FeedbackAccepted(
+        analysis_id=analysis_id, feedback_id=event.event_id, rating=event.rating, status="accepted"
+    )
+    reply = jsonify(accepted.model_dump(mode="json"))
+    reply.status_code = 202
+    reply.headers["Location"] = url_for("strategist_api.get_analysis", analysis_id=analysis_id)
+    return reply
 
 
 @bp.get("/providers")
