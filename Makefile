@@ -2,8 +2,8 @@
 # Every target is idempotent; the first `make setup` on a fresh Debian 12 takes ~10 min
 # (llama-cpp-python compiles), later runs about a second.
 #
-# Environment honoured by the scripts: KAFKA_BOOTSTRAP_SERVERS, REDIS_URL (use existing
-# infrastructure), KAFKA_PORT, KAFKA_CONTROLLER_PORT, REDIS_PORT, REDIS_DATA_DIR, VAR_DIR,
+# Environment honoured by the scripts: KAFKA_BOOTSTRAP_SERVERS, REDIS_URL, DATABASE_URL (use
+# existing infrastructure), POSTGRES_PORT, POSTGRES_PASSWORD, KAFKA_PORT, KAFKA_CONTROLLER_PORT, REDIS_PORT, REDIS_DATA_DIR, VAR_DIR,
 # STOP_TIMEOUT_S, GEMINI_API_KEY, PERPLEXITY_API_KEY, LOCAL_MODEL_PATH; see scripts/*.sh headers.
 
 SHELL := /bin/bash
@@ -21,7 +21,7 @@ help:
 	@echo "make down    stop the stack"
 	@echo "make status  show what runs"
 	@echo "make demo    set up, start the stack and run the sample questions"
-	@echo "make test    run the test suite against a real Kafka and Redis"
+	@echo "make test    run the test suite against a real Kafka, Redis and PostgreSQL"
 	@echo "             (TESTS=tests/unit PYTEST_ARGS='-x -k name' to narrow it)"
 	@echo "make bench   pipeline overhead and throughput benchmark"
 	@echo "make chaos   kill -9 every part of the stack under load, then count losses"
@@ -70,4 +70,5 @@ clean:
 	@scripts/stack.sh down
 	@scripts/kafka.sh stop
 	@scripts/redis.sh stop
+	@scripts/postgres.sh stop
 	rm -rf var

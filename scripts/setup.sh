@@ -3,7 +3,7 @@
 # Debian 12 takes ~5-10 minutes (llama-cpp-python compiles from source); later runs take
 # a second or two because every step checks before it acts.
 #
-#   1. system packages (apt, only what is missing): redis-server, kcat, Java 17+, Maven,
+#   1. system packages (apt, only what is missing): redis-server, postgresql, kcat, Java 17+, Maven,
 #      python3-venv, shellcheck and docker-compose (for `make lint`), and a C/C++
 #      toolchain + cmake when llama-cpp-python must be built
 #   2. .venv with `pip install -e '.[test,dev]'` (skipped while var/.deps-stamp is newer
@@ -59,10 +59,24 @@ apt_install() {
     fi
 }
 
+# stop_packaged_postgres: Debian's package creates and may start a cluster on 5432; ours
+# (scripts/postgres.sh) lives under var/, so that one is stopped and left to start by hand.
+stop_packaged_postgres() {
+    have pg_lsclusters || return 0
+    local version name port status
+    while read -r version name port status _; do
+        [[ "$status" == online* ]] || continue
+        log "  stopping Debian's packaged cluster $version/$name on port $port (ours runs from var/)"
+        pg_ctlcluster "$version" "$name" stop || true
+        echo manual >"/etc/postgresql/$version/$name/start.conf" 2>/dev/null || true
+    done < <(pg_lsclusters -h 2>/dev/null)
+}
+
 step "1/4 system packages"
 pkgs=()
 have redis-server || pkgs+=(redis-server)
 have redis-cli || pkgs+=(redis-tools)
+"$ROOT/scripts/postgres.sh" bindir >/dev/null || pkgs+=(postgresql) # initdb may be off PATH
 have kcat || pkgs+=(kcat)
 have shellcheck || pkgs+=(shellcheck)         # make lint: the scripts
 have docker-compose || pkgs+=(docker-compose) # make lint: validates docker-compose.yml, no daemon
@@ -80,9 +94,10 @@ if ! venv_ready; then # llama-cpp-python is an sdist: it needs a compiler and cm
 fi
 if ((${#pkgs[@]})); then
     apt_install "${pkgs[@]}"
+    stop_packaged_postgres
     done_step "installed ${pkgs[*]}"
 else
-    done_step "all present (redis-server, kcat, java $(java_major), mvn, shellcheck, docker-compose)"
+    done_step "all present (redis-server, postgresql, kcat, java $(java_major), mvn, shellcheck, docker-compose)"
 fi
 
 # ------------------------------------------------------------------ 2. python venv

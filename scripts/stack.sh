@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The whole orchestrator in the background (make up / make down / make demo).
 #
-#   scripts/stack.sh up       Kafka, Redis, emulator, local model, topics, the four
-#                             services and the Flask app; waits until each is ready
-#   scripts/stack.sh down     stops them in reverse order (Kafka/Redis only if `up`
-#                             started them)
+#   scripts/stack.sh up       Kafka, Redis, PostgreSQL, emulator, local model, topics,
+#                             the five services and the Flask app; waits until each is ready
+#   scripts/stack.sh down     stops them in reverse order (Kafka/Redis/PostgreSQL only if
+#                             `up` started them)
 #   scripts/stack.sh status   one line per process; exit 0 when all run
 #
 # Each process: pid in var/run/<name>.pid, output in var/log/<name>.log.
 # Environment (passed through to every process):
-#   KAFKA_BOOTSTRAP_SERVERS, REDIS_URL   use existing infrastructure (see kafka.sh, redis.sh);
-#                                        exported to the services with the effective values
+#   KAFKA_BOOTSTRAP_SERVERS, REDIS_URL, DATABASE_URL   use existing infrastructure (see
+#                     kafka.sh, redis.sh, postgres.sh); exported to the services with the
+#                     effective values
 #   EMULATOR_URL      provider emulator (default http://127.0.0.1:8090); the emulator
 #                     started here listens on its port (EMULATOR_PORT when set)
 #   LOCAL_MODEL_URL   local model server (default http://127.0.0.1:8091/v1); the server
@@ -53,9 +54,9 @@ export EMULATOR_PORT="${EMULATOR_PORT:-$(url_port "$EMULATOR_URL")}"
 export LOCAL_MODEL_PORT="${LOCAL_MODEL_PORT:-$(url_port "$LOCAL_MODEL_URL")}"
 READY_TIMEOUT_S="${STACK_READY_TIMEOUT_S:-60}"
 GRACE_S="${STACK_GRACE_S:-3}"
-SERVICES=(classifier dispatcher scorer health)
+SERVICES=(classifier dispatcher scorer health recorder)
 # Stop order: the reverse of start.
-ALL=(app health scorer dispatcher classifier local-model emulator)
+ALL=(app recorder health scorer dispatcher classifier local-model emulator)
 LAUNCHED=0
 
 # marker NAME: a string in the process's command line (guards pid reuse).
@@ -133,7 +134,7 @@ check_alive() { # check_alive NAME...
 }
 
 # Start Kafka/Redis unless something usable already answers; remember what we started.
-start_infra() { # start_infra kafka|redis
+start_infra() { # start_infra kafka|redis|postgres
     local name="$1" owned="$RUN_DIR/stack-$1.owned"
     if ! "$ROOT/scripts/$name.sh" status >/dev/null 2>&1; then
         "$ROOT/scripts/$name.sh" start
@@ -158,9 +159,12 @@ cmd_up() {
 
     start_infra kafka
     start_infra redis
+    start_infra postgres
     local kafka_port="${KAFKA_PORT:-9092}" redis_port="${REDIS_PORT:-6379}"
     export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$kafka_port}"
     export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$redis_port/0}"
+    DATABASE_URL="$("$ROOT/scripts/postgres.sh" url)"
+    export DATABASE_URL
 
     wait_ready emulator
     wait_ready local-model "${STACK_READY_TIMEOUT_S:-180}"
@@ -191,7 +195,7 @@ cmd_down() {
             rm -f "$(pid_file "$name")"
         fi
     done
-    for name in redis kafka; do
+    for name in postgres redis kafka; do
         if [[ -f "$RUN_DIR/stack-$name.owned" ]]; then
             "$ROOT/scripts/$name.sh" stop
             rm -f "$RUN_DIR/stack-$name.owned"
@@ -205,6 +209,7 @@ cmd_status() {
     local name rc=0 url
     "$ROOT/scripts/kafka.sh" status || rc=3
     "$ROOT/scripts/redis.sh" status || rc=3
+    "$ROOT/scripts/postgres.sh" status || rc=3
     for name in emulator local-model "${SERVICES[@]}" app; do
         url="$(ready_url "$name")"
         if pid_alive "$name" "$(marker "$name")"; then

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Run a command with Kafka and Redis available, then stop whichever of the two this
-# script started, and exit with the command's exit code.
+# Run a command with Kafka, Redis and PostgreSQL available, then stop whichever of them
+# this script started, and exit with the command's exit code.
 #
 #   scripts/with-infra.sh .venv/bin/python -m pytest tests      (make test)
 #   scripts/with-infra.sh .venv/bin/python -m bench             (make bench)
 #
-# Exports KAFKA_BOOTSTRAP_SERVERS and REDIS_URL to the command: the given values when
-# they answer, else the local broker/server (127.0.0.1:KAFKA_PORT, REDIS_PORT).
-# KEEP_INFRA=1 leaves Kafka and Redis running afterwards.
+# Exports KAFKA_BOOTSTRAP_SERVERS, REDIS_URL and DATABASE_URL to the command: the given
+# values when they answer, else the local broker/servers (127.0.0.1:KAFKA_PORT, REDIS_PORT,
+# POSTGRES_PORT; see scripts/postgres.sh for the database's password).
+# KEEP_INFRA=1 leaves them running afterwards.
 set -euo pipefail
 LOG_TAG=infra
 # shellcheck source=scripts/lib.sh
@@ -27,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for name in kafka redis; do
+for name in kafka redis postgres; do
     if "$ROOT/scripts/$name.sh" status >/dev/null 2>&1; then
         "$ROOT/scripts/$name.sh" start
     else
@@ -38,7 +39,9 @@ done
 
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}/0}"
-log "running: $* (KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS REDIS_URL=$REDIS_URL)"
+DATABASE_URL="$("$ROOT/scripts/postgres.sh" url)"
+export DATABASE_URL
+log "running: $* (KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS REDIS_URL=$REDIS_URL DATABASE_URL=${DATABASE_URL%%:*}://...)"
 
 rc=0
 "$@" || rc=$?

@@ -1,0 +1,35 @@
+"""`python -m services.recorder`: write the decision records from the audit topics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.common.runner import make_producer, run_service
+from services.recorder.database import make_engine, upgrade
+from services.recorder.settings import RecorderSettings
+from services.recorder.worker import SERVICE, build_workers, run_workers
+from services.recorder.writer import RecordWriter
+
+
+def main() -> None:
+    settings = RecorderSettings()  # type: ignore[call-arg]  # DATABASE_URL from the environment
+    infra = settings.infra
+
+    async def run(stop: asyncio.Event) -> None:
+        engine = make_engine(settings.database_url.get_secret_value(),
+                             pool_size=settings.pool_size)
+        producer = make_producer(infra, SERVICE)
+        try:
+            await asyncio.to_thread(upgrade, engine)
+            workers = build_workers(settings, producer=producer,
+                                    writer=RecordWriter(engine=engine))
+            await run_workers(workers, stop)
+        finally:
+            producer.close()
+            engine.dispose()
+
+    run_service(SERVICE, infra, run)
+
+
+if __name__ == "__main__":
+    main()

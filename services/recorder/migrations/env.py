@@ -1,0 +1,50 @@
+"""Alembic environment: runs online against the connection or URL the caller provides.
+
+`services.recorder.database.upgrade` passes an open connection in
+`config.attributes["connection"]`; the `alembic` command line passes
+`sqlalchemy.url` (`-x url=...`). A transaction-scoped advisory lock makes two
+recorders starting at once run the migrations one after the other.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, create_engine, text
+
+from services.recorder.models import Base
+from services.recorder.settings import sqlalchemy_url
+
+MIGRATION_LOCK_ID = 0x5EC0DE0
+"""pg_advisory_xact_lock key held while migrating (any constant shared by all recorders)."""
+
+
+def run(connection: Connection) -> None:
+    context.configure(
+        connection=connection, target_metadata=Base.metadata, transaction_per_migration=False
+    )
+    with context.begin_transaction():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        context.run_migrations()
+
+
+def main() -> None:
+    config = context.config
+    given = config.attributes.get("connection")
+    if given is not None:
+        run(given)
+        return
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    )
+    if not url:
+        raise SystemExit("no database: pass -x url=postgresql://... or set sqlalchemy.url")
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as connection:
+            run(connection)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+main()

@@ -1,0 +1,42 @@
+"""Recorder settings (`RECORDER_*`), with the infrastructure settings and the database URL."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.settings import InfraSettings
+
+SQLALCHEMY_DRIVER_SCHEME = "postgresql+psycopg://"
+PLAIN_SCHEMES = ("postgresql://", "postgres://")
+"""URLs as PostgreSQL tools and docker images write them; SQLAlchemy needs the driver named."""
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`url` with psycopg 3 named as the driver (a plain `postgresql://` URL is accepted)."""
+    for scheme in PLAIN_SCHEMES:
+        if url.startswith(scheme):
+            return SQLALCHEMY_DRIVER_SCHEME + url[len(scheme):]
+    return url
+
+
+class RecorderSettings(BaseSettings):
+    """`DATABASE_URL` (required: there is no default password) and `RECORDER_*` tuning."""
+
+    model_config = SettingsConfigDict(env_prefix="RECORDER_", extra="ignore")
+
+    database_url: SecretStr = Field(
+        validation_alias=AliasChoices("DATABASE_URL", "RECORDER_DATABASE_URL"),
+        description="PostgreSQL URL, e.g. postgresql://user:password@127.0.0.1:5432/strategist "
+        "(scripts/postgres.sh url prints the local one).",
+    )
+    max_in_flight: int = Field(
+        default=16, ge=1, description="Events written at once per topic (one connection each)."
+    )
+    pool_size: int = Field(default=10, ge=1, description="Database connections kept open.")
+    infra: InfraSettings = Field(default_factory=InfraSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _name_the_driver(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(sqlalchemy_url(value.get_secret_value()))

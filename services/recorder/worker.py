@@ -1,0 +1,84 @@
+"""Wires the recorder: one `EventWorker` per audit topic, all in one process.
+
+Each topic has its own consumer group (`<namespace>.recorder.<topic>`), so the
+recorder's offsets never touch another service's, and static membership ids stay
+unique per group. A worker publishes nothing: its handler writes rows, and the offset
+is committed only after the transaction committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from schemas.attempt import ProviderAttempt
+from schemas.base import EventModel
+from schemas.classified import QueryClassified
+from schemas.feedback import FeedbackGiven
+from schemas.health import ProviderStatus
+from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded
+from schemas.topics import TopicNames
+from services.common.producer import EventProducer
+from services.common.runner import worker_consumer_config
+from services.common.worker import EventWorker, Outgoing
+from services.recorder.handler import upserts
+from services.recorder.settings import RecorderSettings
+from services.recorder.writer import RecordWriter
+
+SERVICE = "recorder"
+
+
+@dataclass(frozen=True)
+class AuditTopic:
+    """A topic the recorder reads, and the event model it carries."""
+
+    name: str
+    event_type: type[EventModel]
+
+
+def audit_topics(topics: TopicNames) -> list[AuditTopic]:
+    """Every topic the tables are written from (the rebuild reads the same list)."""
+    return [
+        AuditTopic(topics.queries, QueryRequested),
+        AuditTopic(topics.classified, QueryClassified),
+        AuditTopic(topics.provider_attempts, ProviderAttempt),
+        AuditTopic(topics.responses, AnalysisResponded),
+        AuditTopic(topics.provider_health, ProviderStatus),
+        AuditTopic(topics.feedback, FeedbackGiven),
+    ]
+
+
+def build_workers(
+    settings: RecorderSettings, *, producer: EventProducer, writer: RecordWriter
+) -> list[EventWorker[EventModel]]:
+    """One worker per audit topic; `producer` is only used for dead letters."""
+    infra = settings.infra
+    prefix = f"{infra.topic_namespace}."
+
+    async def handle(event: EventModel) -> Sequence[Outgoing]:
+        await writer.write_async(upserts(event))
+        return []
+
+    workers: list[EventWorker[EventModel]] = []
+    for topic in audit_topics(infra.topics):
+        service = f"{SERVICE}.{topic.name.removeprefix(prefix)}"
+        workers.append(EventWorker(
+            service=service,
+            topic=topic.name,
+            event_type=topic.event_type,
+            handle=handle,
+            consumer_config=worker_consumer_config(infra, service),
+            producer=producer,
+            dead_letter_topic=infra.topics.dead_letters,
+            max_in_flight=settings.max_in_flight,
+        ))
+    return workers
+
+
+async def run_workers(workers: Sequence[EventWorker[EventModel]], stop: asyncio.Event) -> None:
+    """Run every worker until `stop`; if one fails, the others stop and it re-raises."""
+    async with asyncio.TaskGroup() as group:
+        for worker in workers:
+            group.create_task(worker.run(stop), name=worker.service)
