@@ -1,8 +1,9 @@
 """Session fixtures for the real broker and Redis shared by integration and e2e tests.
 
-Tests use the broker at KAFKA_BOOTSTRAP_SERVERS and Redis at REDIS_URL (`make test`
-starts both). Where neither is reachable, a developer without them gets a clear skip;
-under CI (env CI set) that is a failure instead, so CI never skips broker tests.
+Tests use the broker at KAFKA_BOOTSTRAP_SERVERS, Redis at REDIS_URL and PostgreSQL at
+DATABASE_URL (`make test` starts all three). Where one is not reachable, a developer
+without it gets a clear skip; under CI (env CI set) that is a failure instead, so CI
+never skips broker tests.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 import redis
 from confluent_kafka.admin import AdminClient
@@ -25,8 +27,8 @@ REACHABILITY_TIMEOUT_S = 5.0
 
 def _unavailable(what: str, detail: str) -> None:
     message = (
-        f"{what} unreachable ({detail}); run `make test`, which starts Kafka and Redis, "
-        "or set KAFKA_BOOTSTRAP_SERVERS / REDIS_URL"
+        f"{what} unreachable ({detail}); run `make test`, which starts Kafka, Redis and "
+        "PostgreSQL, or set KAFKA_BOOTSTRAP_SERVERS / REDIS_URL / DATABASE_URL"
     )
     if os.environ.get("CI"):
         pytest.fail(message)
@@ -71,6 +73,22 @@ def redis_url() -> str:
         redis.Redis.from_url(url, socket_timeout=REACHABILITY_TIMEOUT_S).ping()
     except Exception as err:
         _unavailable(f"Redis at {url}", str(err))
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """The PostgreSQL at DATABASE_URL (`make test` starts one and exports it)."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        _unavailable("PostgreSQL", "DATABASE_URL is not set")
+        raise AssertionError("unreachable")  # _unavailable skips or fails
+    try:
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1),
+                             connect_timeout=int(REACHABILITY_TIMEOUT_S)) as connection:
+            connection.execute("SELECT 1")
+    except Exception as err:
+        _unavailable("PostgreSQL at DATABASE_URL", type(err).__name__)
     return url
 
 
