@@ -51,9 +51,9 @@ class FeedbackAccepted(BaseModel):
 class AnalysisWithFeedback(AnalysisResponded):
     """`GET /analyses/<id>` of a finished analysis: the response and the feedback received."""
 
-    feedback: list[FeedbackGiven] | None = Field(
+    feedback: list[FeedbackGiven] = Field(
         default_factory=list,
-        description="Feedback received, oldest first; null when the store could not say.",
+        description="Feedback received, oldest first; left out when the store could not say.",
     )
 
 

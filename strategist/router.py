@@ -130,6 +130,8 @@ def get_analysis(analysis_id: str) -> Response:
         feedback = feedback_desk(current_runtime().components).received(analysis_id)
     except (StoreUnavailable, NoFeedbackDesk) as err:  # the answer is still worth giving
         logger.warning("analysis=%s: feedback unreadable: %s", analysis_id, err)
+    if feedback is None:  # unknown: the field is left out rather than shown empty
+        return _finished(outcome.response, failed_status=200)
     shown = AnalysisWithFeedback.model_validate(
         {**outcome.response.model_dump(), "feedback": feedback}
     )
