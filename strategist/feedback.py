@@ -60,7 +60,13 @@ class AnalysisWithFeedback(AnalysisResponded):
 def feedback_event(
     analysis_id: str, body: FeedbackRequest, response: AnalysisResponded
 ) -> FeedbackGiven:
-    """The event for a grade of `response`, naming the model it grades."""
+    """The event for a grade of `response`, naming the model it grades.
+
+    The analysis type is the classifier's when recorded: the scorer looks the history up
+    by that one (a caller's `analysis_type` may differ), so the grade lands where it is
+    read.
+    """
+    classification = response.routing.classification
     return FeedbackGiven(
         analysis_id=analysis_id,
         rating=body.rating,
@@ -68,7 +74,9 @@ def feedback_event(
         grader=body.grader,
         provider=response.routing.provider,
         model=response.routing.model,
-        analysis_type=response.analysis_type,
+        analysis_type=(
+            classification.analysis_type if classification else response.analysis_type
+        ),
         campaign_id=response.campaign_id,
     )
 
