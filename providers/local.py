@@ -3,13 +3,17 @@
 Inference runs in `python -m providers.local_server`, so the dispatcher only
 awaits an HTTP call and never blocks its event loop on the CPU.
 
-The default model, Gemma 3 270M, is a *base* model: its GGUF has no chat
-template (llama-cpp falls back to a Llama-2 format it was never trained on) and
-through /v1/chat/completions it rambles. A plain-text "Question:/Answer:"
-completion with one worked example, stop sequences and a repeat penalty gives
-clearly better short answers, which is the local model's job here (quick edits
-such as fixing a tweet's spelling). Certainty: no logprobs (`logits_all` makes
-this model ~30x slower), so `avg_logprob` is None.
+The prompt follows the served model (`LOCAL_MODEL_PROMPT_FORMAT`, default `auto`:
+read from the served GGUF's metadata):
+- "chat" (instruct models with a chat template, such as the default
+  SmolLM2-135M-Instruct): /v1/chat/completions with the system and user messages;
+  the server renders the model's own template.
+- "completion" (base models such as Gemma 3 270M, whose GGUF has no template: through
+  /v1/chat/completions llama-cpp would fall back to a Llama-2 format it was never
+  trained on, and it rambles): a plain-text "Question:/Answer:" completion with one
+  worked example, stop sequences and a repeat penalty.
+Certainty: no logprobs (`logits_all` makes these models ~30x slower), so
+`avg_logprob` is None.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from pathlib import Path
 
 import httpx
 import openai
-from openai.types import Completion
+from openai.types import Completion, CompletionUsage
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from providers.base import CompletionRequest, ProviderReply
 from providers.errors import (
@@ -31,19 +36,27 @@ from providers.errors import (
     error_for_status,
     redact,
 )
+from providers.local_server import SMOLLM2_FILE, PromptFormat, prompt_format_of, smollm2_path
 from providers.settings import SDK_MAX_RETRIES, ProviderSettings
 from providers.transport import HTTP_TIMEOUTS, HTTP_TRANSPORT_ERRORS
 from schemas.base import ProviderName
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
+DEFAULT_MODEL_FILE = SMOLLM2_FILE
 LOCAL_SERVER_KEY = "local-no-key"
 """llama-cpp's server takes no key; the SDK insists on one."""
 CLIENT_TIMEOUT_S = 60.0
 TEMPERATURE = 0.2
 REPEAT_PENALTY = 1.3
-"""llama.cpp's repetition penalty (sent as an extra body field): stops a small model looping."""
+"""llama.cpp's repetition penalty for base-model completions (sent as an extra body
+field): stops a small base model looping."""
+CHAT_REPEAT_PENALTY = 1.1
+"""Milder for instruct models: edits must copy most of the given text, which a strong
+penalty discourages (measured on the dev split, docs/local_model.md)."""
+FALLBACK_PROMPT_FORMAT: PromptFormat = "chat"
+"""When the served GGUF cannot be read here (a server on another host): the default
+model is an instruct model. Set LOCAL_MODEL_PROMPT_FORMAT=completion for a base model."""
 STOP_SEQUENCES = ["\nQuestion:", "\nAnswer:", "\n\n\n"]
 EXAMPLE = (
     "Question: Fix the grammar: 'Their going to the rally tomorow.'\n"
@@ -57,24 +70,71 @@ def base_model_prompt(question: str, system: str | None) -> str:
     return f"{head}{EXAMPLE}Question: {question.strip()}\nAnswer:"
 
 
+def chat_messages(question: str, system: str | None) -> list[ChatCompletionMessageParam]:
+    """System and user messages; without a system message the model's template adds its own."""
+    messages: list[ChatCompletionMessageParam] = []
+    if system:
+        messages.append({"role": "system", "content": system.strip()})
+    messages.append({"role": "user", "content": question.strip()})
+    return messages
+
+
+def detect_prompt_format(gguf: Path | None) -> PromptFormat:
+    """The prompt format the GGUF's metadata asks for; `FALLBACK_PROMPT_FORMAT` if unreadable."""
+    if gguf is None:
+        return FALLBACK_PROMPT_FORMAT
+    try:
+        return prompt_format_of(gguf)
+    except (OSError, ValueError) as err:
+        logger.warning(
+            "cannot read the local model's GGUF %s (%s): prompting it as a %s model; "
+            "set LOCAL_MODEL_PROMPT_FORMAT to choose",
+            gguf, err, FALLBACK_PROMPT_FORMAT,
+        )  # fmt: skip
+        return FALLBACK_PROMPT_FORMAT
+
+
+def _configured_model_path(settings: ProviderSettings) -> Path | None:
+    if settings.local_model_path:
+        return Path(settings.local_model_path).expanduser()
+    try:
+        return smollm2_path(must_exist=False)
+    except FileNotFoundError:
+        return None
+
+
 class LocalProvider:
     """`Provider` for the local GGUF model. Raises only `ProviderError` subclasses.
 
     `model_file` names the GGUF actually served: from `LOCAL_MODEL_PATH`, else the
-    default Gemma file, and updated from the server's own /v1/models on each probe.
+    default SmolLM2 file, and updated from the server's own /v1/models on each probe
+    (which also re-detects the prompt format when the served file differs).
     """
 
     name: ProviderName = "local"
 
-    def __init__(self, *, settings: ProviderSettings) -> None:
+    def __init__(
+        self, *, settings: ProviderSettings, http_client: httpx.AsyncClient | None = None
+    ) -> None:
         self.emulated = False
+        self._http_client = http_client
         self.base_url = settings.local_model_url.rstrip("/")
-        self.model_file = (
-            Path(settings.local_model_path).name
-            if settings.local_model_path
-            else DEFAULT_MODEL_FILE
-        )
+        self._model_path = _configured_model_path(settings)
+        self.model_file = self._model_path.name if self._model_path else DEFAULT_MODEL_FILE
+        self._detect = settings.local_model_prompt_format == "auto"
+        self._prompt_format: PromptFormat | None = (
+            None if settings.local_model_prompt_format == "auto"
+            else settings.local_model_prompt_format
+        )  # fmt: skip
         self._client: openai.AsyncOpenAI | None = None
+
+    async def prompt_format(self) -> PromptFormat:
+        """The configured format, or the served GGUF's (read once, off the event loop)."""
+        if self._prompt_format is not None:
+            return self._prompt_format
+        detected: PromptFormat = await asyncio.to_thread(detect_prompt_format, self._model_path)
+        self._prompt_format = detected
+        return detected
 
     def _sdk(self) -> openai.AsyncOpenAI:
         if self._client is None:
@@ -83,43 +143,63 @@ class LocalProvider:
                 api_key=LOCAL_SERVER_KEY,
                 max_retries=SDK_MAX_RETRIES,
                 timeout=CLIENT_TIMEOUT_S,
+                http_client=self._http_client,  # type: ignore[arg-type]  # legacy httpx accepted
             )
         return self._client
 
     async def complete(self, request: CompletionRequest) -> ProviderReply:
-        """One text completion within `request.timeout_s`; `max_output_tokens` is kept."""
+        """One answer within `request.timeout_s`, in the served model's prompt format;
+        `max_output_tokens` is kept."""
+        chat = await self.prompt_format() == "chat"
         try:
-            response: Completion = await asyncio.wait_for(
-                self._sdk().completions.create(
-                    model=request.model,
-                    prompt=base_model_prompt(request.prompt, request.system),
-                    max_tokens=request.max_output_tokens,
-                    temperature=TEMPERATURE,
-                    stop=STOP_SEQUENCES,
-                    extra_body={"repeat_penalty": REPEAT_PENALTY},
-                    timeout=request.timeout_s,
-                ),
-                request.timeout_s,
+            text, finish_reason, usage = await asyncio.wait_for(
+                self._chat(request) if chat else self._completion(request), request.timeout_s
             )
         except Exception as err:
             raise self._translate(err, request.timeout_s) from err
-        if not response.choices:
-            raise ProviderUnavailable(self.name, "response without choices")
-        choice = response.choices[0]
-        text = choice.text.strip()
-        if not text:
-            raise ProviderUnavailable(
-                self.name, f"empty answer (finish reason {choice.finish_reason})"
-            )
-        usage = response.usage
+        if not text.strip():
+            raise ProviderUnavailable(self.name, f"empty answer (finish reason {finish_reason})")
         return ProviderReply(
-            text=text,
+            text=text.strip(),
             model=request.model,
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
-            finish_reason=choice.finish_reason,
+            finish_reason=finish_reason,
             avg_logprob=None,
         )
+
+    async def _chat(
+        self, request: CompletionRequest
+    ) -> tuple[str, str | None, CompletionUsage | None]:
+        response: ChatCompletion = await self._sdk().chat.completions.create(
+            model=request.model,
+            messages=chat_messages(request.prompt, request.system),
+            max_tokens=request.max_output_tokens,
+            temperature=TEMPERATURE,
+            extra_body={"repeat_penalty": CHAT_REPEAT_PENALTY},
+            timeout=request.timeout_s,
+        )
+        if not response.choices:
+            raise ProviderUnavailable(self.name, "response without choices")
+        choice = response.choices[0]
+        return choice.message.content or "", choice.finish_reason, response.usage
+
+    async def _completion(
+        self, request: CompletionRequest
+    ) -> tuple[str, str | None, CompletionUsage | None]:
+        response: Completion = await self._sdk().completions.create(
+            model=request.model,
+            prompt=base_model_prompt(request.prompt, request.system),
+            max_tokens=request.max_output_tokens,
+            temperature=TEMPERATURE,
+            stop=STOP_SEQUENCES,
+            extra_body={"repeat_penalty": REPEAT_PENALTY},
+            timeout=request.timeout_s,
+        )
+        if not response.choices:
+            raise ProviderUnavailable(self.name, "response without choices")
+        choice = response.choices[0]
+        return choice.text, choice.finish_reason, response.usage
 
     async def probe(self, timeout_s: float) -> None:
         """GET /v1/models: answers only once the model is loaded; records the served file."""
@@ -128,7 +208,12 @@ class LocalProvider:
         except Exception as err:
             raise self._translate(err, timeout_s) from err
         if page.data:
-            self.model_file = Path(page.data[0].id).name
+            served = Path(page.data[0].id)
+            self.model_file = served.name
+            if served != self._model_path and served.is_file():
+                self._model_path = served
+                if self._detect:
+                    self._prompt_format = None
 
     async def aclose(self) -> None:
         if self._client is not None:

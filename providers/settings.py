@@ -6,6 +6,8 @@ emulator at `EMULATOR_URL`; with a key set they talk to the real service.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,7 +31,15 @@ class ProviderSettings(BaseSettings):
     emulator_url: str = DEFAULT_EMULATOR_URL
     local_model_url: str = DEFAULT_LOCAL_MODEL_URL
     local_model_path: str | None = Field(
-        default=None, description="GGUF file for the local server; default: Gemma 3 270M."
+        default=None,
+        description="GGUF file for the local server; default: SmolLM2-135M-Instruct "
+        "(`python -m providers.local_server --builtin gemma-3-270m --print-path` gives Gemma's).",
+    )
+    local_model_prompt_format: Literal["auto", "chat", "completion"] = Field(
+        default="auto",
+        description="How the client prompts the local model: `chat` (the GGUF's chat template, "
+        "instruct models), `completion` (a plain-text prompt, base models), or `auto`: read "
+        "the served GGUF's metadata (chat template present: chat).",
     )
     catalogue_path: str | None = None
 

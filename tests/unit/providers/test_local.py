@@ -13,7 +13,9 @@ from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from providers.local import DEFAULT_MODEL_FILE, LocalProvider, base_model_prompt
 from providers.local_server import (
+    GEMMA,
     LocalServerSettings,
+    gemma_path,
     resolve_model_path,
     server_argv,
 )
@@ -77,12 +79,12 @@ def test_configured_gguf_path_is_used(tmp_path: Path):
         resolve_model_path(ProviderSettings(local_model_path=str(tmp_path / "missing.gguf")))
 
 
-def test_default_model_is_the_assembled_gemma():
-    path = resolve_model_path(ProviderSettings(local_model_path=None))
-    assert path.name == DEFAULT_MODEL_FILE
+def test_builtin_gemma_is_assembled_once_then_remembered():
+    path = resolve_model_path(ProviderSettings(local_model_path=None), GEMMA)
+    assert path.name == "gemma-3-270m-q4_k_m.gguf"
     assert path.stat().st_size > 200_000_000
     started = time.monotonic()
-    assert resolve_model_path(ProviderSettings(local_model_path=None)) == path
+    assert resolve_model_path(ProviderSettings(local_model_path=None), GEMMA) == path
     assert time.monotonic() - started < 1.0, "verified once, then remembered by its stamp"
 
 
@@ -95,12 +97,9 @@ def test_server_command_line():
     assert "logits_all" not in joined
 
 
-@pytest.mark.slow
-def test_real_answer_from_the_local_gemma_model():
-    """Starts `python -m providers.local_server` and asks Gemma 3 270M through LocalProvider."""
-
-    async def ask(base_url: str):
-        provider = LocalProvider(settings=ProviderSettings(local_model_url=base_url))
+def _ask_real_server(base_url: str, **settings: str):
+    async def ask():
+        provider = LocalProvider(settings=ProviderSettings(local_model_url=base_url, **settings))
         try:
             await provider.probe(5.0)
             started = time.monotonic()
@@ -108,14 +107,14 @@ def test_real_answer_from_the_local_gemma_model():
             latency = time.monotonic() - started
             with pytest.raises(ProviderError) as caught:
                 await provider.complete(_request(timeout_s=0.01))
-            return provider, reply, latency, caught.value
+            return provider, await provider.prompt_format(), reply, latency, caught.value
         finally:
             await provider.aclose()
 
-    with running_local_model_server(LOCAL_MODEL_PATH="") as base_url:
-        provider, reply, latency, timeout_error = asyncio.run(ask(base_url))
+    return asyncio.run(ask())
 
-    assert provider.model_file == DEFAULT_MODEL_FILE
+
+def _assert_real_reply(reply, latency: float, timeout_error: ProviderError) -> None:
     assert reply.text.strip()
     assert reply.model == LOCAL_MODEL
     assert reply.input_tokens > 20
@@ -124,3 +123,28 @@ def test_real_answer_from_the_local_gemma_model():
     assert reply.avg_logprob is None
     assert latency < 30.0
     assert isinstance(timeout_error, ProviderTimeout)
+
+
+@pytest.mark.slow
+def test_real_answer_from_the_default_local_model():
+    """Starts `python -m providers.local_server` and asks SmolLM2-135M-Instruct (chat template)."""
+    with running_local_model_server(LOCAL_MODEL_PATH="") as base_url:
+        provider, prompt_format, reply, latency, timeout_error = _ask_real_server(base_url)
+
+    assert provider.model_file == DEFAULT_MODEL_FILE
+    assert prompt_format == "chat"
+    _assert_real_reply(reply, latency, timeout_error)
+
+
+@pytest.mark.slow
+def test_real_answer_from_gemma_selected_by_local_model_path():
+    """Gemma 3 270M through LOCAL_MODEL_PATH, on both sides: answered with the base prompt."""
+    gemma = str(gemma_path())
+    with running_local_model_server(LOCAL_MODEL_PATH=gemma) as base_url:
+        provider, prompt_format, reply, latency, timeout_error = _ask_real_server(
+            base_url, local_model_path=gemma
+        )
+
+    assert provider.model_file == "gemma-3-270m-q4_k_m.gguf"
+    assert prompt_format == "completion"
+    _assert_real_reply(reply, latency, timeout_error)
