@@ -100,6 +100,8 @@ prepare_dirs() {
         chown "$RUN_AS_USER" "$DATA_DIR" "$SOCKET_DIR" "$PG_LOG"
         # The server only needs to pass through the folders above its data folder.
         chmod o+x "$STATE" "$VAR_DIR"
+        runuser -u "$RUN_AS_USER" -- test -w "$DATA_DIR" -a -w "$SOCKET_DIR" \
+            || die "user $RUN_AS_USER cannot reach $DATA_DIR (a folder above it is closed to other users); set VAR_DIR elsewhere"
     fi
 }
 
