@@ -24,6 +24,9 @@ from audit.window import SETTLE, SKEW, Window, in_window, read_trails, replay_ro
 from schemas.base import utc_now
 
 RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+UNIX = re.compile(r"^\d+(?:\.\d+)?$")
+UNIX_MS_ABOVE = 10**11
+"""A Unix time above this is in milliseconds (seconds reach it in the year 5138)."""
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 FORMAT_OPTION = click.option(
     "--format",
@@ -43,9 +46,9 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     if relative:
         amount, unit = float(relative.group(1)), relative.group(2)
         return now - timedelta(**{UNITS[unit]: amount})
-    if text.strip().isdigit():
-        number = int(text)
-        return from_ms(number if number > 10**11 else number * 1000)
+    if UNIX.match(text.strip()):
+        number = float(text)
+        return from_ms(int(number if number > UNIX_MS_ABOVE else number * 1000))
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as err:
