@@ -11,6 +11,7 @@ from audit.trail import TrailBuilder, ms
 from audit.verify import DEAD_LETTER, NO_QUERY, NO_RESPONSE, UNUSED_ATTEMPT, find_gaps
 from audit.whatif import Policy, policy_decider, what_if
 from audit.window import Window, in_window, replay_row, totals
+from core.response import build_response
 from providers.catalogue import DEFAULT_CATALOGUE
 from schemas.attempt import ProviderAttempt, attempt_id_for
 from schemas.base import EventModel
@@ -20,7 +21,6 @@ from schemas.feedback import FeedbackGiven
 from schemas.query import QueryRequested
 from schemas.topics import TopicNames
 from services.classifier.handler import classify
-from core.response import build_response
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 TOPICS = TopicNames("unit")
