@@ -136,10 +136,11 @@ def republish_everything(bootstrap: str, topics: TopicNames) -> int:
                 if message.error() is not None:
                     remaining.discard(message.partition())
                     continue
-                if message.offset() < ends[message.partition()][1]:
+                partition, offset = message.partition() or 0, message.offset() or 0
+                if offset < ends[partition][1]:
                     records.append((message.key(), message.value()))
-                if message.offset() + 1 >= ends[message.partition()][1]:
-                    remaining.discard(message.partition())
+                if offset + 1 >= ends[partition][1]:
+                    remaining.discard(partition)
         finally:
             consumer.close()
         raw = Producer({"bootstrap.servers": bootstrap})  # bytes as read, not re-serialised

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from schemas.attempt import ProviderAttempt
+from schemas.attempt import AttemptOutcome, ProviderAttempt
 from schemas.base import EventModel
 from schemas.feedback import FeedbackGiven
 from schemas.query import QueryRequested
@@ -49,10 +49,10 @@ def writer(database_url: str) -> Iterator[tuple[RecordWriter, str]]:
                            .format(sql.Identifier(name)))
 
 
-def _attempt(outcome: str, at: timedelta, **fields: Any) -> ProviderAttempt:
+def _attempt(outcome: AttemptOutcome, at: timedelta, **fields: Any) -> ProviderAttempt:
     return ProviderAttempt(query_id=ANALYSIS, provider="gemini", model="gemini-2.5-flash",
                            attempt_number=1, outcome=outcome, latency_ms=fields.pop("ms", 0.0),
-                           occurred_at=T0 + at, **fields)  # type: ignore[arg-type]
+                           occurred_at=T0 + at, **fields)
 
 
 def _response(answer: str, at: timedelta, score: float) -> AnalysisResponded:

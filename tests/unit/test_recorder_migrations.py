@@ -91,9 +91,11 @@ def test_the_revisions_form_one_line() -> None:
     for script in migration_scripts():
         values = {}
         for node in ast.parse(script.read_text()).body:
-            target = node.targets[0] if isinstance(node, ast.Assign) else None
+            if not isinstance(node, ast.Assign):
+                continue
+            target = node.targets[0]
             if isinstance(target, ast.Name) and target.id in {"revision", "down_revision"}:
-                values[target.id] = ast.literal_eval(node.value)  # type: ignore[union-attr]
+                values[target.id] = ast.literal_eval(node.value)
         revisions[values["revision"]] = values["down_revision"]
     parents = list(revisions.values())
     assert parents.count(None) == 1, "more than one first migration"
