@@ -1,7 +1,8 @@
 """Text features of a query: transparent rules, each one explainable to a strategist.
 
-Rules over features are a first version; a learned router will later replace the
-weights while keeping these features as its inputs.
+The learned router (`tier_router.py`) decides the tier now; these features remain as
+evidence in the classification's reasons, as the size estimate behind the context-window
+safety net, and as the old rules (`rule_tier`) that evaluations compare the router with.
 """
 
 from __future__ import annotations
@@ -147,6 +148,13 @@ REASONING_WEIGHT_MAX = 0.6
 STRUCTURE_WEIGHT_MAX = 0.2
 SIMPLE_TASK_COMPLEXITY_CAP = 0.2
 
+LIVE_DATA_THRESHOLD = 1.0
+RULE_COMPLEX_THRESHOLD = 0.55
+RULE_SIMPLE_THRESHOLD = 0.3
+CHARS_PER_TOKEN = 3
+"""A deliberately low estimate of characters per token (English runs about 4, Spanish
+and pasted tables fewer), so the size check errs towards a bigger model."""
+
 
 def _hits(patterns: list[str], text: str) -> list[str]:
     found = []
@@ -216,3 +224,19 @@ def infer_analysis_type(query: str) -> str:
         if _hits(patterns, text):
             return analysis_type
     return "general"
+
+
+def estimated_tokens(chars: int) -> int:
+    """Tokens a text of `chars` characters may take, rounded up."""
+    return -(-chars // CHARS_PER_TOKEN)
+
+
+def rule_tier(features: QueryFeatures) -> str:
+    """The tier the keyword rules chose before the learned router (the baseline)."""
+    if features.live_score >= LIVE_DATA_THRESHOLD:
+        return "live"
+    if features.simple_task and features.complexity < RULE_SIMPLE_THRESHOLD:
+        return "simple"
+    if features.complexity >= RULE_COMPLEX_THRESHOLD:
+        return "complex"
+    return "standard"

@@ -1,55 +1,100 @@
-"""Classify a query and attach its route. Pure: no I/O, same input -> same output."""
+"""Classify a query and attach its route. Pure over its inputs: same query and router,
+same output (the router is loaded once per process and never changes)."""
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
-from schemas.classified import Classification, QueryClassified
+from schemas.classified import Classification, QueryClassified, Tier
 from schemas.query import QueryRequested
-from services.classifier.features import extract_features, infer_analysis_type
-from services.classifier.model_route import build_route
+from services.classifier.features import (
+    QueryFeatures,
+    estimated_tokens,
+    extract_features,
+    infer_analysis_type,
+)
+from services.classifier.model_route import (
+    INPUT_TOKENS_FEATURE,
+    LOCAL_INPUT_TOKENS,
+    WORK_TIERS,
+    build_route,
+)
+from services.classifier.tier_model import DEFAULT_ARTIFACT
+from services.classifier.tier_router import TierRouter
 
-LIVE_DATA_THRESHOLD = 1.0
+
+@lru_cache(maxsize=1)
+def shipped_router() -> TierRouter:
+    """The router from the artifact in the repository, loaded on first use.
+
+    For callers without settings (tests, benchmarks); the service passes the router it
+    loaded at start-up from `CLASSIFIER_ROUTER_PATH`.
+    """
+    return TierRouter.load(DEFAULT_ARTIFACT)
 
 
-def classify(query: QueryRequested) -> QueryClassified:
+def classify(query: QueryRequested, router: TierRouter | None = None) -> QueryClassified:
     """The classification of `query` with the reasons for it, and the ordered route."""
+    router = router or shipped_router()
     context_chars = len(_context_text(query))
     features = extract_features(query.query, context_chars)
-    reasons: list[str] = []
+    decision = router.decide(query.query)
+    reasons = [decision.reason]
+    tier: Tier = decision.tier
 
-    if query.options.live_data is not None:
-        needs_live = query.options.live_data
-        reasons.append(f"live data {'requested' if needs_live else 'excluded'} by caller")
-    else:
-        needs_live = features.live_score >= LIVE_DATA_THRESHOLD
-        if needs_live:
-            cues = features.live_strong + features.live_weak
-            reasons.append(f"asks for current information ({', '.join(cues)})")
+    live_data = query.options.live_data
+    if live_data is True and tier != "live":
+        reasons.append(f"live data requested by caller: live tier instead of {tier}")
+        tier = "live"
+    elif live_data is False and tier == "live":
+        tier = max(WORK_TIERS, key=lambda t: decision.probabilities[t])
+        reasons.append(f"live data excluded by caller: {tier}, the likeliest other tier")
+    input_tokens = estimated_tokens(len(query.query) + context_chars)
+    if tier == "simple" and input_tokens > LOCAL_INPUT_TOKENS:
+        tier = "standard"
+        reasons.append(
+            f"about {input_tokens} tokens of input exceed the local model's window "
+            f"({LOCAL_INPUT_TOKENS}): standard tier instead of simple"
+        )
+    deep = tier == "live" and decision.deep_probability >= router.model.deep_threshold
+    if tier == "live":
+        reasons.append(f"{decision.deep_reason}: {'Sonar Pro' if deep else 'Sonar'}")
+    reasons += _rule_evidence(features)
 
-    complexity = features.complexity
-    if features.reasoning:
-        reasons.append(f"reasoning cues: {', '.join(features.reasoning)}")
-    cost_sensitive = bool(features.simple_task) or query.options.prefer == "cost"
-    if features.simple_task:
-        reasons.append(f"routine editing task ({', '.join(features.simple_task)})")
-    elif cost_sensitive:
+    cost_sensitive = tier == "simple" or query.options.prefer == "cost"
+    if query.options.prefer == "cost":
         reasons.append("caller prefers the lowest cost")
-
-    analysis_type = query.analysis_type or infer_analysis_type(query.query)
     classification = Classification(
-        complexity=complexity,
-        needs_live_data=needs_live,
-        analysis_type=analysis_type,
+        complexity=round(decision.deep_probability, 3),
+        needs_live_data=tier == "live",
+        analysis_type=query.analysis_type or infer_analysis_type(query.query),
         cost_sensitive=cost_sensitive,
-        features=features.as_dict(),
-        reasons=reasons or ["no strong cues: standard analysis"],
+        features={**features.as_dict(), INPUT_TOKENS_FEATURE: float(input_tokens)},
+        reasons=reasons,
+        tier=tier,
+        tier_probabilities=decision.probabilities,
+        router_version=decision.version,
+        deep_analysis=deep,
     )
     return QueryClassified(
         query=query,
         classification=classification,
         route=build_route(classification, query.options),
     )
+
+
+def _rule_evidence(features: QueryFeatures) -> list[str]:
+    """The keyword cues that still show in the reasons: evidence, not the decision."""
+    evidence = []
+    cues = features.live_strong + features.live_weak
+    if cues:
+        evidence.append(f"current-information words: {', '.join(cues)}")
+    if features.reasoning:
+        evidence.append(f"reasoning words: {', '.join(features.reasoning)}")
+    if features.simple_task:
+        evidence.append(f"routine-editing words: {', '.join(features.simple_task)}")
+    return evidence
 
 
 def _context_text(query: QueryRequested) -> str:

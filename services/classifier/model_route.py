@@ -1,55 +1,113 @@
 """From a classification to an ordered route: primary first, then fallbacks.
 
-Fallbacks prefer a *different provider* next, so one provider's outage costs
-one failed attempt, not several; the local model ends every route because it
-runs on our own hardware and is the last thing standing.
+The classification's tier (the learned router's decision) picks the primary; the
+caller's `prefer` moves it one tier (quality up, cost down), and a rule keeps an input
+too long for the local model's context window off the local model. Fallbacks prefer a
+*different provider* next, so one provider's outage costs one failed attempt, not
+several; the local model ends every hosted route because it runs on our own hardware
+and is the last thing standing.
 """
 
 from __future__ import annotations
 
-from providers.catalogue import GEMINI_FLASH, GEMINI_PRO, LOCAL_MODEL, SONAR, SONAR_PRO
+from providers.catalogue import (
+    DEFAULT_CATALOGUE,
+    GEMINI_FLASH,
+    GEMINI_PRO,
+    LOCAL_MODEL,
+    SONAR,
+    SONAR_PRO,
+)
 from schemas.base import ProviderName
-from schemas.classified import Classification, RouteStep
+from schemas.classified import Classification, RouteStep, Tier
 from schemas.query import QueryOptions
+from services.classifier.features import RULE_COMPLEX_THRESHOLD, RULE_SIMPLE_THRESHOLD
+from services.classifier.tier_model import TIERS as TIERS  # the tiers a route is built for
 
-COMPLEX_THRESHOLD = 0.55
-SIMPLE_THRESHOLD = 0.3
-LIVE_PRO_THRESHOLD = 0.45
+WORK_TIERS: tuple[Tier, ...] = ("simple", "standard", "complex")
+"""The tiers `prefer` moves between; live stays live (prefer picks Sonar or Sonar Pro)."""
 
-Tier = str  # "simple" | "standard" | "complex"
-TIERS: tuple[Tier, ...] = ("simple", "standard", "complex")
+_LOCAL = DEFAULT_CATALOGUE.get("local", LOCAL_MODEL)
+PROMPT_OVERHEAD_TOKENS = 256
+"""Chat template and system prompt around the question, generously."""
+LOCAL_INPUT_TOKENS = (
+    _LOCAL.capabilities.context_window - _LOCAL.max_output_tokens - PROMPT_OVERHEAD_TOKENS
+)
+"""The input the local model can take with room for its answer (2048 - 96 - 256 here)."""
+INPUT_TOKENS_FEATURE = "input_tokens"
+"""The classification feature holding the estimated tokens of query plus context."""
+
+
+def fits_local(classification: Classification) -> bool:
+    """Whether query and context fit the local model's window (unknown size: assume so)."""
+    tokens = classification.features.get(INPUT_TOKENS_FEATURE, 0.0)
+    return tokens <= LOCAL_INPUT_TOKENS
+
+
+def _legacy_tier(classification: Classification) -> Tier:
+    """The tier of an event classified before the router (it carries no tier)."""
+    if classification.needs_live_data:
+        return "live"
+    if classification.cost_sensitive and classification.complexity < RULE_SIMPLE_THRESHOLD:
+        return "simple"
+    if classification.complexity >= RULE_COMPLEX_THRESHOLD:
+        return "complex"
+    return "standard"
 
 
 def tier_for(classification: Classification, options: QueryOptions) -> Tier:
-    """The work tier, nudged one step by the caller's `prefer` option."""
-    if classification.cost_sensitive and classification.complexity < SIMPLE_THRESHOLD:
-        index = 0
-    elif classification.complexity >= COMPLEX_THRESHOLD:
-        index = 2
-    else:
-        index = 1
+    """The tier the route is built from: the classified tier, moved one step by `prefer`,
+    and never the local model for an input longer than its context window."""
+    return _tier_and_why(classification, options)[0]
+
+
+def _p(classification: Classification, tier: Tier) -> str:
+    p = classification.tier_probabilities.get(tier)
+    return f" (p={p:.2f})" if p is not None else ""
+
+
+def _tier_and_why(classification: Classification, options: QueryOptions) -> tuple[Tier, str]:
+    """The route's tier and why: the classified tier, and how the caller or a rule moved it."""
+    decided = classification.tier or _legacy_tier(classification)
+    why = f"{decided} tier{_p(classification, decided)}"
+    if decided == "live":
+        return decided, why
+    index = WORK_TIERS.index(decided)
     if options.prefer == "quality":
-        index = min(index + 1, 2)
+        index = min(index + 1, len(WORK_TIERS) - 1)
     elif options.prefer == "cost":
         index = max(index - 1, 0)
-    return TIERS[index]
+    if WORK_TIERS[index] != decided:
+        why += f", caller prefers {options.prefer}: {WORK_TIERS[index]}"
+    if WORK_TIERS[index] == "simple" and not fits_local(classification):
+        index = 1
+        why += (
+            f", but the input is too long for the local model's window "
+            f"({LOCAL_INPUT_TOKENS} tokens): standard"
+        )
+    return WORK_TIERS[index], why
 
 
 def build_route(classification: Classification, options: QueryOptions) -> list[RouteStep]:
     """Ordered candidates with the reason for each position; filtered by `options.providers`."""
-    tier = tier_for(classification, options)
-    c = classification.complexity
-    if classification.needs_live_data:
-        live_model = SONAR_PRO if c >= LIVE_PRO_THRESHOLD or tier == "complex" else SONAR
+    tier, why = _tier_and_why(classification, options)
+    if tier == "live":
+        deep = classification.deep_analysis or classification.tier is None and (
+            classification.complexity >= RULE_COMPLEX_THRESHOLD
+        )
+        pro = (deep and options.prefer != "cost") or options.prefer == "quality"
+        live_model = SONAR_PRO if pro else SONAR
+        depth = "with deep analysis" if deep else "without deep analysis"
         route = [
             RouteStep(
                 provider="perplexity",
                 model=live_model,
-                reason=f"needs live data: web search with citations ({live_model})",
+                reason=f"{why}: needs live data {depth}, web search with citations "
+                f"({live_model}{_preference(options) if pro != deep else ''})",
             ),
             RouteStep(
                 provider="gemini",
-                model=GEMINI_PRO if tier == "complex" else GEMINI_FLASH,
+                model=GEMINI_PRO if pro else GEMINI_FLASH,
                 reason="fallback without live search: answer from model knowledge, "
                 "flagged as possibly stale",
             ),
@@ -64,7 +122,7 @@ def build_route(classification: Classification, options: QueryOptions) -> list[R
             RouteStep(
                 provider="gemini",
                 model=GEMINI_PRO,
-                reason=f"complex analysis (complexity {c:.2f}): deep reasoning model",
+                reason=f"{why}: deep multi-step reasoning on Gemini 2.5 Pro",
             ),
             RouteStep(
                 provider="perplexity",
@@ -76,25 +134,24 @@ def build_route(classification: Classification, options: QueryOptions) -> list[R
                 model=GEMINI_FLASH,
                 reason="cheaper Gemini step if only the Pro model is failing",
             ),
-            RouteStep(provider="local", model=LOCAL_MODEL, reason="last resort: self-hosted model"),
+            RouteStep(provider="local", model=LOCAL_MODEL, reason=_local_last(classification)),
         ]
     elif tier == "standard":
         route = [
             RouteStep(
                 provider="gemini",
                 model=GEMINI_FLASH,
-                reason=f"moderate analysis (complexity {c:.2f}): fast, low-cost model",
+                reason=f"{why}: moderate question, fast low-cost Gemini 2.5 Flash",
             ),
             RouteStep(provider="perplexity", model=SONAR, reason="fallback on another provider"),
-            RouteStep(provider="local", model=LOCAL_MODEL, reason="last resort: self-hosted model"),
+            RouteStep(provider="local", model=LOCAL_MODEL, reason=_local_last(classification)),
         ]
     else:
         route = [
             RouteStep(
                 provider="local",
                 model=LOCAL_MODEL,
-                reason=f"simple, cost-sensitive task (complexity {c:.2f}): "
-                "self-hosted model at no per-call cost",
+                reason=f"{why}: routine text task on the self-hosted model at no per-call cost",
             ),
             RouteStep(
                 provider="gemini", model=GEMINI_FLASH, reason="fallback: lowest-cost hosted model"
@@ -106,6 +163,16 @@ def build_route(classification: Classification, options: QueryOptions) -> list[R
         filtered = [step for step in route if step.provider in allowed]
         route = filtered or [_default_step(options.providers[0])]
     return route
+
+
+def _preference(options: QueryOptions) -> str:
+    return f"; caller prefers {options.prefer}"
+
+
+def _local_last(classification: Classification) -> str:
+    if fits_local(classification):
+        return "last resort: self-hosted model"
+    return "last resort: self-hosted model (the input may exceed its context window)"
 
 
 DEFAULT_MODEL: dict[ProviderName, str] = {

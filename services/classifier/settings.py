@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.classifier.tier_model import DEFAULT_ARTIFACT
 from services.common.settings import InfraSettings
 
 
@@ -12,4 +15,9 @@ class ClassifierSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLASSIFIER_", extra="ignore")
 
     max_in_flight: int = Field(default=64, ge=1)
+    router_path: Path = Field(
+        default=DEFAULT_ARTIFACT,
+        description="The tier router artifact (its checksum file sits beside it); "
+        "a missing or corrupt one stops start-up.",
+    )
     infra: InfraSettings = Field(default_factory=InfraSettings)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
 from services.classifier.settings import ClassifierSettings
+from services.classifier.tier_router import TierRouter
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
 from services.common.worker import EventWorker, Outgoing, SetAside
@@ -18,12 +19,14 @@ def build_worker(
     settings: ClassifierSettings,
     *,
     producer: EventProducer,
+    router: TierRouter,
     set_aside: SetAside | None = None,
 ) -> EventWorker[QueryRequested]:
     topics = settings.infra.topics
 
     async def handle(query: QueryRequested) -> Sequence[Outgoing]:
-        return [Outgoing(topics.classified, query.query_id, classify(query))]
+        # A decision is a few milliseconds of CPU: cheaper inline than a thread hop.
+        return [Outgoing(topics.classified, query.query_id, classify(query, router))]
 
     return EventWorker(
         service=SERVICE,
