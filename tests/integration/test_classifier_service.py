@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import redis
 
 from schemas.classified import QueryClassified
 from schemas.dead_letter import DeadLetter
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
+from services.classifier.handler import shipped_router
+from services.classifier.tier_model import DEFAULT_ARTIFACT, checksum_path
 from services.common.redis_keys import RedisKeys
 from tests.support.kafka import TopicReader
+
+START_FAILURE_TIMEOUT_S = 60.0
+"""The process loads the artifact before touching the broker: it should exit in seconds."""
 
 
 def test_classifies_queries_and_dead_letters_poison_without_stopping(
@@ -46,6 +54,14 @@ def test_classifies_queries_and_dead_letters_poison_without_stopping(
 
     routes = {e.query.query_id: e.route[0].provider for e in events}
     assert routes == {"q1": "perplexity", "q2": "local"}
+    # The learned router's decision travels with the event, for replays and audits.
+    tiers = {e.query.query_id: e.classification.tier for e in events}
+    assert tiers == {"q1": "live", "q2": "simple"}
+    for event in events:
+        probabilities = event.classification.tier_probabilities
+        assert set(probabilities) == {"simple", "standard", "complex", "live"}
+        assert max(probabilities, key=probabilities.get) == event.classification.tier
+        assert event.classification.router_version == shipped_router().version
     by_key = {letter.key_bytes(): letter for letter in letters}
     assert set(by_key) == {b"poison", b"wrong-shape"}
     assert all(
@@ -65,3 +81,19 @@ def test_classifies_queries_and_dead_letters_poison_without_stopping(
     stored = redis.Redis.from_url(redis_url).get(RedisKeys(topics.namespace).result("poison"))
     assert AnalysisResponded.from_bytes(stored).status == "failed"
     assert all(b'"query_id"' in raw for raw in classified.raw)  # readable JSON on the wire
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_refuses_to_start_with_a_missing_or_corrupt_router(
+    damage: str, start_service, tmp_path: Path
+) -> None:
+    artifact = tmp_path / "router.json"
+    if damage == "corrupt":
+        artifact.write_bytes(DEFAULT_ARTIFACT.read_bytes()[:-100])
+        checksum_path(artifact).write_text(checksum_path(DEFAULT_ARTIFACT).read_text())
+    process = start_service("classifier", wait=False, CLASSIFIER_ROUTER_PATH=str(artifact))
+    assert process.proc is not None
+    assert process.proc.wait(timeout=START_FAILURE_TIMEOUT_S) != 0
+    log = process.log_tail()
+    assert "cannot start" in log and str(artifact) in log
+    assert ("checksum mismatch" if damage == "corrupt" else "cannot read") in log
