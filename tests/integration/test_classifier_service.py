@@ -60,7 +60,7 @@ def test_classifies_queries_and_dead_letters_poison_without_stopping(
     for event in events:
         probabilities = event.classification.tier_probabilities
         assert set(probabilities) == {"simple", "standard", "complex", "live"}
-        assert max(probabilities, key=probabilities.get) == event.classification.tier
+        assert max(probabilities, key=lambda t: probabilities[t]) == event.classification.tier
         assert event.classification.router_version == shipped_router().version
     by_key = {letter.key_bytes(): letter for letter in letters}
     assert set(by_key) == {b"poison", b"wrong-shape"}
@@ -79,6 +79,7 @@ def test_classifies_queries_and_dead_letters_poison_without_stopping(
     assert {a.analysis_id for a in failed} == {"poison", "wrong-shape"}
     assert all(a.status == "failed" and "set aside" in (a.error or "") for a in failed)
     stored = redis.Redis.from_url(redis_url).get(RedisKeys(topics.namespace).result("poison"))
+    assert stored is not None
     assert AnalysisResponded.from_bytes(stored).status == "failed"
     assert all(b'"query_id"' in raw for raw in classified.raw)  # readable JSON on the wire
 

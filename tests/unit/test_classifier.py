@@ -4,15 +4,17 @@ the rules remain as evidence and safety net, and every feature stays linear."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
+from schemas.classified import QueryClassified
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.features import extract_features, infer_analysis_type
 from services.classifier.handler import classify
 
 
-def _classify(text: str, **options: object):
+def _classify(text: str, **options: Any) -> QueryClassified:
     return classify(QueryRequested(query_id="q", query=text, options=QueryOptions(**options)))
 
 
@@ -72,9 +74,8 @@ def test_the_classification_records_tier_probabilities_and_router_version() -> N
     assert classification.tier == "simple"
     assert set(classification.tier_probabilities) == {"simple", "standard", "complex", "live"}
     assert sum(classification.tier_probabilities.values()) == pytest.approx(1.0, abs=1e-3)
-    assert max(classification.tier_probabilities, key=classification.tier_probabilities.get) == (
-        "simple"
-    )
+    probabilities = classification.tier_probabilities
+    assert max(probabilities, key=lambda tier: probabilities[tier]) == "simple"
     assert (classification.router_version or "").startswith("tier-router-1-")
     assert classification.cost_sensitive
 
