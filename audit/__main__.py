@@ -298,7 +298,11 @@ def rebuild() -> None:
     try:
         settings = RecorderSettings()  # type: ignore[call-arg]  # from the environment
     except ValidationError as err:
-        raise click.ClickException(f"recorder settings: {err}") from err
+        missing = ", ".join(str(e["loc"][0]) for e in err.errors())
+        raise click.ClickException(
+            f"recorder settings incomplete ({missing}): set DATABASE_URL "
+            "(scripts/postgres.sh url prints the local one)"
+        ) from err
     bars: dict[str, Any] = {}
 
     def progress(topic: str, done: int, total: int) -> None:

@@ -105,7 +105,7 @@ def trail_document(trail: Trail) -> dict[str, Any]:
 
 
 def _line(out: TextIO, name: str, value: Any) -> None:
-    out.write(f"  {name:<16}{'-' if value is None else value}\n")
+    out.write(f"  {name:<20}{'-' if value is None else value}\n")
 
 
 def render(document: dict[str, Any], out: TextIO) -> None:

@@ -48,7 +48,10 @@ def test_whatif_needs_exactly_one_of_router_or_policy() -> None:
 
 
 def test_formats() -> None:
-    rows = [{"id": "a", "cost_usd": 0.0015, "ok": True}, {"id": "b", "cost_usd": None, "ok": False}]
+    rows: list[dict[str, object]] = [
+        {"id": "a", "cost_usd": 0.0015, "ok": True},
+        {"id": "b", "cost_usd": None, "ok": False},
+    ]
     as_json, as_csv, as_table = io.StringIO(), io.StringIO(), io.StringIO()
     emit("json", rows, {"analyses": 2}, out=as_json)
     emit("csv", rows, out=as_csv)

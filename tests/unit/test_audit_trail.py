@@ -175,7 +175,9 @@ def test_whatif_counts_changed_routes_and_prices_the_recorded_tokens() -> None:
     log = Log()
     run(log, "a1", T0)
     trails = list(log.build().trails.values())
-    primary = trails[0].classified.route[0]
+    classified = trails[0].classified
+    assert classified is not None
+    primary = classified.route[0]
     recorded = f"{primary.provider}/{primary.model}"
     same = Policy()
     cheaper = Policy(tier_models={t: "local/local-gguf" for t in ("simple", "standard",
