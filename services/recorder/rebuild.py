@@ -48,19 +48,35 @@ def _no_progress(topic: str, done: int, total: int) -> None:
 
 
 def rebuild(settings: RecorderSettings, progress: Progress | None = None) -> dict[str, int]:
-    """Drop, migrate, replay every audit topic; return the row count of every table."""
+    """Drop, migrate, replay every audit topic; return the row count of every table.
+
+    Every topic's extent is read before anything is dropped, so a missing topic or an
+    unreachable broker (a wrong TOPIC_NAMESPACE, say) raises RebuildError with the tables
+    untouched.
+    """
+    bootstrap = settings.infra.kafka_bootstrap_servers
+    topics = audit_topics(settings.infra.topics)
+    extents = _extents(bootstrap, topics)
     engine = make_engine(settings.database_url.get_secret_value(), pool_size=1)
     try:
         drop_all(engine)
         upgrade(engine)
         writer = RecordWriter(engine=engine)
-        for topic in audit_topics(settings.infra.topics):
-            read = _replay(settings.infra.kafka_bootstrap_servers, topic, writer,
+        for topic in topics:
+            read = _replay(bootstrap, topic, extents[topic.name], writer,
                            progress or _no_progress)
             logger.info("rebuild: %d records from %s", read, topic.name)
         return row_counts(engine)
     finally:
         engine.dispose()
+
+
+def _extents(bootstrap: str, topics: list[AuditTopic]) -> dict[str, dict[int, tuple[int, int]]]:
+    consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild"))
+    try:
+        return {topic.name: _end_offsets(consumer, topic.name) for topic in topics}
+    finally:
+        consumer.close()
 
 
 def row_counts(engine: Engine) -> dict[str, int]:
@@ -71,10 +87,11 @@ def row_counts(engine: Engine) -> dict[str, int]:
                 for table in TABLES}
 
 
-def _replay(bootstrap: str, topic: AuditTopic, writer: RecordWriter, progress: Progress) -> int:
+def _replay(bootstrap: str, topic: AuditTopic, ends: dict[int, tuple[int, int]],
+            writer: RecordWriter, progress: Progress) -> int:
+    """Apply every record of `topic` from each partition's first offset to its end."""
     consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild"))
     try:
-        ends = _end_offsets(consumer, topic.name)
         total = sum(high - low for low, high in ends.values())
         progress(topic.name, 0, total)
         pending = {p: high for p, (low, high) in ends.items() if high > low}
