@@ -25,6 +25,7 @@ from schemas.topics import SEVEN_DAYS_MS
 from services.common.admin import ensure_topics
 from services.common.redis_keys import RedisKeys
 from strategist.archive import ResponseArchive
+from strategist.feedback import KafkaFeedbackDesk
 from strategist.legacy import DirectAnalyzer
 from strategist.loop import LoopRunner
 from strategist.pipeline import AnswerRecorder, QueryPublisher
@@ -68,6 +69,7 @@ class Components:
     publisher: QueryPublisher
     loop: LoopRunner
     background: ThreadPoolExecutor
+    feedback: KafkaFeedbackDesk | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def emulated(self) -> dict[str, bool]:
@@ -147,6 +149,14 @@ def build_components(settings: StrategistSettings) -> Components:
         publisher=publisher,
         loop=loop,
         background=background,
+        feedback=KafkaFeedbackDesk(
+            producer=producer,
+            topic=topics.feedback,
+            redis_client=lambda: store.client,
+            keys=RedisKeys(infra.topic_namespace),
+            ttl_s=infra.result_ttl_s,
+            delivery_timeout_s=settings.kafka_delivery_timeout_s,
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from strategist import create_app
 from strategist.openapi import API_PREFIX, OPENAPI_PATH, OPERATIONS, openapi_document
 from tests.unit.strategist.conftest import FakedApp, Parts, make_settings
 from tests.unit.strategist.fakes import answered
+from tests.unit.strategist.test_feedback import feedback_scenario
 
 Faked = Callable[..., FakedApp]
 API = f"{API_PREFIX}/strategist"
@@ -143,6 +144,7 @@ SCENARIOS: dict[tuple[str, str], Callable[[Faked, int], TestResponse]] = {
     (f"{API}/analyze", "post"): _analyze,
     (f"{API}/analyses", "post"): _submit,
     (f"{API}/analyses/{{analysis_id}}", "get"): _get_analysis,
+    (f"{API}/analyses/{{analysis_id}}/feedback", "post"): feedback_scenario,
     (f"{API}/providers", "get"): _get(f"{API}/providers"),
     (OPENAPI_PATH, "get"): _get(OPENAPI_PATH),
 }
