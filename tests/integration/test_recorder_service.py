@@ -198,6 +198,8 @@ def test_recorder_writes_every_table_ignores_copies_and_rebuilds_identically(
         ).fetchall()
         graded = connection.execute("SELECT analysis_id, rating, comment FROM feedback"
                                     ).fetchall()
+        decisions = connection.execute(
+            "SELECT tier, tier_probabilities, router_version FROM routing_decisions").fetchall()
     assert sorted(a[0] for a in analyses) == sorted(ids)
     assert {a[1] for a in analyses} == set(QUERIES)
     for _id, _query, status, provider, cost, route, score, components in analyses:
@@ -208,6 +210,8 @@ def test_recorder_writes_every_table_ignores_copies_and_rebuilds_identically(
     assert {row[0] for row in attempts} == set(ids)
     assert all(outcome != "started" for _id, outcome, _n in attempts), attempts
     assert graded == [(ids[0], "correct", "spot on")]
+    for tier, probabilities, router_version in decisions:  # the learned router's verdict
+        assert tier in probabilities and router_version, (tier, probabilities, router_version)
 
     # A second copy of every event (same ids, as a redelivered step publishes) changes nothing.
     copies = republish_everything(kafka_bootstrap, topics)
