@@ -289,6 +289,7 @@ def rebuild() -> None:
     from pydantic import ValidationError
 
     try:
+        from services.recorder.rebuild import RebuildError
         from services.recorder.rebuild import rebuild as rebuild_tables
         from services.recorder.settings import RecorderSettings
     except ImportError as err:
@@ -317,6 +318,8 @@ def rebuild() -> None:
 
     try:
         counts = rebuild_tables(settings, progress=progress)
+    except RebuildError as err:
+        raise click.ClickException(f"rebuild stopped, tables left as they were: {err}") from err
     finally:
         for bar in bars.values():
             bar.__exit__(None, None, None)

@@ -24,7 +24,12 @@ ATTEMPT_PARTITIONS = 6
 """Attempt events are keyed by provider and each health instance owns the providers of its
 partitions; with 6, CRC32 puts gemini, perplexity and local on three different partitions
 (0, 3, 4), so up to three health instances share the work (with 3, two shared one)."""
-SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+AUDIT_RETENTION_MS = 400 * DAY_MS
+"""The audit topics (every step of every analysis, and feedback) are the system of record:
+the decision tables are rebuilt from them and `audit replay` reads them. 400 days covers
+a campaign cycle and its audits; set explicitly, never compacted, at creation (a topic
+that already exists keeps the configuration it was created with)."""
 
 QUERIES = "queries"
 CLASSIFIED = "queries.classified"
@@ -101,7 +106,7 @@ class TopicNames:
 
     def specs(self) -> list[TopicSpec]:
         """Every topic the system needs, as created at start-up."""
-        retained = {"retention.ms": str(SEVEN_DAYS_MS)}
+        retained = {"retention.ms": str(AUDIT_RETENTION_MS), "cleanup.policy": "delete"}
         return [
             TopicSpec(self.queries, QUERY_PARTITIONS, retained),
             TopicSpec(self.classified, QUERY_PARTITIONS, retained),
@@ -113,6 +118,6 @@ class TopicNames:
                 1,
                 {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"},
             ),
-            TopicSpec(self.dead_letters, 1, {"retention.ms": str(4 * SEVEN_DAYS_MS)}),
+            TopicSpec(self.dead_letters, 1, retained),
             TopicSpec(self.feedback, QUERY_PARTITIONS, retained),
         ]

@@ -21,7 +21,7 @@ from flask import Flask, current_app
 
 from providers.catalogue import Catalogue
 from providers.gemini import GeminiProvider
-from schemas.topics import SEVEN_DAYS_MS
+from schemas.topics import AUDIT_RETENTION_MS
 from services.common.admin import ensure_topics
 from services.common.redis_keys import RedisKeys
 from strategist.archive import ResponseArchive
@@ -129,7 +129,7 @@ def build_components(settings: StrategistSettings) -> Components:
             bootstrap_servers=infra.kafka_bootstrap_servers,
             topic=topics.responses,
             queries_topic=topics.queries,
-            retention_ms=SEVEN_DAYS_MS,
+            retention_ms=AUDIT_RETENTION_MS,
             window_s=settings.archive_window_s,
             budget_s=settings.archive_budget_s,
         ),

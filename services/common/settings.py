@@ -6,7 +6,7 @@ env-prefixed fields (e.g. `DISPATCHER_MAX_IN_FLIGHT`).
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import DEFAULT_NAMESPACE, TopicNames
@@ -25,6 +25,11 @@ class InfraSettings(BaseSettings):
     topic_namespace: str = DEFAULT_NAMESPACE
     log_level: str = "INFO"
     result_ttl_s: int = 24 * 3600
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL for the decision records (`postgresql+psycopg://...`); "
+        "scripts/postgres.sh url prints the local one. A secret: never logged.",
+    )
     service_instance_id: str | None = Field(
         default=None,
         description="Stable id of this instance among its service's instances (e.g. 'host-1'); "
