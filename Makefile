@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 CHAOS_ARGS ?=
 MYPY_PATHS := schemas core services providers emulator strategist
 
-.PHONY: help setup up down status demo test bench chaos lint clean
+.PHONY: help setup up down status demo test bench chaos eval train-router lint clean
 
 help:
 	@echo "make setup   install system packages, .venv, Kafka jars and the local model"
@@ -24,6 +24,9 @@ help:
 	@echo "make test    run the test suite against a real Kafka, Redis and PostgreSQL"
 	@echo "             (TESTS=tests/unit PYTEST_ARGS='-x -k name' to narrow it)"
 	@echo "make bench   pipeline overhead and throughput benchmark"
+	@echo "make eval    routing accuracy and savings on the test split through the stack, and"
+	@echo "             the local model candidates (EVAL_ARGS=--skip-local-models to skip them)"
+	@echo "make train-router  retrain the classifier's tier router (deterministic; see docs/routing.md)"
 	@echo "make chaos   kill -9 every part of the stack under load, then count losses"
 	@echo "             (CHAOS_ARGS='--help' for its options)"
 	@echo "make lint    ruff, mypy, shellcheck and docker-compose config (setup installs them)"
@@ -51,6 +54,12 @@ test: setup
 
 bench: setup
 	@scripts/with-infra.sh bash -c '$(PY) -m bench && $(PY) -m bench.transactions'
+
+eval: up
+	@$(PY) -m evaluation $(EVAL_ARGS)
+
+train-router: setup
+	@$(PY) -m services.classifier.train $(TRAIN_ARGS)
 
 chaos: setup
 	@scripts/with-infra.sh $(PY) -m chaos $(CHAOS_ARGS)

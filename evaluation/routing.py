@@ -2,8 +2,8 @@
 
 Every test question goes through `POST /api/v1/strategist/analyze` of the running
 stack, so the figures are the system's, not a notebook's: the tier the classifier
-chose (from `routing.classification.tier`), what the answer cost
-(`routing.cost_usd`) and what the same answer would have cost on Gemini 2.5 Pro
+chose (`routing.classification.tier`), what the answer cost (`routing.cost_usd`)
+and what the same answer would have cost on Gemini 2.5 Pro
 (`routing.baseline_cost_usd`).
 
 Simple routers are scored in the same run on the same questions, because learned
@@ -12,19 +12,15 @@ Pro, always Gemini 2.5 Flash, the old keyword rules, and a seeded random router.
 Their cost is an estimate on equal terms for all of them (the learned router
 included): each question's tokens are estimated from the text of the prompt and of
 the answer the stack produced (`CHARS_PER_TOKEN`), priced at the model each router's
-tier maps to.
+tier maps to. Accuracy tables and timings reuse `services.classifier.evaluate`.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -38,8 +34,11 @@ from providers.catalogue import (
     SONAR_PRO,
     Catalogue,
 )
+from services.classifier.dataset import Example
+from services.classifier.evaluate import RoutingScore, score, timed
+from services.classifier.features import extract_features, rule_tier
+from services.classifier.tier_model import TIERS
 
-TIERS = ("simple", "standard", "complex", "live")
 ANALYZE = "/api/v1/strategist/analyze"
 CHARS_PER_TOKEN = 4
 RANDOM_SEED = 7
@@ -51,80 +50,56 @@ TIER_MODEL = {
     "live": ("perplexity", SONAR),
 }
 DEEP_LIVE_MODEL = ("perplexity", SONAR_PRO)
+LEARNED = "learned router (the stack)"
 
 
 @dataclass(frozen=True)
-class Item:
-    id: str
-    query: str
-    tier: str
-    deep: bool
-
-
-@dataclass
 class Outcome:
     """What the stack did with one test question."""
 
-    item: Item
+    example: Example
     status: int
     tier: str | None
+    deep: bool
     cost_usd: float
     baseline_cost_usd: float
     answer_chars: int
     error: str | None = None
 
 
-@dataclass
-class RouterScore:
-    name: str
-    predicted: list[str]
-    cost_usd: float
-    cost_is_estimate: bool
-    confusion: dict[str, Counter[str]] = field(default_factory=dict)
+@dataclass(frozen=True)
+class PricedScore:
+    """A router's routing figures and its estimated cost on the split."""
 
-    def accuracy(self, labels: Sequence[str], tier: str | None = None) -> float:
-        pairs = [(p, t) for p, t in zip(self.predicted, labels, strict=True) if tier in (None, t)]
-        return sum(p == t for p, t in pairs) / len(pairs) if pairs else 0.0
-
-    def under_routed(self, labels: Sequence[str]) -> float:
-        """Share of complex questions sent to the local model."""
-        complex_predictions = [p for p, t in zip(self.predicted, labels, strict=True) if t == "complex"]
-        if not complex_predictions:
-            return 0.0
-        return sum(p == "simple" for p in complex_predictions) / len(complex_predictions)
-
-
-def load_items(path: Path) -> list[Item]:
-    items = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            items.append(Item(row["id"], row["query"], row["tier"], bool(row.get("deep"))))
-    return items
+    routing: RoutingScore
+    estimated_cost_usd: float
 
 
 def run_through_stack(
-    items: Sequence[Item],
+    examples: Sequence[Example],
     base_url: str,
     *,
     concurrency: int,
     progress: Callable[[int, int, Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """POST every item to the stack's /analyze (in order of the items in the result)."""
+    """POST every example to the stack's /analyze; outcomes in the examples' order."""
 
-    def one(item: Item) -> Outcome:
+    def one(example: Example) -> Outcome:
         with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
             try:
-                response = client.post(ANALYZE, json={"query": item.query, "campaign_id": "eval"})
+                response = client.post(
+                    ANALYZE, json={"query": example.query, "campaign_id": "eval"}
+                )
             except httpx.HTTPError as err:
-                return Outcome(item, 0, None, 0.0, 0.0, 0, f"{type(err).__name__}: {err}")
+                return Outcome(example, 0, None, False, 0.0, 0.0, 0, f"{type(err).__name__}")
         body: dict[str, Any] = response.json() if response.content else {}
         routing = body.get("routing") or {}
         classification = routing.get("classification") or {}
         return Outcome(
-            item=item,
+            example=example,
             status=response.status_code,
             tier=classification.get("tier"),
+            deep=bool(classification.get("deep_analysis")),
             cost_usd=float(routing.get("cost_usd") or 0.0),
             baseline_cost_usd=float(routing.get("baseline_cost_usd") or 0.0),
             answer_chars=len(body.get("result") or ""),
@@ -133,66 +108,65 @@ def run_through_stack(
 
     outcomes: list[Outcome] = []
     with ThreadPoolExecutor(concurrency) as pool:
-        for done, outcome in enumerate(pool.map(one, items), start=1):
+        for done, outcome in enumerate(pool.map(one, examples), start=1):
             outcomes.append(outcome)
             if progress is not None:
-                progress(done, len(items), outcome)
+                progress(done, len(examples), outcome)
     return outcomes
 
 
-def estimated_cost(
-    catalogue: Catalogue, tier: str, item: Item, answer_chars: int, *, deep: bool = False
-) -> float:
-    """The cost of answering `item` on the model `tier` maps to, from estimated tokens."""
+def estimated_cost(catalogue: Catalogue, tier: str, outcome: Outcome, deep: bool) -> float:
+    """The cost of answering on the model `tier` maps to, from estimated tokens."""
     provider, model = DEEP_LIVE_MODEL if tier == "live" and deep else TIER_MODEL[tier]
-    spec = catalogue.get(provider, model)
-    return spec.cost_usd(
-        max(len(item.query) // CHARS_PER_TOKEN, 1), max(answer_chars // CHARS_PER_TOKEN, 1)
+    return catalogue.get(provider, model).cost_usd(
+        max(len(outcome.example.query) // CHARS_PER_TOKEN, 1),
+        max(outcome.answer_chars // CHARS_PER_TOKEN, 1),
     )
 
 
 def score_routers(
-    outcomes: Sequence[Outcome],
-    *,
-    rules_tier: Callable[[str], str],
-    catalogue: Catalogue = DEFAULT_CATALOGUE,
-) -> list[RouterScore]:
-    """The learned router (as the stack routed) and the simple baselines, on equal terms."""
+    outcomes: Sequence[Outcome], catalogue: Catalogue = DEFAULT_CATALOGUE
+) -> list[PricedScore]:
+    """The learned router (as the stack routed) and the simple baselines, on equal terms.
+
+    Decision times: the stack's router is timed in the classifier (see `make bench`);
+    the baselines here are timed in process.
+    """
+    examples = [o.example for o in outcomes]
+    texts = [e.query for e in examples]
     rng = random.Random(RANDOM_SEED)
-    predictions: dict[str, list[str]] = {
-        "learned router (the stack)": [o.tier or "unknown" for o in outcomes],
-        "always Gemini 2.5 Pro": ["complex"] * len(outcomes),
-        "always Gemini 2.5 Flash": ["standard"] * len(outcomes),
-        "old keyword rules": [rules_tier(o.item.query) for o in outcomes],
-        "random": [rng.choice(TIERS) for _ in outcomes],
-    }
-    labels = [o.item.tier for o in outcomes]
-    scores = []
-    for name, predicted in predictions.items():
+    rules, rule_times = timed(lambda text: rule_tier(extract_features(text)), texts)
+    routers: list[tuple[str, list[str], list[bool], list[tuple[float, float]]]] = [
+        (LEARNED, [o.tier or "standard" for o in outcomes], [o.deep for o in outcomes], []),
+        ("always Gemini 2.5 Pro", ["complex"] * len(outcomes), [False] * len(outcomes), []),
+        ("always Gemini 2.5 Flash", ["standard"] * len(outcomes), [False] * len(outcomes), []),
+        ("old keyword rules", rules, [False] * len(outcomes), rule_times),
+        ("random", [rng.choice(TIERS) for _ in outcomes], [False] * len(outcomes), []),
+    ]
+    priced = []
+    for name, tiers, deep, times in routers:
         cost = sum(
-            estimated_cost(catalogue, p, o.item, o.answer_chars, deep=o.item.deep)
-            for p, o in zip(predicted, outcomes, strict=True)
-            if p in TIER_MODEL
+            estimated_cost(catalogue, tier, outcome, wants_deep)
+            for tier, outcome, wants_deep in zip(tiers, outcomes, deep, strict=True)
         )
-        score = RouterScore(name, predicted, cost, cost_is_estimate=True)
-        score.confusion = confusion(labels, predicted)
-        scores.append(score)
-    return scores
+        priced.append(PricedScore(score(name, examples, tiers, times, deep), cost))
+    return priced
 
 
-def confusion(labels: Iterable[str], predicted: Iterable[str]) -> dict[str, Counter[str]]:
-    table: dict[str, Counter[str]] = {t: Counter() for t in TIERS}
-    for label, guess in zip(labels, predicted, strict=True):
-        table.setdefault(label, Counter())[guess] += 1
-    return table
-
-
-def decision_times_ms(decide: Callable[[str], object], texts: Sequence[str]) -> list[float]:
-    """Wall time of one routing decision per text (features + model), in process."""
-    decide(texts[0])  # warm-up: first-call allocations
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        decide(text)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+def render_priced(scores: Sequence[PricedScore]) -> str:
+    """Accuracy, under-routing and estimated cost with the saving against always-Pro."""
+    pro = next(s.estimated_cost_usd for s in scores if s.routing.name == "always Gemini 2.5 Pro")
+    lines = [
+        "| router | accuracy | " + " | ".join(TIERS) + " | complex->local "
+        "| est. cost $ | saving vs all-Pro |",
+        "|---|---|" + "---|" * len(TIERS) + "---|---|---|",
+    ]
+    for s in scores:
+        r = s.routing
+        per = " | ".join(f"{r.per_tier[t]:.3f}" for t in TIERS)
+        saving = 1 - s.estimated_cost_usd / pro if pro else 0.0
+        lines.append(
+            f"| {r.name} | {r.accuracy:.3f} | {per} | {r.complex_to_simple:.3f} "
+            f"| {s.estimated_cost_usd:.4f} | {saving:.0%} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""`make eval`: the routing economics on the held-out test split, and the local models.
+
+    python -m evaluation [--url URL] [--split test] [--concurrency N]
+                         [--skip-local-models] [--local-limit N] [--format table|json]
+
+1. Sends every question of the split through the running stack's
+   `POST /api/v1/strategist/analyze` (`make eval` starts the stack first) and prints
+   what the stack really spent against the same answers priced at Gemini 2.5 Pro.
+2. Scores the learned router and simple baselines (always Pro, always Flash, the
+   old keyword rules, random) in the same run: accuracy per tier and overall,
+   confusion matrices, complex questions sent to the local model, and an estimated
+   cost for each on equal terms.
+3. Prints the router's decision time (features + model, in process).
+4. Compares the local model candidates on the dev split's simple tier
+   (`evaluation.local_models`), unless skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from evaluation.routing import LEARNED, render_priced, run_through_stack, score_routers
+from services.classifier.dataset import DATA_DIR, load_split
+from services.classifier.evaluate import evaluate_router, render
+from services.classifier.tier_model import DEFAULT_ARTIFACT
+from services.classifier.tier_router import TierRouter
+
+TARGETS = "targets: accuracy >= 92%, complex sent to the local model <= 3%, saving >= 60%"
+
+
+def _progress(done: int, total: int, outcome: object) -> None:
+    print(f"\r[eval] {done}/{total} questions answered", end="", file=sys.stderr, flush=True)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__)
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running app")
+    parser.add_argument("--split", default="test", choices=["dev", "test"])
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--skip-local-models", action="store_true")
+    parser.add_argument("--local-limit", type=int, default=None, help="items per local model")
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    args = parser.parse_args(argv)
+
+    examples = load_split(args.split)
+    print(f"[eval] {len(examples)} {args.split} questions through {args.url}", file=sys.stderr)
+    outcomes = run_through_stack(
+        examples, args.url, concurrency=args.concurrency, progress=_progress
+    )
+    failed = [o for o in outcomes if o.status != 200]
+    spent = sum(o.cost_usd for o in outcomes)
+    baseline = sum(o.baseline_cost_usd for o in outcomes)
+    saving = 1 - spent / baseline if baseline else 0.0
+    scores = score_routers(outcomes)
+    router = TierRouter.load(DEFAULT_ARTIFACT)
+    timing = evaluate_router(router, examples)
+    local = None
+    if not args.skip_local_models:
+        from evaluation.local_models import compare_local_models
+
+        local = compare_local_models(DATA_DIR / "dev.jsonl", limit=args.local_limit)
+
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "split": args.split,
+                    "questions": len(outcomes),
+                    "http_errors": len(failed),
+                    "spent_usd": spent,
+                    "all_pro_baseline_usd": baseline,
+                    "saving": saving,
+                    "routers": [
+                        {**asdict(s.routing), "estimated_cost_usd": s.estimated_cost_usd}
+                        for s in scores
+                    ],
+                    "decision_ms_p50": timing.decision_ms_p50,
+                    "decision_ms_p99": timing.decision_ms_p99,
+                    "local_models": local.to_json() if local is not None else None,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    learned = next(s.routing for s in scores if s.routing.name == LEARNED)
+    print(f"\n## Routing on the {args.split} split ({len(outcomes)} questions, {TARGETS})\n")
+    print(
+        f"the stack spent ${spent:.4f}; the same answers on Gemini 2.5 Pro (estimate per "
+        f"answer, routing.baseline_cost_usd): ${baseline:.4f} -> saving {saving:.1%}"
+    )
+    print(
+        f"learned router: accuracy {learned.accuracy:.1%}, complex questions sent to the "
+        f"local model {learned.complex_to_simple:.1%}; HTTP errors {len(failed)}"
+    )
+    print(
+        f"decision time (features + model, {router.version}): p50 {timing.decision_ms_p50:.1f}"
+        f" ms, p99 {timing.decision_ms_p99:.1f} ms\n"
+    )
+    print("Against simple routers in the same run (costs estimated on equal terms):\n")
+    print(render_priced(scores))
+    print()
+    print(render([s.routing for s in scores]))
+    if local is not None:
+        print("\n## Local model candidates (dev split, simple tier)\n")
+        print(local.table())
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
