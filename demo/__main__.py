@@ -15,13 +15,12 @@ from typing import Any
 
 import httpx
 
-from core.prompt import SYSTEM_PROMPT
+from core.economics import measured_baseline_cost_usd
 from demo.questions import SAMPLE_QUESTIONS
-from providers.base import CompletionRequest
-from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO
-from providers.errors import ProviderError
+from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
+from schemas.query import QueryRequested
 
 API = "/api/v1/strategist"
 REQUEST_TIMEOUT_S = 90.0
@@ -69,26 +68,18 @@ def _row(number: int, question: str, body: dict[str, Any], status: int) -> str:
 
 async def _baseline_cost(questions: list[str], settings: ProviderSettings) -> float | None:
     """Cost of sending every question to Gemini 2.5 Pro, measured now (emulator or real)."""
-    spec = DEFAULT_CATALOGUE.get("gemini", GEMINI_PRO)
     provider = GeminiProvider(settings=settings)
-    total = 0.0
     try:
-        for question in questions:
-            reply = await provider.complete(
-                CompletionRequest(
-                    prompt=question,
-                    model=GEMINI_PRO,
-                    max_output_tokens=spec.max_output_tokens,
-                    timeout_s=30.0,
-                    system=SYSTEM_PROMPT,
-                )
-            )
-            total += spec.cost_usd(reply.input_tokens, reply.output_tokens)
-    except ProviderError as err:
-        print(f"[demo] baseline unavailable: {err}")
-        return None
+        total, failed = await measured_baseline_cost_usd(
+            provider,
+            DEFAULT_CATALOGUE,
+            [QueryRequested(query_id=f"demo-{i}", query=q) for i, q in enumerate(questions)],
+        )
     finally:
         await provider.aclose()
+    if failed:
+        print(f"[demo] baseline unavailable: {failed} Gemini 2.5 Pro calls failed")
+        return None
     return total
 
 

@@ -149,7 +149,10 @@ def score_routers(
             estimated_cost(catalogue, tier, outcome, wants_deep)
             for tier, outcome, wants_deep in zip(tiers, outcomes, deep, strict=True)
         )
-        priced.append(PricedScore(score(name, examples, tiers, times, deep), cost))
+        learned = name == LEARNED  # only it decides Sonar vs Sonar Pro
+        priced.append(
+            PricedScore(score(name, examples, tiers, times, deep if learned else None), cost)
+        )
     return priced
 
 
