@@ -241,7 +241,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    model = resolve_model_path(ProviderSettings(), args.builtin)
+    try:
+        model = resolve_model_path(ProviderSettings(), args.builtin)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(1, f"{parser.prog}: {err}\n")
     if args.print_path:
         print(model)
         return

@@ -101,6 +101,16 @@ def test_print_path_names_the_builtin_model(capsys: pytest.CaptureFixture[str]):
     assert capsys.readouterr().out.strip() == str(smollm2_path())
 
 
+def test_print_path_with_a_missing_file_exits_with_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("LOCAL_MODEL_PATH", str(tmp_path / "gone.gguf"))
+    with pytest.raises(SystemExit) as done:
+        main(["--print-path"])
+    assert done.value.code == 1
+    assert "gone.gguf is not a file" in capsys.readouterr().err
+
+
 def test_gemma_stays_selectable_and_is_a_base_model():
     """Assembles Gemma from its PyPI chunks on first use (a few seconds), then remembers it."""
     path = resolve_model_path(ProviderSettings(local_model_path=None), GEMMA)
