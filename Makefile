@@ -11,7 +11,7 @@ PY := .venv/bin/python
 TESTS ?= tests
 PYTEST_ARGS ?=
 CHAOS_ARGS ?=
-MYPY_PATHS := schemas core services providers emulator strategist
+MYPY_PATHS := schemas core services providers emulator strategist audit evaluation chaos bench
 
 .PHONY: help setup up down status demo test bench chaos eval train-router lint clean
 

