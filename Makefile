@@ -53,7 +53,7 @@ test: setup
 	@scripts/with-infra.sh $(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
-	@scripts/with-infra.sh bash -c '$(PY) -m bench && $(PY) -m bench.transactions'
+	@scripts/with-infra.sh bash -c '$(PY) -m bench && $(PY) -m bench.transactions && $(PY) -m bench.classifier'
 
 eval: up
 	@$(PY) -m evaluation $(EVAL_ARGS)
