@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -85,6 +87,19 @@ async def _baseline_cost(questions: list[str], settings: ProviderSettings) -> fl
     return total
 
 
+def _audit_trail(analysis_id: str, since: float) -> None:
+    """Every answer can be explained after the fact, from the topics alone."""
+    for title, args in (
+        (f"audit show {analysis_id}", ["show", analysis_id]),
+        ("audit replay for this demo's window", ["replay", "--since", f"{since:.3f}"]),
+    ):
+        print(f"\n[demo] {title}\n")
+        done = subprocess.run(
+            [sys.executable, "-m", "audit", *args], capture_output=True, text=True, timeout=120
+        )
+        print(done.stdout.rstrip() or done.stderr.rstrip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo")
     parser.add_argument("--url", default="http://127.0.0.1:8000")
@@ -99,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     emulator_url = args.emulator_url or settings.emulator_url
 
     client = httpx.Client(base_url=args.url, timeout=REQUEST_TIMEOUT_S)
+    started_at = time.time()
+    analysis_ids: list[str] = []
     print(f"[demo] {len(SAMPLE_QUESTIONS)} sample questions through {args.url}{API}/analyze\n")
     print(WEAK_MODEL_NOTE + "\n")
     costs, baselines, latencies = [], [], []
@@ -108,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         body = response.json()
         print(_row(number, question, body, response.status_code) + "\n")
+        if body.get("analysis_id"):
+            analysis_ids.append(body["analysis_id"])
         routing = body.get("routing") or {}
         costs.append(routing.get("cost_usd", 0.0))
         baselines.append(routing.get("baseline_cost_usd", 0.0))
@@ -143,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"[demo] baseline (all to Gemini 2.5 Pro, measured now): ${baseline:.6f} -> "
                 f"saving {saving:.0%}"
             )
+    if analysis_ids:
+        _audit_trail(analysis_ids[0], started_at)
     if settings.gemini_emulated or settings.perplexity_emulated:
         print(
             "[demo] answers marked [emulator] came from the provider emulator (no API keys "

@@ -40,13 +40,17 @@ class Prober:
         timeout_s: float,
         heartbeat_s: float,
         ownership: ProviderOwnership | None = None,
+        timeouts_s: Mapping[ProviderName, float] | None = None,
     ) -> None:
+        """`timeouts_s` overrides `timeout_s` per provider (the local model answers probes
+        only between generations, so it gets longer)."""
         self._providers = dict(providers)
         self._ownership = ownership
         self._monitor = monitor
         self._publisher = publisher
         self._intervals_s = dict(intervals_s)
         self._timeout_s = timeout_s
+        self._timeouts_s = dict(timeouts_s or {})
         self._heartbeat_s = heartbeat_s
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -76,9 +80,9 @@ class Prober:
     async def probe_once(self, provider: Provider) -> ProbeResult:
         """One bounded probe; never raises (every failure becomes a ProbeResult)."""
         started = time.monotonic()
+        timeout_s = self._timeouts_s.get(provider.name, self._timeout_s)
         try:
-            await asyncio.wait_for(provider.probe(self._timeout_s),
-                                   self._timeout_s + PROBE_GRACE_S)
+            await asyncio.wait_for(provider.probe(timeout_s), timeout_s + PROBE_GRACE_S)
         except Exception as err:
             return ProbeResult.from_error(utc_now(), _ms_since(started), err)
         return ProbeResult.ok(utc_now(), _ms_since(started))

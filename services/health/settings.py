@@ -31,6 +31,10 @@ class HealthSettings(BaseSettings):
         description="Providers to probe and report on (JSON list).")
     probe_interval_s: float = Field(default=1.0, gt=0, description="Time between probe starts.")
     probe_timeout_s: float = Field(default=1.0, gt=0, description="Bound on one probe.")
+    probe_timeout_overrides: dict[str, float] = Field(
+        default_factory=lambda: {"local": 10.0},
+        description="Per-provider probe bounds (JSON). llama.cpp's server answers a probe only "
+        "between generations, so a busy local model is slow to answer, not down.")
     billed_probe_interval_s: float = Field(
         default=60.0, gt=0,
         description="Probe interval for a real (not emulated) provider whose probe is billed: "
@@ -72,6 +76,9 @@ class HealthSettings(BaseSettings):
         if provider in BILLED_PROBE_PROVIDERS and not emulated:
             return max(self.probe_interval_s, self.billed_probe_interval_s)
         return self.probe_interval_s
+
+    def probe_timeout_for(self, provider: str) -> float:
+        return self.probe_timeout_overrides.get(provider, self.probe_timeout_s)
 
     def thresholds(self) -> Thresholds:
         return Thresholds(

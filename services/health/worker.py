@@ -102,6 +102,7 @@ class HealthService:
             intervals_s={p: settings.probe_interval_for(p, emulated=provider.emulated)
                          for p, provider in monitored.items()},
             timeout_s=settings.probe_timeout_s,
+            timeouts_s={p: settings.probe_timeout_for(p) for p in monitored},
             heartbeat_s=settings.heartbeat_s,
             ownership=self.ownership,
         )

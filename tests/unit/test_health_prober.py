@@ -62,3 +62,19 @@ def test_a_hanging_provider_is_cut_off_at_the_timeout() -> None:
     assert (result.outcome, result.error_kind) == ("failed", "timeout")
     assert elapsed < 0.2 + PROBE_GRACE_S + 0.2
     assert result.latency_ms >= 200.0
+
+
+class SlowProbe(ProbeDouble):
+    """Answers after a while, like llama.cpp's server finishing a generation first."""
+
+    async def probe(self, timeout_s: float) -> None:
+        await asyncio.sleep(0.4)
+
+
+def test_a_provider_with_a_longer_bound_is_not_cut_off_at_the_default() -> None:
+    slow = Prober(providers={}, monitor=HealthMonitor([], Thresholds()),
+                  publisher=None,  # type: ignore[arg-type]
+                  intervals_s={}, timeout_s=0.2, heartbeat_s=5.0,
+                  timeouts_s={"local": 2.0})
+    assert asyncio.run(slow.probe_once(SlowProbe("local"))).outcome == "ok"
+    assert asyncio.run(slow.probe_once(SlowProbe("gemini"))).outcome == "failed"

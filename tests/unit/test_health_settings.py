@@ -42,3 +42,11 @@ def test_env_names_are_prefixed_and_nested_settings_read_their_own(monkeypatch) 
 ])
 def test_billed_probes_run_less_often(provider: str, emulated: bool, interval: float) -> None:
     assert HealthSettings().probe_interval_for(provider, emulated=emulated) == interval
+
+
+def test_a_busy_local_model_gets_a_longer_probe_bound() -> None:
+    """llama.cpp answers a probe only between generations: with a 1 s bound, a local model
+    busy for a few seconds was marked down and skipped (seen in the demo)."""
+    settings = HealthSettings()
+    assert settings.probe_timeout_for("local") >= 10.0
+    assert settings.probe_timeout_for("gemini") == settings.probe_timeout_s
