@@ -96,10 +96,10 @@ def test_replay_finds_the_runs_analyses_by_time_and_campaign_and_moves_no_offset
 
     in_az = audit(
         topics.namespace, kafka_bootstrap,
-        "replay", "--since", f"{since:.3f}", "--campaign", "az", "--format", "json",
+        "replay", "--since", f"{since:.6f}", "--campaign", "az", "--format", "json",
     )
     everything = audit(
-        topics.namespace, kafka_bootstrap, "replay", "--since", f"{since:.3f}", "--format", "json"
+        topics.namespace, kafka_bootstrap, "replay", "--since", f"{since:.6f}", "--format", "json"
     )
     shown = audit(topics.namespace, kafka_bootstrap, "show", az[0])
 

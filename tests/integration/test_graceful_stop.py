@@ -24,13 +24,16 @@ from tests.support.kafka import TopicReader
 from tests.support.processes import STOP_TIMEOUT_S, free_port
 
 QUERIES = 80
-LOAD_BEFORE_STOP_S = 1.5
+LOAD_BEFORE_STOP_S = 0.5
+EMULATOR_LATENCY_SCALE = 3.0
+"""About three seconds a call: calls are surely in flight at the stop, and finish well
+inside the 8 s drain."""
 SCRIPTS_KILL_GRACE_S = 15.0
 
 
 @pytest.fixture(scope="module")
 def slow_emulator() -> Iterator[EmulatorControl]:
-    with running_emulator(latency_scale=1.0) as control:  # about a second per call
+    with running_emulator(latency_scale=EMULATOR_LATENCY_SCALE) as control:
         yield control
 
 
@@ -55,7 +58,8 @@ def test_sigterm_under_load_loses_nothing_and_pays_nothing_twice(
     stop_took_s = time.monotonic() - stop_started
     assert DRAIN_TIMEOUT_S < SCRIPTS_KILL_GRACE_S <= STOP_TIMEOUT_S
     assert stop_took_s < SCRIPTS_KILL_GRACE_S, "the drain outlasted the kill grace"
-    assert "drained in" in first.log_tail(200)
+    log = first.log_tail(200)
+    assert "draining" in log and "drained in" in log, log
 
     start_service("dispatcher", **env)
     completions_reader = TopicReader(kafka_bootstrap, topics.completions, CompletionProduced)
