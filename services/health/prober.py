@@ -70,17 +70,20 @@ class Prober:
                 await self._ownership.wait_owned(name, stop)
                 continue
             started = time.monotonic()
-            result = await self.probe_once(provider)
+            result = await self.probe_once(provider, name=name)
             if result.outcome != "ok":
                 logger.debug("probe provider=%s %s after %.0f ms", name, result.error,
                              result.latency_ms)
             await self._publisher.publish(self._monitor.on_probe(name, result))
             await _sleep_or_stop(stop, self._intervals_s[name] - (time.monotonic() - started))
 
-    async def probe_once(self, provider: Provider) -> ProbeResult:
-        """One bounded probe; never raises (every failure becomes a ProbeResult)."""
+    async def probe_once(
+        self, provider: Provider, *, name: ProviderName | None = None
+    ) -> ProbeResult:
+        """One bounded probe (`name`'s own bound when it has one); never raises (every
+        failure becomes a ProbeResult)."""
         started = time.monotonic()
-        timeout_s = self._timeouts_s.get(provider.name, self._timeout_s)
+        timeout_s = self._timeouts_s.get(name, self._timeout_s) if name else self._timeout_s
         try:
             await asyncio.wait_for(provider.probe(timeout_s), timeout_s + PROBE_GRACE_S)
         except Exception as err:

@@ -76,5 +76,5 @@ def test_a_provider_with_a_longer_bound_is_not_cut_off_at_the_default() -> None:
                   publisher=None,  # type: ignore[arg-type]
                   intervals_s={}, timeout_s=0.2, heartbeat_s=5.0,
                   timeouts_s={"local": 2.0})
-    assert asyncio.run(slow.probe_once(SlowProbe("local"))).outcome == "ok"
-    assert asyncio.run(slow.probe_once(SlowProbe("gemini"))).outcome == "failed"
+    assert asyncio.run(slow.probe_once(SlowProbe("local"), name="local")).outcome == "ok"
+    assert asyncio.run(slow.probe_once(SlowProbe("gemini"), name="gemini")).outcome == "failed"
