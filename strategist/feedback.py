@@ -5,17 +5,14 @@ audit tool shows it); Redis holds a copy per analysis id so `GET /analyses/<id>`
 can show the feedback received without reading the topic. The publish comes
 first: feedback the broker did not take is refused (503), never half-recorded.
 
-`feedback_desk(components)` gives the process's desk. Until `runtime.Components`
-builds one (field `feedback`), it is built here on first use from the settings,
-with its own producer and the result store's Redis client; components without a
-real result store (test doubles) and no `feedback` have no desk (`NoFeedbackDesk`).
+`feedback_desk(components)` gives the process's desk, which the runtime builds
+(`Components.feedback`, sharing the process's producer); components without one
+(test doubles) raise `NoFeedbackDesk`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
@@ -26,9 +23,9 @@ from schemas.feedback import FeedbackGiven
 from schemas.response import AnalysisResponded
 from services.common.producer import DeliveryError, EventProducer
 from services.common.redis_keys import RedisKeys
-from strategist.pipeline import PipelineUnavailable, QueryPublisher
+from strategist.pipeline import PipelineUnavailable
 from strategist.request import FeedbackRequest
-from strategist.store import ResultStore, StoreUnavailable
+from strategist.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -150,36 +147,10 @@ class KafkaFeedbackDesk:
         return events
 
 
-_desks: dict[tuple[int, int], FeedbackDesk] = {}
-_desks_lock = threading.Lock()
-
-
 def feedback_desk(components: Any) -> FeedbackDesk:
-    """The desk of this process: `components.feedback` when the runtime built one, else
-    one built here once per (process, components). Raises NoFeedbackDesk."""
+    """The process's desk (`Components.feedback`, built by the runtime). Raises
+    NoFeedbackDesk for components without one (test doubles)."""
     desk: FeedbackDesk | None = getattr(components, "feedback", None)
-    if desk is not None:
-        return desk
-    if not isinstance(components.store, ResultStore):
+    if desk is None:
         raise NoFeedbackDesk("no feedback desk in these components")
-    with _desks_lock:
-        key = (os.getpid(), id(components))
-        if key not in _desks:
-            _desks[key] = build_feedback_desk(components)
-        return _desks[key]
-
-
-def build_feedback_desk(components: Any) -> FeedbackDesk:
-    settings = components.settings
-    infra = settings.infra
-    store = components.store
-    return KafkaFeedbackDesk(
-        producer=QueryPublisher.producer_for(
-            infra.kafka_bootstrap_servers, settings.kafka_delivery_timeout_s
-        ),
-        topic=infra.topics.feedback,
-        redis_client=lambda: store.client,
-        keys=RedisKeys(infra.topic_namespace),
-        ttl_s=infra.result_ttl_s,
-        delivery_timeout_s=settings.kafka_delivery_timeout_s,
-    )
+    return desk
