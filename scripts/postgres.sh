@@ -15,7 +15,8 @@
 #   POSTGRES_DB         database created for the records (default strategist)
 #   POSTGRES_PASSWORD   that role's password. When unset, one is generated once into
 #                       var/postgres/password (mode 600) and reused; there is no fixed default
-#   POSTGRES_DATA_DIR   the cluster's data folder (default var/postgres/data, under VAR_DIR)
+#   POSTGRES_DATA_DIR   the cluster's data folder (default var/postgres/data, under VAR_DIR;
+#                       see server_dir for a checkout the postgres user cannot reach)
 #   POSTGRES_START_TIMEOUT_S  seconds to wait for the server (default 30)
 # The server listens on 127.0.0.1 only (no Unix socket outside its own folder) and asks for
 # the password (scram-sha-256) on every connection. PostgreSQL refuses to run as root: as
@@ -26,16 +27,31 @@ LOG_TAG=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STATE="$VAR_DIR/postgres"
-DATA_DIR="${POSTGRES_DATA_DIR:-$STATE/data}"
-SOCKET_DIR="$STATE/socket"
+RUN_AS_USER=postgres
+
+# server_dir: where the cluster, its socket and its log live. Under var/ when the server's
+# user can pass through every folder above it; a checkout under a folder closed to other
+# users (`mktemp -d` makes them 700; CI clones into one) gets its own folder under
+# /var/tmp instead, so root can still run the server as
+# `postgres`. The folder is named after VAR_DIR (so two VAR_DIRs never share a cluster);
+# the password stays under var/ (only root reads it).
+server_dir() {
+    if [[ "$(id -u)" == 0 ]] && ! runuser -u "$RUN_AS_USER" -- test -x "$VAR_DIR" 2>/dev/null; then
+        printf '/var/tmp/strategist-postgres-%s\n' "$(printf '%s' "$VAR_DIR" | sha256sum | cut -c1-12)"
+    else
+        printf '%s\n' "$STATE"
+    fi
+}
+SERVER_DIR="$(server_dir)"
+DATA_DIR="${POSTGRES_DATA_DIR:-$SERVER_DIR/data}"
+SOCKET_DIR="$SERVER_DIR/socket"
 PASSWORD_FILE="$STATE/password"
-PG_LOG="$LOG_DIR/postgres.log"
+if [[ "$SERVER_DIR" == "$STATE" ]]; then PG_LOG="$LOG_DIR/postgres.log"; else PG_LOG="$SERVER_DIR/postgres.log"; fi
 MARKER="postgres"
 POSTGRES_PORT="${POSTGRES_PORT:-5432}"
 POSTGRES_USER="${POSTGRES_USER:-strategist}"
 POSTGRES_DB="${POSTGRES_DB:-strategist}"
 START_TIMEOUT_S="${POSTGRES_START_TIMEOUT_S:-30}"
-RUN_AS_USER=postgres
 
 # bindir: the folder of initdb/pg_ctl (Debian keeps them off PATH, per major version).
 bindir() {
@@ -91,7 +107,7 @@ as_owner() {
 }
 
 prepare_dirs() {
-    mkdir -p "$STATE" "$SOCKET_DIR" "$(dirname "$DATA_DIR")"
+    mkdir -p "$STATE" "$SERVER_DIR" "$SOCKET_DIR" "$(dirname "$DATA_DIR")"
     if [[ "$(id -u)" == 0 ]]; then
         getent passwd "$RUN_AS_USER" >/dev/null \
             || die "running as root and no '$RUN_AS_USER' user (apt-get install postgresql creates it)"
@@ -99,7 +115,12 @@ prepare_dirs() {
         touch "$PG_LOG"
         chown "$RUN_AS_USER" "$DATA_DIR" "$SOCKET_DIR" "$PG_LOG"
         # The server only needs to pass through the folders above its data folder.
-        chmod o+x "$STATE" "$VAR_DIR"
+        if [[ "$SERVER_DIR" == "$STATE" ]]; then
+            chmod o+x "$STATE" "$VAR_DIR"
+        else
+            chmod 711 "$SERVER_DIR"
+            log "$VAR_DIR is closed to user $RUN_AS_USER: the server lives in $SERVER_DIR"
+        fi
         runuser -u "$RUN_AS_USER" -- test -w "$DATA_DIR" -a -w "$SOCKET_DIR" \
             || die "user $RUN_AS_USER cannot reach $DATA_DIR (a folder above it is closed to other users); set VAR_DIR elsewhere"
     fi

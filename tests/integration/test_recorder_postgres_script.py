@@ -90,3 +90,26 @@ def test_the_password_comes_from_the_environment(private_postgres: PrivatePostgr
     with psycopg.connect(private_postgres.url()) as connection:
         assert connection.execute("SELECT current_user").fetchone() == ("strategist",)
     assert ":from-the-environment@" in private_postgres.url()
+
+
+def test_a_checkout_under_a_closed_folder_still_gets_a_server() -> None:
+    """CI clones into `mktemp -d` (mode 0700): run as root, the `postgres` user cannot pass
+    through it, so the server lives in a folder of its own under /var/tmp instead."""
+    if os.geteuid() != 0:
+        pytest.skip("the closed-folder case only arises when root runs the server as postgres")
+    closed = Path(tempfile.mkdtemp(prefix="closed-"))
+    assert stat.S_IMODE(closed.stat().st_mode) == 0o700
+    server = PrivatePostgres(closed / "var")
+    try:
+        started = server.run("start")
+        assert started.returncode == 0, started.stderr
+        assert "/var/tmp/strategist-postgres-" in started.stderr
+        with psycopg.connect(server.url(), connect_timeout=5) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        stopped = server.run("stop")
+        shutil.rmtree(closed, ignore_errors=True)
+        for line in started.stderr.splitlines():
+            if "the server lives in " in line:
+                shutil.rmtree(line.split("the server lives in ", 1)[1].strip(), ignore_errors=True)
+    assert stopped.returncode == 0, stopped.stderr
