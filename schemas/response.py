@@ -25,6 +25,17 @@ class Confidence(Frozen):
 
     score: float = Field(ge=0.0, le=1.0)
     components: dict[str, ConfidenceComponent]
+    raw_score: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The combined signal before calibration; `score` is its calibrated value.",
+    )
+    calibration_version: str | None = Field(
+        default=None,
+        description="The calibration that mapped `raw_score` to `score` ('identity' when "
+        "too few graded outcomes exist to fit one).",
+    )
 
 
 class Routing(Frozen):
@@ -48,6 +59,17 @@ class Routing(Frozen):
     provider_latency_ms: float = Field(ge=0.0, default=0.0)
     explanation: str
     emulated: bool = False
+    budget_remaining_usd: float | None = Field(
+        default=None,
+        description="What the campaign's monthly spend limit has left after this answer "
+        "(absent when the campaign has no limit).",
+    )
+    escalated_from: list[AttemptSummary] = Field(
+        default_factory=list,
+        description="Answers set aside because their confidence was below the escalation "
+        "threshold; the answer returned is the next model's.",
+    )
+    escalation_reason: str | None = None
 
 
 class AnalysisResponded(EventModel):
