@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from schemas.attempt import ProviderAttempt
 from schemas.base import EventModel
+from schemas.calibration import CalibrationPublished
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
 from schemas.dead_letter import DeadLetter
@@ -39,6 +40,7 @@ PROVIDER_HEALTH = "provider-health"
 PROVIDER_ATTEMPTS = "provider-attempts"
 DEAD_LETTERS = "dead-letters"
 FEEDBACK = "feedback"
+CALIBRATIONS = "calibrations"
 
 TOPIC_MODELS: dict[str, type[EventModel]] = {
     QUERIES: QueryRequested,
@@ -49,6 +51,7 @@ TOPIC_MODELS: dict[str, type[EventModel]] = {
     PROVIDER_ATTEMPTS: ProviderAttempt,
     DEAD_LETTERS: DeadLetter,
     FEEDBACK: FeedbackGiven,
+    CALIBRATIONS: CalibrationPublished,
 }
 """Which event model each topic carries (one model per topic)."""
 
@@ -104,20 +107,27 @@ class TopicNames:
         """Grades of answers, keyed by analysis id; kept like the audit topics."""
         return self._full(FEEDBACK)
 
+    @property
+    def calibrations(self) -> str:
+        """Fitted confidence calibrations, compacted under one key: the latest is in force."""
+        return self._full(CALIBRATIONS)
+
     def specs(self) -> list[TopicSpec]:
         """Every topic the system needs, as created at start-up."""
         retained = {"retention.ms": str(AUDIT_RETENTION_MS), "cleanup.policy": "delete"}
+        compacted = {
+            "cleanup.policy": "compact",
+            "min.compaction.lag.ms": "0",
+            "segment.ms": "600000",
+        }
         return [
             TopicSpec(self.queries, QUERY_PARTITIONS, retained),
             TopicSpec(self.classified, QUERY_PARTITIONS, retained),
             TopicSpec(self.completions, QUERY_PARTITIONS, retained),
             TopicSpec(self.responses, QUERY_PARTITIONS, retained),
             TopicSpec(self.provider_attempts, ATTEMPT_PARTITIONS, retained),
-            TopicSpec(
-                self.provider_health,
-                1,
-                {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"},
-            ),
+            TopicSpec(self.provider_health, 1, compacted),
             TopicSpec(self.dead_letters, 1, retained),
             TopicSpec(self.feedback, QUERY_PARTITIONS, retained),
+            TopicSpec(self.calibrations, 1, compacted),
         ]
