@@ -51,3 +51,27 @@ class RedisKeys:
     def feedback(self, analysis_id: str) -> str:
         """List of FeedbackGiven JSON received for an analysis (TTL; the topic keeps them)."""
         return f"{self.namespace}:feedback:{analysis_id}"
+
+    def spend_limit(self, campaign_id: str) -> str:
+        """A campaign's monthly spend limit in micro-USD (absent: no limit; no TTL)."""
+        return f"{self.namespace}:spend-limit:{campaign_id}"
+
+    def spend(self, campaign_id: str, month: str) -> str:
+        """Micro-USD spent by a campaign in a month `YYYY-MM` (UTC), settled attempts only."""
+        return f"{self.namespace}:spend:{campaign_id}:{month}"
+
+    def spend_reserved(self, campaign_id: str, month: str) -> str:
+        """Hash reservation id -> micro-USD held for a paid attempt in flight."""
+        return f"{self.namespace}:spend-reserved:{campaign_id}:{month}"
+
+    def spend_reserved_until(self, campaign_id: str, month: str) -> str:
+        """Sorted set reservation id -> epoch ms after which it lapses (charged in full)."""
+        return f"{self.namespace}:spend-reserved-until:{campaign_id}:{month}"
+
+    def spend_lapsed(self, campaign_id: str, month: str) -> str:
+        """Hash reservation id -> micro-USD charged when it lapsed (a late settle corrects it)."""
+        return f"{self.namespace}:spend-lapsed:{campaign_id}:{month}"
+
+    def spend_settled(self, reservation_id: str) -> str:
+        """Marks an attempt whose cost is on the books (TTL), so a retry never counts it twice."""
+        return f"{self.namespace}:spend-settled:{reservation_id}"
