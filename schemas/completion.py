@@ -58,3 +58,9 @@ class CompletionProduced(EventModel):
     attempts: list[AttemptSummary] = Field(default_factory=list)
     error: str | None = None
     dispatch_latency_ms: float = Field(ge=0.0, default=0.0)
+    budget_remaining_usd: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="What the campaign's monthly spend limit leaves after this dispatch "
+        "(money held for other queries in flight deducted); None when it has no limit.",
+    )

@@ -10,6 +10,7 @@ from providers.registry import build_providers, close_providers
 from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.common.runner import make_producer, make_set_aside, run_service
+from services.common.spend import SpendLedger
 from services.dispatcher.cache import RedisCompletionCache
 from services.dispatcher.lease import RedisDispatchLease
 from services.dispatcher.settings import DispatcherSettings
@@ -57,6 +58,7 @@ def main() -> None:
                     redis=redis, keys=RedisKeys(infra.topic_namespace), ttl_s=settings.lease_ttl_s
                 ),
                 set_aside=make_set_aside(infra, producer=producer, redis=redis),
+                ledger=SpendLedger(redis=redis, namespace=infra.topic_namespace),
             )
             await worker.run(stop)
         finally:

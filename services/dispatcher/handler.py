@@ -29,6 +29,7 @@ from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
 from schemas.topics import TopicNames
+from services.common.spend import SpendLedger
 from services.common.worker import Outgoing
 from services.dispatcher.cooldowns import ProviderCooldowns
 from services.dispatcher.route_walk import HealthLookup, RouteLimits, RouteWalk
@@ -88,6 +89,7 @@ class Dispatcher:
         topics: TopicNames,
         limits: RouteLimits,
         cooldowns: ProviderCooldowns | None = None,
+        ledger: SpendLedger | None = None,
     ) -> None:
         self._cache = cache
         self._lease = lease
@@ -100,6 +102,7 @@ class Dispatcher:
             publish=publish,
             topics=topics,
             limits=limits,
+            ledger=ledger,
         )
         self._unsaved: OrderedDict[str, _Unsaved] = OrderedDict()
 
@@ -127,7 +130,7 @@ class Dispatcher:
             if problem is not None:
                 completion = self._walk.refused(classified, problem)
             else:
-                completion, finished = await self._walk.run(classified)
+                completion, finished = await self._walk.run(classified, delivery=claim)
         except BaseException:
             with contextlib.suppress(Exception):
                 await self._lease.release(query_id, claim)

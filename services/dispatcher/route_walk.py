@@ -8,13 +8,14 @@ completion. Every attempt's time limit comes from the route budget (budget.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.attempt import AttemptResult, attempt_model
+from core.attempt import AttemptResult, attempt_model, completion_request
 from providers.base import Provider
 from providers.catalogue import Catalogue
 from providers.errors import ProviderError, RateLimited
@@ -23,6 +24,7 @@ from schemas.base import ProviderName
 from schemas.classified import QueryClassified, RouteStep
 from schemas.completion import Answer, AttemptSummary, CompletionProduced
 from schemas.topics import TopicNames
+from services.common.spend import SpendLedger
 from services.common.worker import Outgoing
 from services.dispatcher.budget import (
     MIN_ATTEMPT_S,
@@ -33,10 +35,17 @@ from services.dispatcher.budget import (
 )
 from services.dispatcher.cooldowns import ProviderCooldowns
 from services.dispatcher.failover import Next, after_failure, rate_limit_wait_s
+from services.dispatcher.spending import BUDGET_EXHAUSTED, CampaignSpend, is_paid
 
 logger = logging.getLogger(__name__)
 
 MARKED_DOWN = "health monitor reports the provider down"
+OVER_LIMIT = "the campaign's monthly spend limit cannot cover this model's maximum cost"
+LOCAL_FOR_BUDGET = (
+    "budget: the campaign's monthly spend limit cannot cover the paid models; "
+    "the local model costs nothing"
+)
+LOCAL_PROVIDER = "local"
 
 
 class HealthLookup(Protocol):
@@ -75,7 +84,9 @@ class RouteWalk:
         publish: Callable[[Outgoing], Awaitable[None]],
         topics: TopicNames,
         limits: RouteLimits,
+        ledger: SpendLedger | None = None,
     ) -> None:
+        self._ledger = ledger
         self._providers = dict(providers)
         self._catalogue = catalogue
         self._health = health
@@ -89,19 +100,27 @@ class RouteWalk:
         return self._completion(classified, [], None, str(error), time.monotonic())
 
     async def run(
-        self, classified: QueryClassified
+        self, classified: QueryClassified, *, delivery: str = ""
     ) -> tuple[CompletionProduced, list[ProviderAttempt]]:
-        """The completion and the finished-attempt events (the `started` ones are sent)."""
+        """The completion and the finished-attempt events (the `started` ones are sent).
+
+        `delivery` names this delivery of the query (its lease token): a step called
+        again after a crash is booked as a new expense under it (spending.py).
+        """
         started = time.monotonic()
         deadline = Deadline(self._limits.route_budget_s)
-        route = classified.route
+        spend = await CampaignSpend.open(self._ledger, classified.query.campaign_id, delivery)
+        route = list(classified.route)
         limits = [self._own_limit_s(step) for step in route]
         forced = self._forced_step(route)
         summaries: list[AttemptSummary] = []
         finished: list[ProviderAttempt] = []
         answer: Answer | None = None
         error: str | None = None
-        for index, step in enumerate(route):
+        index = -1
+        while index + 1 < len(route) or self._add_local_step(route, limits, spend, answer):
+            index += 1
+            step = route[index]
             skip = self._skip(step, index, forced, route)
             if skip is not None:
                 summaries.append(skip)
@@ -118,7 +137,11 @@ class RouteWalk:
                         _skipped(step, "budget_spent", f"the route's {budget_s:.0f} s are spent")
                     )
                     break
-                result, event = await self._attempt(classified, step, len(finished) + 1, limit_s)
+                attempted = await self._attempt(classified, step, len(finished) + 1, limit_s, spend)
+                if attempted is None:
+                    summaries.append(_skipped(step, BUDGET_EXHAUSTED, OVER_LIMIT))
+                    break
+                result, event = attempted
                 summaries.append(result.summary)
                 finished.append(event)
                 answer, failure = result.answer, result.error
@@ -141,15 +164,53 @@ class RouteWalk:
                 break
             if failure is not None and after_failure(failure) is Next.GIVE_UP:
                 break
-        if answer is None and error is None:
+        if answer is None and spend.refusals:
+            error = spend.exhausted_error(error)
+        elif answer is None and error is None:
             error = "no provider in the route could be tried"
-        if answer is None and forced is not None:
+        elif answer is None and forced is not None:
             step = route[forced]
             error = (
                 f"every step of the route is unavailable; tried {step.provider}/{step.model} "
                 f"anyway: {error}"
             )
-        return self._completion(classified, summaries, answer, error, started), finished
+        completion = self._completion(
+            classified,
+            summaries,
+            answer,
+            error,
+            started,
+            route=route,
+            budget_remaining_usd=await spend.remaining_usd(),
+        )
+        return completion, finished
+
+    def _add_local_step(
+        self,
+        route: list[RouteStep],
+        limits: list[float],
+        spend: CampaignSpend,
+        answer: Answer | None,
+    ) -> bool:
+        """When the limit refused paid models and nothing answered, append the local model
+        (free) unless the route already has it; True when a step was added."""
+        if answer is not None or not spend.refusals:
+            return False
+        if any(step.provider == LOCAL_PROVIDER for step in route):
+            return False
+        local = [
+            spec
+            for spec in self._catalogue.for_provider(LOCAL_PROVIDER)
+            if LOCAL_PROVIDER in self._providers and not is_paid(spec)
+        ]
+        if not local:
+            return False
+        spec = local[0]
+        route.append(
+            RouteStep(provider=spec.provider, model=spec.model_id, reason=LOCAL_FOR_BUDGET)
+        )
+        limits.append(self._own_limit_s(route[-1]))
+        return True
 
     def _after_rate_limit(
         self, error: ProviderError, retried: bool, deadline: Deadline, later_s: float
@@ -204,26 +265,44 @@ class RouteWalk:
         return None
 
     async def _attempt(
-        self, classified: QueryClassified, step: RouteStep, number: int, timeout_s: float
-    ) -> tuple[AttemptResult, ProviderAttempt]:
-        """Announce, call, and describe one attempt; raises if the announcement fails."""
+        self,
+        classified: QueryClassified,
+        step: RouteStep,
+        number: int,
+        timeout_s: float,
+        spend: CampaignSpend,
+    ) -> tuple[AttemptResult, ProviderAttempt] | None:
+        """Hold the cost, announce, call, settle and describe one attempt; None when the
+        campaign's limit cannot cover it. Raises if the announcement fails."""
         query_id = classified.query.query_id
+        spec = self._catalogue.get(step.provider, step.model)
+        attempt_id = attempt_id_for(query_id, number)
+        request = completion_request(classified.query, spec, timeout_s)
+        hold = await spend.hold(spec, request, attempt_id, timeout_s)
+        if hold is None:
+            return None
         announced = ProviderAttempt(
             query_id=query_id,
-            attempt_id=attempt_id_for(query_id, number),
+            attempt_id=attempt_id,
             provider=step.provider,
             model=step.model,
             attempt_number=number,
             outcome="started",
             latency_ms=0.0,
         )
-        await self._publish(Outgoing(self._topics.provider_attempts, step.provider, announced))
+        try:
+            await self._publish(Outgoing(self._topics.provider_attempts, step.provider, announced))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await spend.release(hold)
+            raise
         result = await attempt_model(
             provider=self._providers[step.provider],
-            spec=self._catalogue.get(step.provider, step.model),
+            spec=spec,
             query=classified.query,
             timeout_s=timeout_s,
         )
+        await spend.settle(hold, result.summary)
         summary, answer = result.summary, result.answer
         if result.error is not None:
             logger.info(
@@ -259,11 +338,15 @@ class RouteWalk:
         answer: Answer | None,
         error: str | None,
         started: float,
+        *,
+        route: list[RouteStep] | None = None,
+        budget_remaining_usd: float | None = None,
     ) -> CompletionProduced:
         return CompletionProduced(
             query=classified.query,
             classification=classified.classification,
-            route=classified.route,
+            route=classified.route if route is None else route,
+            budget_remaining_usd=budget_remaining_usd,
             status="succeeded" if answer else "failed",
             answer=answer,
             attempts=summaries,

@@ -10,6 +10,7 @@ from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
+from services.common.spend import SpendLedger
 from services.common.worker import EventWorker, Outgoing, SetAside
 from services.dispatcher.handler import CompletionCache, Dispatcher, DispatchLease, HealthLookup
 from services.dispatcher.route_walk import RouteLimits
@@ -36,6 +37,7 @@ def build_worker(
     cache: CompletionCache,
     lease: DispatchLease,
     set_aside: SetAside | None = None,
+    ledger: SpendLedger | None = None,
 ) -> EventWorker[QueryClassified]:
     topics = settings.infra.topics
 
@@ -51,6 +53,7 @@ def build_worker(
         publish=publish,
         topics=topics,
         limits=route_limits(settings),
+        ledger=ledger,
     )
     return EventWorker(
         service=SERVICE,

@@ -1,0 +1,149 @@
+"""What one walk may spend: its campaign's monthly limit, held per paid attempt.
+
+Before a paid attempt the walk reserves the attempt's maximum cost (an upper bound
+on the input tokens plus the request's max output tokens, at list price) in the
+campaign's books (`services.common.spend`), and settles it after:
+
+- success: the real cost the provider reported;
+- timeout: the reserved maximum. The provider may have done (and billed) the work;
+  we cannot know how much, so the books assume the worst and never under-count;
+- error: nothing (a provider does not bill a request it refused or failed);
+- the announcement failed (the call was never made): the reservation is released;
+- the process died: the reservation lapses after its time limit plus a grace and is
+  then charged in full, like a timeout.
+
+Reservations are keyed by attempt id, so a retried message reuses its reservation.
+When a redelivered query (after a crash) calls a step again whose earlier call is
+already on the books, that call is a new expense: it is reserved under the attempt id
+and this delivery's id. The local model costs nothing and reserves nothing. A campaign
+without a limit costs one GET per query, and one write per paid call to keep its
+spend visible.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from providers.base import CompletionRequest
+from providers.catalogue import ModelSpec
+from schemas.completion import AttemptSummary
+from services.common.spend import CampaignUsage, Reservation, SpendLedger
+
+logger = logging.getLogger(__name__)
+
+INPUT_OVERHEAD_TOKENS = 64
+"""Tokens a chat template adds around the system and user messages (role markers)."""
+BUDGET_EXHAUSTED = "budget_exhausted"
+"""The prefix of a completion's error when the campaign's limit stopped every paid model
+(the app answers 402 Payment Required)."""
+
+
+def max_input_tokens(request: CompletionRequest) -> int:
+    """An upper bound on the prompt's tokens: a BPE token covers at least one UTF-8 byte."""
+    text = request.prompt + (request.system or "")
+    return len(text.encode()) + INPUT_OVERHEAD_TOKENS
+
+
+def max_cost_usd(spec: ModelSpec, request: CompletionRequest) -> float:
+    """The most one call can cost: the bound on input and the request's output cap."""
+    return spec.cost_usd(max_input_tokens(request), request.max_output_tokens)
+
+
+def is_paid(spec: ModelSpec) -> bool:
+    p = spec.pricing
+    return p.input_per_million_usd > 0 or p.output_per_million_usd > 0 or p.per_request_usd > 0
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Money held for one paid attempt (`reservation` is None for a campaign without limit)."""
+
+    reservation_id: str
+    max_cost_usd: float
+    reservation: Reservation | None
+
+
+@dataclass
+class CampaignSpend:
+    """One walk's dealings with its campaign's books; not shared between walks."""
+
+    ledger: SpendLedger | None
+    campaign_id: str | None
+    limit_usd: float | None
+    delivery: str
+    refusals: list[str] = field(default_factory=list)
+    last: CampaignUsage | None = None
+
+    @classmethod
+    async def open(
+        cls, ledger: SpendLedger | None, campaign_id: str | None, delivery: str
+    ) -> CampaignSpend:
+        """The one cheap check of the hot path: the campaign's limit (a single GET)."""
+        limit = None
+        if ledger is not None and campaign_id is not None:
+            limit = await ledger.limit_usd(campaign_id)
+        return cls(ledger=ledger, campaign_id=campaign_id, limit_usd=limit, delivery=delivery)
+
+    async def hold(
+        self, spec: ModelSpec, request: CompletionRequest, attempt_id: str, hold_s: float
+    ) -> Hold | None:
+        """Hold the attempt's maximum cost; None when the limit cannot cover it."""
+        amount = max_cost_usd(spec, request)
+        if self.ledger is None or self.campaign_id is None or not is_paid(spec):
+            return Hold(attempt_id, amount, None)
+        if self.limit_usd is None:
+            return Hold(attempt_id, amount, None)
+        reservation_id = attempt_id
+        outcome = await self.ledger.reserve(self.campaign_id, reservation_id, amount, hold_s=hold_s)
+        if outcome.status == "settled":  # called before this redelivery: a new expense
+            reservation_id = f"{attempt_id}/{self.delivery}"
+            outcome = await self.ledger.reserve(
+                self.campaign_id, reservation_id, amount, hold_s=hold_s
+            )
+        self.last = outcome.usage
+        if outcome.reservation is None:
+            self.refusals.append(
+                f"{spec.provider}/{spec.model_id} needs up to ${amount:.6f}, "
+                f"${outcome.usage.remaining_usd or 0.0:.6f} left"
+            )
+            return None
+        return Hold(reservation_id, amount, outcome.reservation)
+
+    async def settle(self, hold: Hold, summary: AttemptSummary) -> None:
+        """Book the attempt's cost by its outcome (see the module docstring)."""
+        if self.ledger is None or self.campaign_id is None:
+            return
+        cost = {"success": summary.cost_usd, "timeout": hold.max_cost_usd}.get(summary.outcome, 0.0)
+        if cost > hold.max_cost_usd and hold.reservation is not None:
+            logger.warning(
+                "campaign=%s attempt=%s cost $%.6f exceeds its reservation $%.6f",
+                self.campaign_id, hold.reservation_id, cost, hold.max_cost_usd,
+            )  # fmt: skip
+        if hold.reservation is not None:
+            self.last = await self.ledger.settle(hold.reservation, cost)
+        elif cost > 0:
+            self.last = await self.ledger.record(self.campaign_id, hold.reservation_id, cost)
+
+    async def release(self, hold: Hold) -> None:
+        """The call was never made: give the money back."""
+        if self.ledger is not None and hold.reservation is not None:
+            self.last = await self.ledger.release(hold.reservation)
+
+    async def remaining_usd(self) -> float | None:
+        """What the limit leaves now (None without a limit); reads the books only when the
+        walk did not touch them."""
+        if self.limit_usd is None or self.ledger is None or self.campaign_id is None:
+            return None
+        if self.last is None:
+            self.last = await self.ledger.usage(self.campaign_id)
+        return self.last.remaining_usd
+
+    def exhausted_error(self, later: str | None) -> str:
+        """The completion's error when the limit refused paid models and nothing answered."""
+        limit = self.limit_usd or 0.0
+        error = (
+            f"{BUDGET_EXHAUSTED}: campaign {self.campaign_id} has reached its monthly spend "
+            f"limit of ${limit:.2f} ({'; '.join(self.refusals)})"
+        )
+        return f"{error}; then {later}" if later else error
