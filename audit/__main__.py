@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from confluent_kafka import KafkaException
 
 from audit.output import FORMATS, emit
 from audit.reader import TopicUnavailable, WindowReader
@@ -280,6 +281,75 @@ def accuracy(ctx: Context, rebuild: bool, fmt: str) -> None:
             client, RedisKeys(infra.topic_namespace), events
         )
     emit(fmt, accuracy_rows(events), summary, key="accuracy")  # type: ignore[arg-type]
+
+
+CALIBRATION_SEND_TIMEOUT_S = 15.0
+
+
+@cli.command()
+@click.option(
+    "--min-graded",
+    type=click.IntRange(min=1),
+    help="Fewest graded answers to fit from (default: CALIBRATION_MIN_GRADED, 50).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the fit; publish nothing.")
+@FORMAT_OPTION
+@pass_context
+def calibrate(ctx: Context, min_graded: int | None, dry_run: bool, fmt: str) -> None:
+    """Fit the confidence calibration from graded answers (responses joined with feedback)
+    and publish it on the calibrations topic, where every scorer picks it up at once.
+
+    Isotonic or Platt, whichever has the lower cross-validated log loss; the identity
+    (and why) below the minimum number of graded answers."""
+    from audit.calibrate import fit_calibration, read_graded
+    from schemas.calibration import CALIBRATION_KEY
+    from services.common.admin import create_topics
+    from services.common.producer import DeliveryError, EventProducer, producer_config
+
+    with progress_bar("reading responses and feedback") as (on_total, advance):
+        try:
+            graded = read_graded(
+                ctx.reader, ctx.topics, ms(utc_now() + SKEW), on_total=on_total, progress=advance
+            )
+        except TopicUnavailable as err:
+            raise click.ClickException(f"cannot read the topics: {err}") from err
+    minimum = min_graded or ctx.settings.calibration_min_graded
+    calibration = fit_calibration(graded, min_graded=minimum)
+    summary: dict[str, Any] = {
+        "version": calibration.version,
+        "method": calibration.method,
+        "graded": calibration.n_graded,
+        "right": calibration.n_correct,
+        "why": calibration.reason,
+        **calibration.metrics,
+    }
+    if calibration.method == "platt":
+        summary.update(slope=calibration.slope, intercept=calibration.intercept)
+    rows = [
+        {"raw": x, "calibrated": y} for x, y in zip(calibration.xs, calibration.ys, strict=True)
+    ]
+    if dry_run:
+        summary["published"] = "no (dry run)"
+    else:
+        infra = ctx.settings.infra
+        try:
+            create_topics(infra.kafka_bootstrap_servers, ctx.topics.specs())
+            producer = EventProducer(
+                config=producer_config(infra.kafka_bootstrap_servers, client_id="audit-calibrate")
+            ).start()
+            try:
+                producer.send_and_wait(
+                    ctx.topics.calibrations,
+                    CALIBRATION_KEY,
+                    calibration,
+                    CALIBRATION_SEND_TIMEOUT_S,
+                )
+            finally:
+                producer.close()
+        except (DeliveryError, KafkaException) as err:
+            raise click.ClickException(f"calibration not published: {err}") from err
+        summary["published"] = ctx.topics.calibrations
+    emit(fmt, rows, summary, key="points")  # type: ignore[arg-type]
 
 
 @cli.command()

@@ -10,9 +10,16 @@ from services.common.settings import InfraSettings
 
 class AuditSettings(BaseSettings):
     """`KAFKA_BOOTSTRAP_SERVERS`, `TOPIC_NAMESPACE`, `REDIS_URL` as every process;
-    `CATALOGUE_PATH` for prices (the built-in catalogue when unset)."""
+    `CATALOGUE_PATH` for prices (the built-in catalogue when unset);
+    `CALIBRATION_MIN_GRADED` for `audit calibrate`."""
 
     model_config = SettingsConfigDict(extra="ignore")
 
     catalogue_path: str | None = None
+    calibration_min_graded: int = Field(
+        default=50,
+        ge=1,
+        description="CALIBRATION_MIN_GRADED: below this many graded answers `audit calibrate` "
+        "publishes the identity (a fit on fewer is noise).",
+    )
     infra: InfraSettings = Field(default_factory=InfraSettings)

@@ -4,16 +4,23 @@ Each factor is a component with a value in [0, 1]. Factors with no signal for
 this answer (no log-probabilities, no sources, no second model) are left out and
 the remaining weights renormalised, so a missing signal neither inflates nor
 deflates the score; the response lists exactly which factors counted.
+
+That weighted mean is the `raw_score`. The `score` is its calibrated value: the
+probability that the answer is right, read from a calibration fitted on graded
+answers (`python -m audit calibrate`, schemas/calibration.py). Until one is fitted
+the calibration is the identity and `calibration_version` says "identity".
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.sources import domain_of, source_score
 from providers.catalogue import ModelSpec
+from schemas.calibration import IDENTITY, CalibrationPublished
 from schemas.classified import RouteStep
 from schemas.completion import Answer, Citation
 from schemas.response import Confidence, ConfidenceComponent
@@ -132,6 +139,44 @@ def aggregate(signals: ConfidenceSignals) -> Confidence:
     return Confidence(score=round(max(0.0, min(1.0, score)), 4), components=components)
 
 
+def calibrated(raw_score: float, calibration: CalibrationPublished) -> float:
+    """The probability that an answer with `raw_score` is right, under `calibration`.
+
+    Isotonic: linear between the fitted points, flat beyond the ends (no extrapolation);
+    Platt: the fitted sigmoid. Always within [0, 1].
+    """
+    raw = max(0.0, min(1.0, raw_score))
+    if calibration.method == "isotonic":
+        xs, ys = calibration.xs, calibration.ys
+        if raw <= xs[0]:
+            value = ys[0]
+        elif raw >= xs[-1]:
+            value = ys[-1]
+        else:
+            i = bisect.bisect_right(xs, raw)
+            x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+            value = y0 if x1 == x0 else y0 + (y1 - y0) * (raw - x0) / (x1 - x0)
+    elif calibration.method == "platt":
+        assert calibration.slope is not None and calibration.intercept is not None
+        z = calibration.slope * raw + calibration.intercept
+        value = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    else:
+        value = raw
+    return max(0.0, min(1.0, value))
+
+
+def apply_calibration(confidence: Confidence, calibration: CalibrationPublished) -> Confidence:
+    """`confidence` with its weighted mean kept as `raw_score` and `score` calibrated."""
+    raw = confidence.raw_score if confidence.raw_score is not None else confidence.score
+    return confidence.model_copy(
+        update={
+            "score": round(calibrated(raw, calibration), 4),
+            "raw_score": raw,
+            "calibration_version": calibration.version,
+        }
+    )
+
+
 def score_answer(
     *,
     answer: Answer,
@@ -140,10 +185,12 @@ def score_answer(
     needs_live_data: bool,
     agreement: float | None,
     history: History,
+    calibration: CalibrationPublished = IDENTITY,
 ) -> Confidence:
     """The confidence of `answer` from `spec` (the model that gave it) on this route.
 
-    One place builds the signals, so the scorer and the app's direct path score alike.
+    One place builds the signals, so the scorer and the app's direct path score alike;
+    `calibration` maps the weighted mean to the probability of being right.
     """
     position = next(
         (
@@ -153,7 +200,7 @@ def score_answer(
         ),
         0,
     )
-    return aggregate(
+    confidence = aggregate(
         ConfidenceSignals(
             avg_logprob=answer.avg_logprob,
             citations=answer.citations,
@@ -165,3 +212,4 @@ def score_answer(
             history=history,
         )
     )
+    return apply_calibration(confidence, calibration)

@@ -24,6 +24,7 @@ def explain(
     attempts: Sequence[AttemptSummary],
     answer: Answer | None,
     direct_reason: str | None = None,
+    escalation_reason: str | None = None,
 ) -> str:
     """One paragraph: why this route, what failed or was skipped, who answered."""
     parts: list[str] = []
@@ -53,6 +54,8 @@ def explain(
                 f"{attempt.provider}/{attempt.model} failed ({attempt.error_kind}) after "
                 f"{attempt.latency_ms:.0f} ms; {next_step}."
             )
+    if escalation_reason is not None:
+        parts.append(f"Escalated: {escalation_reason}.")
     if answer is not None:
         parts.append(
             f"Answered by {answer.provider}/{answer.model}"
@@ -76,12 +79,16 @@ def build_response(
     extra_cost_usd: float = 0.0,
     direct_reason: str | None = None,
     baseline_cost_usd: float = 0.0,
+    escalated_from: Sequence[AttemptSummary] = (),
+    escalation_reason: str | None = None,
 ) -> AnalysisResponded:
     """The final response event for `query`.
 
     `extra_cost_usd` is spend outside the route, e.g. a cross-validation call;
     `direct_reason` says why the direct path was taken; `baseline_cost_usd` is the
-    all-Gemini-2.5-Pro estimate for the answer (`core.economics`).
+    all-Gemini-2.5-Pro estimate for the answer (`core.economics`); `escalated_from`
+    lists the answers set aside for low confidence (their calls are in `attempts` too,
+    so their cost counts) and `escalation_reason` says why.
     """
     completed_at = utc_now()
     latency_ms = max((completed_at - query.submitted_at).total_seconds() * 1000.0, 0.0)
@@ -109,8 +116,11 @@ def build_response(
             attempts=attempts,
             answer=answer,
             direct_reason=direct_reason,
+            escalation_reason=escalation_reason,
         ),
         emulated=bool(answer and answer.emulated),
+        escalated_from=list(escalated_from),
+        escalation_reason=escalation_reason,
     )
     return AnalysisResponded(
         analysis_id=query.query_id,

@@ -10,11 +10,16 @@ from services.common.once import Once
 from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.common.runner import make_producer, make_set_aside, run_service
+from services.scorer.calibration import CalibrationView, start_following
 from services.scorer.cross_check import ProviderCrossCheck
 from services.scorer.feedback import FeedbackTally, build_feedback_worker
 from services.scorer.handler import Scorer
 from services.scorer.settings import ScorerSettings
-from services.scorer.stores import RedisHistoryStore, RedisResultStore
+from services.scorer.stores import (
+    RedisEscalationDecisions,
+    RedisHistoryStore,
+    RedisResultStore,
+)
 from services.scorer.worker import SERVICE, build_worker
 
 
@@ -28,6 +33,15 @@ def main() -> None:
         catalogue = Catalogue.load(settings.providers.catalogue_path)
         redis = async_redis(infra.redis_url, concurrency=settings.max_in_flight)
         keys = RedisKeys(infra.topic_namespace)
+        once = Once(redis=redis, result_ttl_s=infra.result_ttl_s)
+        calibration = CalibrationView()
+        follower = await asyncio.to_thread(
+            start_following,
+            calibration,
+            bootstrap_servers=infra.kafka_bootstrap_servers,
+            topic=infra.topics.calibrations,
+            catch_up_s=settings.calibration_catch_up_s,
+        )
         scorer = Scorer(
             catalogue=catalogue,
             history=RedisHistoryStore(redis=redis, keys=keys),
@@ -36,10 +50,13 @@ def main() -> None:
                 providers=providers,
                 second=catalogue.get(settings.cross_check_provider, settings.cross_check_model),
                 always=settings.cross_check_always,
-                once=Once(redis=redis, result_ttl_s=infra.result_ttl_s),
+                once=once,
                 keys=keys,
             ),
             topics=infra.topics,
+            calibration=calibration,
+            escalation=settings.escalation_policy(),
+            decisions=RedisEscalationDecisions(once=once, keys=keys),
         )
         worker = build_worker(
             settings,
@@ -55,6 +72,7 @@ def main() -> None:
                 workers.create_task(worker.run(stop))
                 workers.create_task(feedback.run(stop))
         finally:
+            follower.stop()
             producer.close()
             await close_providers(providers)
             await redis.aclose()

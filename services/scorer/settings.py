@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from providers.catalogue import GEMINI_FLASH
+from providers.catalogue import GEMINI_FLASH, LOCAL_MODEL
 from providers.settings import ProviderSettings
 from services.common.settings import InfraSettings
+from services.scorer.escalation import EscalationPolicy
 
 
 class ScorerSettings(BaseSettings):
@@ -22,5 +23,45 @@ class ScorerSettings(BaseSettings):
     cross_check_always: bool = Field(
         default=False, description="Cross-validate every answer (doubles provider spend)."
     )
+    escalation_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="An answer from an escalating model whose calibrated confidence is below "
+        "this goes to the next model on its route; 0 turns escalation off.",
+    )
+    escalation_campaign_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per-campaign thresholds, JSON: {"campaign-id": 0.7}; others use the default.',
+    )
+    escalation_max: int = Field(
+        default=1, ge=0, description="Escalations per analysis at most (0: never)."
+    )
+    escalation_models: list[str] = Field(
+        default_factory=lambda: [f"local/{LOCAL_MODEL}", f"gemini/{GEMINI_FLASH}"],
+        description='The "provider/model" pairs whose unsure answers escalate (JSON list).',
+    )
+    escalation_requires_calibration: bool = Field(
+        default=True,
+        description="Escalate only once a calibration is fitted (the identity's score is not "
+        "a probability).",
+    )
+    calibration_catch_up_s: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="At start-up, how long to wait for the calibration already published.",
+    )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
+
+    def escalation_policy(self) -> EscalationPolicy:
+        return EscalationPolicy(
+            threshold=self.escalation_threshold,
+            campaign_thresholds=dict(self.escalation_campaign_thresholds),
+            max_escalations=self.escalation_max,
+            requires_calibration=self.escalation_requires_calibration,
+            models=frozenset(
+                (provider, model)
+                for provider, _, model in (m.partition("/") for m in self.escalation_models)
+            ),
+        )

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from core.confidence import History
 from schemas.response import AnalysisResponded
+from services.common.once import Once
 from services.common.redis_keys import RedisKeys
 from services.common.results import result_write_args
 
@@ -58,3 +59,38 @@ class RedisResultStore:
         """The stored answer; raises redis.RedisError."""
         raw = await self._redis.get(self._keys.result(analysis_id))
         return None if raw is None else AnalysisResponded.from_bytes(raw)
+
+
+ESCALATION_STEP = "escalation"
+
+
+class RedisEscalationDecisions:
+    """The escalate-or-answer decision for one completion, taken once (`Once`): the
+    reason to escalate, or an empty value for "answer".
+
+    The decision depends on the calibration in force and the history at the time, so a
+    redelivered completion could decide differently; the first decision is stored under
+    the completion's query id and every later delivery reads it back. Redis errors
+    propagate (the worker retries), so a failure is never taken for "not decided".
+    """
+
+    def __init__(self, *, once: Once, keys: RedisKeys) -> None:
+        self._once = once
+        self._keys = keys
+
+    def _result_key(self, query_id: str) -> str:
+        # TODO(redis_keys): move next to the other keys as RedisKeys.escalation(query_id).
+        return f"{self._keys.namespace}:{ESCALATION_STEP}:{query_id}"
+
+    async def decide(self, query_id: str, reason: str | None) -> str | None:
+        """`reason` the first time for this query id; the stored decision after that."""
+
+        async def first_decision() -> bytes:
+            return (reason or "").encode()
+
+        stored, _ = await self._once.run(
+            result_key=self._result_key(query_id),
+            lease_key=self._keys.lease(ESCALATION_STEP, query_id),
+            compute=first_decision,
+        )
+        return stored.decode() if stored else None
