@@ -8,7 +8,11 @@ from flask import Flask
 
 from services.common.logs import configure_logging
 from strategist import openapi, probes, router
+from strategist.auth import AuthGate
 from strategist.errors import register_error_handlers
+from strategist.keys import Keyring, KeyStore
+from strategist.keys_cli import keys
+from strategist.ratelimit import RedisLimiter
 from strategist.runtime import Runtime
 from strategist.settings import StrategistSettings
 
@@ -22,19 +26,43 @@ def create_app(settings: StrategistSettings | None = None) -> Flask:
     app = Flask("strategist")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    Runtime(settings).init_app(app)
+    runtime = Runtime(settings)
+    runtime.init_app(app)
+    _gate(settings, runtime).init_app(app)
+    app.cli.add_command(keys)
     register_error_handlers(app)
     app.register_blueprint(router.bp)
     app.register_blueprint(probes.bp)
     app.register_blueprint(openapi.bp)
     logger.info(
         "strategist app: namespace=%s routing.enabled=%s rollout=%d%% sync_timeout=%.1fs "
-        "gemini=%s perplexity=%s",
+        "gemini=%s perplexity=%s auth=%s",
         settings.infra.topic_namespace,
         settings.routing.enabled,
         settings.routing.rollout_percent,
         settings.sync_timeout_s,
         "emulator" if settings.providers.gemini_emulated else "real",
         "emulator" if settings.providers.perplexity_emulated else "real",
+        settings.auth.mode,
     )
+    if settings.infra.database_url is None:
+        logger.error("DATABASE_URL is not set: no API key can be checked (requests with a "
+                     "key answer 503)")
     return app
+
+
+def _gate(settings: StrategistSettings, runtime: Runtime) -> AuthGate:
+    """Keys from PostgreSQL behind a short cache; rate limits in the process's Redis."""
+    auth = settings.auth
+    url = settings.infra.database_url
+    keyring = Keyring(
+        store=KeyStore(database_url=url.get_secret_value() if url else None),
+        ttl_s=auth.key_cache_ttl_s,
+        last_used_interval_s=auth.last_used_interval_s,
+    )
+    limiter = RedisLimiter(
+        client=lambda: runtime.components.store.client,
+        namespace=settings.infra.topic_namespace,
+        burst_s=auth.burst_s,
+    )
+    return AuthGate(settings=auth, keyring=keyring, limiter=limiter)

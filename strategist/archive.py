@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
+from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.common.follower import fetch_available, follower_config
 from strategist.analysis_id import created_ms
@@ -86,12 +87,12 @@ class ResponseArchive:
         """
         return self._lookup(self._topic, analysis_id, _preferred)
 
-    def accepted(self, analysis_id: str) -> bool:
-        """True when the query is on the queries topic (it was accepted; no answer yet).
+    def accepted(self, analysis_id: str) -> QueryRequested | None:
+        """The query when it is on the queries topic (it was accepted; no answer yet).
 
         Raises ArchiveUnavailable when the topic cannot be read in time.
         """
-        return self._lookup(self._queries_topic, analysis_id, _seen) is not None
+        return self._lookup(self._queries_topic, analysis_id, _query)
 
     def _lookup(self, topic: str, analysis_id: str, pick: Pick[T]) -> T | None:
         since_ms = created_ms(analysis_id)
@@ -188,6 +189,12 @@ def _preferred(best: AnalysisResponded | None, raw: Any) -> tuple[AnalysisRespon
     return best, best.status == "completed"
 
 
-def _seen(_best: bool | None, _raw: Any) -> tuple[bool | None, bool]:
-    """Any record with the key will do."""
-    return True, True
+def _query(best: QueryRequested | None, raw: Any) -> tuple[QueryRequested | None, bool]:
+    """The first decodable record with the key (its campaign decides who may see it)."""
+    if raw is None:
+        return best, False
+    try:
+        return QueryRequested.from_bytes(raw), True
+    except ValidationError as err:
+        logger.warning("undecodable query on the topic: %s", err)
+        return best, False

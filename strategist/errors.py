@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 HTTP_CODES = {
     400: "bad_request",
+    401: "unauthorized",
+    402: "payment_required",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",

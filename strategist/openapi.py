@@ -2,11 +2,13 @@
 
 Bodies come from the pydantic models the handlers use (`AnalysisRequest`,
 `AnalysisResponded`, `PendingBody`, `ErrorBody`, `ProvidersBody`, `FeedbackRequest`,
-`FeedbackAccepted`, `AnalysisWithFeedback`); the operations
+`FeedbackAccepted`, `AnalysisWithFeedback`, `UsageBody`); the operations
 and their status codes are listed once, in `OPERATIONS`, next to the Flask
-endpoint that serves each. A unit test checks that every route of the app under
-/api/v1 is documented with its methods and status codes and that nothing else
-is, and schemathesis checks the live app against the document in CI.
+endpoint that serves each. Every operation needs a bearer API key (the `bearer`
+security scheme) and may answer 401, 403, 429 and 503 for it (`_with_auth`).
+A unit test checks that every route of the app under /api/v1 is documented with
+its methods and status codes and that nothing else is, and schemathesis checks the
+live app against the document in CI.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from strategist.feedback import AnalysisWithFeedback, FeedbackAccepted
 from strategist.provider_view import ProvidersBody
 from strategist.request import AnalysisRequest, FeedbackRequest
 from strategist.router import PendingBody
+from strategist.usage import UsageBody
 
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -57,13 +60,46 @@ class Operation:
     replies: dict[int, Reply]
     request_body: type[BaseModel] | None = None
     path_parameters: tuple[str, ...] = field(default=())
+    query_parameters: tuple[str, ...] = field(default=())
 
 
 _PENDING_HEADERS = ("Location", "Retry-After")
 _HEADERS: dict[str, dict[str, Any]] = {
     "Location": {"description": "The status URL to poll.", "schema": {"type": "string"}},
-    "Retry-After": {"description": "Seconds to wait before polling.", "schema": {"type": "string"}},
+    "Retry-After": {
+        "description": "Seconds to wait before polling or retrying.",
+        "schema": {"type": "string"},
+    },
+    "WWW-Authenticate": {
+        "description": "The scheme to authenticate with: Bearer.",
+        "schema": {"type": "string"},
+    },
 }
+SECURITY_SCHEME = "bearer"
+_UNAUTHORIZED = Reply(
+    "No API key, not `Authorization: Bearer <key>`, or an unknown key.",
+    ErrorBody,
+    ("WWW-Authenticate",),
+)
+_FORBIDDEN = Reply(
+    "The key is revoked or expired, or the request names another campaign than the key's.",
+    ErrorBody,
+)
+_RATE_LIMITED = Reply(
+    "The key's requests per minute are used up; retry after `Retry-After` seconds.",
+    ErrorBody,
+    ("Retry-After",),
+)
+_NO_KEY_STORE = Reply(
+    "API keys cannot be checked (the key store is unreachable); retry.",
+    ErrorBody,
+    ("Retry-After",),
+)
+_BUDGET_EXHAUSTED = Reply(
+    "The campaign's monthly budget cannot cover the query (`error` starts with "
+    "`budget_exhausted`; same shape as 200).",
+    AnalysisResponded,
+)
 _BAD_JSON = Reply(
     "The body is not JSON, not sent as JSON, nested too deeply, or holds an "
     "integer that is too long.",
@@ -73,7 +109,11 @@ _TOO_LARGE = Reply("The body exceeds STRATEGIST_MAX_BODY_BYTES.", ErrorBody)
 _INVALID = Reply(
     "A field is invalid; `error.field` names it, `error.details` lists all.", ErrorBody
 )
-_NO_STORE = Reply("The result store (Redis) is unreachable; retry.", ErrorBody, ("Retry-After",))
+_NO_STORE = Reply(
+    "The result store (Redis) or the key store is unreachable; retry.",
+    ErrorBody,
+    ("Retry-After",),
+)
 _PENDING = Reply(
     "Accepted; the analysis goes on. Poll `status_url`.", PendingBody, _PENDING_HEADERS
 )
@@ -88,6 +128,7 @@ OPERATIONS: tuple[Operation, ...] = (
         request_body=AnalysisRequest,
         replies={
             200: Reply("The answer.", AnalysisResponded),
+            402: _BUDGET_EXHAUSTED,
             202: Reply(
                 "Not answered within the deadline, or every synchronous wait slot "
                 "of this process is busy: accepted; poll `status_url`.",
@@ -124,7 +165,10 @@ OPERATIONS: tuple[Operation, ...] = (
                 AnalysisWithFeedback,
             ),
             202: Reply("Still pending.", PendingBody, _PENDING_HEADERS),
-            404: Reply("Unknown or expired analysis id.", ErrorBody),
+            402: _BUDGET_EXHAUSTED,
+            404: Reply(
+                "Unknown or expired analysis id, or another campaign's analysis.", ErrorBody
+            ),
             503: _NO_STORE,
         },
     ),
@@ -143,12 +187,14 @@ OPERATIONS: tuple[Operation, ...] = (
                 ("Location",),
             ),
             400: _BAD_JSON,
-            404: Reply("Unknown or expired analysis id.", ErrorBody),
+            404: Reply(
+                "Unknown or expired analysis id, or another campaign's analysis.", ErrorBody
+            ),
             409: Reply("The analysis has no answer yet.", ErrorBody, ("Retry-After",)),
             413: _TOO_LARGE,
             422: _INVALID,
             503: Reply(
-                "The broker or the result store is unreachable; retry.",
+                "The broker, the result store or the key store is unreachable; retry.",
                 ErrorBody,
                 ("Retry-After",),
             ),
@@ -159,7 +205,25 @@ OPERATIONS: tuple[Operation, ...] = (
         method="get",
         endpoint="strategist_api.providers",
         summary="Latest health of every provider, with its models and prices.",
-        replies={200: Reply("Providers (state `unknown` before the first report).", ProvidersBody)},
+        replies={
+            200: Reply(
+                "Providers (state `unknown` before the first report). Raw provider error "
+                "texts are shown to admin keys only.",
+                ProvidersBody,
+            )
+        },
+    ),
+    Operation(
+        path=f"{STRATEGIST}/usage",
+        method="get",
+        endpoint="strategist_api.usage",
+        summary="The key's campaign's spend this month and its monthly limit "
+        "(admin keys: any campaign with ?campaign=).",
+        query_parameters=("campaign",),
+        replies={
+            200: Reply("Spend, reservations in flight, limit and remaining.", UsageBody),
+            503: _NO_STORE,
+        },
     ),
     Operation(
         path=OPENAPI_PATH,
@@ -169,6 +233,20 @@ OPERATIONS: tuple[Operation, ...] = (
         replies={200: Reply("The OpenAPI 3.1 document.")},
     ),
 )
+
+
+AUTH_REPLIES: dict[int, Reply] = {
+    401: _UNAUTHORIZED,
+    403: _FORBIDDEN,
+    429: _RATE_LIMITED,
+    503: _NO_KEY_STORE,
+}
+"""What the key check (auth.py) may answer on any operation; an operation's own reply for
+a status (a 403 of its own, a 503 of its store) is kept and covers both."""
+
+
+def _with_auth(replies: dict[int, Reply]) -> dict[int, Reply]:
+    return dict(sorted({**AUTH_REPLIES, **replies}.items()))
 
 
 JsonSchemaMode = Literal["validation", "serialization"]
@@ -188,7 +266,9 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "operationId": op.endpoint.replace(".", "_"),
         "summary": op.summary,
-        "responses": {str(status): _response(reply, refs) for status, reply in op.replies.items()},
+        "responses": {
+            str(status): _response(reply, refs) for status, reply in _with_auth(op.replies).items()
+        },
     }
     if op.path_parameters:
         doc["parameters"] = [
@@ -200,6 +280,11 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
             }
             for name in op.path_parameters
         ]
+    if op.query_parameters:
+        doc.setdefault("parameters", []).extend(
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in op.query_parameters
+        )
     if op.request_body is not None:
         doc["requestBody"] = {
             "required": True,
@@ -214,7 +299,11 @@ def _schemas() -> tuple[Refs, dict[str, Any]]:
     for op in OPERATIONS:
         if op.request_body is not None:
             models.append((op.request_body, "validation"))
-        models.extend((reply.body, "serialization") for reply in op.replies.values() if reply.body)
+        models.extend(
+            (reply.body, "serialization")
+            for reply in _with_auth(op.replies).values()
+            if reply.body
+        )
     refs, definitions = models_json_schema(list(dict.fromkeys(models)), ref_template=REF)
     schemas: dict[str, Any] = definitions.get("$defs", {})
     by_model: Refs = {
@@ -236,10 +325,21 @@ def openapi_document() -> dict[str, Any]:
             "title": "Strategist API",
             "version": API_VERSION,
             "description": "Multi-model AI analysis for campaign strategists. Errors are "
-            '`{"error": {"code", "message", "field"}}`.',
+            '`{"error": {"code", "message", "field"}}`. Every request needs an API key: '
+            "`Authorization: Bearer <key>` (`flask --app strategist keys create CAMPAIGN`).",
         },
+        "security": [{SECURITY_SCHEME: []}],
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key of the strategist API (prefix `csk_`).",
+                }
+            },
+        },
     }
 
 

@@ -72,8 +72,11 @@ def provider_view(
     statuses: Mapping[str, ProviderStatus],
     emulated: Mapping[str, bool],
     status_error: str | None = None,
+    show_errors: bool = True,
 ) -> dict[str, Any]:
-    """The JSON body of GET /providers."""
+    """The JSON body of GET /providers. Without `show_errors` (strategist keys) the raw
+    provider error texts are left out: `last_error`, and a `reason` that quotes one, say
+    only that there was an error."""
     now = utc_now()
     providers = []
     for name in PROVIDER_NAMES:
@@ -99,12 +102,12 @@ def provider_view(
         if status is not None:
             age = max((now - status.occurred_at).total_seconds(), 0.0)
             entry.update(
-                reason=status.reason,
+                reason=status.reason if show_errors else _public_reason(status),
                 error_rate=status.error_rate,
                 latency_p50_ms=status.latency_p50_ms,
                 latency_p95_ms=status.latency_p95_ms,
                 sample_size=status.sample_size,
-                last_error=status.last_error,
+                last_error=status.last_error if show_errors else _redacted(status.last_error),
                 last_probe_at=status.last_probe_at.isoformat() if status.last_probe_at else None,
                 updated_at=status.occurred_at.isoformat(),
                 age_s=round(age, 1),
@@ -115,3 +118,17 @@ def provider_view(
     if status_error is not None:
         body["status_error"] = status_error
     return body
+
+
+REDACTED = "(provider error text shown to admin keys only)"
+
+
+def _redacted(text: str | None) -> str | None:
+    return None if text is None else REDACTED
+
+
+def _public_reason(status: ProviderStatus) -> str:
+    """The health service's reason, unless it quotes the raw error."""
+    if status.last_error and status.last_error in status.reason:
+        return status.reason.replace(status.last_error, REDACTED)
+    return status.reason

@@ -10,9 +10,16 @@ Status codes (the OpenAPI document, `openapi.py`, lists them per operation):
   POST /analyses/<id>/feedback
                        202 published on the feedback topic, 404 unknown id, 409 still pending,
                        503 broker or Redis unreachable
-  GET  /providers      200 latest health per provider with its models
+  GET  /providers      200 latest health per provider with its models (raw provider
+                       error texts for admin keys only)
+  GET  /usage          200 the campaign's spend this month and its limit
 Bad input: 400 (not JSON, or JSON too deep / numbers too long), 413 (too large), 422 (a
 field is wrong; `error.field` names it). 503 when Redis (and the topic) cannot say.
+Keys (see auth.py): 401 no or unknown key, 403 revoked/expired key or another campaign
+named in the body, 429 over the key's rate. A strategist key runs queries for its own
+campaign and reads only that campaign's analyses; another campaign's analysis answers
+404 exactly as an unknown id. An analysis that ended with `budget_exhausted` (the
+campaign's monthly limit) answers 402 with that error, on POST /analyze and GET by id.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
+from strategist.analysis_id import created_with_key
+from strategist.auth import Caller, current_caller
 from strategist.errors import ApiError
 from strategist.feedback import (
     AnalysisWithFeedback,
@@ -35,16 +44,19 @@ from strategist.feedback import (
 )
 from strategist.pipeline import PipelineUnavailable
 from strategist.provider_view import provider_view
-from strategist.request import parse_analysis_request, parse_feedback_request
+from strategist.request import AnalysisRequest, parse_analysis_request, parse_feedback_request
 from strategist.runtime import current_runtime
-from strategist.service import ANALYSIS_ID
+from strategist.service import ANALYSIS_ID, Outcome
 from strategist.store import StoreUnavailable
+from strategist.usage import campaign_usage
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("strategist_api", __name__, url_prefix="/api/v1/strategist")
 
 POLL_AFTER_S = 1
+BUDGET_EXHAUSTED = "budget_exhausted"
+"""The dispatcher's error when the campaign's monthly limit cannot cover the query."""
 STORE_RETRY_AFTER_S = 5
 PIPELINE_RETRY_AFTER_S = 5
 
@@ -61,7 +73,12 @@ class PendingBody(BaseModel):
 
 def _finished(response: AnalysisResponded, *, failed_status: int) -> Response:
     body = jsonify(response.model_dump(mode="json"))
-    body.status_code = 200 if response.status == "completed" else failed_status
+    if response.status == "completed":
+        body.status_code = 200
+    elif (response.error or "").startswith(BUDGET_EXHAUSTED):
+        body.status_code = 402  # same body: `error` gives the reason
+    else:
+        body.status_code = failed_status
     return body
 
 
@@ -91,11 +108,30 @@ def _not_found(analysis_id: str) -> ApiError:
     )
 
 
+def _for_caller(body: AnalysisRequest, caller: Caller) -> AnalysisRequest:
+    """The request as it will run: for the campaign the caller's key allows (403 else)."""
+    campaign = caller.query_campaign(body.campaign_id)
+    if campaign == body.campaign_id:
+        return body
+    return body.model_copy(update={"campaign_id": campaign})
+
+
+def _visible_status(analysis_id: str) -> Outcome | None:
+    """The analysis if this caller may see it (None: unknown, or another campaign's)."""
+    caller = current_caller()
+    keyed = created_with_key(analysis_id)
+    return current_runtime().components.service.status(
+        analysis_id,
+        visible=lambda campaign: caller.may_read(campaign, created_with_key=keyed),
+    )
+
+
 @bp.post("/analyze")
 def analyze() -> Response:
-    body = parse_analysis_request(request)
+    caller = current_caller()
+    body = _for_caller(parse_analysis_request(request), caller)
     try:
-        outcome = current_runtime().components.service.analyze(body)
+        outcome = current_runtime().components.service.analyze(body, keyed=caller.keyed)
     except StoreUnavailable as err:  # only when accepted async for want of a wait slot
         raise _store_unavailable(err) from err
     if outcome.response is None:
@@ -105,9 +141,10 @@ def analyze() -> Response:
 
 @bp.post("/analyses")
 def submit_analysis() -> Response:
-    body = parse_analysis_request(request)
+    caller = current_caller()
+    body = _for_caller(parse_analysis_request(request), caller)
     try:
-        analysis_id = current_runtime().components.service.submit(body)
+        analysis_id = current_runtime().components.service.submit(body, keyed=caller.keyed)
     except StoreUnavailable as err:
         raise _store_unavailable(err) from err
     return _pending(analysis_id)
@@ -118,7 +155,7 @@ def get_analysis(analysis_id: str) -> Response:
     if not ANALYSIS_ID.match(analysis_id):  # cannot exist: no need to ask Redis
         raise _not_found(analysis_id)
     try:
-        outcome = current_runtime().components.service.status(analysis_id)
+        outcome = _visible_status(analysis_id)
     except StoreUnavailable as err:
         raise _store_unavailable(err) from err
     if outcome is None:
@@ -145,7 +182,7 @@ def give_feedback(analysis_id: str) -> Response:
         raise _not_found(analysis_id)
     components = current_runtime().components
     try:
-        outcome = components.service.status(analysis_id)
+        outcome = _visible_status(analysis_id)
     except StoreUnavailable as err:
         raise _store_unavailable(err) from err
     if outcome is None:
@@ -194,5 +231,35 @@ def providers() -> Response:
             statuses=statuses,
             emulated=components.emulated(),
             status_error=error,
+            show_errors=current_caller().sees_provider_errors,
         )
     )
+
+
+@bp.get("/usage")
+def usage() -> Response:
+    caller = current_caller()
+    requested = request.args.get("campaign")
+    if requested is not None and not caller.is_admin and requested != caller.campaign_id:
+        raise ApiError(
+            403,
+            "campaign_forbidden",
+            "only an admin key may ask for another campaign's usage",
+            field="campaign",
+        )
+    campaign = requested or caller.campaign_id
+    if campaign is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "usage is per campaign: send an API key",
+            headers={"WWW-Authenticate": 'Bearer realm="strategist"'},
+        )
+    runtime = current_runtime()
+    try:
+        body = campaign_usage(
+            runtime.components.store.client, runtime.settings.infra.topic_namespace, campaign
+        )
+    except StoreUnavailable as err:
+        raise _store_unavailable(err) from err
+    return jsonify(body.model_dump(mode="json"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -81,11 +82,19 @@ class Archive(Protocol):
 
     def find(self, analysis_id: str) -> AnalysisResponded | None: ...
 
-    def accepted(self, analysis_id: str) -> bool: ...
+    def accepted(self, analysis_id: str) -> QueryRequested | None: ...
 
 
 class Direct(Protocol):
     def analyze(self, query: QueryRequested, *, reason: str) -> AnalysisResponded: ...
+
+
+Visible = Callable[[str | None], bool]
+"""Whether the caller may see an analysis of this campaign (None: created without one)."""
+
+
+def _everyone(_campaign_id: str | None) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -95,14 +104,15 @@ class Outcome:
     analysis_id: str
     response: AnalysisResponded | None
     state: Literal["done", "pending"]
+    campaign_id: str | None = None
 
     @classmethod
     def done(cls, response: AnalysisResponded) -> Outcome:
-        return cls(response.analysis_id, response, "done")
+        return cls(response.analysis_id, response, "done", response.campaign_id)
 
     @classmethod
-    def pending(cls, analysis_id: str) -> Outcome:
-        return cls(analysis_id, None, "pending")
+    def pending(cls, analysis_id: str, campaign_id: str | None = None) -> Outcome:
+        return cls(analysis_id, None, "pending", campaign_id)
 
 
 class AnalysisService:
@@ -143,24 +153,25 @@ class AnalysisService:
 
     # --- POST /analyze ------------------------------------------------------------------
 
-    def analyze(self, request: AnalysisRequest) -> Outcome:
+    def analyze(self, request: AnalysisRequest, *, keyed: bool = False) -> Outcome:
         """Answer within the sync deadline, or report the analysis pending (it goes on).
 
         When `sync_wait_limit` callers already wait in this process, the analysis is
         accepted as in `submit` and reported pending at once; raises StoreUnavailable
         then if Redis is down (the caller could not poll for the answer).
+        `keyed`: the request came with an API key (the id says so; see `analysis_id`).
         """
         if not self._sync_waits.acquire(blocking=False):
-            analysis_id = self.submit(request)
+            analysis_id = self.submit(request, keyed=keyed)
             logger.info("analysis=%s accepted async: every sync wait slot is busy", analysis_id)
-            return Outcome.pending(analysis_id)
+            return Outcome.pending(analysis_id, request.campaign_id)
         try:
-            return self._analyze(request, time.monotonic() + self._sync_timeout_s)
+            return self._analyze(request, time.monotonic() + self._sync_timeout_s, keyed)
         finally:
             self._sync_waits.release()
 
-    def _analyze(self, request: AnalysisRequest, deadline: float) -> Outcome:
-        query = request.to_event(new_analysis_id())
+    def _analyze(self, request: AnalysisRequest, deadline: float, keyed: bool) -> Outcome:
+        query = request.to_event(new_analysis_id(keyed=keyed))
         decision = self.route_for(query.campaign_id)
         if not decision.routed:
             return Outcome.done(self._direct_and_store(query, decision.reason))
@@ -178,15 +189,15 @@ class AnalysisService:
                 query.query_id,
                 self._sync_timeout_s,
             )
-            return Outcome.pending(query.query_id)
+            return Outcome.pending(query.query_id, query.campaign_id)
         return Outcome.done(response)
 
     # --- POST /analyses -----------------------------------------------------------------
 
-    def submit(self, request: AnalysisRequest) -> str:
+    def submit(self, request: AnalysisRequest, *, keyed: bool = False) -> str:
         """Accept an analysis and return its id at once; raises StoreUnavailable without
         Redis (the caller could never read the result)."""
-        query = request.to_event(new_analysis_id())
+        query = request.to_event(new_analysis_id(keyed=keyed))
         decision = self.route_for(query.campaign_id)
         path = "intelligent" if decision.routed else "direct"
         self._store.mark_pending(query.query_id, path=path, campaign_id=query.campaign_id)
@@ -201,13 +212,20 @@ class AnalysisService:
 
     # --- GET /analyses/<id> -------------------------------------------------------------
 
-    def status(self, analysis_id: str) -> Outcome | None:
-        """Done, pending, or None when unknown (or expired).
+    def status(self, analysis_id: str, *, visible: Visible = _everyone) -> Outcome | None:
+        """Done, pending, or None when unknown (or expired) or not `visible` to the caller
+        (another campaign's analysis is answered exactly as an unknown one).
 
         Redis first; when it knows nothing of the id (it may have lost its data) or is
         unreachable, the durable record (the responses topic). Raises StoreUnavailable
         when neither could say.
         """
+        outcome = self._status(analysis_id)
+        if outcome is None or not visible(outcome.campaign_id):
+            return None
+        return outcome
+
+    def _status(self, analysis_id: str) -> Outcome | None:
         if not ANALYSIS_ID.match(analysis_id):
             return None
         store_error: StoreUnavailable | None = None
@@ -215,8 +233,10 @@ class AnalysisService:
             response = self._store.result(analysis_id)
             if response is not None:
                 return Outcome.done(response)
-            if self._store.pending(analysis_id) is not None:
-                return Outcome.pending(analysis_id)
+            marker = self._store.pending(analysis_id)
+            if marker is not None:
+                campaign = marker.get("campaign_id")
+                return Outcome.pending(analysis_id, campaign if isinstance(campaign, str) else None)
         except StoreUnavailable as err:
             store_error = err
         try:
@@ -232,9 +252,10 @@ class AnalysisService:
         if store_error is not None:
             raise store_error
         try:
-            if self._archive.accepted(analysis_id):
+            query = self._archive.accepted(analysis_id)
+            if query is not None:
                 logger.info("analysis=%s on the queries topic, not answered yet", analysis_id)
-                return Outcome.pending(analysis_id)
+                return Outcome.pending(analysis_id, query.campaign_id)
         except ArchiveUnavailable as err:
             raise StoreUnavailable(str(err)) from err
         return None

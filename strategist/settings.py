@@ -8,7 +8,9 @@ Kafka, Redis and the namespace come from the shared unprefixed names
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.settings import ProviderSettings
@@ -24,6 +26,11 @@ DEFAULT_SYNC_WAIT_LIMIT = 6
 """Below gunicorn's default 8 threads per worker, leaving 2 for probes and polls."""
 DEFAULT_ARCHIVE_WINDOW_S = 900.0
 DEFAULT_ARCHIVE_BUDGET_S = 3.0
+DEFAULT_KEY_CACHE_TTL_S = 3.0
+"""A revoked key stops working within this long in every app process."""
+DEFAULT_RATE_PER_MINUTE = 600
+DEFAULT_BURST_S = 10.0
+DEFAULT_LAST_USED_INTERVAL_S = 60.0
 
 
 class RoutingSettings(BaseModel):
@@ -42,14 +49,53 @@ class RoutingSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """API keys (`STRATEGIST_AUTH__*`): who may call `/api/v1/`, and how often."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["required", "legacy"] = Field(
+        default="required",
+        description="`required`: every /api/v1/ request needs `Authorization: Bearer <key>`. "
+        "`legacy` (migration only): a request without a key behaves as before the keys "
+        "existed (campaign from the body); one with a key is checked as in `required`.",
+    )
+    key_cache_ttl_s: float = Field(
+        default=DEFAULT_KEY_CACHE_TTL_S,
+        gt=0,
+        le=60,
+        description="How long a process trusts a key looked up in PostgreSQL (a revocation "
+        "takes effect within this long).",
+    )
+    default_rate_per_minute: int = Field(
+        default=DEFAULT_RATE_PER_MINUTE,
+        ge=1,
+        description="Requests per minute per key for keys created without --rate-per-minute.",
+    )
+    burst_s: float = Field(
+        default=DEFAULT_BURST_S,
+        gt=0,
+        description="A key may spend this many seconds' worth of its rate at once.",
+    )
+    last_used_interval_s: float = Field(
+        default=DEFAULT_LAST_USED_INTERVAL_S,
+        gt=0,
+        description="A key's `last use` is written at most this often per process.",
+    )
+
+
 class StrategistSettings(BaseSettings):
     """Everything the Flask app reads from its environment, built once in `create_app`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="STRATEGIST_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="STRATEGIST_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        hide_input_in_errors=True,
     )
 
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     sync_timeout_s: float = Field(
         default=DEFAULT_SYNC_TIMEOUT_S,
         gt=0,
@@ -97,3 +143,30 @@ class StrategistSettings(BaseSettings):
     )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
+
+    @model_validator(mode="after")
+    def _real_keys_never_meet_the_emulator(self) -> StrategistSettings:
+        """Refuse a deployment wired to the provider emulator that also holds real provider
+        keys (say, a developer's shell exporting GEMINI_API_KEY before `make demo`): such a
+        stack would spend the keys on real calls, or hand them to the emulator. The message
+        names the variables, never a key's value."""
+        providers = self.providers
+        emulator_chosen = "emulator_url" in providers.model_fields_set and bool(
+            providers.emulator_url.strip()
+        )
+        real = [
+            name
+            for name, value in (
+                ("GEMINI_API_KEY", providers.gemini_api_key),
+                ("PERPLEXITY_API_KEY", providers.perplexity_api_key),
+            )
+            if value is not None
+        ]
+        if emulator_chosen and real:
+            raise ValueError(
+                f"{' and '.join(real)} set while EMULATOR_URL points this deployment at the "
+                f"provider emulator ({providers.emulator_url}): real provider keys must not "
+                "meet the emulator. Unset the key(s) to run against the emulator, or unset "
+                "EMULATOR_URL (set it empty) to use the real providers."
+            )
+        return self

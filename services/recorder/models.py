@@ -18,6 +18,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LENGTH = 64
 NAME_LENGTH = 128
+API_KEYS_TABLE = "api_keys"
+KEPT_ON_REBUILD = frozenset({API_KEYS_TABLE})
+"""Tables that are not copies of the topics: a rebuild must not drop them."""
 
 
 class Base(DeclarativeBase):
@@ -172,5 +175,27 @@ class ProviderStatusChange(Base):
     changed_at: Mapped[datetime]
 
 
-TABLES = tuple(Base.metadata.sorted_tables)
-"""Every recorder table, in creation order."""
+class ApiKey(Base):
+    """One API key of the strategist app: only the SHA-256 of the key is kept, never the key.
+
+    Not a copy of any topic: a rebuild keeps this table (it is not in `TABLES`). `key_id`
+    is the public handle (`keys list`, `keys revoke`); `key_hash` is what a request's
+    bearer token is looked up by.
+    """
+
+    __tablename__ = API_KEYS_TABLE
+
+    key_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    campaign_id: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+TABLES = tuple(t for t in Base.metadata.sorted_tables if t.name not in KEPT_ON_REBUILD)
+"""Every recorder table that copies the topics, in creation order (a rebuild drops and
+refills these)."""

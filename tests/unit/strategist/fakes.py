@@ -177,10 +177,12 @@ class FakeArchive:
             raise ArchiveUnavailable("responses topic unreadable: broker down")
         return self.answers.get(analysis_id)
 
-    def accepted(self, analysis_id: str) -> bool:
+    def accepted(self, analysis_id: str) -> QueryRequested | None:
         if self.down:
             raise ArchiveUnavailable("queries topic unreadable: broker down")
-        return analysis_id in self.queries
+        if analysis_id not in self.queries:
+            return None
+        return QueryRequested(query_id=analysis_id, query="(on the queries topic)")
 
 
 class FakeRecorder:
