@@ -4,7 +4,13 @@ PUT  /_control/providers/<provider>   {"mode": "ok"|"down"|"error"|"rate_limit"|
                                         "slow"|"bad_request"}
 GET  /_control/providers              modes and counters of every provider
 GET  /_control/requests?provider=     the same counters, optionally for one provider
-POST /_control/reset                  everything back to "ok", counters cleared
+POST /_control/reset                  everything back to "ok", counters cleared, grading off
+PUT  /_control/grading                {"accuracy": {model: {tier: p}}, "tiers": {question: tier},
+                                       "default_tier": "standard", "seed": 0}: simulate right
+                                       and wrong answers (emulator/grading.py)
+GET  /_control/grading                the grading set-up and how many answers were graded
+GET  /_control/grades?model=&question= the recorded outcomes (for the grader only)
+DELETE /_control/grading              grading off, outcomes cleared
 """
 
 from __future__ import annotations
@@ -65,7 +71,38 @@ def requests_() -> Response:
 
 @bp.post("/reset")
 def reset() -> Response:
-    board = current_state().board
-    board.reset()
-    logger.info("reset: every provider ok, counters cleared")
-    return jsonify(board.snapshot())
+    state = current_state()
+    state.board.reset()
+    state.grading.reset()
+    logger.info("reset: every provider ok, counters cleared, grading off")
+    return jsonify(state.board.snapshot())
+
+
+@bp.put("/grading")
+def set_grading() -> Response:
+    body = request.get_json(silent=True)
+    grading = current_state().grading
+    try:
+        grading.configure(body if isinstance(body, dict) else {})
+    except ValueError as err:
+        return _reject(400, str(err), field=str(err).split(":", 1)[0])
+    logger.info("grading on: %s", grading.snapshot())
+    return jsonify(grading.snapshot())
+
+
+@bp.get("/grading")
+def grading_state() -> Response:
+    return jsonify(current_state().grading.snapshot())
+
+
+@bp.delete("/grading")
+def grading_off() -> Response:
+    grading = current_state().grading
+    grading.reset()
+    return jsonify(grading.snapshot())
+
+
+@bp.get("/grades")
+def grades() -> Response:
+    found = current_state().grading.lookup(request.args.get("model"), request.args.get("question"))
+    return jsonify({"grades": found})

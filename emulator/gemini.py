@@ -155,6 +155,8 @@ def generate_content(version: str, model_action: str) -> Response:
             f"allowed ({profile.context_window}).",
         )
     answer = compose(profile, prompt, max_tokens)
+    graded = state.grading.grade(model, prompt, profile.certainty, logprobs=True)
+    avg_logprob = answer.avg_logprob if graded is None else graded.avg_logprob
     simulate_latency(
         latency_s(profile, answer.output_tokens + answer.thinking_tokens, prompt),
         state.latency_scale,
@@ -173,7 +175,7 @@ def generate_content(version: str, model_action: str) -> Response:
                 {
                     "content": {"parts": [{"text": answer.text}], "role": "model"},
                     "finishReason": "MAX_TOKENS" if answer.truncated else "STOP",
-                    "avgLogprobs": answer.avg_logprob,
+                    "avgLogprobs": avg_logprob,
                     "index": 0,
                 }
             ],

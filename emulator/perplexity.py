@@ -115,6 +115,7 @@ def chat_completions() -> Response:
         )
     sources = search_results(prompt, _citation_count(profile.citations, prompt))
     answer = compose(profile, prompt, max_tokens, citations=len(sources))
+    state.grading.grade(profile.model, prompt, profile.certainty, logprobs=False)
     simulate_latency(latency_s(profile, answer.output_tokens, prompt), state.latency_scale)
     return jsonify(
         {

@@ -1,4 +1,5 @@
-"""What the emulated APIs share inside one app: the fault board and the latency scale."""
+"""What the emulated APIs share inside one app: the fault board, the simulated grades
+(emulator/grading.py) and the latency scale."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from emulator.faults import FaultBoard
+from emulator.grading import GradingBoard
 
 EXTENSION_KEY = "emulator"
 INVALID_KEY_MARKER = "invalid"
@@ -18,6 +20,7 @@ any other non-empty key is accepted."""
 class EmulatorState:
     latency_scale: float
     board: FaultBoard = field(default_factory=FaultBoard)
+    grading: GradingBoard = field(default_factory=GradingBoard)
 
 
 def current_state() -> EmulatorState:
