@@ -258,7 +258,7 @@ def usage() -> Response:
     runtime = current_runtime()
     try:
         body = campaign_usage(
-            runtime.components.store.client, runtime.settings.infra.topic_namespace, campaign
+            runtime.components.store, runtime.settings.infra.topic_namespace, campaign
         )
     except StoreUnavailable as err:
         raise _store_unavailable(err) from err

@@ -11,7 +11,7 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.spend import read_usage
-from strategist.store import StoreUnavailable
+from strategist.store import ResultStore, StoreUnavailable
 
 
 class UsageBody(BaseModel):
@@ -27,10 +27,11 @@ class UsageBody(BaseModel):
     remaining_usd: float | None = Field(description="Limit less spent and reserved.")
 
 
-def campaign_usage(client: redis.Redis, namespace: str, campaign_id: str) -> UsageBody:
-    """Raises StoreUnavailable when Redis cannot say."""
+def campaign_usage(store: ResultStore, namespace: str, campaign_id: str) -> UsageBody:
+    """The books through the process's Redis client; raises StoreUnavailable when Redis
+    cannot say."""
     try:
-        usage = read_usage(client, namespace, campaign_id)
+        usage = read_usage(store.client, namespace, campaign_id)
     except redis.RedisError as err:
         raise StoreUnavailable(f"redis usage: {type(err).__name__}: {err}") from err
     return UsageBody(

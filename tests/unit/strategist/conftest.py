@@ -1,4 +1,10 @@
-"""Apps for the unit tests: no Kafka, Redis or provider is ever contacted."""
+"""Apps for the unit tests: no Kafka, Redis, PostgreSQL or provider is ever contacted.
+
+Every app's key check runs on an in-memory keyring (`keyring_of(app)`) and a fake rate
+limiter; the test clients send an admin key by default (admins name the campaign in the
+body and read every campaign, as every caller did before keys existed), so the tests
+of other behaviour read as before. The key tests make their own keys.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from providers.settings import ProviderSettings
 from services.common.settings import InfraSettings
 from strategist import create_app
+from strategist.auth import EXTENSION as AUTH
+from strategist.auth import AuthGate
 from strategist.runtime import Components, Runtime
 from strategist.service import AnalysisService
 from strategist.settings import RoutingSettings, StrategistSettings
@@ -19,10 +27,12 @@ from tests.unit.strategist.fakes import (
     FakeArchive,
     FakeDirect,
     FakeKafkaProbe,
+    FakeLimiter,
     FakePublisher,
     FakeRecorder,
     FakeStore,
     InlineExecutor,
+    MemoryKeyring,
     ReadyWaiter,
 )
 
@@ -43,6 +53,42 @@ def make_settings(**overrides: object) -> StrategistSettings:
     return StrategistSettings(**values)  # type: ignore[arg-type]
 
 
+ADMIN_CAMPAIGN = "ops"
+
+
+def with_keys(app: Flask) -> tuple[MemoryKeyring, FakeLimiter]:
+    """Put an in-memory keyring and a fake limiter behind the app's key check."""
+    gate: AuthGate = app.extensions[AUTH]
+    keyring, limiter = MemoryKeyring(), FakeLimiter()
+    gate.keyring, gate.limiter = keyring, limiter
+    return keyring, limiter
+
+
+def keyring_of(app: Flask) -> MemoryKeyring:
+    keyring = app.extensions[AUTH].keyring
+    assert isinstance(keyring, MemoryKeyring)
+    return keyring
+
+
+def limiter_of(app: Flask) -> FakeLimiter:
+    limiter = app.extensions[AUTH].limiter
+    assert isinstance(limiter, FakeLimiter)
+    return limiter
+
+
+def client_with_key(app: Flask, key: str | None) -> FlaskClient:
+    """A test client sending `key` on every request (none when None)."""
+    client = app.test_client()
+    if key is not None:
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
+def admin_client(app: Flask) -> FlaskClient:
+    keyring, _ = with_keys(app)
+    return client_with_key(app, keyring.add(ADMIN_CAMPAIGN, role="admin", key_id="key_admin"))
+
+
 def _never_built(_settings: StrategistSettings) -> Components:
     raise AssertionError("this request must not touch Kafka, Redis or a provider")
 
@@ -58,7 +104,7 @@ def untouched_app() -> Flask:
 
 @pytest.fixture
 def untouched(untouched_app: Flask) -> FlaskClient:
-    return untouched_app.test_client()
+    return admin_client(untouched_app)
 
 
 class Parts:
@@ -114,6 +160,6 @@ def faked() -> Callable[..., FakedApp]:
         parts = Parts(settings)
         runtime: Runtime = app.extensions["strategist"]
         runtime.build = parts.components
-        return app.test_client(), parts
+        return admin_client(app), parts
 
     return build

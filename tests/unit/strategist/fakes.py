@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from datetime import timedelta
 from typing import Any, Literal
 
 from core.response import build_response
-from schemas.base import ProviderName
+from schemas.base import ProviderName, utc_now
 from schemas.classified import Classification, RouteStep
 from schemas.completion import Answer, AttemptSummary
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent
 from strategist.archive import ArchiveUnavailable
+from strategist.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role, new_key
 from strategist.pipeline import PipelineUnavailable
 from strategist.store import StoreUnavailable
 from strategist.waiter import ResponseWaiter
@@ -141,7 +144,11 @@ class FakeStore:
 
     def mark_pending(self, analysis_id: str, *, path: str, campaign_id: str | None) -> None:
         self._check()
-        self.pending_markers[analysis_id] = {"analysis_id": analysis_id, "path": path}
+        self.pending_markers[analysis_id] = {
+            "analysis_id": analysis_id,
+            "path": path,
+            "campaign_id": campaign_id,
+        }
 
     def save(self, response: AnalysisResponded) -> bool:
         """First answer wins, as in services.common.results (a completed one replaces a
@@ -224,3 +231,61 @@ class FakeKafkaProbe:
     def check(self, timeout_s: float) -> None:
         if self.error is not None:
             raise self.error
+
+
+class MemoryKeyring(KeyLookup):
+    """API keys in a dict: `add` returns the key; `records` can be revoked in place."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, KeyRecord] = {}
+        self.used_ids: list[str] = []
+        self.down = False
+
+    def add(
+        self,
+        campaign_id: str,
+        *,
+        role: Role = "strategist",
+        rate_per_minute: int | None = None,
+        key_id: str | None = None,
+    ) -> str:
+        key = new_key()
+        self.records[key] = KeyRecord(
+            key_id=key_id or f"key_{len(self.records)}",
+            campaign_id=campaign_id,
+            role=role,
+            rate_per_minute=rate_per_minute,
+            created_at=utc_now(),
+            expires_at=None,
+            revoked_at=None,
+            last_used_at=None,
+        )
+        return key
+
+    def revoke(self, key: str) -> None:
+        self.records[key] = dataclasses.replace(self.records[key], revoked_at=utc_now())
+
+    def expire(self, key: str) -> None:
+        self.records[key] = dataclasses.replace(
+            self.records[key], expires_at=utc_now() - timedelta(seconds=1)
+        )
+
+    def lookup(self, key: str) -> KeyRecord | None:
+        if self.down:
+            raise KeyStoreUnavailable("lookup: OperationalError")
+        return self.records.get(key)
+
+    def used(self, record: KeyRecord) -> None:
+        self.used_ids.append(record.key_id)
+
+
+class FakeLimiter:
+    """Allows everything unless `wait_s` is set for a key id (then answers that)."""
+
+    def __init__(self) -> None:
+        self.wait_s: dict[str, int] = {}
+        self.taken: list[tuple[str, int]] = []
+
+    def take(self, key_id: str, rate_per_minute: int) -> int | None:
+        self.taken.append((key_id, rate_per_minute))
+        return self.wait_s.get(key_id)

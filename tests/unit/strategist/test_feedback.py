@@ -43,7 +43,7 @@ def with_desk(client: FlaskClient, parts: Parts) -> FakeDesk:
 
     def build(settings: object) -> Components:
         components = parts.components(settings)  # type: ignore[arg-type]
-        components.feedback = desk  # type: ignore[attr-defined]
+        components.feedback = desk  # type: ignore[assignment]
         return components
 
     runtime.build = build  # type: ignore[assignment]

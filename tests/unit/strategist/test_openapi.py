@@ -15,9 +15,20 @@ from jsonschema import Draft202012Validator
 from werkzeug.test import TestResponse
 
 from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded
 from strategist import create_app
 from strategist.openapi import API_PREFIX, OPENAPI_PATH, OPERATIONS, openapi_document
-from tests.unit.strategist.conftest import FakedApp, Parts, make_settings
+from strategist.store import StoreUnavailable
+from strategist.usage import UsageBody
+from tests.unit.strategist.conftest import (
+    FakedApp,
+    Parts,
+    admin_client,
+    client_with_key,
+    keyring_of,
+    limiter_of,
+    make_settings,
+)
 from tests.unit.strategist.fakes import answered
 from tests.unit.strategist.test_feedback import feedback_scenario
 
@@ -33,7 +44,7 @@ def _template(rule: str) -> str:
 
 
 def test_served_document_is_openapi_3_1() -> None:
-    response = create_app(make_settings()).test_client().get(OPENAPI_PATH)
+    response = admin_client(create_app(make_settings())).get(OPENAPI_PATH)
     assert response.status_code == 200
     document = response.get_json()
     assert document["openapi"].startswith("3.1")
@@ -92,11 +103,21 @@ def _answering(parts: Parts, *, failed: bool = False) -> None:
     parts.publisher.on_publish = lambda query: parts.store.save(answered(query, failed=failed))
 
 
+def out_of_budget(query: QueryRequested) -> AnalysisResponded:
+    """A failed answer as the dispatcher ends a query its campaign cannot pay for."""
+    failed = answered(query, failed=True)
+    return failed.model_copy(
+        update={"error": "budget_exhausted: the campaign's monthly limit is reached"}
+    )
+
+
 def _analyze(faked: Faked, status: int) -> TestResponse:
     client, parts = faked(sync_wait_limit=1, sync_timeout_s=0.3, max_body_bytes=1024)
     url = f"{API}/analyze"
     if status in (200, 502):
         _answering(parts, failed=status == 502)
+    if status == 402:
+        parts.publisher.on_publish = lambda query: parts.store.save(out_of_budget(query))
     if status == 400:
         return client.post(url, data="{", content_type="application/json")
     if status == 413:
@@ -127,8 +148,11 @@ def _get_analysis(faked: Faked, status: int) -> TestResponse:
     client, parts = faked()
     accepted = client.post(f"{API}/analyses", json={"query": "q"}).get_json()
     url = accepted["status_url"]
+    query = QueryRequested(query_id=accepted["analysis_id"], query="q")
     if status == 200:
-        parts.store.save(answered(QueryRequested(query_id=accepted["analysis_id"], query="q")))
+        parts.store.save(answered(query))
+    if status == 402:
+        parts.store.save(out_of_budget(query))
     if status == 404:
         url = f"{API}/analyses/0123456789abcdef0123456789abcdef"
     if status == 503:
@@ -140,14 +164,62 @@ def _get(path: str) -> Callable[[Faked, int], TestResponse]:
     return lambda faked, _status: faked()[0].get(path)
 
 
+def _usage(faked: Faked, status: int) -> TestResponse:
+    client, _parts = faked()
+
+    def books(_client: object, _namespace: str, campaign_id: str) -> UsageBody:
+        if status == 503:
+            raise StoreUnavailable("redis usage: ConnectionError")
+        return UsageBody(
+            campaign_id=campaign_id,
+            month="2026-11",
+            spent_usd=1.5,
+            reserved_usd=0.25,
+            limit_usd=10.0,
+            remaining_usd=8.25,
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("strategist.router.campaign_usage", books)
+        return client.get(f"{API}/usage")
+
+
+UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
+AUTH_STATUSES = (401, 403, 429, 503)
+"""Answered by the key check before any handler runs (see strategist/auth.py)."""
+
+
+def _refused_key(path: str, method: str, status: int, faked: Faked) -> TestResponse:
+    """The key check's answers, the same on every operation."""
+    client, _parts = faked()
+    app = client.application
+    url = path.replace("{analysis_id}", UNKNOWN_ID)
+    if status == 401:
+        client = client_with_key(app, None)
+    elif status == 403:
+        key = keyring_of(app).add("c-revoked")
+        keyring_of(app).revoke(key)
+        client = client_with_key(app, key)
+    elif status == 429:
+        limiter_of(app).wait_s["key_admin"] = 7
+    elif status == 503:
+        keyring_of(app).down = True
+    return client.open(url, method=method.upper(), json={} if method == "post" else None)
+
+
 SCENARIOS: dict[tuple[str, str], Callable[[Faked, int], TestResponse]] = {
     (f"{API}/analyze", "post"): _analyze,
     (f"{API}/analyses", "post"): _submit,
     (f"{API}/analyses/{{analysis_id}}", "get"): _get_analysis,
     (f"{API}/analyses/{{analysis_id}}/feedback", "post"): feedback_scenario,
     (f"{API}/providers", "get"): _get(f"{API}/providers"),
+    (f"{API}/usage", "get"): _usage,
     (OPENAPI_PATH, "get"): _get(OPENAPI_PATH),
 }
+OWN_STATUSES: dict[tuple[str, str], set[int]] = {
+    (op.path, op.method): set(op.replies) for op in OPERATIONS
+}
+"""What each operation answers itself (its 503 is its store's, not the key check's)."""
 DOCUMENTED = [
     (path, method, int(status))
     for path, item in openapi_document()["paths"].items()
@@ -164,6 +236,9 @@ def test_every_operation_has_scenarios() -> None:
 def test_each_documented_status_is_answered_as_documented(
     faked: Faked, path: str, method: str, status: int
 ) -> None:
-    response = SCENARIOS[(path, method)](faked, status)
+    if status in AUTH_STATUSES and status not in OWN_STATUSES[(path, method)]:
+        response = _refused_key(path, method, status, faked)
+    else:
+        response = SCENARIOS[(path, method)](faked, status)
     assert response.status_code == status, response.get_data(as_text=True)
     _conforms(response, path, method)

@@ -7,6 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from schemas.query import MAX_CONTEXT_CHARS, MAX_QUERY_CHARS
+from tests.unit.strategist.conftest import admin_client
 
 ANALYZE = "/api/v1/strategist/analyze"
 ANALYSES = "/api/v1/strategist/analyses"
@@ -94,8 +95,10 @@ def test_user_input_is_not_echoed(untouched: FlaskClient) -> None:
     assert secret not in response.get_data(as_text=True)
 
 
-def test_oversized_body_is_413_before_anything_else(untouched_app: Flask) -> None:
-    client = untouched_app.test_client()
+def test_oversized_body_is_413_before_anything_else(
+    untouched_app: Flask, untouched: FlaskClient
+) -> None:
+    client = untouched
     limit = untouched_app.config["MAX_CONTENT_LENGTH"]
     response = client.post(ANALYZE, data="x" * (limit + 1), content_type="text/plain")
     assert response.status_code == 413
@@ -136,7 +139,8 @@ def test_healthz_needs_no_client(untouched: FlaskClient) -> None:
 
 
 def test_create_app_connects_to_nothing(untouched_app: Flask) -> None:
-    untouched_app.test_client().post(ANALYZE, json={"query": ""})
+    untouched_app.test_client().post(ANALYZE, json={"query": ""})  # no key: 401
+    admin_client(untouched_app).post(ANALYZE, json={"query": ""})  # a key: 422
     assert untouched_app.extensions["strategist"].started is False
 
 
