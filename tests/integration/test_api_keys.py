@@ -3,6 +3,7 @@ revocation seen by two app processes, and keys that outlive a recorder rebuild."
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -132,7 +133,7 @@ def test_a_revoked_key_stops_working_in_two_app_processes_within_seconds(
     with running(*apps):
         for app, url in zip(apps, urls, strict=True):
             app.wait_until(
-                lambda url=url: httpx.get(url, headers=issued.header, timeout=5).status_code == 200,
+                functools.partial(_answers, url, issued.header, 200),
                 APP_READY_TIMEOUT_S,
                 "a 200 with the key",
             )
@@ -147,6 +148,10 @@ def test_a_revoked_key_stops_working_in_two_app_processes_within_seconds(
             statuses = [httpx.get(u, headers=issued.header, timeout=5).status_code for u in urls]
             time.sleep(0.2)
         assert statuses == [403, 403]
+
+
+def _answers(url: str, headers: dict[str, str], status: int) -> bool:
+    return httpx.get(url, headers=headers, timeout=5).status_code == status
 
 
 @pytest.fixture
