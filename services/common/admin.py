@@ -10,6 +10,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.topics import TopicNames, TopicSpec
+from services.common.kafka_security import admin_config
 from services.common.logs import configure_logging
 from services.common.settings import InfraSettings
 
@@ -24,7 +25,7 @@ def create_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
 
     Raises KafkaException when the broker cannot be reached or refuses a topic.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(admin_config(bootstrap_servers))
     existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
     missing = [s for s in specs if s.name not in existing]
     if not missing:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common.kafka_security import KafkaSecurity, kafka_config
+
 SESSION_TIMEOUT_MS = 6_000
 HEARTBEAT_INTERVAL_MS = 1_000
 MAX_POLL_INTERVAL_MS = 300_000
@@ -30,10 +32,12 @@ def consumer_config(
     client_id: str,
     auto_offset_reset: str = "earliest",
     instance_id: str | None = None,
+    security: KafkaSecurity | None = None,
 ) -> dict[str, Any]:
-    """Manual commits only: an offset is committed after the message's outputs are delivered."""
+    """Manual commits only: an offset is committed after the message's outputs are delivered.
+
+    With the Kafka security settings (`security`, else the process's own) merged in."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers,
         "group.id": group_id,
         "client.id": client_id,
         "enable.auto.commit": False,
@@ -46,4 +50,4 @@ def consumer_config(
     }
     if instance_id:
         config["group.instance.id"] = instance_id
-    return config
+    return kafka_config(bootstrap_servers, config, security)

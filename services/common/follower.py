@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from services.common.kafka_security import KafkaSecurity, kafka_config
+
 logger = logging.getLogger(__name__)
 
 POLL_TIMEOUT_S = 0.25
@@ -43,11 +45,13 @@ RecordHandler = Callable[[bytes | None, bytes | None, int, int], None]
 """(key, value, partition, offset) -> None."""
 
 
-def follower_config(bootstrap_servers: str, *, owner: str) -> dict[str, Any]:
-    """Assign-only consumer settings: a group id nobody joins (librdkafka needs one)."""
+def follower_config(
+    bootstrap_servers: str, *, owner: str, security: KafkaSecurity | None = None
+) -> dict[str, Any]:
+    """Assign-only consumer settings: a group id nobody joins (librdkafka needs one); with
+    the Kafka security settings (`security`, else the process's own) merged in."""
     client_id = f"{owner}-{socket.gethostname()}-{os.getpid()}"
-    return {
-        "bootstrap.servers": bootstrap_servers,
+    settings = {
         "group.id": f"{client_id}-{uuid.uuid4().hex[:8]}",
         "client.id": client_id,
         "enable.auto.commit": False,
@@ -55,6 +59,7 @@ def follower_config(bootstrap_servers: str, *, owner: str) -> dict[str, Any]:
         "enable.partition.eof": False,
         "fetch.wait.max.ms": 50,
     }
+    return kafka_config(bootstrap_servers, settings, security)
 
 
 def fetch_available(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from schemas.base import EventModel
+from services.common.kafka_security import KafkaSecurity, kafka_config
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,11 @@ def producer_config(
     *,
     client_id: str,
     delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS,
+    security: KafkaSecurity | None = None,
 ) -> dict[str, Any]:
-    """Durable defaults: wait for all in-sync replicas, idempotent, small batching delay."""
-    return {
-        "bootstrap.servers": bootstrap_servers,
+    """Durable defaults: wait for all in-sync replicas, idempotent, small batching delay;
+    with the Kafka security settings (`security`, else the process's own) merged in."""
+    settings = {
         "client.id": client_id,
         "acks": "all",
         "enable.idempotence": True,
@@ -46,6 +48,7 @@ def producer_config(
         "message.timeout.ms": delivery_timeout_ms,
         "socket.connection.setup.timeout.ms": min(delivery_timeout_ms, 10_000),
     }
+    return kafka_config(bootstrap_servers, settings, security)
 
 
 class EventProducer:

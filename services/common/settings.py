@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import DEFAULT_NAMESPACE, TopicNames
+from services.common.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -21,7 +22,30 @@ class InfraSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     kafka_bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
-    redis_url: str = DEFAULT_REDIS_URL
+    redis_url: str = Field(
+        default=DEFAULT_REDIS_URL,
+        repr=False,
+        description="Redis, with its password (`redis://:PASSWORD@host:port/0`; "
+        "scripts/redis.sh url prints the local one). Kept out of reprs: it holds a secret.",
+    )
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="librdkafka security.protocol: SASL_SSL (SCRAM) or SSL (mutual TLS) for a "
+        "real cluster; PLAINTEXT for the local loopback broker. See docs/security.md.",
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: str | None = Field(
+        default=None, description="CA bundle (PEM) that signed the brokers' certificates."
+    )
+    kafka_ssl_certificate_location: str | None = Field(
+        default=None, description="This client's certificate (PEM), for mutual TLS."
+    )
+    kafka_ssl_key_location: str | None = Field(
+        default=None, description="This client's private key (PEM), for mutual TLS."
+    )
+    kafka_ssl_key_password: SecretStr | None = None
     topic_namespace: str = DEFAULT_NAMESPACE
     log_level: str = "INFO"
     result_ttl_s: int = 24 * 3600
@@ -36,6 +60,20 @@ class InfraSettings(BaseSettings):
         "when set, the consumer uses static membership, so a restart takes its partitions "
         "back at once. Two live instances of one service must never share it.",
     )
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The Kafka settings every client gets (`services.common.kafka_security`)."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+            ssl_ca_location=self.kafka_ssl_ca_location,
+            ssl_certificate_location=self.kafka_ssl_certificate_location,
+            ssl_key_location=self.kafka_ssl_key_location,
+            ssl_key_password=self.kafka_ssl_key_password,
+        )
 
     @property
     def topics(self) -> TopicNames:
