@@ -141,6 +141,9 @@ except Exception:
 EOF
 }
 
+# redact_url URL: the URL with its password replaced by *** (for log lines).
+redact_url() { printf '%s\n' "$1" | sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://)([^:@/]*):[^@/]*@#\1\2:***@#'; }
+
 # tcp_open HOST PORT: only a port check (something listens); not a health check.
 tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 

@@ -160,9 +160,10 @@ cmd_up() {
     start_infra kafka
     start_infra redis
     start_infra postgres
-    local kafka_port="${KAFKA_PORT:-9092}" redis_port="${REDIS_PORT:-6379}"
+    local kafka_port="${KAFKA_PORT:-9092}"
     export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$kafka_port}"
-    export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$redis_port/0}"
+    REDIS_URL="$("$ROOT/scripts/redis.sh" url)" # carries the local server's password
+    export REDIS_URL
     DATABASE_URL="$("$ROOT/scripts/postgres.sh" url)"
     export DATABASE_URL
 
@@ -183,7 +184,7 @@ cmd_up() {
     # Services have no health URL: they must at least survive their first seconds.
     ((LAUNCHED == 0)) || sleep "$GRACE_S"
     check_alive "${ALL[@]}"
-    log "stack up in $(elapsed "$t0"): app http://$APP_BIND, Kafka $KAFKA_BOOTSTRAP_SERVERS, Redis $REDIS_URL"
+    log "stack up in $(elapsed "$t0"): app http://$APP_BIND, Kafka $KAFKA_BOOTSTRAP_SERVERS, Redis $(redact_url "$REDIS_URL")"
 }
 
 cmd_down() {

@@ -7,7 +7,7 @@
 #
 # Exports KAFKA_BOOTSTRAP_SERVERS, REDIS_URL and DATABASE_URL to the command: the given
 # values when they answer, else the local broker/servers (127.0.0.1:KAFKA_PORT, REDIS_PORT,
-# POSTGRES_PORT; see scripts/postgres.sh for the database's password).
+# POSTGRES_PORT; see scripts/redis.sh and scripts/postgres.sh for their passwords).
 # KEEP_INFRA=1 leaves them running afterwards.
 set -euo pipefail
 LOG_TAG=infra
@@ -38,10 +38,11 @@ for name in kafka redis postgres; do
 done
 
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
-export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}/0}"
+REDIS_URL="$("$ROOT/scripts/redis.sh" url)" # the given one, or the local server's with its password
+export REDIS_URL
 DATABASE_URL="$("$ROOT/scripts/postgres.sh" url)"
 export DATABASE_URL
-log "running: $* (KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS REDIS_URL=$REDIS_URL DATABASE_URL=${DATABASE_URL%%:*}://...)"
+log "running: $* (KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS REDIS_URL=$(redact_url "$REDIS_URL") DATABASE_URL=${DATABASE_URL%%:*}://...)"
 
 rc=0
 "$@" || rc=$?
