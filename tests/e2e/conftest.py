@@ -3,8 +3,9 @@
 Session-scoped: the provider emulator and the local model server (slow to load),
 which know nothing of topics. Per test module: `stack_factory` starts a fresh
 topic namespace with the four services and the app under gunicorn. Without a
-reachable broker or Redis the tests skip with a message (and fail under CI),
-through the shared `kafka_bootstrap` / `redis_url` fixtures.
+reachable broker, Redis or PostgreSQL (API keys) the tests skip with a message (and
+fail under CI), through the shared `kafka_bootstrap` / `redis_url` / `database_url`
+fixtures.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def local_model_url(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def stack_factory(
-    kafka_bootstrap: str, redis_url: str, emulator: EmulatorControl, local_model_url: str
+    kafka_bootstrap: str,
+    redis_url: str,
+    database_url: str,
+    emulator: EmulatorControl,
+    local_model_url: str,
 ) -> StackFactory:
     """`with stack_factory(apps={"name": {ENV: value}}) as stack:` in a fresh namespace."""
 
@@ -46,6 +51,7 @@ def stack_factory(
         return running_stack(
             bootstrap=kafka_bootstrap,
             redis_url=redis_url,
+            database_url=database_url,
             emulator=emulator,
             local_model_url=local_model_url,
             apps=apps,

@@ -3,6 +3,8 @@
 `running_stack` starts the classifier, dispatcher, scorer and health service and
 one gunicorn app per entry of `apps` (2 workers each), waits until consumers are
 assigned, the apps answer and the health service has reported every provider.
+Every app's client sends the stack's admin API key; `stack.key_for(campaign)` makes
+strategist keys for the tests of campaign isolation.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import httpx
 
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from strategist.keys import IssuedKey, Role
 from tests.support.emulator_process import EmulatorControl
+from tests.support.keys import test_key
 from tests.support.processes import (
     ManagedProcess,
     free_port,
@@ -44,10 +48,19 @@ class App:
     name: str
     base_url: str
     process: ManagedProcess
+    key: IssuedKey
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.client = httpx.Client(base_url=self.base_url, timeout=APP_SYNC_TIMEOUT_S + 30)
+        self.client = self.client_with(self.key)
+
+    def client_with(self, key: IssuedKey | None) -> httpx.Client:
+        """A client of this app sending `key` (none when None); the caller closes it."""
+        return httpx.Client(
+            base_url=self.base_url,
+            timeout=APP_SYNC_TIMEOUT_S + 30,
+            headers=key.header if key is not None else None,
+        )
 
     def analyze(self, query: str, **fields: Any) -> httpx.Response:
         return self.client.post(f"{API}/analyze", json={"query": query, **fields})
@@ -59,9 +72,13 @@ class Stack:
     topics: TopicNames
     bootstrap: str
     redis_url: str
+    database_url: str
     emulator: EmulatorControl
     apps: dict[str, App]
     services: dict[str, ManagedProcess]
+
+    def key_for(self, campaign: str, *, role: Role = "strategist") -> IssuedKey:
+        return test_key(self.database_url, campaign, role=role)
 
     @property
     def app(self) -> App:
@@ -82,6 +99,7 @@ def running_stack(
     *,
     bootstrap: str,
     redis_url: str,
+    database_url: str,
     emulator: EmulatorControl,
     local_model_url: str,
     apps: dict[str, dict[str, str]] | None = None,
@@ -94,6 +112,7 @@ def running_stack(
         namespace,
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         REDIS_URL=redis_url,
+        DATABASE_URL=database_url,
         EMULATOR_URL=emulator.base_url,
         LOCAL_MODEL_URL=local_model_url,
         STRATEGIST_SYNC_TIMEOUT_S=str(APP_SYNC_TIMEOUT_S),
@@ -105,6 +124,7 @@ def running_stack(
         name: gunicorn(f"app-{name}", {**env, **extra}, ports[name])
         for name, extra in app_specs.items()
     }
+    admin = test_key(database_url, f"{namespace}-admin")
     with running(*services.values(), *app_processes.values()):
         for name in CONSUMING_SERVICES:
             services[name].wait_for_log(" assigned ", SERVICE_READY_TIMEOUT_S)
@@ -114,8 +134,10 @@ def running_stack(
             process.wait_until(
                 functools.partial(_ok, f"{base_url}/healthz"), APP_READY_TIMEOUT_S, "/healthz"
             )
-            apps_up[name] = App(name, base_url, process)
-        stack = Stack(namespace, topics, bootstrap, redis_url, emulator, apps_up, services)
+            apps_up[name] = App(name, base_url, process, admin)
+        stack = Stack(
+            namespace, topics, bootstrap, redis_url, database_url, emulator, apps_up, services
+        )
         try:
             _wait_for_health(stack)
             yield stack

@@ -3,7 +3,9 @@
 The whole stack (broker, Redis, the four services, the emulator) with an app whose
 sync deadline is short, so a generated valid query is answered 200 or 202 quickly
 whichever model it is routed to. Schemathesis runs its coverage and fuzzing phases
-with a bounded number of examples per operation; its report is printed on failure.
+with a bounded number of examples per operation, with the stack's admin API key; its
+`ignored_auth` check also sends requests without the key and with a wrong one, which
+must be refused as the document says (401). Its report is printed on failure.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ CHECKS = (
     "content_type_conformance",
     "response_headers_conformance",
     "response_schema_conformance",
+    "ignored_auth",
 )
 MAX_EXAMPLES = 10
 WORKERS = 1
@@ -57,6 +60,8 @@ def test_schemathesis_finds_no_5xx_and_no_nonconforming_response(app: App, tmp_p
         str(WORKERS),
         "--request-timeout",
         str(REQUEST_TIMEOUT_S),
+        "--header",
+        f"Authorization: Bearer {app.key.key}",
         "--seed",
         "7",
         "--report-dir",

@@ -16,19 +16,23 @@ from schemas.query import QueryRequested
 from schemas.topics import TopicNames
 from tests.e2e.stack import API, APP_READY_TIMEOUT_S, gunicorn
 from tests.support.kafka import TopicReader
+from tests.support.keys import test_key
 from tests.support.processes import free_port, infra_env, unique_namespace
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def app(kafka_bootstrap: str, redis_url: str) -> Iterator[tuple[httpx.Client, TopicNames]]:
+def app(
+    kafka_bootstrap: str, redis_url: str, database_url: str
+) -> Iterator[tuple[httpx.Client, TopicNames]]:
     namespace = unique_namespace("e2e-alone")
     port = free_port()
     env = infra_env(
         namespace,
         KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
         REDIS_URL=redis_url,
+        DATABASE_URL=database_url,
         EMULATOR_URL=f"http://127.0.0.1:{free_port()}",  # nothing listens: no provider calls
     )
     process = gunicorn("app-alone", env, port).start()
@@ -39,7 +43,8 @@ def app(kafka_bootstrap: str, redis_url: str) -> Iterator[tuple[httpx.Client, To
             APP_READY_TIMEOUT_S,
             "/healthz",
         )
-        with httpx.Client(base_url=base_url, timeout=30) as client:
+        key = test_key(database_url)
+        with httpx.Client(base_url=base_url, timeout=30, headers=key.header) as client:
             yield client, TopicNames(namespace)
     finally:
         process.stop()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 
 from providers.settings import ProviderSettings
 from schemas.query import QueryRequested
@@ -23,6 +24,7 @@ from services.scorer.stores import RedisResultStore
 from strategist import create_app
 from strategist.settings import StrategistSettings
 from tests.support.emulator_process import EmulatorControl
+from tests.support.keys import test_key
 from tests.support.processes import free_port, unique_namespace
 from tests.unit.strategist.fakes import answered
 
@@ -33,7 +35,9 @@ TTL_S = 600
 
 
 @pytest.fixture
-def app(redis_url: str, emulator: EmulatorControl) -> Iterator[tuple[FlaskClient, RedisKeys]]:
+def app(
+    redis_url: str, database_url: str, emulator: EmulatorControl
+) -> Iterator[tuple[FlaskClient, RedisKeys]]:
     namespace = unique_namespace("first-answer")
     settings = StrategistSettings(
         infra=InfraSettings(
@@ -41,6 +45,7 @@ def app(redis_url: str, emulator: EmulatorControl) -> Iterator[tuple[FlaskClient
             redis_url=redis_url,
             topic_namespace=namespace,
             result_ttl_s=TTL_S,
+            database_url=SecretStr(database_url),
         ),
         providers=ProviderSettings(
             gemini_api_key=None, perplexity_api_key=None, emulator_url=emulator.base_url
@@ -48,8 +53,10 @@ def app(redis_url: str, emulator: EmulatorControl) -> Iterator[tuple[FlaskClient
         kafka_delivery_timeout_s=1.0,
     )
     flask_app = create_app(settings)
+    client = flask_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = test_key(database_url).header["Authorization"]
     try:
-        yield flask_app.test_client(), RedisKeys(namespace)
+        yield client, RedisKeys(namespace)
     finally:
         flask_app.extensions["strategist"].close()
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.stack import API, APP_READY_TIMEOUT_S, gunicorn
+from tests.support.keys import test_key
 from tests.support.processes import free_port, infra_env, unique_namespace
 
 pytestmark = pytest.mark.e2e
@@ -28,14 +29,17 @@ PROBE_TIMEOUT_S = 3.0
 PROBES = 5
 OVERFLOW_ANSWER_BOUND_S = 10.0
 """Generous: catches callers that waited for the sync deadline instead."""
+KEY_HEADER: dict[str, str] = {}
+"""The module app's API key header (set by the fixture)."""
 
 
 @pytest.fixture(scope="module")
-def base_url(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
+def base_url(kafka_bootstrap: str, redis_url: str, database_url: str) -> Iterator[str]:
     env = infra_env(
         unique_namespace("e2e-liveness"),
         KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
         REDIS_URL=redis_url,
+        DATABASE_URL=database_url,
         EMULATOR_URL=f"http://127.0.0.1:{free_port()}",  # routed queries never call it
         STRATEGIST_SYNC_TIMEOUT_S=str(SYNC_TIMEOUT_S),
     )
@@ -49,7 +53,8 @@ def base_url(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
             "/healthz",
         )
         # Each worker's first publish creates the topics and positions its follower.
-        with httpx.Client(base_url=url, timeout=30) as client:
+        KEY_HEADER.update(test_key(database_url).header)
+        with httpx.Client(base_url=url, timeout=30, headers=KEY_HEADER) as client:
             for _ in range(4):
                 assert client.post(f"{API}/analyses", json={"query": "warm"}).status_code == 202
         yield url
@@ -62,6 +67,7 @@ def _slow_call(url: str, index: int) -> tuple[int, float]:
     response = httpx.post(
         f"{url}{API}/analyze",
         json={"query": f"slow question {index}"},
+        headers=KEY_HEADER,
         timeout=SYNC_TIMEOUT_S + 30,
     )
     return response.status_code, time.monotonic() - started

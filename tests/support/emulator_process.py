@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
@@ -15,8 +16,10 @@ READY_TIMEOUT_S = 30.0
 class EmulatorControl:
     """Drive `PUT /_control/providers/<provider>` and read request counters."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, log_path: Path | None = None) -> None:
         self.base_url = base_url
+        self.log_path = log_path
+        """The emulator process's log (the leak test reads it)."""
 
     def set_mode(self, provider: str, mode: str) -> None:
         response = httpx.put(
@@ -49,6 +52,6 @@ def running_emulator(latency_scale: float = 0.0) -> Iterator[EmulatorControl]:
             READY_TIMEOUT_S,
             "control API",
         )
-        yield EmulatorControl(base_url)
+        yield EmulatorControl(base_url, process.log_path)
     finally:
         process.stop()
