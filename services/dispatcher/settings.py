@@ -45,4 +45,3 @@ class DispatcherSettings(BaseSettings):
     )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
-

@@ -75,7 +75,7 @@ def _finished_attempts(bootstrap: str, topic: str) -> list[ProviderAttempt]:
             if message is None or message.error() is not None:
                 continue
             quiet_since = time.monotonic()
-            event = ProviderAttempt.from_bytes(message.value())
+            event = ProviderAttempt.from_bytes(message.value() or b"")
             if event.outcome != "started":
                 found.append(event)
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from services.common.consumer import consumer_config
 from services.common.follower import follower_config
@@ -65,7 +65,7 @@ def test_mutual_tls_settings_reach_every_client(client: str) -> None:
         ssl_ca_location="/etc/kafka/ca.pem",
         ssl_certificate_location="/etc/kafka/client.pem",
         ssl_key_location="/etc/kafka/client.key",
-        ssl_key_password=KEY_PASSWORD,
+        ssl_key_password=SecretStr(KEY_PASSWORD),
     )
     config = BUILDERS[client](security)
     assert config["security.protocol"] == "SSL"
@@ -90,7 +90,7 @@ def test_the_local_broker_default_is_plaintext_without_secrets() -> None:
     ],
 )
 def test_a_half_configured_client_is_refused_at_start_up(
-    settings: dict[str, str], message: str
+    settings: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         KafkaSecurity(**settings)
@@ -113,15 +113,13 @@ def test_secrets_never_appear_in_the_clients_logs(
     """librdkafka accepts the settings (an unknown or invalid key raises here) and logs
     none of them while it tries to connect."""
     caplog.set_level(logging.DEBUG)
-    clients = [
-        Consumer(consumer_config(UNREACHABLE, group_id="g", client_id="c")),
-        Consumer(follower_config(UNREACHABLE, owner="f")),
-        Producer(producer_config(UNREACHABLE, client_id="p")),
-        AdminClient(admin_config(UNREACHABLE)),
-    ]
-    clients[2].poll(0.5)  # let the background threads try (and log)
-    clients[0].close()
-    clients[1].close()
-    clients[2].flush(0)
+    consumer = Consumer(consumer_config(UNREACHABLE, group_id="g", client_id="c"))
+    follower = Consumer(follower_config(UNREACHABLE, owner="f"))
+    producer = Producer(producer_config(UNREACHABLE, client_id="p"))
+    AdminClient(admin_config(UNREACHABLE))
+    producer.poll(0.5)  # let the background threads try (and log)
+    consumer.close()
+    follower.close()
+    producer.flush(0)
     out, err = capfd.readouterr()
     assert SASL_PASSWORD not in caplog.text + out + err
