@@ -4,7 +4,9 @@ Starts its own emulator (zero latency), the four services and two app processes
 (routing on / routing off) in a fresh topic namespace on the broker and Redis
 that `make bench` provides, pushes the same queries through both, and prints the
 overhead each path adds on top of provider time (request-to-response minus the
-provider latency reported in `routing.provider_latency_ms`) and throughput.
+provider latency reported in `routing.provider_latency_ms`) and throughput. The
+requests carry an admin API key made here in DATABASE_URL (it names each request's
+campaign; its rate is far above the benchmark's, so the limit is not measured).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 from bench.stats import RunSummary, percentile
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from strategist.keys import issue_key
 from tests.support.emulator_process import running_emulator
 from tests.support.kafka import delete_namespace
 from tests.support.processes import (
@@ -43,6 +46,7 @@ QUERIES = [
     "Who is leading the Pennsylvania Senate race right now?",
 ]
 READY_TIMEOUT_S = 60.0
+KEY_RATE_PER_MINUTE = 10_000_000
 
 
 def _app(name: str, env: dict[str, str], port: int) -> ManagedProcess:
@@ -53,12 +57,14 @@ def _ready(port: int) -> bool:
     return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
 
 
-def _run(name: str, base_url: str, requests: int, concurrency: int) -> RunSummary:
+def _run(
+    name: str, base_url: str, requests: int, concurrency: int, headers: dict[str, str]
+) -> RunSummary:
     overhead, total, failures = [], [], 0
 
     def one(i: int) -> None:
         nonlocal failures
-        with httpx.Client(base_url=base_url, timeout=60) as client:
+        with httpx.Client(base_url=base_url, timeout=60, headers=headers) as client:
             started = time.perf_counter()
             response = client.post(
                 API, json={"query": QUERIES[i % len(QUERIES)], "campaign_id": f"bench-{i % 7}"}
@@ -77,14 +83,18 @@ def _run(name: str, base_url: str, requests: int, concurrency: int) -> RunSummar
     return RunSummary(name, requests, failures, time.perf_counter() - started, overhead, total)
 
 
-def _measure(args: argparse.Namespace, namespace: str) -> list[RunSummary]:
+def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> list[RunSummary]:
     """Both paths through one stack in `namespace`: direct first, then routed."""
+    headers = issue_key(
+        database_url, "bench", role="admin", rate_per_minute=KEY_RATE_PER_MINUTE
+    ).header
     with running_emulator(latency_scale=0.0) as emulator:
         env = infra_env(
             namespace,
             EMULATOR_URL=emulator.base_url,
             LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
             LOG_LEVEL="WARNING",
+            DATABASE_URL=database_url,
         )
         routed_port, direct_port = free_port(), free_port()
         services = [
@@ -100,15 +110,27 @@ def _measure(args: argparse.Namespace, namespace: str) -> list[RunSummary]:
                     "/readyz",
                 )
             # Warm-up: consumer group assignment, connections, first-call costs.
-            _run("warm-up", f"http://127.0.0.1:{routed_port}", 20, 4)
-            _run("warm-up", f"http://127.0.0.1:{direct_port}", 20, 4)
+            _run("warm-up", f"http://127.0.0.1:{routed_port}", 20, 4, headers)
+            _run("warm-up", f"http://127.0.0.1:{direct_port}", 20, 4, headers)
             print(
                 f"[bench] {args.requests} requests per path, {args.concurrency} concurrent "
                 "clients, emulator latency 0"
             )
             return [
-                _run("direct", f"http://127.0.0.1:{direct_port}", args.requests, args.concurrency),
-                _run("routed", f"http://127.0.0.1:{routed_port}", args.requests, args.concurrency),
+                _run(
+                    "direct",
+                    f"http://127.0.0.1:{direct_port}",
+                    args.requests,
+                    args.concurrency,
+                    headers,
+                ),
+                _run(
+                    "routed",
+                    f"http://127.0.0.1:{routed_port}",
+                    args.requests,
+                    args.concurrency,
+                    headers,
+                ),
             ]
 
 
@@ -117,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args(argv)
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        parser.error("DATABASE_URL is not set (API keys live in PostgreSQL; make bench sets it)")
 
     namespace = unique_namespace("bench")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -127,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     try:
-        results = _measure(args, namespace)
+        results = _measure(args, namespace, database_url)
     finally:
         delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
     for result in results:

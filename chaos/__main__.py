@@ -1,8 +1,9 @@
 """`python -m chaos` (`make chaos`): kill -9 every part of the stack under load, then count.
 
-Needs the broker and Redis (`make chaos` provides them through scripts/with-infra.sh,
-so the run can restart both). Prints the figures; exit code 0 only when nothing was
-lost, answered twice, paid twice or forgotten.
+Needs the broker, Redis and PostgreSQL for the API key it makes (`make chaos` provides
+them through scripts/with-infra.sh, so the run can restart the broker and Redis).
+Prints the figures; exit code 0 only when nothing was lost, answered twice, paid twice
+or forgotten.
 """
 
 from __future__ import annotations
@@ -53,11 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     configure_logging("WARNING")  # the run logs what it finds wrong
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        parser.error("DATABASE_URL is not set (API keys live in PostgreSQL; make chaos sets it)")
     report = run_chaos(
         duration_s=args.duration,
         rate=args.rate,
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP_SERVERS),
         redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
+        database_url=database_url,
         skip=frozenset(name.strip() for name in args.skip.split(",") if name.strip()),
     )
     print(json.dumps(report.as_dict(), indent=2) if args.format == "json" else _table(report))

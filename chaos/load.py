@@ -54,8 +54,17 @@ class LoadResult:
 class OpenLoopLoad:
     """Send `rate` queries a second until `stop_sending`, then wait for the answers."""
 
-    def __init__(self, base_url: str, rate: float, *, campaign: str = "chaos") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        rate: float,
+        *,
+        campaign: str = "chaos",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """`headers`: sent with every request (the API key)."""
         self._base_url = base_url
+        self._headers = dict(headers or {})
         self._rate = rate
         self._campaign = campaign
         self._sending = threading.Event()
@@ -81,7 +90,10 @@ class OpenLoopLoad:
     async def _run(self) -> None:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         async with httpx.AsyncClient(
-            base_url=self._base_url, timeout=REQUEST_TIMEOUT_S, limits=limits
+            base_url=self._base_url,
+            timeout=REQUEST_TIMEOUT_S,
+            limits=limits,
+            headers=self._headers,
         ) as client:
             interval = 1.0 / self._rate
             next_at = time.monotonic()

@@ -16,6 +16,7 @@ from chaos.ledger import read_ledger
 from chaos.load import API, OpenLoopLoad
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from strategist.keys import issue_key
 from tests.support.emulator_process import running_emulator
 from tests.support.kafka import delete_namespace
 from tests.support.processes import (
@@ -32,6 +33,10 @@ logger = logging.getLogger(__name__)
 SERVICES = ("classifier", "dispatcher", "scorer", "health")
 READY_TIMEOUT_S = 60.0
 EMULATOR_LATENCY_SCALE = 0.2
+CAMPAIGN = "chaos"
+KEY_MIN_RATE_PER_MINUTE = 60_000
+KEY_RATE_HEADROOM = 20
+"""Each query is a submit and several polls: the key's rate is far above the load's."""
 """Provider answers take a fraction of their real time: realistic, but many per second."""
 FAULT_WINDOW_S = 10.0
 """Queries sent this long after a fault are the ones it can delay."""
@@ -127,10 +132,14 @@ def run_chaos(
     rate: float,
     bootstrap: str,
     redis_url: str,
+    database_url: str,
     skip: frozenset[str] = frozenset(),
     progress: bool = True,
 ) -> ChaosReport:
-    """One run; `skip` names faults of FAULT_SCHEDULE to leave out (e.g. "kafka")."""
+    """One run; `skip` names faults of FAULT_SCHEDULE to leave out (e.g. "kafka").
+
+    The load sends a strategist API key of the campaign "chaos", made here in
+    `database_url`, with a rate far above the load's (the limit is not under test)."""
     namespace = unique_namespace("chaos")
     topics = TopicNames(namespace)
     create_topics(bootstrap, topics.specs())
@@ -147,14 +156,20 @@ def run_chaos(
                 namespace,
                 KAFKA_BOOTSTRAP_SERVERS=bootstrap,
                 REDIS_URL=redis_url,
+                DATABASE_URL=database_url,
                 EMULATOR_URL=emulator.base_url,
                 LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
                 LOG_LEVEL="INFO",
             )
             say(f"starting the stack in namespace {namespace}")
+            key = issue_key(
+                database_url,
+                CAMPAIGN,
+                rate_per_minute=max(KEY_MIN_RATE_PER_MINUTE, int(rate * 60 * KEY_RATE_HEADROOM)),
+            )
             stack = _start(env, port)
             try:
-                ids = _drive(stack, report, f"http://127.0.0.1:{port}", say, skip)
+                ids = _drive(stack, report, f"http://127.0.0.1:{port}", key.header, say, skip)
             finally:
                 stack.stop()
         say("reading the responses and provider-attempts topics")
@@ -171,11 +186,12 @@ def _drive(
     stack: Stack,
     report: ChaosReport,
     base_url: str,
+    headers: dict[str, str],
     say: Callable[[str], None],
     skip: frozenset[str],
 ) -> set[str]:
     """Load, faults, answers; returns the ids of the analyses accepted."""
-    load = OpenLoopLoad(base_url, report.rate_per_s)
+    load = OpenLoopLoad(base_url, report.rate_per_s, campaign=CAMPAIGN, headers=headers)
     started = time.monotonic()
     load.start()
     say(f"sending {report.rate_per_s:g} queries/s for {report.duration_s:g}s")
@@ -199,7 +215,7 @@ def _drive(
     say(f"sent {len(load.result.analyses)}; waiting up to {load.answer_grace_s:g}s for answers")
     load.wait(load.answer_grace_s + 30)
     _count(report, load, started)
-    forgotten = _forgotten(base_url, answered_before_redis)
+    forgotten = _forgotten(base_url, headers, answered_before_redis)
     report.forgotten_after_redis_restart = sum(forgotten.values())
     report.forgotten_by_status = forgotten
     return set(load.result.analyses)
@@ -231,10 +247,12 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
         fault.worst_answer_after_s = round(max(window), 2) if window else None
 
 
-def _forgotten(base_url: str, answered: dict[str, str]) -> dict[int, int]:
+def _forgotten(
+    base_url: str, headers: dict[str, str], answered: dict[str, str]
+) -> dict[int, int]:
     """Answers given before the Redis restart that the API no longer returns, by status."""
     forgotten: dict[int, int] = {}
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    with httpx.Client(base_url=base_url, timeout=10, headers=headers) as client:
         for analysis_id in answered:
             response = client.get(f"{API}/analyses/{analysis_id}")
             if response.status_code != 200:

@@ -2,7 +2,8 @@
 
 Also runs a baseline in the same session (every question sent straight to Gemini 2.5
 Pro) to print the saving, and shows one failover by switching Gemini off in the
-emulator. Needs `make up` (or `make demo`, which starts it).
+emulator. Needs `make up` (or `make demo`, which starts it). Sends an API key of the
+campaign `demo-campaign`: STRATEGIST_API_KEY, or one it makes in the stack's database.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
 from schemas.query import QueryRequested
+from strategist.tool_keys import tool_headers
 
 API = "/api/v1/strategist"
 REQUEST_TIMEOUT_S = 90.0
+CAMPAIGN = "demo-campaign"
+KEY_RATE_PER_MINUTE = 600
 WEAK_MODEL_NOTE = (
     "Note: the local model is SmolLM2-135M-Instruct, a 135M-parameter model: most of its "
     "answers are unusable (about 7 in 35 usable on our dev set), it invents facts and cannot "
@@ -113,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = ProviderSettings()
     emulator_url = args.emulator_url or settings.emulator_url
 
-    client = httpx.Client(base_url=args.url, timeout=REQUEST_TIMEOUT_S)
+    headers = tool_headers(CAMPAIGN, rate_per_minute=KEY_RATE_PER_MINUTE)
+    print(f"[demo] requests carry an API key of campaign {CAMPAIGN} (Authorization: Bearer)")
+    client = httpx.Client(base_url=args.url, timeout=REQUEST_TIMEOUT_S, headers=headers)
     started_at = time.time()
     analysis_ids: list[str] = []
     print(f"[demo] {len(SAMPLE_QUESTIONS)} sample questions through {args.url}{API}/analyze\n")
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     costs, baselines, latencies = [], [], []
     for number, question in enumerate(SAMPLE_QUESTIONS, 1):
         response = client.post(
-            f"{API}/analyze", json={"query": question, "campaign_id": "demo-campaign"}
+            f"{API}/analyze", json={"query": question, "campaign_id": CAMPAIGN}
         )
         body = response.json()
         print(_row(number, question, body, response.status_code) + "\n")
@@ -137,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         httpx.put(f"{emulator_url}/_control/providers/gemini", json={"mode": "down"}, timeout=5)
         response = client.post(
-            f"{API}/analyze", json={"query": failover_question, "campaign_id": "demo-campaign"}
+            f"{API}/analyze", json={"query": failover_question, "campaign_id": CAMPAIGN}
         )
         print(_row(13, failover_question, response.json(), response.status_code))
         print("    " + (response.json().get("routing") or {}).get("explanation", "") + "\n")
@@ -162,6 +168,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"[demo] baseline (all to Gemini 2.5 Pro, measured now): ${baseline:.6f} -> "
                 f"saving {saving:.0%}"
             )
+    usage = client.get(f"{API}/usage")
+    if usage.status_code == 200:
+        books = usage.json()
+        limit = books["limit_usd"]
+        print(
+            f"[demo] campaign {CAMPAIGN} this month: spent ${books['spent_usd']:.6f}, limit "
+            + ("none" if limit is None else f"${limit:.2f}")
+        )
     if analysis_ids:
         _audit_trail(analysis_ids[0], started_at)
     if settings.gemini_emulated or settings.perplexity_emulated:

@@ -4,8 +4,10 @@
                          [--skip-local-models] [--local-limit N] [--format table|json]
 
 1. Sends every question of the split through the running stack's
-   `POST /api/v1/strategist/analyze` (`make eval` starts the stack first) and prints
-   what the stack really spent against the same answers priced at Gemini 2.5 Pro.
+   `POST /api/v1/strategist/analyze` (`make eval` starts the stack first) with an API
+   key of the campaign `eval` (STRATEGIST_API_KEY, or one made in the stack's
+   database) and prints what the stack really spent against the same answers priced
+   at Gemini 2.5 Pro.
 2. Scores the learned router and simple baselines (always Pro, always Flash, the
    old keyword rules, random) in the same run: accuracy per tier and overall,
    confusion matrices, complex questions sent to the local model, and an estimated
@@ -24,7 +26,13 @@ import sys
 from dataclasses import asdict
 
 from core.economics import measured_baseline_cost_usd
-from evaluation.routing import LEARNED, render_priced, run_through_stack, score_routers
+from evaluation.routing import (
+    EVAL_CAMPAIGN,
+    LEARNED,
+    render_priced,
+    run_through_stack,
+    score_routers,
+)
 from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
@@ -33,7 +41,10 @@ from services.classifier.dataset import DATA_DIR, Example, load_split
 from services.classifier.evaluate import evaluate_router, render
 from services.classifier.tier_model import DEFAULT_ARTIFACT
 from services.classifier.tier_router import TierRouter
+from strategist.tool_keys import tool_headers
 
+EVAL_KEY_RATE_PER_MINUTE = 100_000
+"""The evaluation sends the whole split as fast as the stack answers: not a rate test."""
 TARGETS = "targets: accuracy >= 92%, complex sent to the local model <= 3%, saving >= 60%"
 
 
@@ -68,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 
     examples = load_split(args.split)
     print(f"[eval] {len(examples)} {args.split} questions through {args.url}", file=sys.stderr)
+    headers = tool_headers(EVAL_CAMPAIGN, rate_per_minute=EVAL_KEY_RATE_PER_MINUTE)
     outcomes = run_through_stack(
-        examples, args.url, concurrency=args.concurrency, progress=_progress
+        examples, args.url, concurrency=args.concurrency, headers=headers, progress=_progress
     )
     failed = [o for o in outcomes if o.status != 200]
     spent = sum(o.cost_usd for o in outcomes)

@@ -40,6 +40,7 @@ from services.classifier.features import extract_features, rule_tier
 from services.classifier.tier_model import TIERS
 
 ANALYZE = "/api/v1/strategist/analyze"
+EVAL_CAMPAIGN = "eval"
 CHARS_PER_TOKEN = 4
 RANDOM_SEED = 7
 REQUEST_TIMEOUT_S = 120.0
@@ -80,15 +81,17 @@ def run_through_stack(
     base_url: str,
     *,
     concurrency: int,
+    headers: dict[str, str] | None = None,
     progress: Callable[[int, int, Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """POST every example to the stack's /analyze; outcomes in the examples' order."""
+    """POST every example to the stack's /analyze (with `headers`: the API key); outcomes
+    in the examples' order."""
 
     def one(example: Example) -> Outcome:
-        with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S, headers=headers) as client:
             try:
                 response = client.post(
-                    ANALYZE, json={"query": example.query, "campaign_id": "eval"}
+                    ANALYZE, json={"query": example.query, "campaign_id": EVAL_CAMPAIGN}
                 )
             except httpx.HTTPError as err:
                 return Outcome(example, 0, None, False, 0.0, 0.0, 0, f"{type(err).__name__}")

@@ -18,13 +18,14 @@ pytestmark = pytest.mark.integration
 
 
 def test_nothing_lost_answered_twice_paid_twice_or_forgotten_under_kill_9(
-    kafka_bootstrap: str, redis_url: str
+    kafka_bootstrap: str, redis_url: str, database_url: str
 ) -> None:
     report = run_chaos(
         duration_s=DURATION_S,
         rate=RATE_PER_S,
         bootstrap=kafka_bootstrap,
         redis_url=redis_url,
+        database_url=database_url,
         progress=True,
     )
     summary = report.as_dict()
