@@ -14,7 +14,7 @@ from pathlib import Path
 from services.classifier.tier_model import TIERS
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "routing"
-SPLITS: tuple[str, ...] = ("train", "dev", "test")
+SPLITS: tuple[str, ...] = ("train", "dev", "test", "holdout")
 LANGUAGES = ("en", "es")
 ANALYSIS_TYPES = (
     "polling", "strategy", "messaging", "opposition_research", "editing", "general"

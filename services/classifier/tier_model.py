@@ -6,6 +6,11 @@ scikit-learn. The checksum file (`<artifact>.sha256`, in `sha256sum` format) is 
 before the JSON is read, so a truncated or hand-edited artifact stops start-up instead
 of routing with half a model. The version names the format and the first eight hex
 digits of the content's hash, so two artifacts with one version are the same model.
+
+Format 2 adds a cascade and a guard, both chosen by cross-validation on the fitting data
+(`train.py`): a TF-IDF-only pair of heads that decides alone when it is sure (the
+sentence embedding is 90% of a decision's CPU), and the least probability the simple
+tier needs over the complex tier before a question goes to the local model.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from schemas.classified import Tier
 from services.classifier.tfidf import TfidfBlock
 
 ARTIFACT_FORMAT = "tier-router"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TIERS: tuple[Tier, ...] = ("simple", "standard", "complex", "live")
 SIGNIFICANT_DIGITS = 6
 """Weights are written with 6 significant digits: byte-identical across runs, and the
@@ -77,6 +82,17 @@ class EmbeddingSpec:
 
 
 @dataclass(frozen=True)
+class FastHeads:
+    """The cascade's first stage: tier and depth heads over the TF-IDF features only."""
+
+    tiers: LinearHead
+    depth: LinearHead
+    threshold: float
+    """The fast heads decide alone when their likeliest tier has at least this
+    probability; above 1 the cascade is off and every decision reads the embedding."""
+
+
+@dataclass(frozen=True)
 class TierModel:
     """Everything the router needs besides the embedding model itself."""
 
@@ -88,11 +104,21 @@ class TierModel:
     """One row: the logit that the question asks for deep analysis (complex, or live and
     deep); decides Sonar against Sonar Pro for a live question."""
     deep_threshold: float
+    fast: FastHeads
+    local_guard_ratio: float
+    """The simple tier (the local model) is chosen only while P(complex) stays below this
+    share of P(simple); otherwise the likeliest other tier answers. A Bayes decision with
+    a loss 1/ratio times higher for a complex question answered by the local model than
+    for a routine one answered by a paid model. 0 turns the guard off."""
     training: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def sparse_dimensions(self) -> int:
+        return sum(block.size for block in self.blocks)
+
+    @property
     def dimensions(self) -> int:
-        return sum(block.size for block in self.blocks) + self.embedding.dimensions
+        return self.sparse_dimensions + self.embedding.dimensions
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,8 +137,13 @@ class TierModel:
                     "dimensions": self.embedding.dimensions,
                 },
             },
-            "tiers": _head_json(self.tiers),
+            "tiers": {**_head_json(self.tiers), "local_guard_ratio": self.local_guard_ratio},
             "depth": {**_head_json(self.depth), "threshold": self.deep_threshold},
+            "fast": {
+                "tiers": _head_json(self.fast.tiers),
+                "depth": _head_json(self.fast.depth),
+                "threshold": self.fast.threshold,
+            },
             "training": self.training,
         }
 
@@ -179,15 +210,25 @@ def _from_json(raw: dict[str, Any]) -> TierModel:
         tiers=_head(raw["tiers"]),
         depth=_head(raw["depth"]),
         deep_threshold=float(raw["depth"]["threshold"]),
+        fast=FastHeads(
+            tiers=_head(raw["fast"]["tiers"]),
+            depth=_head(raw["fast"]["depth"]),
+            threshold=float(raw["fast"]["threshold"]),
+        ),
+        local_guard_ratio=float(raw["tiers"]["local_guard_ratio"]),
         training=raw.get("training", {}),
     )
-    if model.tiers.classes != TIERS:
-        raise ValueError(f"tier classes {model.tiers.classes} are not {TIERS}")
-    for head in (model.tiers, model.depth):
-        if head.weights.shape != (len(head.classes), model.dimensions):
-            raise ValueError(
-                f"weights {head.weights.shape} do not fit {model.dimensions} features"
-            )
+    for head in (model.tiers, model.fast.tiers):
+        if head.classes != TIERS:
+            raise ValueError(f"tier classes {head.classes} are not {TIERS}")
+    for head, width in (
+        (model.tiers, model.dimensions),
+        (model.depth, model.dimensions),
+        (model.fast.tiers, model.sparse_dimensions),
+        (model.fast.depth, model.sparse_dimensions),
+    ):
+        if head.weights.shape != (len(head.classes), width):
+            raise ValueError(f"weights {head.weights.shape} do not fit {width} features")
     return model
 
 

