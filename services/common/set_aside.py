@@ -35,7 +35,8 @@ def recover_query(key: bytes | None, value: bytes) -> tuple[str | None, QueryReq
     """(analysis id, the query when readable) from a raw pipeline message.
 
     Pipeline topics are keyed by the query id and carry the query at the top level
-    (queries) or under "query" (classified, completions).
+    (queries) or under "query" (classified, completions). An escalated query travels
+    under a derived id; its answer belongs to the analysis the caller waits on.
     """
     body: Any = None
     with contextlib.suppress(ValueError, RecursionError):
@@ -47,7 +48,8 @@ def recover_query(key: bytes | None, value: bytes) -> tuple[str | None, QueryReq
                 query = QueryRequested.model_validate(candidate)
             except ValidationError:
                 continue
-            return query.query_id, query
+            analysis_id = query.escalation.analysis_id if query.escalation else query.query_id
+            return analysis_id, query
     analysis_id = key.decode("utf-8", "replace") if key else None
     if analysis_id is not None and not 0 < len(analysis_id) <= MAX_ANALYSIS_ID_CHARS:
         analysis_id = None

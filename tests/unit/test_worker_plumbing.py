@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from schemas.classified import QueryClassified
-from schemas.query import QueryRequested
+from schemas.completion import Answer, AttemptSummary
+from schemas.query import Escalation, QueryRequested
+from schemas.response import Confidence
 from services.classifier.handler import classify
 from services.common.set_aside import recover_query
 from services.common.worker import Outgoing, derived_outputs
@@ -48,3 +50,21 @@ def test_recovers_the_query_of_any_pipeline_message() -> None:
     assert recover_query(b"x" * 65, b"[") == (None, None)
     deep = b"[" * 100_000 + b"]" * 100_000
     assert recover_query(b"q10", deep) == ("q10", None)
+
+
+def test_a_dead_lettered_escalated_query_is_answered_under_its_analysis_id() -> None:
+    """The escalated query travels under a derived id; the caller waits on the analysis."""
+    answer = Answer(
+        provider="gemini", model="gemini-2.5-flash", text="a guess", input_tokens=5,
+        output_tokens=3, cost_usd=0.0001, latency_ms=12.0,
+    )
+    escalation = Escalation(
+        analysis_id="a1",
+        reason="confidence 0.31 below 0.50",
+        set_aside=AttemptSummary(provider="gemini", model="gemini-2.5-flash", outcome="success"),
+        answer=answer,
+        confidence=Confidence(score=0.31, components={}),
+    )
+    query = QueryRequested(query_id="a1~esc1", query="draft a note", escalation=escalation)
+    classified = classify(query)
+    assert recover_query(b"a1~esc1", classified.to_bytes()) == ("a1", classified.query)
