@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 CHAOS_ARGS ?=
 MYPY_PATHS := schemas core services providers emulator strategist audit evaluation chaos bench
 
-.PHONY: help setup up down status demo test bench chaos eval train-router lint clean
+.PHONY: help setup up down status demo test bench chaos eval eval-confidence train-router lint clean
 
 help:
 	@echo "make setup   install system packages, .venv, Kafka jars and the local model"
@@ -26,6 +26,8 @@ help:
 	@echo "make bench   pipeline overhead and throughput benchmark"
 	@echo "make eval    routing accuracy and savings on the test split through the stack, and"
 	@echo "             the local model candidates (EVAL_ARGS=--skip-local-models to skip them)"
+	@echo "make eval-confidence  ECE, AUROC and Brier before and after calibration on the simulated"
+	@echo "             and real graded sets, and escalation's cost and accuracy"
 	@echo "make train-router  retrain the classifier's tier router (deterministic; see docs/routing.md)"
 	@echo "make chaos   kill -9 every part of the stack under load, then count losses"
 	@echo "             (CHAOS_ARGS='--help' for its options)"
@@ -57,6 +59,9 @@ bench: setup
 
 eval: up
 	@$(PY) -m evaluation $(EVAL_ARGS)
+
+eval-confidence: setup
+	@$(PY) -m evaluation.confidence $(EVAL_CONFIDENCE_ARGS)
 
 train-router: setup
 	@$(PY) -m services.classifier.train $(TRAIN_ARGS)
