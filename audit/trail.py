@@ -39,6 +39,9 @@ class Trail:
     query_at_ms: int | None = None
     classified: QueryClassified | None = None
     completion: CompletionProduced | None = None
+    escalated: list[CompletionProduced] = field(default_factory=list)
+    """Completions of the escalated rounds (the scorer asked the next model because the
+    first answer's confidence was low); their events travel under derived query ids."""
     attempts: list[ProviderAttempt] = field(default_factory=list)
     responses: list[AnalysisResponded] = field(default_factory=list)
     feedback: list[FeedbackGiven] = field(default_factory=list)
@@ -80,13 +83,24 @@ class Trail:
 
     @property
     def used_attempt_id(self) -> str | None:
-        """The attempt whose answer the completion carries: the dispatcher numbers the
-        calls it makes (skipped steps take no number) and stops at the first success."""
-        completion = self.completion
-        if completion is None or completion.status != "succeeded" or completion.answer is None:
-            return None
-        called = sum(1 for a in completion.attempts if a.outcome != "skipped")
-        return f"{self.analysis_id}:{called}" if called else None
+        """The attempt whose answer the (first-round) completion carries."""
+        return None if self.completion is None else _used_attempt_id(self.completion)
+
+    @property
+    def used_attempt_ids(self) -> set[str]:
+        """Every attempt whose answer a completion carried: the first round's and each
+        escalated round's (a set-aside answer was used, to decide to escalate)."""
+        completions = [self.completion, *self.escalated] if self.completion else self.escalated
+        return {used for c in completions if (used := _used_attempt_id(c)) is not None}
+
+
+def _used_attempt_id(completion: CompletionProduced) -> str | None:
+    """The dispatcher numbers the calls it makes (skipped steps take no number) and stops
+    at the first success: the last call of a successful completion is the one used."""
+    if completion.status != "succeeded" or completion.answer is None:
+        return None
+    called = sum(1 for a in completion.attempts if a.outcome != "skipped")
+    return f"{completion.query.query_id}:{called}" if called else None
 
 
 def tier_view(classification: Classification | None) -> dict[str, Any]:
@@ -133,6 +147,8 @@ class TrailBuilder:
         self.unattributed_dead_letters: list[DeadLetter] = []
         self._seen: set[tuple[str, str]] = set()
         self._letters: list[DeadLetter] = []
+        self._escalated_ids: dict[str, str] = {}
+        """Derived query id of an escalated round -> the analysis id it belongs to."""
 
     def trail(self, analysis_id: str) -> Trail:
         if analysis_id not in self.trails:
@@ -142,6 +158,7 @@ class TrailBuilder:
     def add_all(self, records: Iterable[Record]) -> TrailBuilder:
         for record in records:
             self.add(record)
+        self._fold_escalated_rounds()
         self._attach_dead_letters()
         return self
 
@@ -182,15 +199,38 @@ class TrailBuilder:
 
     def _classified(self, record: Record) -> None:
         event = QueryClassified.from_bytes(record.value or b"")
+        if self._escalated_round(event.query):
+            return
         trail = self.trail(event.query.query_id)
         if trail.classified is None:
             trail.classified = event
 
     def _completion(self, record: Record) -> None:
         event = CompletionProduced.from_bytes(record.value or b"")
+        if self._escalated_round(event.query):
+            if self._first(record.topic, event.event_id):
+                self.trail(event.query.escalation.analysis_id).escalated.append(  # type: ignore[union-attr]
+                    event
+                )
+            return
         trail = self.trail(event.query.query_id)
         if trail.completion is None:
             trail.completion = event
+
+    def _escalated_round(self, query: QueryRequested) -> bool:
+        """True (and the derived id noted) for a query the scorer escalated."""
+        if query.escalation is None:
+            return False
+        self._escalated_ids[query.query_id] = query.escalation.analysis_id
+        return True
+
+    def _fold_escalated_rounds(self) -> None:
+        """Attempts of escalated rounds are keyed by the derived query id: move them to
+        the analysis they belong to (they may be read before the round's events)."""
+        for derived, analysis_id in self._escalated_ids.items():
+            stray = self.trails.pop(derived, None)
+            if stray is not None:
+                self.trail(analysis_id).attempts.extend(stray.attempts)
 
     def _attempt(self, record: Record) -> None:
         event = ProviderAttempt.from_bytes(record.value or b"")

@@ -44,6 +44,7 @@ class Finding:
 
 
 def _attempt_findings(trail: Trail) -> list[Finding]:
+    used_ids = trail.used_attempt_ids
     used = trail.used_attempt_id
     finished = {a.attempt_id for a in trail.attempts if a.outcome != "started"}
     findings = []
@@ -56,7 +57,7 @@ def _attempt_findings(trail: Trail) -> list[Finding]:
             )
         if attempt.outcome != "success":
             continue
-        if attempt.attempt_id != used or attempt.attempt_id in billed_ids:
+        if attempt.attempt_id not in used_ids or attempt.attempt_id in billed_ids:
             why = (
                 "a second success for this attempt"
                 if attempt.attempt_id in billed_ids

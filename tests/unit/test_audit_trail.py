@@ -18,7 +18,8 @@ from schemas.base import EventModel
 from schemas.completion import Answer, AttemptSummary, CompletionProduced
 from schemas.dead_letter import DeadLetter
 from schemas.feedback import FeedbackGiven
-from schemas.query import QueryRequested
+from schemas.query import Escalation, QueryRequested
+from schemas.response import Confidence
 from schemas.topics import TopicNames
 from services.classifier.handler import classify
 
@@ -198,3 +199,41 @@ def test_policy_thresholds_escalate_an_unsure_tier() -> None:
     policy = Policy(min_probability={"simple": 0.8})
     assert policy.decide({"simple": 0.6, "standard": 0.3, "complex": 0.1})[0] == "standard"
     assert policy.decide({"simple": 0.9, "standard": 0.1})[0] == "simple"
+
+
+def test_an_escalated_round_joins_its_analysis_and_its_set_aside_answer_is_not_a_gap() -> None:
+    log = Log()
+    run(log, "e1", T0, respond=False)  # first round: Flash answered, then set aside
+    [completion] = [r for r in log.records if r.topic == TOPICS.completions]
+    first = CompletionProduced.from_bytes(completion.value or b"")
+    escalation = Escalation(
+        analysis_id="e1", reason="confidence 0.30 below 0.50",
+        set_aside=first.attempts[-1], answer=_answer(),
+        confidence=Confidence(score=0.3, components={}),
+        earlier_attempts=first.attempts, route=first.route,
+    )
+    derived = "5f0c-derived"
+    query = first.query.model_copy(update={"query_id": derived, "escalation": escalation})
+    # The round's attempt is read before the round's own events: it must still join.
+    log.put(TOPICS.provider_attempts, "perplexity", ProviderAttempt(
+        query_id=derived, attempt_id=attempt_id_for(derived, 1), provider="perplexity",
+        model="sonar", attempt_number=1, outcome="success", latency_ms=200,
+        cost_usd=0.006), T0 + timedelta(seconds=1))
+    summary = AttemptSummary(provider="perplexity", model="sonar", outcome="success",
+                             cost_usd=0.006)
+    escalated = CompletionProduced(
+        query=query, classification=first.classification, route=first.route[1:],
+        status="succeeded", answer=_answer("perplexity", "sonar"), attempts=[summary])
+    log.put(TOPICS.completions, derived, escalated, T0 + timedelta(seconds=1.1))
+    response = build_response(
+        query=first.query, path="intelligent", classification=first.classification,
+        route=first.route, attempts=[summary], answer=escalated.answer, confidence=None,
+        error=None)
+    log.put(TOPICS.responses, "e1", response, T0 + timedelta(seconds=1.2))
+
+    builder = log.build()
+    assert derived not in builder.trails
+    trail = builder.trails["e1"]
+    assert len(trail.attempts) == 2 and [c.query.query_id for c in trail.escalated] == [derived]
+    window = Window(T0, T0 + timedelta(minutes=1))
+    assert find_gaps(builder, window, now=T0 + timedelta(hours=1)) == []
