@@ -81,6 +81,7 @@ def build_response(
     baseline_cost_usd: float = 0.0,
     escalated_from: Sequence[AttemptSummary] = (),
     escalation_reason: str | None = None,
+    budget_remaining_usd: float | None = None,
 ) -> AnalysisResponded:
     """The final response event for `query`.
 
@@ -88,7 +89,8 @@ def build_response(
     `direct_reason` says why the direct path was taken; `baseline_cost_usd` is the
     all-Gemini-2.5-Pro estimate for the answer (`core.economics`); `escalated_from`
     lists the answers set aside for low confidence (their calls are in `attempts` too,
-    so their cost counts) and `escalation_reason` says why.
+    so their cost counts) and `escalation_reason` says why; `budget_remaining_usd` is
+    what the campaign's monthly limit has left (None without a limit).
     """
     completed_at = utc_now()
     latency_ms = max((completed_at - query.submitted_at).total_seconds() * 1000.0, 0.0)
@@ -121,6 +123,7 @@ def build_response(
         emulated=bool(answer and answer.emulated),
         escalated_from=list(escalated_from),
         escalation_reason=escalation_reason,
+        budget_remaining_usd=budget_remaining_usd,
     )
     return AnalysisResponded(
         analysis_id=query.query_id,

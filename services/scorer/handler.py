@@ -220,4 +220,5 @@ class Scorer:
             baseline_cost_usd=baseline_cost_usd(self._catalogue, answer),
             escalated_from=escalated_from,
             escalation_reason=reason,
+            budget_remaining_usd=completion.budget_remaining_usd,
         )

@@ -207,3 +207,16 @@ def test_every_answer_carries_its_all_gemini_pro_baseline() -> None:
     assert response.routing.baseline_cost_usd == pytest.approx(expected)
     failed = asyncio.run(_scorer(Results()).score(_completion("latest polls", None, [])))
     assert failed.routing.baseline_cost_usd == 0.0  # no answer, nothing to compare
+
+
+def test_the_response_shows_what_the_campaign_budget_has_left() -> None:
+    attempt = AttemptSummary(
+        provider="perplexity", model="sonar", outcome="success", cost_usd=0.0051
+    )
+    completion = _completion("latest polls", SONAR_ANSWER, [attempt]).model_copy(
+        update={"budget_remaining_usd": 4.25}
+    )
+    response = asyncio.run(_scorer(Results()).score(completion))
+    assert response.routing.budget_remaining_usd == 4.25
+    unlimited = asyncio.run(_scorer(Results()).score(_completion("latest", SONAR_ANSWER, [])))
+    assert unlimited.routing.budget_remaining_usd is None
