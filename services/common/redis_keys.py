@@ -32,6 +32,10 @@ class RedisKeys:
         """The scorer's cross-validation outcome, so a redelivered completion is not paid twice."""
         return f"{self.namespace}:cross-check:{query_id}"
 
+    def escalation(self, query_id: str) -> str:
+        """The scorer's escalate-or-answer decision for one completion (taken once)."""
+        return f"{self.namespace}:escalation:{query_id}"
+
     def provider_status(self) -> str:
         """Hash provider -> latest ProviderStatus JSON (the app's health view)."""
         return f"{self.namespace}:provider-status"

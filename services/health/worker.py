@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from providers.base import Provider
 from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName, utc_now
+from services.common.kafka_security import admin_config
 from services.common.producer import EventProducer
 from services.common.redis_keys import RedisKeys
 from services.common.runner import worker_consumer_config
@@ -39,7 +40,7 @@ PARTITION_COUNT_RETRY_S = 1.0
 
 def attempt_partition_count(bootstrap_servers: str, topic: str) -> int:
     """How many partitions `topic` has now (blocking; raises KafkaException)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(admin_config(bootstrap_servers))
     metadata = admin.list_topics(topic, timeout=METADATA_TIMEOUT_S)
     found = metadata.topics.get(topic)
     if found is None or found.error is not None or not found.partitions:

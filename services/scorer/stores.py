@@ -78,10 +78,6 @@ class RedisEscalationDecisions:
         self._once = once
         self._keys = keys
 
-    def _result_key(self, query_id: str) -> str:
-        # TODO(redis_keys): move next to the other keys as RedisKeys.escalation(query_id).
-        return f"{self._keys.namespace}:{ESCALATION_STEP}:{query_id}"
-
     async def decide(self, query_id: str, reason: str | None) -> str | None:
         """`reason` the first time for this query id; the stored decision after that."""
 
@@ -89,7 +85,7 @@ class RedisEscalationDecisions:
             return (reason or "").encode()
 
         stored, _ = await self._once.run(
-            result_key=self._result_key(query_id),
+            result_key=self._keys.escalation(query_id),
             lease_key=self._keys.lease(ESCALATION_STEP, query_id),
             compute=first_decision,
         )

@@ -41,7 +41,8 @@ class PrivateRedis:
                               timeout=SCRIPT_TIMEOUT_S, check=True)
 
     def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_timeout=5)
+        # The script's own URL: it carries the password the server was started with.
+        return redis.Redis.from_url(self.script("url").stdout.strip(), socket_timeout=5)
 
     def pid(self) -> int:
         return int((self.var_dir / "run" / "redis.pid").read_text())
