@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # resolved by schemas/__init__.py: these modules embed QueryR
 
 MAX_QUERY_CHARS = 20_000
 MAX_CONTEXT_CHARS = 50_000
+MAX_MODEL_ID_CHARS = 128
 
 
 class QueryOptions(Frozen):
@@ -32,6 +33,14 @@ class QueryOptions(Frozen):
         default=False, description="Ask a second model and score agreement (costs more)."
     )
     max_output_tokens: int | None = Field(default=None, ge=16, le=8192)
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MODEL_ID_CHARS,
+        description="A catalogued model id the caller named (the OpenAI-compatible "
+        "endpoint's `model`): it is tried first, exactly as named, then its fallbacks; "
+        "null = the learned router decides.",
+    )
 
 
 class Escalation(Frozen):
