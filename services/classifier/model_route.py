@@ -6,9 +6,16 @@ too long for the local model's context window off the local model. Fallbacks pre
 *different provider* next, so one provider's outage costs one failed attempt, not
 several; the local model ends every hosted route because it runs on our own hardware
 and is the last thing standing.
+
+A caller may name a model (`options.model`, the OpenAI-compatible endpoint's `model`):
+that model is the primary, exactly as named, followed by its own fallbacks: the
+catalogue's `fallbacks` for it when the catalogue declares them, else the route the
+tier would give without the named model.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from providers.catalogue import (
     DEFAULT_CATALOGUE,
@@ -17,6 +24,8 @@ from providers.catalogue import (
     LOCAL_MODEL,
     SONAR,
     SONAR_PRO,
+    Catalogue,
+    ModelSpec,
 )
 from schemas.base import ProviderName
 from schemas.classified import Classification, RouteStep, Tier
@@ -88,8 +97,83 @@ def _tier_and_why(classification: Classification, options: QueryOptions) -> tupl
     return WORK_TIERS[index], why
 
 
-def build_route(classification: Classification, options: QueryOptions) -> list[RouteStep]:
-    """Ordered candidates with the reason for each position; filtered by `options.providers`."""
+def build_route(
+    classification: Classification,
+    options: QueryOptions,
+    catalogue: Catalogue = DEFAULT_CATALOGUE,
+) -> list[RouteStep]:
+    """Ordered candidates with the reason for each position; filtered by `options.providers`.
+
+    With `options.model` named and in `catalogue`, that model comes first (see
+    `named_route`); a name the catalogue does not hold leaves the tier's route, with a
+    reason saying so (the app refuses unknown names, so only a catalogue that differs
+    between app and classifier gets here)."""
+    tier_route = _tier_route(classification, options)
+    if options.model is None:
+        return tier_route
+    spec = find_model(catalogue, options.model)
+    if spec is None:
+        first = tier_route[0]
+        note = f"the named model {options.model!r} is not in the classifier's catalogue"
+        return [first.model_copy(update={"reason": f"{note}; {first.reason}"}), *tier_route[1:]]
+    return named_route(spec, catalogue, tier_route)
+
+
+def find_model(catalogue: Catalogue, name: str) -> ModelSpec | None:
+    """The catalogued model `name` names: `provider/model_id`, or a `model_id` (the first
+    such model, should two providers share the id). None when none matches."""
+    provider, slash, model_id = name.partition("/")
+    for spec in catalogue.models:
+        if spec.model_id == name:
+            return spec
+        if slash and spec.provider == provider and spec.model_id == model_id:
+            return spec
+    return None
+
+
+def _declared_fallbacks(spec: ModelSpec, catalogue: Catalogue) -> list[ModelSpec]:
+    """The fallbacks the catalogue declares for `spec` (names of catalogued models, as
+    `find_model` reads them); empty when it declares none."""
+    declared: Sequence[str] = getattr(spec, "fallbacks", None) or ()
+    found = (find_model(catalogue, name) for name in declared)
+    return [fallback for fallback in found if fallback is not None]
+
+
+def named_route(
+    spec: ModelSpec, catalogue: Catalogue, tier_route: Sequence[RouteStep]
+) -> list[RouteStep]:
+    """The caller's model first, exactly as named, then its fallbacks: the catalogue's
+    declared list, else the tier's route without the named model."""
+    named = (spec.provider, spec.model_id)
+    route = [
+        RouteStep(
+            provider=spec.provider,
+            model=spec.model_id,
+            reason=f"the caller named {spec.model_id}: used as named",
+        )
+    ]
+    declared = _declared_fallbacks(spec, catalogue)
+    if declared:
+        route += [
+            RouteStep(
+                provider=fallback.provider,
+                model=fallback.model_id,
+                reason=f"fallback the catalogue declares for {spec.model_id}",
+            )
+            for fallback in declared
+            if (fallback.provider, fallback.model_id) != named
+        ]
+        return route
+    route += [
+        step.model_copy(update={"reason": f"fallback from the tier's route: {step.reason}"})
+        for step in tier_route
+        if (step.provider, step.model) != named
+    ]
+    return route
+
+
+def _tier_route(classification: Classification, options: QueryOptions) -> list[RouteStep]:
+    """The route the tier gives (no named model)."""
     tier, why = _tier_and_why(classification, options)
     if tier == "live":
         deep = classification.deep_analysis or classification.tier is None and (
