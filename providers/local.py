@@ -12,20 +12,30 @@ read from the served GGUF's metadata):
   /v1/chat/completions llama-cpp would fall back to a Llama-2 format it was never
   trained on, and it rambles): a plain-text "Question:/Answer:" completion with one
   worked example, stop sequences and a repeat penalty.
-Certainty: no logprobs (`logits_all` makes these models ~30x slower), so
-`avg_logprob` is None.
+Certainty: every request asks for the generated tokens' log-probabilities
+(`logprobs`), and `avg_logprob` is their mean. Our server
+(`providers.local_logprobs`) reads them from the logits sampling already computed, so
+asking costs nothing measurable, where llama-cpp's `logits_all` made the model 2-30x
+slower (figures in docs/local_model.md). A server that refuses `logprobs` (a stock
+llama-cpp server started without `logits_all`) is asked again without them, once per
+client, and its answers carry `avg_logprob=None`; `LOCAL_MODEL_LOGPROBS=false` never
+asks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 import openai
 from openai.types import Completion, CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat.chat_completion import ChoiceLogprobs
+from openai.types.completion_choice import Logprobs
 
 from providers.base import CompletionRequest, ProviderReply
 from providers.errors import (
@@ -62,6 +72,34 @@ EXAMPLE = (
     "Question: Fix the grammar: 'Their going to the rally tomorow.'\n"
     "Answer: They're going to the rally tomorrow.\n\n"
 )
+NO_TOP_LOGPROBS = 0
+"""Only the chosen tokens' log-probabilities are needed, not the alternatives."""
+LOGPROBS_REFUSAL = "logprobs"
+"""Word in the error of a server that cannot return log-probabilities (llama-cpp without
+`logits_all`: "logprobs is not supported for models created with logits_all=False")."""
+
+Reply = tuple[str, str | None, CompletionUsage | None, float | None]
+"""Text, finish reason, usage, mean log-probability of the generated tokens."""
+
+
+def mean_logprob(values: Sequence[float | None]) -> float | None:
+    """The mean of the finite per-token log-probabilities; None when there are none."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else None
+
+
+def chat_logprobs(logprobs: ChoiceLogprobs | None) -> float | None:
+    """`avg_logprob` of a chat choice (`logprobs.content[i].logprob`)."""
+    if logprobs is None or not logprobs.content:
+        return None
+    return mean_logprob([token.logprob for token in logprobs.content])
+
+
+def completion_logprobs(logprobs: Logprobs | None) -> float | None:
+    """`avg_logprob` of a completion choice (`logprobs.token_logprobs`)."""
+    if logprobs is None or not logprobs.token_logprobs:
+        return None
+    return mean_logprob(logprobs.token_logprobs)
 
 
 def base_model_prompt(question: str, system: str | None) -> str:
@@ -127,6 +165,7 @@ class LocalProvider:
             else settings.local_model_prompt_format
         )  # fmt: skip
         self._client: openai.AsyncOpenAI | None = None
+        self._logprobs = settings.local_model_logprobs
 
     async def prompt_format(self) -> PromptFormat:
         """The configured format, or the served GGUF's (read once, off the event loop)."""
@@ -150,10 +189,9 @@ class LocalProvider:
     async def complete(self, request: CompletionRequest) -> ProviderReply:
         """One answer within `request.timeout_s`, in the served model's prompt format;
         `max_output_tokens` is kept."""
-        chat = await self.prompt_format() == "chat"
         try:
-            text, finish_reason, usage = await asyncio.wait_for(
-                self._chat(request) if chat else self._completion(request), request.timeout_s
+            text, finish_reason, usage, avg_logprob = await asyncio.wait_for(
+                self._ask(request), request.timeout_s
             )
         except Exception as err:
             raise self._translate(err, request.timeout_s) from err
@@ -165,12 +203,30 @@ class LocalProvider:
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
             finish_reason=finish_reason,
-            avg_logprob=None,
+            avg_logprob=avg_logprob,
         )
 
-    async def _chat(
-        self, request: CompletionRequest
-    ) -> tuple[str, str | None, CompletionUsage | None]:
+    async def _ask(self, request: CompletionRequest) -> Reply:
+        """One call in the served model's format; with log-probabilities unless the server
+        refused them (then asked again without, and never again by this client)."""
+        chat = await self.prompt_format() == "chat"
+        ask = self._chat if chat else self._completion
+        if not self._logprobs:
+            return await ask(request, logprobs=False)
+        try:
+            return await ask(request, logprobs=True)
+        except openai.APIStatusError as err:
+            if LOGPROBS_REFUSAL not in str(err.message).lower():
+                raise
+            self._logprobs = False
+            logger.warning(
+                "the local model server at %s refused logprobs (%s): answers carry no "
+                "avg_logprob; serve it with `python -m providers.local_server`",
+                self.base_url, redact(str(err.message)),
+            )  # fmt: skip
+            return await ask(request, logprobs=False)
+
+    async def _chat(self, request: CompletionRequest, *, logprobs: bool) -> Reply:
         response: ChatCompletion = await self._sdk().chat.completions.create(
             model=request.model,
             messages=chat_messages(request.prompt, request.system),
@@ -178,15 +234,20 @@ class LocalProvider:
             temperature=TEMPERATURE,
             extra_body={"repeat_penalty": CHAT_REPEAT_PENALTY},
             timeout=request.timeout_s,
+            logprobs=True if logprobs else openai.omit,
+            top_logprobs=NO_TOP_LOGPROBS if logprobs else openai.omit,
         )
         if not response.choices:
             raise ProviderUnavailable(self.name, "response without choices")
         choice = response.choices[0]
-        return choice.message.content or "", choice.finish_reason, response.usage
+        return (
+            choice.message.content or "",
+            choice.finish_reason,
+            response.usage,
+            chat_logprobs(choice.logprobs),
+        )
 
-    async def _completion(
-        self, request: CompletionRequest
-    ) -> tuple[str, str | None, CompletionUsage | None]:
+    async def _completion(self, request: CompletionRequest, *, logprobs: bool) -> Reply:
         response: Completion = await self._sdk().completions.create(
             model=request.model,
             prompt=base_model_prompt(request.prompt, request.system),
@@ -195,11 +256,17 @@ class LocalProvider:
             stop=STOP_SEQUENCES,
             extra_body={"repeat_penalty": REPEAT_PENALTY},
             timeout=request.timeout_s,
+            logprobs=NO_TOP_LOGPROBS if logprobs else openai.omit,
         )
         if not response.choices:
             raise ProviderUnavailable(self.name, "response without choices")
         choice = response.choices[0]
-        return choice.text, choice.finish_reason, response.usage
+        return (
+            choice.text,
+            choice.finish_reason,
+            response.usage,
+            completion_logprobs(choice.logprobs),
+        )
 
     async def probe(self, timeout_s: float) -> None:
         """GET /v1/models: answers only once the model is loaded; records the served file."""

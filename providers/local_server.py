@@ -18,12 +18,19 @@ GGUF header and answers "chat" when it carries `tokenizer.chat_template`, else
 "completion" (the client then writes a plain-text prompt a base model continues).
 
 The server replaces this process (`os.execv`), so SIGTERM/SIGINT reach it directly.
-The command line then names llama_cpp.server, not this module: scripts/stack.sh
+The command line then names providers.local_logprobs, not this module: scripts/stack.sh
 recognises the process by the tag in its environment, which the exec keeps.
 It listens on `LOCAL_MODEL_HOST`:`LOCAL_MODEL_PORT` (default 127.0.0.1:8091);
 `python -m providers.local_server --print-path` only resolves and prints the GGUF.
 
-`logits_all` stays off: with it this model runs about 30 times slower here.
+The server is llama-cpp-python's, run through `providers.local_logprobs`: its model
+class records each generated token's log-probability from the logits sampling
+already computed, so requests may ask for `logprobs` (the local model's certainty)
+with `logits_all` off. llama-cpp's server turns `logits_all` ON unless told
+otherwise (its `ModelSettings.logits_all` defaults to True), so the command line
+says `--logits_all False`: with it on, every prompt position's logits are computed
+and copied and asking for logprobs made SmolLM2 2-3 times slower here (about 30
+times on longer contexts); measured in docs/local_model.md.
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2 = "smollm2-135m-instruct"
 GEMMA = "gemma-3-270m"
 DEFAULT_BUILTIN = SMOLLM2
+LOGPROB_SERVER_MODULE = "providers.local_logprobs"
+"""llama-cpp-python's server with a model class that returns logprobs without logits_all."""
 
 PromptFormat = Literal["chat", "completion"]
 CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
@@ -216,12 +225,13 @@ def _skip_value(file: BinaryIO, kind: int) -> None:
 def server_argv(model: Path, server: LocalServerSettings) -> list[str]:
     """The llama-cpp-python server command line."""
     argv = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", LOGPROB_SERVER_MODULE,
         "--model", str(model),
         "--host", server.host,
         "--port", str(server.port),
         "--n_ctx", str(server.n_ctx),
         "--verbose", str(server.verbose),
+        "--logits_all", "False",
     ]  # fmt: skip
     if server.n_threads is not None:
         argv += ["--n_threads", str(server.n_threads)]

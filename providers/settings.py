@@ -41,6 +41,12 @@ class ProviderSettings(BaseSettings):
         "instruct models), `completion` (a plain-text prompt, base models), or `auto`: read "
         "the served GGUF's metadata (chat template present: chat).",
     )
+    local_model_logprobs: bool = Field(
+        default=True,
+        description="Ask the local model for its generated tokens' log-probabilities "
+        "(`avg_logprob`, the local model's certainty). Free with our server "
+        "(docs/local_model.md); false for a server that cannot return them.",
+    )
     catalogue_path: str | None = None
 
     @field_validator(

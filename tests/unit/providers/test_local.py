@@ -90,11 +90,11 @@ def test_builtin_gemma_is_assembled_once_then_remembered():
 
 def test_server_command_line():
     argv = server_argv(Path("/m.gguf"), LocalServerSettings(host="0.0.0.0", port=9000))
-    assert argv[1:3] == ["-m", "llama_cpp.server"]
+    assert argv[1:3] == ["-m", "providers.local_logprobs"]
     joined = " ".join(argv)
     assert "--model /m.gguf" in joined and "--host 0.0.0.0" in joined
     assert "--port 9000" in joined and "--n_ctx 2048" in joined
-    assert "logits_all" not in joined
+    assert "--logits_all False" in joined, "llama-cpp's server turns logits_all on by default"
 
 
 def _ask_real_server(base_url: str, **settings: str):
@@ -120,7 +120,7 @@ def _assert_real_reply(reply, latency: float, timeout_error: ProviderError) -> N
     assert reply.input_tokens > 20
     assert 0 < reply.output_tokens <= DEFAULT_CATALOGUE.get("local", LOCAL_MODEL).max_output_tokens
     assert reply.finish_reason in ("stop", "length")
-    assert reply.avg_logprob is None
+    assert reply.avg_logprob is not None and -30.0 < reply.avg_logprob < 0.0
     assert latency < 30.0
     assert isinstance(timeout_error, ProviderTimeout)
 
