@@ -10,13 +10,21 @@ from schemas.base import ProviderName
 
 @dataclass(frozen=True)
 class CompletionRequest:
-    """What the dispatcher asks of a model. `timeout_s` bounds the whole call."""
+    """What the dispatcher asks of a model, and how long each part of the call may take.
+
+    `timeout_s` bounds the whole call (`ProviderTimeout`). Streaming clients also bound
+    the wait for the first token (`first_token_timeout_s`, `FirstTokenTimeout`) and the gap
+    between two chunks (`stall_timeout_s`, `StreamStalled`); None means no limit beyond
+    `timeout_s`. A slow model that keeps streaming is not failed before `timeout_s`.
+    """
 
     prompt: str
     model: str
     max_output_tokens: int
     timeout_s: float
     system: str | None = None
+    first_token_timeout_s: float | None = None
+    stall_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,10 @@ class ProviderReply:
     """A successful completion with the usage the provider reported.
 
     `avg_logprob` is the model's own certainty where the API returns it
-    (Gemini's `avgLogprobs`); None where it does not.
+    (Gemini's `avgLogprobs`); None where it does not. Streaming clients return a reply only
+    once the stream is complete (`complete` is True); a stream cut short raises
+    `StreamTruncated` instead. `first_token_s` is the measured time to the first token
+    (to the whole answer for a non-streamed call): what per-model limits derive from.
     """
 
     text: str
@@ -44,6 +55,8 @@ class ProviderReply:
     avg_logprob: float | None = None
     citations: tuple[SourceRef, ...] = field(default_factory=tuple)
     search_queries: int = 0
+    complete: bool = True
+    first_token_s: float | None = None
 
 
 @runtime_checkable

@@ -1,24 +1,46 @@
-"""The model catalogue: every model we can route to, its abilities, price and timeout.
+"""The model catalogue: every model we can route to, its abilities, price and limits.
 
 Prices are public list prices in USD, checked against the sources named in
 `Pricing.source` (Gemini: ai.google.dev/gemini-api/docs/pricing, standard tier,
 prompts <= 200k tokens; Perplexity: docs.perplexity.ai/getting-started/pricing,
 "low" search-context request fee). A deployment may replace the whole catalogue
-with a JSON file (setting `CATALOGUE_PATH`) of the same shape.
+with a JSON or YAML file (setting `CATALOGUE_PATH`) of the same shape, which may
+also declare providers of type `openai_compatible` (see docs/providers.md).
+
+Time limits per model (`ModelSpec`), all in seconds:
+
+- `first_token_timeout_s`: from sending the request to the first answer token. Gemini
+  streams its first chunk only after the model has finished thinking, so a thinking
+  model's limit covers its thinking time; it is the limit that catches a silent
+  (hung) upstream.
+- `stall_timeout_s`: the longest gap between two chunks once the answer has started.
+- `timeout_s` (alias `total_timeout_s`): the total deadline of one attempt. A slow model
+  that keeps streaming is not failed before it.
+
+The built-in values are static ceilings for the real services (see DEFAULT_CATALOGUE);
+`providers.limits` narrows the first-token limit from a model's observed latency.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.base import ProviderName
 
 TOKENS_PER_MILLION = 1_000_000
 DEFAULT_ATTEMPT_TIMEOUT_S = 4.0
-"""Per-attempt bound so that a hung provider is left well inside the 5 s failover budget."""
+"""Total deadline of a model that declares none (kept from the non-streaming design)."""
+DEFAULT_STALL_TIMEOUT_S = 10.0
+"""Gap between chunks: hosted APIs send a chunk every few hundred ms once they answer."""
+DEFAULT_MAX_RETRIES_SAME_MODEL = 1
+DEFAULT_COOLDOWN_S = 5.0
+"""How long a failing model is skipped before real traffic probes it again (half-open)."""
+YAML_SUFFIXES = (".yaml", ".yml")
+OPENAI_COMPATIBLE: Literal["openai_compatible"] = "openai_compatible"
 
 
 class Capabilities(BaseModel):
@@ -38,17 +60,62 @@ class Pricing(BaseModel):
     source: str
 
 
-class ModelSpec(BaseModel):
-    """One routable model."""
+class ProviderSpec(BaseModel):
+    """A provider declared in the catalogue file: any OpenAI-compatible chat-completions API.
+
+    `api_key_env` names the environment variable that holds the key (the key itself is
+    never written in the catalogue, nor logged). Without that variable set, the client
+    talks to the emulator's OpenAI-compatible API instead (like the built-in providers).
+    A declared provider with a built-in name replaces that provider's built-in client.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ProviderName
+    type: Literal["openai_compatible"] = OPENAI_COMPATIBLE
+    base_url: str = Field(min_length=1)
+    api_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+class ModelSpec(BaseModel):
+    """One routable model, with its limits (see the module docstring) and fallbacks.
+
+    `fallbacks` names other catalogued models (`model_id`, or `provider/model_id` when an
+    id is ambiguous) to try, in order, when this one fails. `accepts_continuation` says the
+    model may be sent a partial answer to continue (an assistant-prefill message); a model
+    that does not say so is never sent one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     provider: ProviderName
     model_id: str
     capabilities: Capabilities
     pricing: Pricing
-    timeout_s: float = Field(gt=0.0, default=DEFAULT_ATTEMPT_TIMEOUT_S)
+    timeout_s: float = Field(
+        gt=0.0,
+        default=DEFAULT_ATTEMPT_TIMEOUT_S,
+        validation_alias=AliasChoices("timeout_s", "total_timeout_s"),
+    )
     max_output_tokens: int = Field(gt=0, default=1024)
+    first_token_timeout_s: float | None = Field(gt=0.0, default=None)
+    """None: the total deadline (`timeout_s`) is the only bound on the first token."""
+    stall_timeout_s: float = Field(gt=0.0, default=DEFAULT_STALL_TIMEOUT_S)
+    max_retries_same_model: int = Field(ge=0, default=DEFAULT_MAX_RETRIES_SAME_MODEL)
+    cooldown_s: float = Field(ge=0.0, default=DEFAULT_COOLDOWN_S)
+    accepts_continuation: bool = False
+    fallbacks: list[str] = Field(default_factory=list)
+
+    @property
+    def total_timeout_s(self) -> float:
+        """The total deadline of one attempt (the same value as `timeout_s`)."""
+        return self.timeout_s
+
+    @property
+    def first_token_limit_s(self) -> float:
+        """The first-token limit, never beyond the total deadline."""
+        if self.first_token_timeout_s is None:
+            return self.timeout_s
+        return min(self.first_token_timeout_s, self.timeout_s)
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         """Cost of one call from the usage the provider reported."""
@@ -61,11 +128,52 @@ class ModelSpec(BaseModel):
 
 
 class Catalogue(BaseModel):
-    """All models, looked up by (provider, model id)."""
+    """All models, looked up by (provider, model id), and the declared providers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    providers: list[ProviderSpec] = Field(default_factory=list)
     models: list[ModelSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Catalogue:
+        """Provider names unique; every fallback names one catalogued model, not itself."""
+        names = [p.name for p in self.providers]
+        if len(names) != len(set(names)):
+            raise ValueError(f"providers: a name is declared twice: {names}")
+        for spec in self.models:
+            for ref in spec.fallbacks:
+                try:
+                    target = self.resolve(ref)
+                except KeyError as err:
+                    raise ValueError(f"{spec.provider}/{spec.model_id}: {err.args[0]}") from err
+                if (target.provider, target.model_id) == (spec.provider, spec.model_id):
+                    raise ValueError(f"{spec.provider}/{spec.model_id}: falls back to itself")
+        return self
+
+    def resolve(self, ref: str) -> ModelSpec:
+        """The model a reference names: `provider/model_id`, or a `model_id` that is unique.
+
+        Raises KeyError naming the reference when it matches no model or several.
+        """
+        provider, _, model_id = ref.rpartition("/")
+        found = [
+            spec
+            for spec in self.models
+            if spec.model_id == model_id and (not provider or spec.provider == provider)
+        ]
+        if len(found) != 1:
+            reason = "not in catalogue" if not found else "ambiguous: name its provider"
+            raise KeyError(f"model {reason}: {ref}")
+        return found[0]
+
+    def fallbacks_for(self, spec: ModelSpec) -> list[ModelSpec]:
+        """The model's declared fallbacks, in order."""
+        return [self.resolve(ref) for ref in spec.fallbacks]
+
+    def provider_spec(self, name: str) -> ProviderSpec | None:
+        """The declared provider of that name, if the catalogue declares one."""
+        return next((p for p in self.providers if p.name == name), None)
 
     def get(self, provider: str, model_id: str) -> ModelSpec:
         """The spec for a model; raises KeyError naming it when it is not catalogued."""
@@ -79,10 +187,22 @@ class Catalogue(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Catalogue:
-        """The catalogue from a JSON file, or the built-in default when no path is given."""
+        """The catalogue from a JSON or YAML file (by suffix), or the built-in default.
+
+        Raises pydantic.ValidationError on a bad shape or an unresolved fallback.
+        """
         if path is None:
             return DEFAULT_CATALOGUE
-        return cls.model_validate(json.loads(Path(path).read_text()))
+        path = Path(path)
+        text = path.read_text()
+        data: Any
+        if path.suffix.lower() in YAML_SUFFIXES:
+            import yaml  # only a YAML catalogue needs it
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+        return cls.model_validate(data)
 
 
 GEMINI_PRICING_SOURCE = "https://ai.google.dev/gemini-api/docs/pricing (standard, <=200k prompt)"
@@ -108,6 +228,10 @@ DEFAULT_CATALOGUE = Catalogue(
                 source=GEMINI_PRICING_SOURCE,
             ),
             max_output_tokens=2048,
+            timeout_s=120.0,
+            first_token_timeout_s=45.0,
+            stall_timeout_s=15.0,
+            fallbacks=[GEMINI_FLASH, SONAR_PRO],
         ),
         ModelSpec(
             provider="gemini",
@@ -118,6 +242,9 @@ DEFAULT_CATALOGUE = Catalogue(
                 output_per_million_usd=2.50,
                 source=GEMINI_PRICING_SOURCE,
             ),
+            timeout_s=60.0,
+            first_token_timeout_s=20.0,
+            fallbacks=[SONAR, GEMINI_PRO],
         ),
         ModelSpec(
             provider="perplexity",
@@ -129,6 +256,9 @@ DEFAULT_CATALOGUE = Catalogue(
                 per_request_usd=0.006,
                 source=PERPLEXITY_PRICING_SOURCE,
             ),
+            timeout_s=60.0,
+            first_token_timeout_s=15.0,
+            fallbacks=[SONAR, GEMINI_PRO],
         ),
         ModelSpec(
             provider="perplexity",
@@ -140,6 +270,9 @@ DEFAULT_CATALOGUE = Catalogue(
                 per_request_usd=0.005,
                 source=PERPLEXITY_PRICING_SOURCE,
             ),
+            timeout_s=45.0,
+            first_token_timeout_s=10.0,
+            fallbacks=[SONAR_PRO, GEMINI_FLASH],
         ),
         ModelSpec(
             provider="local",
@@ -151,9 +284,26 @@ DEFAULT_CATALOGUE = Catalogue(
                 source="self-hosted llama.cpp; hardware cost not metered per call",
             ),
             timeout_s=30.0,
+            first_token_timeout_s=20.0,
             max_output_tokens=96,
+            fallbacks=[GEMINI_FLASH],
         ),
     ]
 )
-"""Built-in catalogue. The local model gets a longer timeout: it runs on our own CPU,
-is only primary for short cost-sensitive edits, and is the last resort in every route."""
+"""Built-in catalogue.
+
+Limits are ceilings for the real services, where slow is not failed:
+
+- Gemini 2.5 Pro thinks before it answers, and its first streamed chunk comes only after
+  the thinking: 10-30 s is common for the complex questions routed to it, so its first
+  token may take 45 s (1.5 x the top of that range) and the whole answer 120 s. A 4.5 s
+  cap would fail most real Pro answers over to another provider.
+- Gemini 2.5 Flash thinks too (dynamic budget), usually a few seconds: 20 s / 60 s.
+- Perplexity searches first, then answers; Sonar Pro 15 s / 60 s, Sonar 10 s / 45 s.
+- The local model runs on our own CPU (prompt processing first): 20 s / 30 s; it is only
+  primary for short cost-sensitive edits and the last resort in every route.
+
+Every stall limit (gap between chunks once answering) is 10 s, Pro's 15 s. Against the
+emulator (or once a model's latency is observed) `providers.limits` derives much shorter
+first-token limits from the observed distribution, so a hung upstream is left in seconds.
+"""

@@ -3,23 +3,32 @@
 Two questions, two class attributes:
 
 - `retryable`: may *this* provider succeed with the same request later?
-- `fails_over`: may *another* provider in the route accept this request? Only an
-  error about the caller's own input says no; everything a provider refuses for
-  its own reasons (an unsupported parameter, a precondition, a 400 that another
-  provider may not give, its context window, its safety filter) says yes.
+- `fails_over`: may *another* provider in the route accept this request? An error
+  about the caller's own input says no, and so does a safety refusal (the caller
+  must see it, not a fallback's answer); everything a provider refuses for its own
+  reasons (an unsupported parameter, a precondition, a 400 that another provider
+  may not give, its context window) says yes.
 
     ProviderError                                retryable  fails_over
     ├── RetryableProviderError   -> next provider now; this one later
-    │   ├── ProviderTimeout                      yes        yes
-    │   ├── ProviderUnavailable  (refused, 5xx)  yes        yes
+    │   ├── ProviderTimeout                      yes        yes   total deadline passed
+    │   │   ├── FirstTokenTimeout                yes        yes   silent: never retry it now
+    │   │   └── StreamStalled                    yes        yes   gap between chunks too long
+    │   ├── ProviderUnavailable  (refused, reset) yes      yes
+    │   │   ├── ServerError      (5xx)           yes        yes   carries `status`
+    │   │   └── StreamTruncated                  yes        yes   dropped before the end
     │   └── RateLimited          (429)           yes        yes   carries Retry-After
     └── PermanentProviderError   -> fails the same way at this provider again
         ├── BadRequest           (400/422)       no         yes   this provider refused it
         ├── ModelNotFound        (404)           no         yes   this provider lacks it
         ├── AuthenticationFailed (401/403)       no         yes   our key for this provider
-        ├── ContextTooLong                       no         yes   this model's window
-        ├── ContentBlocked                       no         yes   this provider's filter
+        ├── ContextTooLong                       no         yes   a larger window may answer
+        ├── ContentBlocked                       no         no    a safety refusal: the caller
+        │                                                         sees it as it is
         └── InvalidQuery                         no         no    the caller's own input
+
+`retryable` says the same model may answer later; how often the dispatcher retries it
+in one request is its own policy (a 500 once, a silent model never: see each class).
 
 Decide by the attributes (`error.fails_over`), never by `type(error) is X`, so a
 new subclass inherits the right answer. Clients translate SDK exceptions into
@@ -71,11 +80,49 @@ class RetryableProviderError(ProviderError):
 
 
 class ProviderTimeout(RetryableProviderError):
+    """The attempt's total deadline (`CompletionRequest.timeout_s`) passed."""
+
     kind = "timeout"
 
 
+class FirstTokenTimeout(ProviderTimeout):
+    """No response, or no first token, within the first-token limit: the model is silent.
+
+    A silent upstream usually stays silent for a while, so the dispatcher never calls the
+    same model again in the same request after this error; it moves to the fallback.
+    """
+
+    kind = "first_token_timeout"
+
+
+class StreamStalled(ProviderTimeout):
+    """The stream started, then no chunk came within the stall limit between chunks."""
+
+    kind = "stream_stalled"
+
+
 class ProviderUnavailable(RetryableProviderError):
+    """Refused or reset connections, and the 5xx family (see `ServerError`)."""
+
     kind = "unavailable"
+
+
+class ServerError(ProviderUnavailable):
+    """An HTTP 5xx from the provider; `status` lets the caller treat 500 and 503 apart
+    (a 500 is often a one-off worth one more try; a 503 is an overload)."""
+
+    kind = "server_error"
+
+    def __init__(self, provider: str, message: str, status: int) -> None:
+        super().__init__(provider, message)
+        self.status = status
+
+
+class StreamTruncated(ProviderUnavailable):
+    """The connection dropped before the stream's final event, and neither a finish reason
+    nor the usage said the answer was complete. The partial text is never an answer."""
+
+    kind = "stream_truncated"
 
 
 class RateLimited(RetryableProviderError):
@@ -110,7 +157,11 @@ class ContextTooLong(PermanentProviderError):
 
 
 class ContentBlocked(PermanentProviderError):
+    """A content filter or safety refusal. Returned to the caller as it is: answering it
+    through another provider would route around a refusal the caller must see."""
+
     kind = "content_blocked"
+    fails_over = False
 
 
 class InvalidQuery(PermanentProviderError):
@@ -139,4 +190,6 @@ def error_for_status(
         return ModelNotFound(provider, message)
     if 400 <= status < 500:
         return BadRequest(provider, message)
+    if 500 <= status < 600:
+        return ServerError(provider, message, status)
     return ProviderUnavailable(provider, message)

@@ -7,13 +7,18 @@ import pytest
 from providers.errors import (
     AuthenticationFailed,
     BadRequest,
+    ContentBlocked,
     ContextTooLong,
+    FirstTokenTimeout,
     InvalidQuery,
     ModelNotFound,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
+    ServerError,
+    StreamStalled,
+    StreamTruncated,
     error_for_status,
     redact,
 )
@@ -28,10 +33,10 @@ STATUS_TABLE = [
     (400, "maximum context length exceeded", ContextTooLong, False),
     (422, "unprocessable", BadRequest, False),
     (429, "slow down", RateLimited, True),
-    (500, "internal", ProviderUnavailable, True),
-    (502, "bad gateway", ProviderUnavailable, True),
-    (503, "unavailable", ProviderUnavailable, True),
-    (504, "gateway timeout", ProviderUnavailable, True),
+    (500, "internal", ServerError, True),
+    (502, "bad gateway", ServerError, True),
+    (503, "unavailable", ServerError, True),
+    (504, "gateway timeout", ServerError, True),
 ]
 
 
@@ -49,11 +54,33 @@ def _tree(cls: type[ProviderError]) -> set[type[ProviderError]]:
     return {cls}.union(*(_tree(sub) for sub in cls.__subclasses__()))
 
 
-def test_only_the_callers_own_input_stops_a_route() -> None:
-    """The tree answers "does this fail over?": every class but InvalidQuery says yes."""
+def test_only_the_callers_input_and_a_safety_refusal_stop_a_route() -> None:
+    """The tree answers "does this fail over?": everything but the caller's own input and
+    a content filter's refusal (which the caller must see as it is) says yes."""
     stoppers = {cls for cls in _tree(ProviderError) if not cls.fails_over}
-    assert stoppers == {InvalidQuery}
+    assert stoppers == {InvalidQuery, ContentBlocked}
     assert InvalidQuery.__doc__ and "no provider" in InvalidQuery.__doc__
+    assert ContextTooLong.fails_over, "a fallback with a larger window may answer"
+
+
+@pytest.mark.parametrize(
+    ("cls", "parent", "kind"),
+    [
+        (FirstTokenTimeout, ProviderTimeout, "first_token_timeout"),
+        (StreamStalled, ProviderTimeout, "stream_stalled"),
+        (StreamTruncated, ProviderUnavailable, "stream_truncated"),
+    ],
+)
+def test_stream_failures_are_retryable_and_fail_over(cls, parent, kind) -> None:
+    err = cls("gemini", "x")
+    assert isinstance(err, parent) and err.kind == kind
+    assert err.retryable and err.fails_over
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_error_carries_its_status(status: int) -> None:
+    err = error_for_status("perplexity", status, "boom")
+    assert isinstance(err, ServerError) and err.status == status and err.kind == "server_error"
 
 
 def test_rate_limited_carries_retry_after():
