@@ -23,6 +23,7 @@ from providers.catalogue import Catalogue
 from providers.gemini import GeminiProvider
 from schemas.topics import AUDIT_RETENTION_MS
 from services.common.admin import ensure_topics
+from services.common.kafka_security import admin_config
 from services.common.redis_keys import RedisKeys
 from strategist.archive import ResponseArchive
 from strategist.feedback import KafkaFeedbackDesk
@@ -51,7 +52,7 @@ class KafkaProbe:
         """Returns when the broker answered; raises (KafkaException) otherwise."""
         with self._lock:
             if self._admin is None:
-                self._admin = AdminClient({"bootstrap.servers": self._bootstrap})
+                self._admin = AdminClient(admin_config(self._bootstrap))
             admin = self._admin
         admin.list_topics(timeout=timeout_s)
 
