@@ -1,0 +1,204 @@
+"""The OpenAI-compatible endpoints (`/v1/chat/completions`, `/v1/models`) on the app's port.
+
+The official `openai` SDKs (and LangChain, LlamaIndex, editor plugins) work unchanged
+with `base_url="http://<app>/v1"` and an API key of the strategist API. Each request is
+an analysis like any other: `AnalysisService.analyze` publishes it on the queries topic
+and waits for its scored response, so it is classified, dispatched (with failover),
+scored, recorded and audited like a `POST /api/v1/strategist/analyze`.
+
+Keys: the same `AuthGate` as `/api/v1/` (Bearer key; 401/403/429/503 alike), the
+campaign from the key (`metadata.campaign_id` for admin keys). Errors: OpenAI's shape
+(see `openai_errors.py`); failed analyses: 402 budget exhausted, 400 content blocked
+(the provider's message), 502 otherwise, each with the analysis's `x_routing`.
+
+Streaming is **buffered**: the stream starts once the pipeline's response is complete,
+so a failover to another model in the middle of an answer is invisible and a cut-off
+answer is never streamed as a success; the price is that the first token arrives with
+the whole answer (docs/openai_endpoint.md gives the measured time to first token).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from werkzeug.exceptions import HTTPException
+
+from schemas.response import AnalysisResponded
+from services.classifier.model_route import find_model
+from strategist.auth import current_caller, current_gate
+from strategist.errors import HTTP_CODES, ApiError
+from strategist.openai_errors import SHOULD_RETRY_HEADER, OpenAIError, model_not_found
+from strategist.openai_format import (
+    completion_body,
+    completion_chunks,
+    model_entry,
+    sse_stream,
+    x_routing,
+)
+from strategist.openai_request import (
+    AUTO_MODEL,
+    ChatCompletionRequest,
+    ChatRequestError,
+    parse_chat_request,
+    to_analysis_request,
+)
+from strategist.request import _json_body
+from strategist.router import BUDGET_EXHAUSTED, STORE_RETRY_AFTER_S
+from strategist.runtime import current_runtime
+from strategist.store import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("openai_compat", __name__, url_prefix="/v1")
+
+CONTENT_BLOCKED = "content_blocked"
+INVALID_QUERY = "invalid_query"
+"""Attempt error kinds (providers/errors.py) that are the caller's to see as a 400."""
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+KNOWN_PATHS = {"chat/completions": "POST", "models": "GET"}
+AUTO_OWNER = "strategist"
+STARTED_AT = int(time.time())
+"""`created` of the listed models: the catalogue is loaded when the process starts."""
+
+
+@bp.before_request
+def _authenticate() -> None:
+    """The strategist API's key check (its hook covers only /api/v1/)."""
+    if "caller" not in g:
+        g.caller = current_gate().authenticate(request.headers.get("Authorization"))
+
+
+@bp.errorhandler(OpenAIError)
+def _openai_error(err: OpenAIError) -> Response:
+    return err.response()
+
+
+@bp.errorhandler(ApiError)
+def _api_error(err: ApiError) -> Response:
+    return OpenAIError.from_api_error(err).response()
+
+
+@bp.errorhandler(ChatRequestError)
+def _chat_request_error(err: ChatRequestError) -> Response:
+    return OpenAIError(400, err.message, code=err.code, param=err.param).response()
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(err: HTTPException) -> Response:
+    status = err.code or 500
+    message = str(err.description or err.name)
+    return OpenAIError(status, message, code=HTTP_CODES.get(status)).response()
+
+
+@bp.errorhandler(Exception)
+def _unexpected(err: Exception) -> Response:
+    logger.exception("unhandled error on %s: %s", request.path, type(err).__name__)
+    return OpenAIError(500, "internal error; it has been logged", code="internal_error").response()
+
+
+def _named_model(chat: ChatCompletionRequest) -> None:
+    """404 `model_not_found` unless `model` is `auto` or in the app's catalogue."""
+    name = chat.named_model
+    if name is not None and find_model(current_runtime().components.catalogue, name) is None:
+        raise model_not_found(name)
+
+
+def _failure(response: AnalysisResponded, prompt_chars: int) -> OpenAIError:
+    """A failed analysis as the error a caller can act on (see the module docstring)."""
+    extra = {"x_routing": x_routing(response, usage_estimated=True)}
+    error = response.error or "no provider could answer"
+    if error.startswith(BUDGET_EXHAUSTED):
+        return OpenAIError(402, error, code=BUDGET_EXHAUSTED, extra=extra)
+    for attempt in response.routing.failed_attempts:
+        if attempt.error_kind in (CONTENT_BLOCKED, INVALID_QUERY):
+            message = f"{attempt.provider}/{attempt.model}: {attempt.error_message or error}"
+            code = "content_filter" if attempt.error_kind == CONTENT_BLOCKED else "invalid_value"
+            return OpenAIError(400, message, code=code, param="messages", extra=extra)
+    return OpenAIError(502, error, code="provider_error", extra=extra)
+
+
+@bp.post("/chat/completions")
+def chat_completions() -> Response:
+    chat = parse_chat_request(_json_body(request))
+    caller = current_caller()
+    try:
+        campaign = caller.query_campaign(chat.campaign_id)
+    except ApiError as err:
+        raise OpenAIError.from_api_error(err, param="metadata.campaign_id") from err
+    analysis = to_analysis_request(chat, campaign)
+    _named_model(chat)
+    prompt_chars = len(analysis.query) + len(str(analysis.context or ""))
+    try:
+        outcome = current_runtime().components.service.analyze(analysis, keyed=caller.keyed)
+    except StoreUnavailable as err:
+        raise OpenAIError(
+            503,
+            "the result store (Redis) is unreachable; retry",
+            code="store_unavailable",
+            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+        ) from err
+    response = outcome.response
+    if response is None:
+        status_url = f"/api/v1/strategist/analyses/{outcome.analysis_id}"
+        raise OpenAIError(
+            504,
+            f"analysis {outcome.analysis_id} is still running; its answer will be at "
+            f"GET {status_url}",
+            code="analysis_pending",
+            headers={SHOULD_RETRY_HEADER: "false", "Location": status_url},
+            extra={"x_routing": {"analysis_id": outcome.analysis_id}},
+        )
+    logger.info(
+        "analysis=%s chat completion model=%s answered_by=%s status=%s stream=%s",
+        response.analysis_id,
+        chat.model,
+        response.routing.model,
+        response.status,
+        chat.streamed,
+    )
+    if response.status != "completed":
+        raise _failure(response, prompt_chars)
+    if not chat.streamed:
+        return jsonify(completion_body(response, prompt_chars=prompt_chars))
+    chunks = completion_chunks(
+        response, prompt_chars=prompt_chars, include_usage=chat.include_usage
+    )
+    return Response(
+        stream_with_context(sse_stream(chunks)),
+        mimetype="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+@bp.get("/models")
+def models() -> Response:
+    catalogue = current_runtime().components.catalogue
+    entries = [model_entry(AUTO_MODEL, AUTO_OWNER, STARTED_AT)]
+    entries += [model_entry(s.model_id, s.provider, STARTED_AT) for s in catalogue.models]
+    return jsonify({"object": "list", "data": entries})
+
+
+@bp.get("/models/<path:model_id>")
+def model(model_id: str) -> Response:
+    if model_id == AUTO_MODEL:
+        return jsonify(model_entry(AUTO_MODEL, AUTO_OWNER, STARTED_AT))
+    spec = find_model(current_runtime().components.catalogue, model_id)
+    if spec is None:
+        raise model_not_found(model_id)
+    return jsonify(model_entry(spec.model_id, spec.provider, STARTED_AT))
+
+
+@bp.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(path: str) -> Response:
+    """Anything else under /v1, in OpenAI's error shape (405 on a known path)."""
+    allowed = KNOWN_PATHS.get(path.strip("/"))
+    if allowed is not None:
+        raise OpenAIError(
+            405,
+            f"{request.method} is not allowed on /v1/{path}; use {allowed}",
+            code="method_not_allowed",
+            headers={"Allow": allowed},
+        )
+    raise OpenAIError(404, f"unknown path /v1/{path}", code="not_found")

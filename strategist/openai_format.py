@@ -1,0 +1,186 @@
+"""A finished analysis in OpenAI's shapes: a chat completion, or its server-sent chunks.
+
+Standard fields: `id` = "chatcmpl-<analysis id>", `object`, `created` (the answer's
+completion time), `model` = the model that actually answered (never the one requested),
+`choices`, `usage`. Our additions ride in one extension object, `x_routing`, which the
+official SDK keeps as an extra field (`completion.x_routing` / `model_extra`): the route
+with its reasons, failed and skipped attempts, cost, confidence when scored, the analysis
+id (for `GET /api/v1/strategist/analyses/<id>`, feedback and `audit show`) and the
+plain-language explanation.
+
+Streaming is buffered (see docs/openai_endpoint.md): the chunks are cut from the complete,
+scored answer, so a failover to another model is invisible and a truncated answer is
+never streamed as a success.
+
+Usage: the scored response does not carry the answer's token counts yet, so `usage` is
+estimated from the text (`x_routing.usage_estimated` is true) unless the response's
+routing holds `input_tokens` / `output_tokens`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from schemas.response import AnalysisResponded
+from services.classifier.features import estimated_tokens
+
+COMPLETION_ID_PREFIX = "chatcmpl-"
+CHUNK_CHARS = 48
+"""Text per streamed delta: a few words, cut at whitespace so no word is split."""
+SSE_DONE = "data: [DONE]\n\n"
+DEFAULT_FINISH_REASON = "stop"
+_FINISH_REASONS = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "content_filter": "content_filter",
+    "safety": "content_filter",
+    "recitation": "content_filter",
+    "blocklist": "content_filter",
+    "prohibited_content": "content_filter",
+}
+_PIECES = re.compile(r"\s*\S+\s*|\s+")
+
+
+def completion_id(analysis_id: str) -> str:
+    return f"{COMPLETION_ID_PREFIX}{analysis_id}"
+
+
+def finish_reason(raw: str | None) -> str:
+    """A provider's finish reason (Gemini's MAX_TOKENS, OpenAI's length...) in OpenAI terms."""
+    if raw is None:
+        return DEFAULT_FINISH_REASON
+    return _FINISH_REASONS.get(raw.lower(), DEFAULT_FINISH_REASON)
+
+
+def usage(response: AnalysisResponded, prompt_chars: int) -> tuple[dict[str, int], bool]:
+    """`usage` and whether it is estimated (the response carries no token counts yet)."""
+    routing = response.routing
+    prompt: int | None = getattr(routing, "input_tokens", None)
+    completion: int | None = getattr(routing, "output_tokens", None)
+    estimated = prompt is None or completion is None
+    if prompt is None:
+        prompt = estimated_tokens(prompt_chars)
+    if completion is None:
+        completion = estimated_tokens(len(response.result or ""))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }, estimated
+
+
+def x_routing(response: AnalysisResponded, *, usage_estimated: bool) -> dict[str, Any]:
+    """Our extension object: how the answer was routed, what it cost, how sure it is."""
+    routing = response.routing
+    return {
+        "analysis_id": response.analysis_id,
+        "analysis_type": response.analysis_type,
+        "path": routing.path,
+        "provider": routing.provider,
+        "model": routing.model,
+        "route": [step.model_dump(mode="json") for step in routing.route],
+        "failed_attempts": [a.model_dump(mode="json") for a in routing.failed_attempts],
+        "skipped": [a.model_dump(mode="json") for a in routing.skipped],
+        "cost_usd": routing.cost_usd,
+        "baseline_cost_usd": routing.baseline_cost_usd,
+        "latency_ms": routing.latency_ms,
+        "provider_latency_ms": routing.provider_latency_ms,
+        "confidence": response.confidence.score if response.confidence else None,
+        "citations": [c.model_dump(mode="json") for c in response.citations],
+        "explanation": routing.explanation,
+        "emulated": routing.emulated,
+        "budget_remaining_usd": routing.budget_remaining_usd,
+        "usage_estimated": usage_estimated,
+    }
+
+
+def _common(response: AnalysisResponded, obj: str) -> dict[str, Any]:
+    return {
+        "id": completion_id(response.analysis_id),
+        "object": obj,
+        "created": int(response.completed_at.timestamp()),
+        "model": response.routing.model or "unknown",
+        "system_fingerprint": None,
+    }
+
+
+def _finish(response: AnalysisResponded) -> str:
+    return finish_reason(getattr(response.routing, "finish_reason", None))
+
+
+def completion_body(response: AnalysisResponded, *, prompt_chars: int) -> dict[str, Any]:
+    """The `chat.completion` object of a completed analysis."""
+    counted, estimated = usage(response, prompt_chars)
+    return {
+        **_common(response, "chat.completion"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": response.result or "", "refusal": None},
+                "logprobs": None,
+                "finish_reason": _finish(response),
+            }
+        ],
+        "usage": counted,
+        "x_routing": x_routing(response, usage_estimated=estimated),
+    }
+
+
+def text_pieces(text: str, size: int = CHUNK_CHARS) -> list[str]:
+    """`text` cut into pieces of about `size` characters at whitespace; joined, they are
+    exactly `text`."""
+    pieces: list[str] = []
+    current = ""
+    for match in _PIECES.finditer(text):
+        if current and len(current) + len(match.group()) > size:
+            pieces.append(current)
+            current = ""
+        current += match.group()
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def completion_chunks(
+    response: AnalysisResponded, *, prompt_chars: int, include_usage: bool
+) -> Iterator[dict[str, Any]]:
+    """The `chat.completion.chunk` objects of a completed analysis, in order: the role, the
+    text in pieces, the finish reason with `x_routing`, then (`include_usage`) a chunk
+    with no choices and the usage, as OpenAI sends them."""
+    counted, estimated = usage(response, prompt_chars)
+    common = _common(response, "chat.completion.chunk")
+    with_usage = {"usage": None} if include_usage else {}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {**common, "choices": [choice], **with_usage}
+
+    yield chunk({"role": "assistant", "content": "", "refusal": None})
+    for piece in text_pieces(response.result or ""):
+        yield chunk({"content": piece})
+    yield {**chunk({}, _finish(response)), "x_routing": x_routing(response,
+                                                                   usage_estimated=estimated)}
+    if include_usage:
+        yield {**common, "choices": [], "usage": counted}
+
+
+def sse(event: dict[str, Any]) -> str:
+    """One server-sent event carrying `event` as JSON."""
+    return f"data: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+def sse_stream(chunks: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """The events of a stream, ending with OpenAI's `data: [DONE]`."""
+    for event in chunks:
+        yield sse(event)
+    yield SSE_DONE
+
+
+def model_entry(model_id: str, owned_by: str, created: int) -> dict[str, Any]:
+    """One entry of `GET /v1/models` (OpenAI's `model` object)."""
+    return {"id": model_id, "object": "model", "created": created, "owned_by": owned_by}
