@@ -12,6 +12,7 @@ from services.common.redis_keys import RedisKeys
 from services.common.runner import make_producer, make_set_aside, run_service
 from services.common.spend import SpendLedger
 from services.dispatcher.cache import RedisCompletionCache
+from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.lease import RedisDispatchLease
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.status_view import ProviderStatusView, StatusFeed
@@ -37,11 +38,13 @@ def main() -> None:
         providers = build_providers(settings.providers)
         redis = async_redis(infra.redis_url, concurrency=settings.max_in_flight)
         view = ProviderStatusView(stale_after_s=settings.health_stale_after_s)
+        inflight = InFlightAttempts()
         feed = StatusFeed(
             view=view,
             bootstrap_servers=infra.kafka_bootstrap_servers,
             topic=infra.topics.provider_health,
             stale_after_s=settings.health_stale_after_s,
+            on_down=inflight.cancel_provider,
         ).start()
         watcher = asyncio.create_task(watch_status_feed(feed, stop))
         try:
@@ -59,6 +62,7 @@ def main() -> None:
                 ),
                 set_aside=make_set_aside(infra, producer=producer, redis=redis),
                 ledger=SpendLedger(redis=redis, namespace=infra.topic_namespace),
+                inflight=inflight,
             )
             await worker.run(stop)
         finally:

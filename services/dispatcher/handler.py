@@ -31,7 +31,9 @@ from schemas.completion import CompletionProduced
 from schemas.topics import TopicNames
 from services.common.spend import SpendLedger
 from services.common.worker import Outgoing
+from services.dispatcher.circuits import CircuitBoard
 from services.dispatcher.cooldowns import ProviderCooldowns
+from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import HealthLookup, RouteLimits, RouteWalk
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,8 @@ class Dispatcher:
         limits: RouteLimits,
         cooldowns: ProviderCooldowns | None = None,
         ledger: SpendLedger | None = None,
+        circuits: CircuitBoard | None = None,
+        inflight: InFlightAttempts | None = None,
     ) -> None:
         self._cache = cache
         self._lease = lease
@@ -103,6 +107,8 @@ class Dispatcher:
             topics=topics,
             limits=limits,
             ledger=ledger,
+            circuits=circuits,
+            inflight=inflight,
         )
         self._unsaved: OrderedDict[str, _Unsaved] = OrderedDict()
 

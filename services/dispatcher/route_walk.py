@@ -1,51 +1,65 @@
-"""One walk along a query's route: skip, attempt, wait out a short Retry-After, fail over.
+"""One walk along a query's route: skip, attempt, retry the same model, fail over.
 
-Each attempt is announced as `started` (and acknowledged by the broker) before the
-provider is called; its outcome is returned for the worker to publish with the
-completion. Every attempt's time limit comes from the route budget (budget.py).
+What each fault leads to is decided in failover.py; this module carries it out. A step is
+skipped when its provider asked us to wait (Retry-After), the health stream marks it
+down, its circuit is open (circuits.py), an earlier model refused the input as too long
+for a window no smaller than this one's, or the budget is spent. Each attempt's limits
+come from the route budget (budget.py); attempts themselves are run by attempts.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.attempt import AttemptResult, attempt_model, completion_request
 from providers.base import Provider
-from providers.catalogue import Catalogue
-from providers.errors import ProviderError, RateLimited
-from schemas.attempt import ProviderAttempt, attempt_id_for
+from providers.catalogue import Catalogue, ModelSpec
+from providers.errors import ContextTooLong, ProviderError, RateLimited
+from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified, RouteStep
 from schemas.completion import Answer, AttemptSummary, CompletionProduced
 from schemas.topics import TopicNames
 from services.common.spend import SpendLedger
 from services.common.worker import Outgoing
+from services.dispatcher.attempts import AttemptRunner
 from services.dispatcher.budget import (
     MIN_ATTEMPT_S,
     Deadline,
-    attempt_limit_s,
-    own_limit_s,
-    reserve_s,
+    StepLimits,
+    attempt_limits,
+    step_limits,
 )
+from services.dispatcher.circuits import Admission, CircuitBoard, circuit_key
 from services.dispatcher.cooldowns import ProviderCooldowns
-from services.dispatcher.failover import Next, after_failure, rate_limit_wait_s
+from services.dispatcher.failover import (
+    MAX_RATE_LIMIT_RETRIES,
+    Next,
+    RetryBounds,
+    after_failure,
+    context_too_small,
+    counts_against_circuit,
+)
+from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.spending import BUDGET_EXHAUSTED, CampaignSpend, is_paid
 
 logger = logging.getLogger(__name__)
 
 MARKED_DOWN = "health monitor reports the provider down"
+CIRCUIT_OPEN = "the model failed repeatedly; its circuit is open until a probe succeeds"
 OVER_LIMIT = "the campaign's monthly spend limit cannot cover this model's maximum cost"
 LOCAL_FOR_BUDGET = (
     "budget: the campaign's monthly spend limit cannot cover the paid models; "
     "the local model costs nothing"
 )
 LOCAL_PROVIDER = "local"
+RETRY_JITTER = 0.5
+"""A same-model retry waits its backoff times 1 to 1 + this (spreads a burst of retries)."""
 
 
 class HealthLookup(Protocol):
@@ -54,11 +68,12 @@ class HealthLookup(Protocol):
 
 @dataclass(frozen=True)
 class RouteLimits:
-    """Time limits of a walk (DISPATCHER_* settings)."""
+    """Time limits and retry bounds of a walk (DISPATCHER_* settings)."""
 
     attempt_timeout_cap_s: float = 4.5
     route_budget_s: float = 25.0
     rate_limit_max_wait_s: float = 2.0
+    rate_limit_retries: int = MAX_RATE_LIMIT_RETRIES
 
 
 def _skipped(step: RouteStep, kind: str, message: str) -> AttemptSummary:
@@ -69,6 +84,18 @@ def _skipped(step: RouteStep, kind: str, message: str) -> AttemptSummary:
         error_kind=kind,
         error_message=message,
     )
+
+
+@dataclass
+class _Walk:
+    """One walk's running state."""
+
+    summaries: list[AttemptSummary] = field(default_factory=list)
+    finished: list[ProviderAttempt] = field(default_factory=list)
+    answer: Answer | None = None
+    error: str | None = None
+    refused_window: int = 0
+    """The largest context window that refused the input as too long (0: none did)."""
 
 
 class RouteWalk:
@@ -85,15 +112,22 @@ class RouteWalk:
         topics: TopicNames,
         limits: RouteLimits,
         ledger: SpendLedger | None = None,
+        circuits: CircuitBoard | None = None,
+        inflight: InFlightAttempts | None = None,
     ) -> None:
         self._ledger = ledger
         self._providers = dict(providers)
         self._catalogue = catalogue
         self._health = health
         self._cooldowns = cooldowns
-        self._publish = publish
-        self._topics = topics
+        self._circuits = circuits or CircuitBoard()
         self._limits = limits
+        self._attempts = AttemptRunner(
+            providers=self._providers,
+            publish=publish,
+            topics=topics,
+            inflight=inflight or InFlightAttempts(),
+        )
 
     def refused(self, classified: QueryClassified, error: ProviderError) -> CompletionProduced:
         """A failed completion without any call: no provider can take this query."""
@@ -111,64 +145,27 @@ class RouteWalk:
         deadline = Deadline(self._limits.route_budget_s)
         spend = await CampaignSpend.open(self._ledger, classified.query.campaign_id, delivery)
         route = list(classified.route)
-        limits = [self._own_limit_s(step) for step in route]
+        limits = [self._step_limits(step) for step in route]
         forced = self._forced_step(route)
-        summaries: list[AttemptSummary] = []
-        finished: list[ProviderAttempt] = []
-        answer: Answer | None = None
-        error: str | None = None
+        walk = _Walk()
         index = -1
-        while index + 1 < len(route) or self._add_local_step(route, limits, spend, answer):
+        while index + 1 < len(route) or self._add_local_step(route, limits, spend, walk.answer):
             index += 1
             step = route[index]
-            skip = self._skip(step, index, forced, route)
+            skip = self._skip(step, index, forced, route, walk)
             if skip is not None:
-                summaries.append(skip)
+                walk.summaries.append(skip)
                 continue
-            cap_s = self._limits.attempt_timeout_cap_s
-            later_s = sum(reserve_s(limit, cap_s) for limit in limits[index + 1 :])
-            failure: ProviderError | None = None
-            retried = False
-            while True:
-                limit_s = attempt_limit_s(limits[index], later_s, deadline.remaining_s())
-                if limit_s < MIN_ATTEMPT_S:
-                    budget_s = self._limits.route_budget_s
-                    summaries.append(
-                        _skipped(step, "budget_spent", f"the route's {budget_s:.0f} s are spent")
-                    )
-                    break
-                attempted = await self._attempt(classified, step, len(finished) + 1, limit_s, spend)
-                if attempted is None:
-                    summaries.append(_skipped(step, BUDGET_EXHAUSTED, OVER_LIMIT))
-                    break
-                result, event = attempted
-                summaries.append(result.summary)
-                finished.append(event)
-                answer, failure = result.answer, result.error
-                if failure is None:
-                    break
-                error = str(failure)
-                wait_s = self._after_rate_limit(failure, retried, deadline, later_s)
-                if wait_s is None:
-                    break
-                logger.info(
-                    "query=%s %s asked to wait %.1f s; waiting, then retrying %s once",
-                    classified.query.query_id,
-                    step.provider,
-                    wait_s,
-                    step.model,
-                )
-                retried = True
-                await asyncio.sleep(wait_s)
-            if answer is not None:
+            stop = await self._step(classified, step, limits[index], limits[index + 1 :],
+                                    deadline, spend, walk)  # fmt: skip
+            if walk.answer is not None or stop:
                 break
-            if failure is not None and after_failure(failure) is Next.GIVE_UP:
-                break
-        if answer is None and spend.refusals:
+        error = walk.error
+        if walk.answer is None and spend.refusals:
             error = spend.exhausted_error(error)
-        elif answer is None and error is None:
+        elif walk.answer is None and error is None:
             error = "no provider in the route could be tried"
-        elif answer is None and forced is not None:
+        elif walk.answer is None and forced is not None:
             step = route[forced]
             error = (
                 f"every step of the route is unavailable; tried {step.provider}/{step.model} "
@@ -176,19 +173,103 @@ class RouteWalk:
             )
         completion = self._completion(
             classified,
-            summaries,
-            answer,
+            walk.summaries,
+            walk.answer,
             error,
             started,
             route=route,
             budget_remaining_usd=await spend.remaining_usd(),
         )
-        return completion, finished
+        return completion, walk.finished
+
+    async def _step(
+        self,
+        classified: QueryClassified,
+        step: RouteStep,
+        own: StepLimits,
+        later: Sequence[StepLimits],
+        deadline: Deadline,
+        spend: CampaignSpend,
+        walk: _Walk,
+    ) -> bool:
+        """Attempt one step, retrying its model as failover.py decides; True to stop the
+        route (an answer, or an error no other model may avoid)."""
+        spec = self._catalogue.get(step.provider, step.model)
+        key = circuit_key(step.provider, step.model)
+        bounds = RetryBounds(
+            same_model_retries=spec.max_retries_same_model,
+            rate_limit_retries=self._limits.rate_limit_retries,
+            rate_limit_max_wait_s=self._limits.rate_limit_max_wait_s,
+        )
+        rate_limited = failed = 0
+        while True:
+            given = attempt_limits(
+                own, later, deadline.remaining_s(), self._limits.attempt_timeout_cap_s
+            )
+            if given.total_s < MIN_ATTEMPT_S:
+                budget_s = self._limits.route_budget_s
+                walk.summaries.append(
+                    _skipped(step, "budget_spent", f"the route's {budget_s:.0f} s are spent")
+                )
+                self._circuits.neutral(key)  # a probe admitted for this step was not made
+                return False
+            number = len(walk.finished) + 1
+            attempted = await self._attempts.run(classified, spec, number, given, spend)
+            if attempted is None:
+                walk.summaries.append(_skipped(step, BUDGET_EXHAUSTED, OVER_LIMIT))
+                self._circuits.neutral(key)
+                return False
+            result, event = attempted
+            walk.summaries.append(result.summary)
+            walk.finished.append(event)
+            failure = result.error
+            self._record_circuit(key, spec, failure)
+            if failure is None:
+                walk.answer = result.answer
+                return True
+            walk.error = str(failure)
+            if isinstance(failure, ContextTooLong):
+                walk.refused_window = max(walk.refused_window, spec.capabilities.context_window)
+            if isinstance(failure, RateLimited) and failure.retry_after_s is not None:
+                self._cooldowns.start(failure.provider, failure.retry_after_s)
+            later_s = sum(min(s.detect_s, self._limits.attempt_timeout_cap_s) for s in later)
+            decision = after_failure(
+                failure,
+                rate_limited_before=rate_limited,
+                failed_before=failed,
+                bounds=bounds,
+                spare_s=deadline.remaining_s() - later_s,
+                min_attempt_s=MIN_ATTEMPT_S,
+            )
+            if decision.next is Next.GIVE_UP:
+                walk.error = f"{failure.kind}: {failure}"
+                return True
+            if decision.next is Next.NEXT_PROVIDER:
+                return False
+            if isinstance(failure, RateLimited):
+                rate_limited += 1
+                wait_s = decision.wait_s
+            else:
+                failed += 1
+                wait_s = decision.wait_s * (1.0 + random.uniform(0.0, RETRY_JITTER))
+            logger.info(
+                "query=%s %s/%s %s; retrying the same model in %.2f s",
+                classified.query.query_id, step.provider, step.model, failure.kind, wait_s,
+            )  # fmt: skip
+            await asyncio.sleep(wait_s)
+
+    def _record_circuit(self, key: str, spec: ModelSpec, failure: ProviderError | None) -> None:
+        if failure is None:
+            self._circuits.succeeded(key)
+        elif counts_against_circuit(failure):
+            self._circuits.failed(key, open_interval_s=spec.cooldown_s)
+        else:
+            self._circuits.neutral(key)
 
     def _add_local_step(
         self,
         route: list[RouteStep],
-        limits: list[float],
+        limits: list[StepLimits],
         spend: CampaignSpend,
         answer: Answer | None,
     ) -> bool:
@@ -209,29 +290,25 @@ class RouteWalk:
         route.append(
             RouteStep(provider=spec.provider, model=spec.model_id, reason=LOCAL_FOR_BUDGET)
         )
-        limits.append(self._own_limit_s(route[-1]))
+        limits.append(self._step_limits(route[-1]))
         return True
 
-    def _after_rate_limit(
-        self, error: ProviderError, retried: bool, deadline: Deadline, later_s: float
-    ) -> float | None:
-        """Start the provider's cooldown; the wait before one more try, or None to move on."""
-        if isinstance(error, RateLimited) and error.retry_after_s is not None:
-            self._cooldowns.start(error.provider, error.retry_after_s)
-        return rate_limit_wait_s(
-            error,
-            already_retried=retried,
-            max_wait_s=self._limits.rate_limit_max_wait_s,
-            spare_s=deadline.remaining_s() - later_s,
-            min_attempt_s=MIN_ATTEMPT_S,
+    def _step_limits(self, step: RouteStep) -> StepLimits:
+        spec = self._catalogue.get(step.provider, step.model)
+        return step_limits(
+            step.provider,
+            timeout_s=spec.timeout_s,
+            first_token_s=spec.first_token_timeout_s,
+            stall_s=spec.stall_timeout_s,
+            hosted_cap_s=self._limits.attempt_timeout_cap_s,
         )
 
-    def _own_limit_s(self, step: RouteStep) -> float:
-        spec = self._catalogue.get(step.provider, step.model)
-        return own_limit_s(step.provider, spec.timeout_s, self._limits.attempt_timeout_cap_s)
-
     def _unavailable(self, step: RouteStep) -> bool:
-        return self._health.is_down(step.provider) or self._cooldowns.remaining_s(step.provider) > 0
+        return (
+            self._health.is_down(step.provider)
+            or self._cooldowns.remaining_s(step.provider) > 0
+            or self._circuits.is_open(circuit_key(step.provider, step.model))
+        )
 
     def _forced_step(self, route: Sequence[RouteStep]) -> int | None:
         """When no step is available, the one tried anyway: a false alarm must not stop all
@@ -245,8 +322,21 @@ class RouteWalk:
         return len(route) - 1
 
     def _skip(
-        self, step: RouteStep, index: int, forced: int | None, route: Sequence[RouteStep]
+        self,
+        step: RouteStep,
+        index: int,
+        forced: int | None,
+        route: Sequence[RouteStep],
+        walk: _Walk,
     ) -> AttemptSummary | None:
+        window = self._catalogue.get(step.provider, step.model).capabilities.context_window
+        if context_too_small(walk.refused_window, window):
+            return _skipped(
+                step,
+                ContextTooLong.kind,
+                f"the input is too long for a {walk.refused_window}-token window; "
+                f"this model's is {window}",
+            )
         if index == forced:
             return None
         anyway = ""
@@ -262,74 +352,15 @@ class RouteWalk:
             )
         if self._health.is_down(step.provider):
             return _skipped(step, "marked_down", MARKED_DOWN + anyway)
+        if forced is None:
+            admission = self._circuits.admit(circuit_key(step.provider, step.model))
+            if admission is Admission.SKIP:
+                return _skipped(step, "circuit_open", CIRCUIT_OPEN)
+            if admission is Admission.PROBE:
+                logger.info("%s/%s half-open: this attempt is the probe", step.provider, step.model)
+        elif self._circuits.is_open(circuit_key(step.provider, step.model)):
+            return _skipped(step, "circuit_open", CIRCUIT_OPEN + anyway)
         return None
-
-    async def _attempt(
-        self,
-        classified: QueryClassified,
-        step: RouteStep,
-        number: int,
-        timeout_s: float,
-        spend: CampaignSpend,
-    ) -> tuple[AttemptResult, ProviderAttempt] | None:
-        """Hold the cost, announce, call, settle and describe one attempt; None when the
-        campaign's limit cannot cover it. Raises if the announcement fails."""
-        query_id = classified.query.query_id
-        spec = self._catalogue.get(step.provider, step.model)
-        attempt_id = attempt_id_for(query_id, number)
-        request = completion_request(classified.query, spec, timeout_s)
-        hold = await spend.hold(spec, request, attempt_id, timeout_s)
-        if hold is None:
-            return None
-        announced = ProviderAttempt(
-            query_id=query_id,
-            attempt_id=attempt_id,
-            provider=step.provider,
-            model=step.model,
-            attempt_number=number,
-            outcome="started",
-            latency_ms=0.0,
-        )
-        try:
-            await self._publish(Outgoing(self._topics.provider_attempts, step.provider, announced))
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await spend.release(hold)
-            raise
-        result = await attempt_model(
-            provider=self._providers[step.provider],
-            spec=spec,
-            query=classified.query,
-            timeout_s=timeout_s,
-        )
-        await spend.settle(hold, result.summary)
-        summary, answer = result.summary, result.answer
-        if result.error is not None:
-            logger.info(
-                "query=%s %s/%s %s (%s) after %.0f ms of %.1f s",
-                query_id,
-                step.provider,
-                step.model,
-                summary.outcome,
-                summary.error_kind,
-                summary.latency_ms,
-                timeout_s,
-            )
-        event = ProviderAttempt(
-            query_id=query_id,
-            attempt_id=announced.attempt_id,
-            provider=step.provider,
-            model=step.model,
-            attempt_number=number,
-            outcome=summary.outcome,  # type: ignore[arg-type]  # never "skipped" here
-            error_kind=summary.error_kind,
-            error_message=summary.error_message,
-            latency_ms=summary.latency_ms,
-            input_tokens=answer.input_tokens if answer else 0,
-            output_tokens=answer.output_tokens if answer else 0,
-            cost_usd=summary.cost_usd,
-        )
-        return result, event
 
     def _completion(
         self,

@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from providers.settings import ProviderSettings
 from services.common.lease import LEASE_TTL_S
 from services.common.settings import InfraSettings
+from services.dispatcher.failover import MAX_RATE_LIMIT_RETRIES
 
 
 class DispatcherSettings(BaseSettings):
@@ -17,7 +18,10 @@ class DispatcherSettings(BaseSettings):
     attempt_timeout_cap_s: float = Field(
         default=4.5,
         gt=0,
-        description="Upper bound on any hosted provider attempt, so failover starts within 5 s.",
+        description="Upper bound on a hosted attempt whose model has no first-token limit "
+        "(a non-streaming client: nothing else tells hung from slow); also the most a later "
+        "step keeps back from the earlier ones. A model with a first-token limit is not "
+        "capped: it fails on its first-token, stall or total limit (slow is not failed).",
     )
     route_budget_s: float = Field(
         default=25.0,
@@ -36,6 +40,12 @@ class DispatcherSettings(BaseSettings):
         ge=0,
         description="Longest Retry-After waited out to call the same model once more (if the "
         "route budget allows); a longer one moves on to the fallback at once.",
+    )
+    rate_limit_retries: int = Field(
+        default=MAX_RATE_LIMIT_RETRIES,
+        ge=0,
+        description="429s with a short Retry-After waited out per route step; after that "
+        "many the step's fallback is used.",
     )
     health_stale_after_s: float = Field(
         default=20.0,

@@ -10,6 +10,9 @@ in, while a timestamp from a host with a fast clock would beat every later statu
 Age (for ignoring a dead monitor's last word) counts from the earlier of
 `occurred_at` and the time the status arrived, so a future stamp cannot keep a
 status fresh for ever either.
+
+When a status turns a provider down, the feed calls its `on_down` hook (the dispatcher
+cancels the attempts in flight on that provider and reroutes them: inflight.py).
 """
 
 from __future__ import annotations
@@ -52,13 +55,20 @@ class ProviderStatusView:
         self._latest: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def update(self, status: ProviderStatus, offset: int) -> None:
-        """Keep `status` unless a status written later (higher offset) is already held."""
+    def update(self, status: ProviderStatus, offset: int) -> bool:
+        """Keep `status` unless a status written later (higher offset) is already held.
+
+        True when this status turned the provider down (it was not down, or its last
+        status was stale), so the caller acts once per outage, not on every heartbeat.
+        """
+        was_down = self.is_down(status.provider)
         as_of = min(status.occurred_at, self._clock())
         with self._lock:
             current = self._latest.get(status.provider)
-            if current is None or offset >= current.offset:
-                self._latest[status.provider] = _Entry(status, offset, as_of)
+            if current is not None and offset < current.offset:
+                return False
+            self._latest[status.provider] = _Entry(status, offset, as_of)
+        return not was_down and self.is_down(status.provider)
 
     def status(self, provider: str) -> ProviderStatus | None:
         """The provider's latest status, or None when unknown or stale."""
@@ -84,8 +94,10 @@ class StatusFeed:
         bootstrap_servers: str,
         topic: str,
         stale_after_s: float,
+        on_down: Callable[[str], None] | None = None,
     ) -> None:
         self._view = view
+        self._on_down = on_down
         self._stale_after_s = stale_after_s
         self._started_at = time.monotonic()
         self._reported_stale = False
@@ -115,7 +127,9 @@ class StatusFeed:
                 "ignoring malformed status at %s[%d]@%d", self.follower.topic, partition, offset
             )
             return
-        self._view.update(status, offset)
+        if self._view.update(status, offset) and self._on_down is not None:
+            logger.warning("provider=%s marked down: %s", status.provider, status.reason)
+            self._on_down(status.provider)
 
     @property
     def seconds_since_last_record(self) -> float:

@@ -13,6 +13,7 @@ from services.common.runner import worker_consumer_config
 from services.common.spend import SpendLedger
 from services.common.worker import EventWorker, Outgoing, SetAside
 from services.dispatcher.handler import CompletionCache, Dispatcher, DispatchLease, HealthLookup
+from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits
 from services.dispatcher.settings import DispatcherSettings
 
@@ -24,6 +25,7 @@ def route_limits(settings: DispatcherSettings) -> RouteLimits:
         attempt_timeout_cap_s=settings.attempt_timeout_cap_s,
         route_budget_s=settings.route_budget_s,
         rate_limit_max_wait_s=settings.rate_limit_max_wait_s,
+        rate_limit_retries=settings.rate_limit_retries,
     )
 
 
@@ -38,6 +40,7 @@ def build_worker(
     lease: DispatchLease,
     set_aside: SetAside | None = None,
     ledger: SpendLedger | None = None,
+    inflight: InFlightAttempts | None = None,
 ) -> EventWorker[QueryClassified]:
     topics = settings.infra.topics
 
@@ -54,6 +57,7 @@ def build_worker(
         topics=topics,
         limits=route_limits(settings),
         ledger=ledger,
+        inflight=inflight,
     )
     return EventWorker(
         service=SERVICE,

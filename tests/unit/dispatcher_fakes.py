@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from providers.base import CompletionRequest, ProviderReply, SourceRef
-from providers.catalogue import DEFAULT_CATALOGUE
-from providers.errors import ProviderError
+from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
+from providers.errors import FirstTokenTimeout, ProviderError
 from schemas.attempt import ProviderAttempt
 from schemas.completion import CompletionProduced
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing
+from services.dispatcher.circuits import CircuitBoard
 from services.dispatcher.cooldowns import ProviderCooldowns
 from services.dispatcher.handler import Dispatcher
+from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits
 
 TOPICS = TopicNames("unit")
 
 
 class ScriptedProvider:
-    """Answers, fails with the next scripted error, or hangs; records every call."""
+    """Answers, fails with the next scripted error, or hangs; records every call.
+
+    A hang honours the request's first-token limit as the streaming clients do (it raises
+    `FirstTokenTimeout` when the limit passes); without one it hangs until cancelled.
+    """
 
     emulated = True
 
@@ -49,7 +56,10 @@ class ScriptedProvider:
         if self._published is not None:
             self.published_at_call.append(len(self._published))
         if self.hang:
-            await asyncio.sleep(600)
+            if request.first_token_timeout_s is None:
+                await asyncio.sleep(600)
+            await asyncio.sleep(request.first_token_timeout_s or 0.0)
+            raise FirstTokenTimeout(self.name, "no first token")
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.errors:
@@ -138,6 +148,18 @@ class Broker:
         return [o.event for o in self.sent if isinstance(o.event, ProviderAttempt)]
 
 
+def catalogue_with(changes: Mapping[str, Mapping[str, Any]]) -> Catalogue:
+    """The built-in catalogue with some models' fields changed (by model id)."""
+    return Catalogue(
+        models=[
+            spec.model_copy(update=dict(changes[spec.model_id]))
+            if spec.model_id in changes
+            else spec
+            for spec in DEFAULT_CATALOGUE.models
+        ]
+    )
+
+
 def make_dispatcher(
     providers,
     *,
@@ -149,10 +171,13 @@ def make_dispatcher(
     cap: float = 4.5,
     budget: float = 25.0,
     max_wait: float = 2.0,
+    catalogue: Catalogue | None = None,
+    circuits: CircuitBoard | None = None,
+    inflight: InFlightAttempts | None = None,
 ) -> Dispatcher:
     return Dispatcher(
         providers={p.name: p for p in providers},
-        catalogue=DEFAULT_CATALOGUE,
+        catalogue=catalogue or DEFAULT_CATALOGUE,
         health=health or Health(),
         cache=cache or MemoryCache(),
         lease=lease or MemoryLease(),
@@ -162,6 +187,8 @@ def make_dispatcher(
             attempt_timeout_cap_s=cap, route_budget_s=budget, rate_limit_max_wait_s=max_wait
         ),
         cooldowns=cooldowns,
+        circuits=circuits,
+        inflight=inflight,
     )
 
 

@@ -21,6 +21,7 @@ from tests.unit.dispatcher_fakes import (
     MemoryCache,
     MemoryLease,
     ScriptedProvider,
+    catalogue_with,
     completion_of,
     make_dispatcher,
 )
@@ -58,14 +59,17 @@ def test_every_call_is_announced_to_the_broker_before_it_is_made() -> None:
         .handle(COMPLEX)
     )
     started = broker.attempts()
+    # a 503 is retried once on the same model, as its own attempt, then the fallback
     assert [(a.provider, a.outcome) for a in started] == [("gemini", "started"),
+                                                          ("gemini", "started"),
                                                           ("perplexity", "started")]
     # each call happened only after its own `started` event was acknowledged
-    assert gemini.published_at_call == [1] and perplexity.published_at_call == [2]
+    assert gemini.published_at_call == [1, 2] and perplexity.published_at_call == [3]
     finished = [o.event for o in out if o.topic == TOPICS.provider_attempts]
     assert [(a.attempt_id, a.outcome) for a in finished] == [("q1:1", "error"),
-                                                             ("q1:2", "success")]
-    assert [a.attempt_id for a in started] == ["q1:1", "q1:2"]
+                                                             ("q1:2", "error"),
+                                                             ("q1:3", "success")]
+    assert [a.attempt_id for a in started] == ["q1:1", "q1:2", "q1:3"]
 
 
 def test_attempt_events_are_keyed_by_provider_and_ids_repeat_on_redelivery() -> None:
@@ -89,13 +93,28 @@ def test_fails_over_to_next_provider_and_records_every_attempt() -> None:
     out = asyncio.run(make_dispatcher(providers).handle(COMPLEX))
     completion = completion_of(out)
     assert completion.answer.provider == "perplexity"
-    assert [a.outcome for a in completion.attempts] == ["error", "success"]
+    assert [a.outcome for a in completion.attempts] == ["error", "error", "success"]
     assert completion.attempts[0].error_kind == "unavailable"
-    assert sum(1 for o in out if o.topic == TOPICS.provider_attempts) == 2
+    assert sum(1 for o in out if o.topic == TOPICS.provider_attempts) == 3
 
 
-def test_a_hung_provider_is_abandoned_within_the_timeout_cap() -> None:
-    dispatcher = make_dispatcher(_three(hang=True), cap=0.6)
+def test_a_hung_provider_is_abandoned_at_its_first_token_limit_and_called_once() -> None:
+    providers = _three(hang=True)
+    catalogue = catalogue_with({"gemini-2.5-pro": {"first_token_timeout_s": 0.6}})
+    dispatcher = make_dispatcher(providers, catalogue=catalogue)
+    out = asyncio.run(asyncio.wait_for(dispatcher.handle(COMPLEX), timeout=5))
+    completion = completion_of(out)
+    assert completion.attempts[0].outcome == "timeout"
+    assert completion.attempts[0].error_kind == "first_token_timeout"
+    assert completion.attempts[0].latency_ms < 1500
+    assert len(providers[0].calls) == 1  # a silent model is never called again
+    assert providers[0].calls[0].first_token_timeout_s == pytest.approx(0.6)
+    assert completion.answer.provider == "perplexity"
+
+
+def test_a_non_streaming_hosted_model_is_still_capped() -> None:
+    catalogue = catalogue_with({"gemini-2.5-pro": {"first_token_timeout_s": None}})
+    dispatcher = make_dispatcher(_three(hang=True), cap=0.6, catalogue=catalogue)
     out = asyncio.run(asyncio.wait_for(dispatcher.handle(COMPLEX), timeout=5))
     completion = completion_of(out)
     assert completion.attempts[0].outcome == "timeout"

@@ -20,6 +20,7 @@ from schemas.completion import CompletionProduced
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
 from services.dispatcher.cooldowns import ProviderCooldowns
+from services.dispatcher.failover import MAX_RATE_LIMIT_RETRIES
 from tests.support.emulator_server import running_emulator
 from tests.support.processes import free_port
 from tests.unit.dispatcher_fakes import completion_of, make_dispatcher
@@ -107,8 +108,9 @@ def test_a_still_limited_provider_is_left_and_skipped_by_the_next_query(emulator
     _set_mode(emulator, "gemini", "rate_limit")
     (first, _), (second, _) = _run(emulator, ["q1", "q2"], max_wait=2.0)
     assert [(a.provider, a.error_kind) for a in first.attempts] == [
-        ("gemini", "rate_limited"), ("gemini", "rate_limited"), ("perplexity", None)
-    ]
+        ("gemini", "rate_limited"), ("gemini", "rate_limited"), ("gemini", "rate_limited"),
+        ("perplexity", None),
+    ]  # waited out MAX_RATE_LIMIT_RETRIES times, then the fallback
     assert first.answer.provider == "perplexity"
     skipped = second.attempts[0]
     assert (skipped.provider, skipped.outcome, skipped.error_kind) == (
@@ -116,7 +118,7 @@ def test_a_still_limited_provider_is_left_and_skipped_by_the_next_query(emulator
     )
     assert "Retry-After" in skipped.error_message
     assert second.answer.provider == "perplexity"
-    assert _gemini_calls(emulator) == 2  # the second query did not call gemini at all
+    assert _gemini_calls(emulator) == 1 + MAX_RATE_LIMIT_RETRIES  # none by the second query
 
 
 def test_a_retry_after_longer_than_the_wait_moves_on_at_once_until_it_expires(emulator):

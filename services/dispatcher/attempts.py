@@ -1,0 +1,178 @@
+"""One paid attempt: hold its cost, announce it, call the model within its limits, settle.
+
+Every call, a retry of the same model included, is its own attempt: its own attempt id
+(`<query_id>:<n>`), its own `started` event acknowledged before the call, its own
+reservation in the campaign's books. The call runs as a task registered in
+`InFlightAttempts`, so the health stream's "down" can cancel it; a cancelled attempt is
+published as `timeout` with `error_kind` `cancelled_marked_down` (audit sees it) and
+settled like a timeout (the provider may have billed work we cannot see).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from core.attempt import AttemptResult, attempt_model, completion_request
+from providers.base import CompletionRequest, Provider, ProviderReply
+from providers.catalogue import ModelSpec
+from providers.errors import ProviderTimeout
+from schemas.attempt import ProviderAttempt, attempt_id_for
+from schemas.base import ProviderName
+from schemas.classified import QueryClassified
+from schemas.completion import AttemptSummary
+from schemas.topics import TopicNames
+from services.common.worker import Outgoing
+from services.dispatcher.budget import AttemptLimits
+from services.dispatcher.inflight import InFlightAttempts
+from services.dispatcher.spending import CampaignSpend
+
+logger = logging.getLogger(__name__)
+
+CANCELLED_KIND = "cancelled_marked_down"
+"""`error_kind` of an attempt cut short because the health stream marked its provider down."""
+
+
+class MarkedDown(ProviderTimeout):
+    """The attempt was cancelled: the health stream marked the provider down during it."""
+
+    kind = CANCELLED_KIND
+
+
+class _Limited:
+    """The provider with the attempt's streaming limits written into each request."""
+
+    def __init__(self, provider: Provider, limits: AttemptLimits) -> None:
+        self._provider = provider
+        self._limits = limits
+        self.name: ProviderName = provider.name
+        self.emulated = provider.emulated
+
+    async def complete(self, request: CompletionRequest) -> ProviderReply:
+        return await self._provider.complete(
+            dataclasses.replace(
+                request,
+                first_token_timeout_s=self._limits.first_token_s,
+                stall_timeout_s=self._limits.stall_s,
+            )
+        )
+
+    async def probe(self, timeout_s: float) -> None:
+        await self._provider.probe(timeout_s)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class AttemptRunner:
+    """Runs attempts for the route walk; holds no per-query state."""
+
+    def __init__(
+        self,
+        *,
+        providers: dict[ProviderName, Provider],
+        publish: Callable[[Outgoing], Awaitable[None]],
+        topics: TopicNames,
+        inflight: InFlightAttempts,
+    ) -> None:
+        self._providers = providers
+        self._publish = publish
+        self._topics = topics
+        self._inflight = inflight
+
+    async def run(
+        self,
+        classified: QueryClassified,
+        spec: ModelSpec,
+        number: int,
+        limits: AttemptLimits,
+        spend: CampaignSpend,
+    ) -> tuple[AttemptResult, ProviderAttempt] | None:
+        """Hold the cost, announce, call, settle and describe one attempt; None when the
+        campaign's limit cannot cover it. Raises if the announcement fails."""
+        query_id = classified.query.query_id
+        attempt_id = attempt_id_for(query_id, number)
+        request = completion_request(classified.query, spec, limits.total_s)
+        hold = await spend.hold(spec, request, attempt_id, limits.total_s)
+        if hold is None:
+            return None
+        announced = ProviderAttempt(
+            query_id=query_id,
+            attempt_id=attempt_id,
+            provider=spec.provider,
+            model=spec.model_id,
+            attempt_number=number,
+            outcome="started",
+            latency_ms=0.0,
+        )
+        try:
+            await self._publish(Outgoing(self._topics.provider_attempts, spec.provider, announced))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await spend.release(hold)
+            raise
+        result = await self._call(classified, spec, limits)
+        await spend.settle(hold, result.summary)
+        summary, answer = result.summary, result.answer
+        if result.error is not None:
+            logger.info(
+                "query=%s %s/%s attempt %d %s (%s) after %.0f ms of %.1f s",
+                query_id, spec.provider, spec.model_id, number, summary.outcome,
+                summary.error_kind, summary.latency_ms, limits.total_s,
+            )  # fmt: skip
+        event = ProviderAttempt(
+            query_id=query_id,
+            attempt_id=attempt_id,
+            provider=spec.provider,
+            model=spec.model_id,
+            attempt_number=number,
+            outcome=summary.outcome,  # type: ignore[arg-type]  # never "skipped" here
+            error_kind=summary.error_kind,
+            error_message=summary.error_message,
+            latency_ms=summary.latency_ms,
+            input_tokens=answer.input_tokens if answer else 0,
+            output_tokens=answer.output_tokens if answer else 0,
+            cost_usd=summary.cost_usd,
+        )
+        return result, event
+
+    async def _call(
+        self, classified: QueryClassified, spec: ModelSpec, limits: AttemptLimits
+    ) -> AttemptResult:
+        """The call as a cancellable task; a cancellation by the health stream is a result,
+        any other cancellation (shutdown) propagates."""
+        started = time.monotonic()
+        task: asyncio.Task[AttemptResult] = asyncio.create_task(
+            attempt_model(
+                provider=_Limited(self._providers[spec.provider], limits),
+                spec=spec,
+                query=classified.query,
+                timeout_s=limits.total_s,
+            )
+        )
+        with self._inflight.track(spec.provider, task):
+            try:
+                return await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                ours = current is not None and current.cancelling() > 0
+                if ours or not self._inflight.was_cancelled(task):
+                    raise
+        elapsed_ms = round((time.monotonic() - started) * 1000.0, 1)
+        error = MarkedDown(
+            spec.provider,
+            f"cancelled after {elapsed_ms:.0f} ms: the health stream marked the provider down",
+        )
+        summary = AttemptSummary(
+            provider=spec.provider,
+            model=spec.model_id,
+            outcome="timeout",
+            error_kind=error.kind,
+            error_message=error.message,
+            latency_ms=elapsed_ms,
+        )
+        return AttemptResult(summary=summary, error=error)
