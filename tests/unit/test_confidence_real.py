@@ -101,7 +101,7 @@ def test_grade(task: Task, text: str, right: bool):
     assert grade(task, text) is right
 
 
-def _write(path: Path, rows: list[dict[str, object]]) -> Path:
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
