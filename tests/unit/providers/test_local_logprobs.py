@@ -73,7 +73,7 @@ def test_mean_logprob(values: list[float | None], expected: float | None):
 
 
 def _chat_body(logprobs: list[float] | None) -> dict[str, Any]:
-    content = (
+    content: dict[str, Any] | None = (
         {"content": [{"token": "x", "logprob": v, "bytes": None, "top_logprobs": []}
                      for v in logprobs], "refusal": None}
         if logprobs is not None else None
