@@ -6,7 +6,9 @@ campaign's books (`services.common.spend`), and settles it after:
 
 - success: the real cost the provider reported;
 - timeout: the reserved maximum. The provider may have done (and billed) the work;
-  we cannot know how much, so the books assume the worst and never under-count;
+  we cannot know how much, so the books assume the worst and never under-count. An
+  attempt cancelled because the health stream marked its provider down is published as
+  a timeout (`cancelled_marked_down`) and settled the same way;
 - error: nothing (a provider does not bill a request it refused or failed);
 - the announcement failed (the call was never made): the reservation is released;
 - the process died: the reservation lapses after its time limit plus a grace and is

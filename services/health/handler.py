@@ -30,6 +30,9 @@ MIN_PROBE_LATENCY_SAMPLES = 3
 REQUEST_CAUSED_ERRORS = frozenset({"bad_request", "context_too_long", "content_blocked"})
 """Attempt failures that say something about the request, not about the provider's health."""
 RATE_LIMITED_KIND = RateLimited.kind
+ECHO_KINDS = frozenset({"cancelled_marked_down"})
+"""Attempt failures that only echo this service's own verdict (the dispatcher cancels
+attempts on a provider marked down): counting them would keep it down by itself."""
 FINISHED_OK_OUTCOMES = frozenset({"success"})
 FINISHED_FAILED_OUTCOMES = frozenset({"error", "timeout"})
 """Attempt outcomes that report a finished call. Anything else ("started", recorded before
@@ -174,6 +177,8 @@ class ProviderTracker:
         if outcome not in FINISHED_OK_OUTCOMES | FINISHED_FAILED_OUTCOMES:
             return False
         kind = attempt.error_kind
+        if kind in ECHO_KINDS:
+            return False
         ok = outcome in FINISHED_OK_OUTCOMES or kind in REQUEST_CAUSED_ERRORS
         self._window.add(Sample(event_id=attempt.event_id, at=attempt.occurred_at, ok=ok,
                                 latency_ms=attempt.latency_ms,

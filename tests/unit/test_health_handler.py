@@ -257,3 +257,15 @@ def test_started_and_unknown_attempt_outcomes_say_nothing_about_health() -> None
     status = monitor.trackers["gemini"].status(at(1))
     assert (status.state, status.sample_size, status.error_rate) == ("healthy", 0, 0.0)
     assert status.last_error is None
+
+
+def test_attempts_cancelled_because_the_provider_was_marked_down_do_not_keep_it_down() -> None:
+    """The dispatcher cancels its attempts on a provider the health stream marks down; those
+    cancellations echo our own verdict, so after probes recover they must not hold it down."""
+    monitor = HealthMonitor(["gemini"], T)
+    monitor.on_probe("gemini", ok(0))
+    for i in range(10):
+        event = attempt(1, "timeout", kind="cancelled_marked_down", event_id=f"c{i}")
+        assert monitor.on_attempt(event, at(1)) == []
+    status = monitor.trackers["gemini"].status(at(1))
+    assert (status.state, status.sample_size) == ("healthy", 0)
