@@ -28,7 +28,9 @@ from schemas.completion import AttemptSummary
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing
 from services.dispatcher.budget import AttemptLimits
+from services.dispatcher.circuits import circuit_key
 from services.dispatcher.inflight import InFlightAttempts
+from services.dispatcher.latency import ObservedLatency
 from services.dispatcher.spending import CampaignSpend
 
 logger = logging.getLogger(__name__)
@@ -44,22 +46,32 @@ class MarkedDown(ProviderTimeout):
 
 
 class _Limited:
-    """The provider with the attempt's streaming limits written into each request."""
+    """The provider with the attempt's streaming limits written into each request, and
+    each answer's latency observed for the model's derived limits (latency.py)."""
 
-    def __init__(self, provider: Provider, limits: AttemptLimits) -> None:
+    def __init__(
+        self, provider: Provider, limits: AttemptLimits, observed: ObservedLatency, key: str
+    ) -> None:
         self._provider = provider
         self._limits = limits
+        self._observed = observed
+        self._key = key
         self.name: ProviderName = provider.name
         self.emulated = provider.emulated
 
     async def complete(self, request: CompletionRequest) -> ProviderReply:
-        return await self._provider.complete(
+        started = time.monotonic()
+        reply = await self._provider.complete(
             dataclasses.replace(
                 request,
                 first_token_timeout_s=self._limits.first_token_s,
                 stall_timeout_s=self._limits.stall_s,
             )
         )
+        self._observed.record(
+            self._key, first_token_s=reply.first_token_s, total_s=time.monotonic() - started
+        )
+        return reply
 
     async def probe(self, timeout_s: float) -> None:
         await self._provider.probe(timeout_s)
@@ -78,8 +90,10 @@ class AttemptRunner:
         publish: Callable[[Outgoing], Awaitable[None]],
         topics: TopicNames,
         inflight: InFlightAttempts,
+        observed: ObservedLatency,
     ) -> None:
         self._providers = providers
+        self._observed = observed
         self._publish = publish
         self._topics = topics
         self._inflight = inflight
@@ -148,7 +162,12 @@ class AttemptRunner:
         started = time.monotonic()
         task: asyncio.Task[AttemptResult] = asyncio.create_task(
             attempt_model(
-                provider=_Limited(self._providers[spec.provider], limits),
+                provider=_Limited(
+                    self._providers[spec.provider],
+                    limits,
+                    self._observed,
+                    circuit_key(spec.provider, spec.model_id),
+                ),
                 spec=spec,
                 query=classified.query,
                 timeout_s=limits.total_s,

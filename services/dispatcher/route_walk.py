@@ -46,6 +46,7 @@ from services.dispatcher.failover import (
     counts_against_circuit,
 )
 from services.dispatcher.inflight import InFlightAttempts
+from services.dispatcher.latency import ObservedLatency
 from services.dispatcher.spending import BUDGET_EXHAUSTED, CampaignSpend, is_paid
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class RouteWalk:
         ledger: SpendLedger | None = None,
         circuits: CircuitBoard | None = None,
         inflight: InFlightAttempts | None = None,
+        observed: ObservedLatency | None = None,
     ) -> None:
         self._ledger = ledger
         self._providers = dict(providers)
@@ -122,11 +124,13 @@ class RouteWalk:
         self._cooldowns = cooldowns
         self._circuits = circuits or CircuitBoard()
         self._limits = limits
+        self._observed = observed or ObservedLatency()
         self._attempts = AttemptRunner(
             providers=self._providers,
             publish=publish,
             topics=topics,
             inflight=inflight or InFlightAttempts(),
+            observed=self._observed,
         )
 
     def refused(self, classified: QueryClassified, error: ProviderError) -> CompletionProduced:
@@ -294,11 +298,13 @@ class RouteWalk:
         return True
 
     def _step_limits(self, step: RouteStep) -> StepLimits:
+        """The model's limits: the catalogue's, narrowed by its observed latency."""
         spec = self._catalogue.get(step.provider, step.model)
+        total_s, first_token_s = self._observed.limits(circuit_key(step.provider, step.model), spec)
         return step_limits(
             step.provider,
-            timeout_s=spec.timeout_s,
-            first_token_s=spec.first_token_timeout_s,
+            timeout_s=total_s,
+            first_token_s=first_token_s,
             stall_s=spec.stall_timeout_s,
             hosted_cap_s=self._limits.attempt_timeout_cap_s,
         )

@@ -7,6 +7,7 @@ import threading
 import time
 
 from providers.errors import ContentBlocked, ContextTooLong, ServerError
+from providers.limits import FIRST_TOKEN_FLOOR_S, MIN_SAMPLES
 from schemas.classified import Classification, QueryClassified
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
@@ -167,3 +168,17 @@ def test_a_cancelled_attempt_is_on_record_like_a_timeout() -> None:
     assert [(e.attempt_id, e.outcome, e.error_kind) for e in events] == [
         ("q1:1", "timeout", CANCELLED_KIND), ("q1:2", "success", None)
     ]
+
+
+def test_after_enough_answers_a_hang_is_left_at_the_limit_derived_from_observed_latency() -> None:
+    gemini = ScriptedProvider("gemini")
+    dispatcher = make_dispatcher([gemini, ScriptedProvider("perplexity")])
+    for i in range(MIN_SAMPLES):
+        assert _run(dispatcher, _complex(f"w{i}")).answer.provider == "gemini"
+    gemini.hang = True
+    started = time.monotonic()
+    completion = _run(dispatcher, _complex("hung"))
+    assert completion.answer.provider == "perplexity"
+    # the catalogue's ceiling (45 s, budget-cut to ~11 s) narrowed to the floor
+    assert gemini.calls[-1].first_token_timeout_s == FIRST_TOKEN_FLOOR_S
+    assert time.monotonic() - started < FIRST_TOKEN_FLOOR_S + 1.0
