@@ -1,0 +1,123 @@
+"""Time to first token through `/v1/chat/completions` with the official SDK, streaming.
+
+`python -m bench.openai_ttft --base-url http://127.0.0.1:8000/v1 --api-key sk-...`
+(`STRATEGIST_API_KEY` instead of `--api-key`) against a running app. Per request it
+takes the time from the call to the first content chunk and subtracts the provider time
+the answer reports (`x_routing.provider_latency_ms`: every attempt's call, failed ones
+included): what is left is what the pipeline adds (the app, four Kafka hops, classifier,
+dispatcher, scorer). Streaming is buffered, so the first token comes with the whole
+answer: time to first token = provider time to the *complete* answer + pipeline time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from openai import OpenAI
+
+from bench.stats import percentile
+
+DEFAULT_REQUESTS = 10
+REQUEST_TIMEOUT_S = 90.0
+QUESTIONS = (
+    "Summarise in two sentences why early voting matters for turnout.",
+    "What do the latest polls say about the Arizona Senate race?",
+    "Fix the typos in: 'Vote on Tusday at you're local polling place'",
+    "Compare door-knocking and digital ads for persuading undecided suburban voters.",
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    model: str
+    ttft_ms: float
+    total_ms: float
+    provider_ms: float
+
+    @property
+    def pipeline_added_ms(self) -> float:
+        return max(self.ttft_ms - self.provider_ms, 0.0)
+
+
+def stream_once(client: OpenAI, question: str, model: str = "auto") -> Sample:
+    """One streamed chat completion, timed; raises when it carries no routing."""
+    started = time.perf_counter()
+    first: float | None = None
+    routing: dict[str, Any] | None = None
+    answered_by = ""
+    stream = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": question}], stream=True
+    )
+    for chunk in stream:
+        answered_by = chunk.model
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = time.perf_counter()
+        extra = chunk.model_extra or {}
+        if "x_routing" in extra:
+            routing = extra["x_routing"]
+    done = time.perf_counter()
+    if routing is None or first is None:
+        raise RuntimeError(f"stream without text or x_routing: model={answered_by}")
+    return Sample(
+        model=answered_by,
+        ttft_ms=(first - started) * 1000.0,
+        total_ms=(done - started) * 1000.0,
+        provider_ms=float(routing["provider_latency_ms"]),
+    )
+
+
+def measure(client: OpenAI, requests: int, model: str = "auto") -> list[Sample]:
+    return [stream_once(client, QUESTIONS[i % len(QUESTIONS)], model) for i in range(requests)]
+
+
+def summary(samples: list[Sample]) -> dict[str, float]:
+    added = [s.pipeline_added_ms for s in samples]
+    ttft = [s.ttft_ms for s in samples]
+    return {
+        "requests": len(samples),
+        "ttft_p50_ms": round(percentile(ttft, 50), 1),
+        "ttft_p95_ms": round(percentile(ttft, 95), 1),
+        "pipeline_added_p50_ms": round(percentile(added, 50), 1),
+        "pipeline_added_p95_ms": round(percentile(added, 95), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.openai_ttft", description=__doc__)
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    parser.add_argument("--api-key", default=os.environ.get("STRATEGIST_API_KEY"))
+    parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
+    parser.add_argument("--model", default="auto")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    args = parser.parse_args(argv)
+    if not args.api_key:
+        parser.error("give --api-key or set STRATEGIST_API_KEY")
+    client = OpenAI(
+        base_url=args.base_url, api_key=args.api_key, timeout=REQUEST_TIMEOUT_S, max_retries=0
+    )
+    samples = measure(client, args.requests, args.model)
+    result = summary(samples)
+    if args.format == "json":
+        print(json.dumps({**result, "samples": [asdict(s) for s in samples]}))
+        return 0
+    for s in samples:
+        print(
+            f"{s.model:<18} first token {s.ttft_ms:7.0f} ms  provider {s.provider_ms:7.0f} ms  "
+            f"pipeline added {s.pipeline_added_ms:6.0f} ms"
+        )
+    print(
+        f"time to first token p50 {result['ttft_p50_ms']:.0f} ms, p95 {result['ttft_p95_ms']:.0f}"
+        f" ms; added by the pipeline p50 {result['pipeline_added_p50_ms']:.0f} ms, "
+        f"p95 {result['pipeline_added_p95_ms']:.0f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
