@@ -1,0 +1,382 @@
+"""`python -m bench.failover`: every provider fault, injected, and what the caller sees.
+
+Starts its own emulator, the classifier, dispatcher, scorer and health services and one
+app in a fresh topic namespace (on the broker, Redis and PostgreSQL that `make failover`
+provides, like `make bench`), warms the dispatcher up (its first-token limits narrow to
+each model's observed latency after `providers.limits.MIN_SAMPLES` answers), then for
+each fault: resets the emulator, waits until traffic is back on the primary (circuits
+closed, health recovered), injects the fault and asks one question through the strategist
+API (`POST /api/v1/strategist/analyze`) and through the OpenAI-compatible endpoint
+(`POST /v1/chat/completions`, plain and `stream: true`). Per fault it prints the attempts
+made, the model that answered, the time to the answer, and whether the text is complete
+(identical to that model's answer to the same question when healthy). Then a provider
+outage: how queries during it were answered, and how soon traffic returns to the primary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from strategist.keys import issue_key
+from tests.support.emulator_process import EmulatorControl, running_emulator
+from tests.support.kafka import delete_namespace
+from tests.support.processes import (
+    free_port,
+    gunicorn_app,
+    infra_env,
+    python_module,
+    running,
+    unique_namespace,
+)
+
+ANALYZE = "/api/v1/strategist/analyze"
+CHAT = "/v1/chat/completions"
+COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"
+LIVE = "latest polls in Arizona this week"
+READY_TIMEOUT_S = 90.0
+REQUEST_TIMEOUT_S = 60.0
+SETTLE_TIMEOUT_S = 30.0
+"""Longest wait for traffic to return to the primaries between two faults."""
+SETTLE_PAUSE_S = 0.3
+WARM_UP_PER_QUESTION = 25
+"""Answers per primary before measuring (providers.limits needs 20 to narrow a limit)."""
+KEY_RATE_PER_MINUTE = 10_000_000
+PRIMARY = {COMPLEX: "gemini-2.5-pro", LIVE: "sonar-pro"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    provider: str
+    mode: str
+    question: str = COMPLEX
+    options: dict[str, Any] = field(default_factory=dict)
+    heal_after: int | None = None
+    """Switch back to ok after this many completion requests (a fault that passes)."""
+
+
+FAULTS = [
+    Fault("none", "gemini", "ok"),
+    Fault(
+        "429 once, Retry-After 1 s",
+        "gemini",
+        "rate_limit",
+        options={"retry_after_s": 1},
+        heal_after=1,
+    ),
+    Fault("429 every time, Retry-After 1 s", "gemini", "rate_limit", options={"retry_after_s": 1}),
+    Fault("500 once", "gemini", "error_once"),
+    Fault("500 every time", "gemini", "error"),
+    Fault("503 every time", "gemini", "unavailable"),
+    Fault("connection reset", "gemini", "reset"),
+    Fault("hang (no bytes)", "gemini", "hang"),
+    Fault("slow first token (6 s)", "gemini", "slow_first_token", options={"delay_s": 6}),
+    Fault("stall after 2 chunks", "gemini", "stall", options={"after_chunks": 2}),
+    Fault("cut after 2 chunks", "gemini", "cut", options={"after_chunks": 2}),
+    Fault("malformed event", "gemini", "malformed", options={"after_chunks": 2}),
+    Fault("no final marker", "gemini", "no_final_marker"),
+    Fault("context too long (Sonar)", "perplexity", "context_too_long", LIVE),
+    Fault("content filter", "gemini", "content_filter"),
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    fault: str
+    via: str
+    status: int
+    attempts: int
+    model: str
+    seconds: float
+    complete: str
+    note: str
+
+
+class Client:
+    """The two front doors, with the benchmark's key; remembers healthy answers' texts."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
+        self.healthy_text: dict[tuple[str, str], str] = {}
+
+    def analyze(self, question: str, **options: Any) -> tuple[int, dict[str, Any], float]:
+        body: dict[str, Any] = {"query": question, "campaign_id": "failover"}
+        if options:
+            body["options"] = options
+        started = time.perf_counter()
+        response = self._http.post(ANALYZE, json=body)
+        return response.status_code, response.json(), time.perf_counter() - started
+
+    def chat(self, question: str, *, stream: bool) -> tuple[int, dict[str, Any], float]:
+        """One chat completion; a stream is read to its end and folded into one body."""
+        body = {
+            "model": "auto",
+            "messages": [{"role": "user", "content": question}],
+            "stream": stream,
+        }
+        started = time.perf_counter()
+        if not stream:
+            response = self._http.post(CHAT, json=body)
+            return response.status_code, response.json(), time.perf_counter() - started
+        text, folded = [], {}
+        with self._http.stream("POST", CHAT, json=body) as response:
+            if response.status_code != 200:
+                response.read()
+                return response.status_code, response.json(), time.perf_counter() - started
+            for line in response.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                chunk = json.loads(line[len("data: ") :])
+                folded.update({k: v for k, v in chunk.items() if k != "choices"})
+                for choice in chunk.get("choices", []):
+                    text.append(choice.get("delta", {}).get("content") or "")
+        folded["choices"] = [{"message": {"content": "".join(text)}}]
+        return 200, folded, time.perf_counter() - started
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _row(
+    fault: Fault, via: str, status: int, body: dict[str, Any], seconds: float, client: Client
+) -> Row:
+    """One table row from a strategist or chat-completions answer."""
+    if via == "analyze":
+        routing = body.get("routing") or {}
+        text = body.get("result")
+    else:
+        routing = body.get("x_routing") or (body.get("error") or {}).get("x_routing") or {}
+        choices = body.get("choices") or [{}]
+        text = (choices[0].get("message") or {}).get("content")
+    failed = routing.get("failed_attempts") or []
+    model = routing.get("model") or body.get("model") or "-"
+    answered = status == 200 and text
+    attempts = len(failed) + (1 if answered else 0)
+    kinds = [a.get("error_kind") or a.get("outcome") for a in failed]
+    skipped = [f"skip:{a.get('error_kind')}" for a in routing.get("skipped") or []]
+    if answered:
+        expected = client.healthy_text.get((fault.question, model))
+        complete = "?" if expected is None else ("yes" if text == expected else "NO")
+        note = " ".join([*kinds, *skipped])
+    else:
+        complete = "-"
+        error = body.get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        note = " ".join([*kinds, f"error: {str(message)[:60]}"])
+    return Row(fault.name, via, status, attempts, model, seconds, complete, note)
+
+
+@contextmanager
+def _fault(emulator: EmulatorControl, fault: Fault) -> Iterator[None]:
+    httpx.put(
+        f"{emulator.base_url}/_control/providers/{fault.provider}",
+        json={"mode": fault.mode, **fault.options},
+        timeout=5,
+    ).raise_for_status()
+    healer = None
+    if fault.heal_after is not None:
+        healer = threading.Thread(target=_heal, args=(emulator, fault), daemon=True)
+        healer.start()
+    try:
+        yield
+    finally:
+        emulator.reset()  # also releases held (hung, stalled) requests
+        if healer is not None:
+            healer.join(timeout=1)
+
+
+def _completions(emulator: EmulatorControl, provider: str) -> int:
+    by_endpoint = emulator.state()[provider]["by_endpoint"]
+    return sum(n for endpoint, n in by_endpoint.items() if endpoint != "probe")
+
+
+def _heal(emulator: EmulatorControl, fault: Fault) -> None:
+    deadline = time.monotonic() + REQUEST_TIMEOUT_S
+    while _completions(emulator, fault.provider) < (fault.heal_after or 0):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+    httpx.put(
+        f"{emulator.base_url}/_control/providers/{fault.provider}", json={"mode": "ok"}, timeout=5
+    )
+
+
+def _settle(client: Client) -> None:
+    """Until both primaries answer again (their circuits closed, health recovered)."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    for question, model in PRIMARY.items():
+        while time.monotonic() < deadline:
+            status, body, _ = client.analyze(question)
+            if status == 200 and body["routing"]["model"] == model:
+                break
+            time.sleep(SETTLE_PAUSE_S)
+
+
+def _warm_up(client: Client) -> None:
+    """Answers per primary (derived limits), and each model's healthy text per question."""
+    for question in PRIMARY:
+        for _ in range(WARM_UP_PER_QUESTION):
+            client.analyze(question)
+        for provider in ("gemini", "perplexity"):
+            status, body, _ = client.analyze(question, providers=[provider])
+            if status == 200:
+                client.healthy_text[(question, body["routing"]["model"])] = body["result"]
+
+
+def _outage(emulator: EmulatorControl, client: Client, outage_s: float) -> list[str]:
+    """Gemini down for `outage_s`, then back: who answered during it, when traffic returned."""
+    httpx.put(
+        f"{emulator.base_url}/_control/providers/gemini", json={"mode": "down"}, timeout=5
+    ).raise_for_status()
+    ends = time.monotonic() + outage_s
+    answered: dict[str, int] = {}
+    latencies: list[float] = []
+    while time.monotonic() < ends:
+        status, body, seconds = client.analyze(COMPLEX)
+        model = body["routing"]["model"] if status == 200 else f"HTTP {status}"
+        answered[model] = answered.get(model, 0) + 1
+        latencies.append(seconds)
+    emulator.reset()
+    back = time.monotonic()
+    returned_s, after = None, 0
+    while time.monotonic() - back < SETTLE_TIMEOUT_S:
+        status, body, _ = client.analyze(COMPLEX)
+        after += 1
+        if status == 200 and body["routing"]["model"] == PRIMARY[COMPLEX]:
+            returned_s = time.monotonic() - back
+            break
+        time.sleep(0.1)
+    during = ", ".join(f"{n} by {m}" for m, n in sorted(answered.items()))
+    returned = "never" if returned_s is None else f"{returned_s:.1f} s ({after} queries)"
+    return [
+        f"outage of {outage_s:.0f} s: {sum(answered.values())} queries, {during}; "
+        f"slowest {max(latencies, default=0):.2f} s",
+        f"traffic back on {PRIMARY[COMPLEX]} after recovery: {returned}",
+    ]
+
+
+def _print(rows: list[Row], output: str) -> None:
+    if output == "json":
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    header = (
+        f"{'fault':<32} {'via':<12} {'HTTP':>4} {'att':>3} {'answered by':<17} "
+        f"{'time s':>6} {'complete':<8} notes"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r.fault:<32} {r.via:<12} {r.status:>4} {r.attempts:>3} {r.model:<17} "
+            f"{r.seconds:>6.2f} {r.complete:<8} {r.note}"
+        )
+
+
+def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> int:
+    headers = issue_key(
+        database_url, "failover", role="admin", rate_per_minute=KEY_RATE_PER_MINUTE
+    ).header
+    with running_emulator(latency_scale=args.latency_scale) as emulator:
+        env = infra_env(
+            namespace,
+            EMULATOR_URL=emulator.base_url,
+            LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
+            LOG_LEVEL="WARNING",
+            DATABASE_URL=database_url,
+        )
+        port = free_port()
+        services = [
+            python_module(s, f"services.{s}", env)
+            for s in ("classifier", "dispatcher", "scorer", "health")
+        ]
+        app = gunicorn_app("app", env, port, threads=16)
+        with running(*services, app):
+            app.wait_until(
+                lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200,
+                READY_TIMEOUT_S,
+                "/readyz",
+            )
+            client = Client(f"http://127.0.0.1:{port}", headers)
+            try:
+                print(
+                    f"[failover] warming up ({WARM_UP_PER_QUESTION} answers per primary)",
+                    file=sys.stderr,
+                )
+                _warm_up(client)
+                rows: list[Row] = []
+                for fault in FAULTS:
+                    for via in args.via:
+                        _settle(client)
+                        print(f"[failover] {fault.name} via {via}", file=sys.stderr)
+                        with _fault(emulator, fault):
+                            if via == "analyze":
+                                status, body, seconds = client.analyze(fault.question)
+                            else:
+                                status, body, seconds = client.chat(
+                                    fault.question, stream=via == "chat-stream"
+                                )
+                        rows.append(_row(fault, via, status, body, seconds, client))
+                _print(rows, args.format)
+                if args.outage_s > 0:
+                    _settle(client)
+                    for line in _outage(emulator, client, args.outage_s):
+                        print(f"[failover] {line}")
+            finally:
+                client.close()
+    truncated = [r for r in rows if r.complete == "NO"]
+    return 1 if truncated else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.failover",
+        description="Inject every provider fault through the emulator; print what callers see.",
+    )
+    parser.add_argument(
+        "--via",
+        nargs="+",
+        default=["analyze", "chat", "chat-stream"],
+        choices=["analyze", "chat", "chat-stream"],
+        help="front doors to measure (default: all three)",
+    )
+    parser.add_argument(
+        "--outage-s",
+        type=float,
+        default=60.0,
+        help="length of the provider outage at the end (0: skip it)",
+    )
+    parser.add_argument(
+        "--latency-scale",
+        type=float,
+        default=0.0,
+        help="emulator latency scale (0: answers at once)",
+    )
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    args = parser.parse_args(argv)
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        parser.error("DATABASE_URL is not set (API keys live in PostgreSQL; make sets it)")
+    namespace = unique_namespace("failover")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    create_topics(bootstrap, TopicNames(namespace).specs())
+    try:
+        return _measure(args, namespace, database_url)
+    finally:
+        delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
