@@ -19,6 +19,8 @@ from typing import Protocol
 
 import redis
 
+from services.common.redis_keys import RedisKeys
+
 logger = logging.getLogger(__name__)
 
 TAKE_TOKEN_LUA = """
@@ -57,10 +59,6 @@ class Limiter(Protocol):
         ...
 
 
-def bucket_key(namespace: str, key_id: str) -> str:
-    return f"{namespace}:ratelimit:{key_id}"
-
-
 def capacity(rate_per_minute: int, burst_s: float) -> float:
     return max(1.0, rate_per_minute * burst_s / 60.0)
 
@@ -72,7 +70,7 @@ class RedisLimiter:
         self, *, client: Callable[[], redis.Redis], namespace: str, burst_s: float
     ) -> None:
         self._client = client
-        self._namespace = namespace
+        self._keys = RedisKeys(namespace)
         self._burst_s = burst_s
 
     def take(self, key_id: str, rate_per_minute: int) -> int | None:
@@ -80,7 +78,7 @@ class RedisLimiter:
             allowed, wait = self._client().eval(
                 TAKE_TOKEN_LUA,
                 1,
-                bucket_key(self._namespace, key_id),
+                self._keys.rate_limit(key_id),
                 rate_per_minute / 60.0,
                 capacity(rate_per_minute, self._burst_s),
             )

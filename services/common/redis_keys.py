@@ -36,6 +36,10 @@ class RedisKeys:
         """The scorer's escalate-or-answer decision for one completion (taken once)."""
         return f"{self.namespace}:escalation:{query_id}"
 
+    def rate_limit(self, key_id: str) -> str:
+        """One API key's token bucket (tokens, last refill), shared by every app process."""
+        return f"{self.namespace}:ratelimit:{key_id}"
+
     def provider_status(self) -> str:
         """Hash provider -> latest ProviderStatus JSON (the app's health view)."""
         return f"{self.namespace}:provider-status"
