@@ -105,7 +105,7 @@ def _named_model(chat: ChatCompletionRequest) -> None:
         raise model_not_found(name)
 
 
-def _failure(response: AnalysisResponded, prompt_chars: int) -> OpenAIError:
+def _failure(response: AnalysisResponded) -> OpenAIError:
     """A failed analysis as the error a caller can act on (see the module docstring)."""
     extra = {"x_routing": x_routing(response, usage_estimated=True)}
     error = response.error or "no provider could answer"
@@ -159,7 +159,7 @@ def chat_completions() -> Response:
         chat.streamed,
     )
     if response.status != "completed":
-        raise _failure(response, prompt_chars)
+        raise _failure(response)
     if not chat.streamed:
         return jsonify(completion_body(response, prompt_chars=prompt_chars))
     chunks = completion_chunks(
