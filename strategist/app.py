@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 
 from services.common.logs import configure_logging
-from strategist import openapi, probes, router
+from strategist import openai_compat, openapi, probes, router
 from strategist.auth import AuthGate
 from strategist.errors import register_error_handlers
 from strategist.keys import Keyring, KeyStore
@@ -34,6 +34,7 @@ def create_app(settings: StrategistSettings | None = None) -> Flask:
     app.register_blueprint(router.bp)
     app.register_blueprint(probes.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(openai_compat.bp)
     logger.info(
         "strategist app: namespace=%s routing.enabled=%s rollout=%d%% sync_timeout=%.1fs "
         "gemini=%s perplexity=%s auth=%s",

@@ -44,7 +44,7 @@ from strategist.openai_request import (
     parse_chat_request,
     to_analysis_request,
 )
-from strategist.request import _json_body
+from strategist.request import json_body
 from strategist.router import BUDGET_EXHAUSTED, STORE_RETRY_AFTER_S
 from strategist.runtime import current_runtime
 from strategist.store import StoreUnavailable
@@ -121,7 +121,7 @@ def _failure(response: AnalysisResponded) -> OpenAIError:
 
 @bp.post("/chat/completions")
 def chat_completions() -> Response:
-    chat = parse_chat_request(_json_body(request))
+    chat = parse_chat_request(json_body(request))
     caller = current_caller()
     try:
         campaign = caller.query_campaign(chat.campaign_id)

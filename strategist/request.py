@@ -156,7 +156,7 @@ def _check_json_value(body: Any) -> None:
                 stack.append((item, f"{path}.{index}" if path else str(index), depth + 1))
 
 
-def _json_body(request: Request) -> Any:
+def json_body(request: Request) -> Any:
     limit = request.max_content_length
     if limit is not None and request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
@@ -184,7 +184,7 @@ def _json_body(request: Request) -> Any:
 
 
 def _parse(request: Request, model: type[Body]) -> Body:
-    body = _json_body(request)
+    body = json_body(request)
     if not isinstance(body, dict):
         raise ApiError(422, "validation_error", "request body must be a JSON object")
     try:
