@@ -69,11 +69,14 @@ class EscalationPolicy:
 
     def remaining_steps(self, completion: CompletionProduced) -> list[RouteStep]:
         """The route after the model that answered, when its answer may escalate at all:
-        an escalating model, escalations left, a step left. Empty otherwise."""
+        an escalating model, escalations left, a step left, and no model named by the
+        caller (who asked for that model's answer, not a better one). Empty otherwise."""
         answer = completion.answer
         if answer is None or (answer.provider, answer.model) not in self.models:
             return []
         query = completion.query
+        if query.options.model is not None:
+            return []
         done = query.escalation.escalations if query.escalation else 0
         if done >= self.max_escalations:
             return []

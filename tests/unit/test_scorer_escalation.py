@@ -9,7 +9,7 @@ from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, GEMINI_PRO, LOC
 from schemas.calibration import CalibrationPublished
 from schemas.classified import Classification, QueryClassified, RouteStep
 from schemas.completion import Answer, AttemptSummary, CompletionProduced
-from schemas.query import QueryRequested
+from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.scorer.escalation import EscalationPolicy, escalated_query_id
@@ -246,3 +246,17 @@ def test_when_no_later_model_answers_the_set_aside_answer_is_returned() -> None:
     assert response.routing.escalation_reason is not None
     assert "set-aside answer is returned" in response.routing.escalation_reason
     assert [a.model for a in response.routing.failed_attempts] == [SONAR]
+
+
+def test_an_answer_from_a_model_the_caller_named_never_escalates() -> None:
+    first = _first()
+    named = first.model_copy(
+        update={"query": first.query.model_copy(
+            update={"options": QueryOptions(model=GEMINI_FLASH)}
+        )}
+    )
+    [out] = asyncio.run(_scorer(_halving(), Decisions(), Results()).handle(named))
+    assert isinstance(out.event, AnalysisResponded)
+    # The same unsure answer without a named model does escalate.
+    [escalated] = asyncio.run(_scorer(_halving(), Decisions(), Results()).handle(first))
+    assert not isinstance(escalated.event, AnalysisResponded)
