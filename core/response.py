@@ -124,6 +124,9 @@ def build_response(
         escalated_from=list(escalated_from),
         escalation_reason=escalation_reason,
         budget_remaining_usd=budget_remaining_usd,
+        input_tokens=answer.input_tokens if answer else None,
+        output_tokens=answer.output_tokens if answer else None,
+        finish_reason=answer.finish_reason if answer else None,
     )
     return AnalysisResponded(
         analysis_id=query.query_id,

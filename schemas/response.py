@@ -70,6 +70,15 @@ class Routing(Frozen):
         "threshold; the answer returned is the next model's.",
     )
     escalation_reason: str | None = None
+    input_tokens: int | None = Field(
+        default=None, ge=0, description="Input tokens of the answering call (provider-reported)."
+    )
+    output_tokens: int | None = Field(
+        default=None, ge=0, description="Output tokens of the answering call (provider-reported)."
+    )
+    finish_reason: str | None = Field(
+        default=None, description="Why the answering model stopped (the provider's own word)."
+    )
 
 
 class AnalysisResponded(EventModel):

@@ -220,3 +220,14 @@ def test_the_response_shows_what_the_campaign_budget_has_left() -> None:
     assert response.routing.budget_remaining_usd == 4.25
     unlimited = asyncio.run(_scorer(Results()).score(_completion("latest", SONAR_ANSWER, [])))
     assert unlimited.routing.budget_remaining_usd is None
+
+
+def test_the_response_carries_the_answering_call_s_usage() -> None:
+    """OpenAI-compatible callers read `usage` from these, not from an estimate."""
+    attempt = AttemptSummary(
+        provider="perplexity", model="sonar", outcome="success", cost_usd=0.0051
+    )
+    answer = SONAR_ANSWER.model_copy(update={"finish_reason": "stop"})
+    response = asyncio.run(_scorer(Results()).score(_completion("latest", answer, [attempt])))
+    assert (response.routing.input_tokens, response.routing.output_tokens) == (20, 100)
+    assert response.routing.finish_reason == "stop"
