@@ -36,6 +36,8 @@ FIRST_TOKEN_S = 1.5
 COOLDOWN_S = 1.0
 """The test catalogue's open interval of a model's circuit."""
 HANG_GUARD_S = 60.0
+FAILOVER_MS = 5000
+"""The user story: a failing provider is left within 5 s."""
 
 
 def _catalogue(path: Path, **changes: Any) -> str:
@@ -260,3 +262,28 @@ def test_health_down_cancels_attempts_in_flight_and_their_fallbacks_answer_withi
         )
     _set(emulator, "gemini", "ok")
 
+
+
+def test_a_hang_with_the_health_service_running_fails_over_within_5s_on_a_cold_dispatcher(
+    emulator, start_service, producer, topics, kafka_bootstrap
+) -> None:
+    """Slow is not failed, so a dispatcher that has not yet observed a model keeps the
+    catalogue's long first-token ceiling; the health stream is what catches a hang then."""
+    emulator.reset()
+    env = {"EMULATOR_URL": emulator.base_url,
+           "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}/v1"}
+    start_service("health", **env)
+    start_service("dispatcher", **env)  # the built-in catalogue: Pro may think for 45 s
+    _send(producer, topics, "warm")
+    assert _completion(kafka_bootstrap, topics, "warm").answer.model == "gemini-2.5-pro"
+    _set(emulator, "gemini", "hang")
+    sent = time.monotonic()
+    _send(producer, topics, "q1")
+    completion = _completion(kafka_bootstrap, topics, "q1")
+    answered_s = time.monotonic() - sent
+    hung = completion.attempts[0]
+    assert (hung.provider, hung.error_kind) == ("gemini", CANCELLED_KIND)
+    assert hung.latency_ms < FAILOVER_MS
+    assert completion.answer.model == "sonar-pro"
+    assert answered_s < FAILOVER_MS / 1000 + 1.0
+    _set(emulator, "gemini", "ok")
