@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
 from schemas.classified import Classification, QueryClassified, Tier
 from schemas.query import QueryRequested
 from services.classifier.features import (
@@ -34,8 +35,13 @@ def shipped_router() -> TierRouter:
     return TierRouter.load(DEFAULT_ARTIFACT)
 
 
-def classify(query: QueryRequested, router: TierRouter | None = None) -> QueryClassified:
-    """The classification of `query` with the reasons for it, and the ordered route."""
+def classify(
+    query: QueryRequested,
+    router: TierRouter | None = None,
+    catalogue: Catalogue = DEFAULT_CATALOGUE,
+) -> QueryClassified:
+    """The classification of `query` with the reasons for it, and the ordered route
+    (a model the caller names is looked up in `catalogue`: the deployment's own)."""
     router = router or shipped_router()
     context_chars = len(_context_text(query))
     features = extract_features(query.query, context_chars)
@@ -80,7 +86,7 @@ def classify(query: QueryRequested, router: TierRouter | None = None) -> QueryCl
     return QueryClassified(
         query=query,
         classification=classification,
-        route=build_route(classification, query.options),
+        route=build_route(classification, query.options, catalogue),
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from providers.settings import ProviderSettings
 from services.classifier.tier_model import DEFAULT_ARTIFACT
 from services.common.settings import InfraSettings
 
@@ -20,4 +21,6 @@ class ClassifierSettings(BaseSettings):
         description="The tier router artifact (its checksum file sits beside it); "
         "a missing or corrupt one stops start-up.",
     )
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    """Only `CATALOGUE_PATH` is read: a model the caller names is looked up in it."""
     infra: InfraSettings = Field(default_factory=InfraSettings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from providers.catalogue import Catalogue
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
 from services.classifier.settings import ClassifierSettings
@@ -23,10 +24,11 @@ def build_worker(
     set_aside: SetAside | None = None,
 ) -> EventWorker[QueryRequested]:
     topics = settings.infra.topics
+    catalogue = Catalogue.load(settings.providers.catalogue_path)
 
     async def handle(query: QueryRequested) -> Sequence[Outgoing]:
         # A decision is a few milliseconds of CPU: cheaper inline than a thread hop.
-        return [Outgoing(topics.classified, query.query_id, classify(query, router))]
+        return [Outgoing(topics.classified, query.query_id, classify(query, router, catalogue))]
 
     return EventWorker(
         service=SERVICE,

@@ -92,3 +92,16 @@ def test_the_classifier_routes_a_named_model_first_whatever_the_tier() -> None:
     assert _models(classified.route)[0] == ("gemini", GEMINI_PRO)
     assert ("gemini", GEMINI_PRO) not in _models(classified.route)[1:]
     assert len(classified.route) > 1
+
+
+def test_the_classifier_finds_a_model_only_the_deployment_s_catalogue_holds() -> None:
+    """A model from `CATALOGUE_PATH` (not built in) is routed first, as the app accepted it."""
+    extra = DEFAULT_CATALOGUE.get("gemini", GEMINI_FLASH).model_copy(
+        update={"model_id": "gemini-2.5-flash-campaign-tuned"}
+    )
+    catalogue = Catalogue(models=[*DEFAULT_CATALOGUE.models, extra])
+    query = QueryRequested(
+        query_id="q-own", query="Summarise this memo", options=QueryOptions(model=extra.model_id)
+    )
+    assert _models(classify(query, catalogue=catalogue).route)[0] == ("gemini", extra.model_id)
+    assert _models(classify(query).route)[0] != ("gemini", extra.model_id)
