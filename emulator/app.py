@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from emulator import control, gemini, perplexity
+from emulator import control, gemini, openai_api, perplexity
 from emulator.settings import EmulatorSettings
 from emulator.state import EXTENSION_KEY, EmulatorState
 
@@ -24,6 +24,7 @@ def create_app(latency_scale: float | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = EmulatorState(latency_scale=latency_scale)
     app.register_blueprint(gemini.bp)
     app.register_blueprint(perplexity.bp)
+    app.register_blueprint(openai_api.bp)
     app.register_blueprint(control.bp)
 
     @app.errorhandler(HTTPException)

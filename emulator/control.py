@@ -1,7 +1,9 @@
 """The control API: set a provider's fault mode, read modes and request counters, reset.
 
-PUT  /_control/providers/<provider>   {"mode": "ok"|"down"|"error"|"rate_limit"|"hang"|
-                                        "slow"|"bad_request"}
+PUT  /_control/providers/<provider>   {"mode": <mode>, "retry_after_s": s, "delay_s": s,
+                                        "after_chunks": n}: a fault mode (emulator/faults.py
+                                        lists them) and its options, for "gemini",
+                                        "perplexity" or "openai" (the /openai/v1 API)
 GET  /_control/providers              modes and counters of every provider
 GET  /_control/requests?provider=     the same counters, optionally for one provider
 POST /_control/reset                  everything back to "ok", counters cleared, grading off
@@ -19,7 +21,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from emulator.faults import MODES, PROVIDERS
+from emulator.faults import MODES, PROVIDERS, FaultOptions
 from emulator.state import current_state
 
 logger = logging.getLogger(__name__)
@@ -48,9 +50,13 @@ def set_mode(provider: str) -> Response:
             field="mode",
             modes=list(MODES),
         )
+    try:
+        options = FaultOptions.parse(body if isinstance(body, dict) else {})
+    except ValueError as err:
+        return _reject(400, str(err), field=str(err).split(":", 1)[0])
     board = current_state().board
-    board.set_mode(provider, mode)
-    logger.info("provider=%s mode=%s", provider, mode)
+    board.set_mode(provider, mode, options)
+    logger.info("provider=%s mode=%s options=%s", provider, mode, options)
     return jsonify(board.snapshot(provider))
 
 

@@ -1,8 +1,13 @@
-"""Gemini's REST API as google-genai calls it: generateContent and models.get.
+"""Gemini's REST API as google-genai calls it: generateContent, streamGenerateContent,
+models.get.
 
 Served under both `/v1` and `/v1beta` (the SDK picks one from `api_version`).
 The key may come as the `x-goog-api-key` header (what the SDK sends) or `?key=`.
 Errors use Google's shape: {"error": {"code", "message", "status", "details"?}}.
+`streamGenerateContent?alt=sse` sends GenerateContentResponse chunks as server-sent
+events, the last with `finishReason`, `avgLogprobs` and the full usage; Gemini has no
+`[DONE]` marker, the stream just ends. A safety block is Gemini's real shape: HTTP 200,
+`promptFeedback.blockReason`, no candidates.
 """
 
 from __future__ import annotations
@@ -13,28 +18,34 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from emulator.answers import compose, estimate_tokens, latency_s
-from emulator.modes import apply_mode, simulate_latency
+from emulator.faults import Admission
+from emulator.modes import Fault, admit, apply_mode, retry_after_headers, simulate_latency
 from emulator.profiles import GEMINI_PROBE_S, PROFILES, profile_for
 from emulator.state import INVALID_KEY_MARKER, current_state
+from emulator.streams import split_text, sse_event, sse_response, whole_response
 
 PROVIDER = "gemini"
 MAX_OUTPUT_TOKENS_LIMIT = 65_536
 
 bp = Blueprint("gemini", __name__)
 
-_FAULTS: dict[int, tuple[str, str]] = {
-    400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
-    429: (
+_FAULTS: dict[str, tuple[int, str, str]] = {
+    "bad_request": (400, "INVALID_ARGUMENT", "Request contains an invalid argument."),
+    "rate_limit": (
+        429,
         "RESOURCE_EXHAUSTED",
         "You exceeded your current quota, please check your plan and billing details.",
     ),
-    500: (
+    "error": (
+        500,
         "INTERNAL",
         "An internal error has occurred. Please retry or report in "
         "https://developers.generativeai.google/guide/troubleshooting",
     ),
-    503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
+    "unavailable": (503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
 }
+CONTEXT_OVERFLOW_TOKENS = 1_000
+"""How far past the window the `context_too_long` mode says the input was."""
 
 
 def google_error(
@@ -48,12 +59,49 @@ def google_error(
     return response
 
 
-def _fault(code: int) -> Response:
-    status, message = _FAULTS[code]
+def _too_long(prompt_tokens: int, window: int) -> Response:
+    return google_error(
+        400,
+        "INVALID_ARGUMENT",
+        f"The input token count ({prompt_tokens}) exceeds the maximum number of tokens "
+        f"allowed ({window}).",
+    )
+
+
+def _blocked(model: str) -> dict[str, Any]:
+    """Gemini's answer to a prompt its safety filter blocks: no candidates at all."""
+    return {
+        "promptFeedback": {
+            "blockReason": "SAFETY",
+            "safetyRatings": [
+                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH"}
+            ],
+        },
+        "usageMetadata": {"promptTokenCount": 12, "totalTokenCount": 12},
+        "modelVersion": model,
+    }
+
+
+def _fault(fault: Fault, admission: Admission) -> Response:
+    if fault == "context_too_long":
+        model = (request.view_args or {}).get("model_action", "").partition(":")[0]
+        profile = profile_for(PROVIDER, model)
+        window = profile.context_window if profile else MAX_OUTPUT_TOKENS_LIMIT
+        return _too_long(window + CONTEXT_OVERFLOW_TOKENS, window)
+    if fault == "content_filter":
+        model = (request.view_args or {}).get("model_action", "").partition(":")[0]
+        if request.args.get("alt") == "sse":
+            return Response(sse_event(_blocked(model)), mimetype="text/event-stream")
+        return jsonify(_blocked(model))
+    code, status, message = _FAULTS[fault]
     details = None
-    if code == 429:
-        details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}]
-    return google_error(code, status, message, details)
+    if fault == "rate_limit":
+        delay = f"{admission.options.retry_after_s:g}s"
+        details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}]
+    response = google_error(code, status, message, details)
+    if fault == "rate_limit":
+        retry_after_headers(response, admission.options.retry_after_s)
+    return response
 
 
 def _auth_problem() -> Response | None:
@@ -107,10 +155,12 @@ def _not_found(model: str, version: str) -> Response:
 @bp.post("/<any(v1, v1beta):version>/models/<model_action>")
 def generate_content(version: str, model_action: str) -> Response:
     model, _, action = model_action.partition(":")
-    if action != "generateContent":
+    if action not in ("generateContent", "streamGenerateContent"):
         return google_error(404, "NOT_FOUND", f"Method not found: {action or '(none)'}")
+    streamed = action == "streamGenerateContent"
     state = current_state()
-    fault = apply_mode(state.board, PROVIDER, "generate", _fault)
+    admission = admit(state.board, PROVIDER, "generate")
+    fault = apply_mode(state.board, PROVIDER, "generate", _fault, admission)
     if fault is not None:
         return fault
     problem = _auth_problem()
@@ -148,18 +198,13 @@ def generate_content(version: str, model_action: str) -> Response:
     prompt = "\n".join(prompt_texts)
     prompt_tokens = sum(estimate_tokens(t) for t in prompt_texts + system_texts)
     if prompt_tokens > profile.context_window:
-        return google_error(
-            400,
-            "INVALID_ARGUMENT",
-            f"The input token count ({prompt_tokens}) exceeds the maximum number of tokens "
-            f"allowed ({profile.context_window}).",
-        )
+        return _too_long(prompt_tokens, profile.context_window)
     answer = compose(profile, prompt, max_tokens)
     graded = state.grading.grade(model, prompt, profile.certainty, logprobs=True)
     avg_logprob = answer.avg_logprob if graded is None else graded.avg_logprob
-    simulate_latency(
-        latency_s(profile, answer.output_tokens + answer.thinking_tokens, prompt),
-        state.latency_scale,
+    total_s = (
+        latency_s(profile, answer.output_tokens + answer.thinking_tokens, prompt)
+        * state.latency_scale
     )
     usage: dict[str, Any] = {
         "promptTokenCount": prompt_tokens,
@@ -169,20 +214,87 @@ def generate_content(version: str, model_action: str) -> Response:
     }
     if answer.thinking_tokens:
         usage["thoughtsTokenCount"] = answer.thinking_tokens
-    return jsonify(
+    response_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{model}/{prompt}").hex[:22]
+    finish = "MAX_TOKENS" if answer.truncated else "STOP"
+    if streamed:
+        return _stream(
+            model,
+            answer.text,
+            finish,
+            avg_logprob,
+            usage,
+            response_id,
+            total_s,
+            admission,
+            profile.first_token_s * state.latency_scale,
+        )
+    simulate_latency(total_s, 1.0)
+    return whole_response(
         {
             "candidates": [
                 {
                     "content": {"parts": [{"text": answer.text}], "role": "model"},
-                    "finishReason": "MAX_TOKENS" if answer.truncated else "STOP",
+                    "finishReason": finish,
                     "avgLogprobs": avg_logprob,
                     "index": 0,
                 }
             ],
             "usageMetadata": usage,
             "modelVersion": model,
-            "responseId": uuid.uuid5(uuid.NAMESPACE_URL, f"{model}/{prompt}").hex[:22],
+            "responseId": response_id,
+        },
+        admission=admission,
+        board=state.board,
+        provider=PROVIDER,
+    )
+
+
+def _stream(
+    model: str,
+    text: str,
+    finish: str,
+    avg_logprob: float | None,
+    usage: dict[str, Any],
+    response_id: str,
+    total_s: float,
+    admission: Admission,
+    thinking_s: float,
+) -> Response:
+    """The answer as Gemini streams it: the first chunk only after the model has thought."""
+    pieces = split_text(text)
+    prompt_usage = {
+        "promptTokenCount": usage["promptTokenCount"],
+        "totalTokenCount": usage["promptTokenCount"],
+    }
+    events = []
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        candidate: dict[str, Any] = {
+            "content": {"parts": [{"text": piece}], "role": "model"},
+            "index": 0,
         }
+        if last:
+            candidate |= {"finishReason": finish, "avgLogprobs": avg_logprob}
+        events.append(
+            sse_event(
+                {
+                    "candidates": [candidate],
+                    "usageMetadata": usage if last else prompt_usage,
+                    "modelVersion": model,
+                    "responseId": response_id,
+                }
+            )
+        )
+    first_s = min(thinking_s, total_s)
+    state = current_state()
+    return sse_response(
+        events,
+        final_marker=None,
+        admission=admission,
+        board=state.board,
+        provider=PROVIDER,
+        first_token_s=first_s,
+        per_chunk_s=max(total_s - first_s, 0.0) / max(len(events) - 1, 1),
     )
 
 

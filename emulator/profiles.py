@@ -58,6 +58,8 @@ PROFILES: dict[str, ModelProfile] = {
         ),
         ModelProfile("sonar-reasoning", "perplexity", 250, 450, 0.8, 0.0022, citations=(4, 7)),
         ModelProfile("sonar-reasoning-pro", "perplexity", 300, 500, 1.0, 0.0022, citations=(6, 9)),
+        ModelProfile("gpt-4.1", "openai", 250, 450, 0.6, 0.0015, certainty=0.05),
+        ModelProfile("gpt-4.1-mini", "openai", 150, 300, 0.35, 0.0010),
     )
 }
 
@@ -65,19 +67,26 @@ GEMINI_PROBE_S = 0.04
 """models.get answers from metadata: fast at any load."""
 
 
+GENERIC_BASE = {"gemini": "gemini-2.5-flash", "openai": "gpt-4.1-mini"}
+"""Unknown names get this model's profile: `gemini-*` at Gemini, any name at the
+OpenAI-compatible API (which serves whatever a catalogue declares)."""
+
+
 def profile_for(provider: str, model: str) -> ModelProfile | None:
-    """The profile of a known model; other `gemini-*` names get Flash's. None if unknown."""
+    """The profile of a known model, a generic one where the API takes any name; else None."""
     profile = PROFILES.get(model)
-    if profile is not None:
+    if profile is not None and (profile.provider == provider or provider != "openai"):
         return profile if profile.provider == provider else None
-    if provider == "gemini" and model.startswith("gemini-"):
-        base = PROFILES["gemini-2.5-flash"]
+    generic = provider == "openai" or (provider == "gemini" and model.startswith("gemini-"))
+    if generic and model:
+        base = profile or PROFILES[GENERIC_BASE[provider]]
         return ModelProfile(
             model,
-            "gemini",
+            provider,
             base.min_answer_tokens,
             base.max_answer_tokens,
             base.first_token_s,
             base.per_token_s,
+            context_window=base.context_window,
         )
     return None

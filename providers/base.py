@@ -56,7 +56,7 @@ class ProviderReply:
     citations: tuple[SourceRef, ...] = field(default_factory=tuple)
     search_queries: int = 0
     complete: bool = True
-    first_token_s: float | None = None
+    first_token_s: float | None = field(default=None, compare=False)
 
 
 @runtime_checkable

@@ -76,6 +76,7 @@ class ProviderSpec(BaseModel):
     base_url: str = Field(min_length=1)
     api_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+
 class ModelSpec(BaseModel):
     """One routable model, with its limits (see the module docstring) and fallbacks.
 

@@ -1,9 +1,16 @@
 """Gemini 2.5 Pro and Flash through the official `google-genai` SDK.
 
 Without `GEMINI_API_KEY` the client talks to the provider emulator (same SDK,
-`base_url` pointed at it). Every call is bounded twice: the SDK's own timeout
-(`HttpOptions.timeout`, in milliseconds) and `asyncio.wait_for`, the hard bound.
-SDK retries are off (`SDK_MAX_RETRIES`): the dispatcher fails over instead.
+`base_url` pointed at it). `complete` streams (`generate_content_stream`) and assembles
+the whole answer before returning it, within the request's first-token, stall and
+total limits (providers/streaming.py). Gemini sends its first chunk only after the
+model has finished thinking, so a thinking model's first-token limit must cover its
+thinking. Gemini's stream has no final marker: the chunk with `finishReason` is the
+end. A malformed event is skipped by the transport (`SseGuardTransport`). `stream=False`
+keeps the single generateContent call; `probe` is models.get. Every call is bounded
+twice: the SDK's own timeout (`HttpOptions.timeout`, in milliseconds) and an asyncio
+deadline, the hard bound. SDK retries are off (`SDK_MAX_RETRIES`): the dispatcher fails
+over instead.
 
 Usage: Google bills thinking tokens (`thoughtsTokenCount`, reported by 2.5 Pro)
 at the output price, so `ProviderReply.output_tokens` counts them with the answer.
@@ -12,11 +19,14 @@ at the output price, so `ProviderReply.output_tokens` counts them with the answe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import re
+import time
 from typing import Any
 
+import httpx2
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -34,7 +44,8 @@ from providers.errors import (
     redact,
 )
 from providers.settings import SDK_MAX_RETRIES, ProviderSettings
-from providers.transport import HTTP_TIMEOUTS, HTTP_TRANSPORT_ERRORS
+from providers.streaming import StreamProgress, read_stream
+from providers.transport import HTTP_TIMEOUTS, HTTP_TRANSPORT_ERRORS, SseGuardTransport
 from schemas.base import ProviderName
 
 logger = logging.getLogger(__name__)
@@ -44,6 +55,11 @@ GEMINI_API_VERSION = "v1beta"
 version Google documents every generateContent feature against. The emulator serves both."""
 MAX_CONNECTIONS = 512
 """The SDK's httpx pool defaults to 100 connections; the dispatcher keeps more calls in flight."""
+MAX_KEEPALIVE_CONNECTIONS = 64
+STREAM_END_GRACE_S = 0.25
+"""After the chunk with `finishReason`, how long to wait for the stream's end. Gemini ends it
+at once; closing the SDK's stream generators mid-way leaves them to the garbage collector,
+which logs errors, so the stream is read to its end unless it outstays this."""
 BLOCKED_FINISH_REASONS = frozenset(
     {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
 )
@@ -59,10 +75,13 @@ class GeminiProvider:
 
     name: ProviderName = "gemini"
 
-    def __init__(self, *, settings: ProviderSettings, probe_model: str = GEMINI_FLASH) -> None:
+    def __init__(
+        self, *, settings: ProviderSettings, probe_model: str = GEMINI_FLASH, stream: bool = True
+    ) -> None:
         self.emulated = settings.gemini_emulated
         self.base_url = settings.gemini_base_url
         self.probe_model = probe_model
+        self.stream = stream
         self._key = settings.gemini_key()
         self._client: genai.Client | None = None
 
@@ -76,36 +95,78 @@ class GeminiProvider:
                     base_url=self.base_url,
                     api_version=GEMINI_API_VERSION,
                     retry_options=types.HttpRetryOptions(attempts=SDK_MAX_RETRIES + 1),
-                    async_client_args=_pool_limits(),
+                    async_client_args={"transport": SseGuardTransport(limits=_pool_limits())},
                 ),
             )
         return self._client
 
     async def complete(self, request: CompletionRequest) -> ProviderReply:
-        """One generateContent call within `request.timeout_s`."""
+        """One answer within the request's limits (streamed unless `stream` is off)."""
         config = types.GenerateContentConfig(
             system_instruction=request.system,
             max_output_tokens=request.max_output_tokens,
             http_options=types.HttpOptions(timeout=_ms(request.timeout_s)),
         )
+        if self.stream:
+            return await self._complete_streamed(request, config)
+        started = time.monotonic()
         try:
-            response = await asyncio.wait_for(
-                self._sdk().aio.models.generate_content(
+            async with asyncio.timeout(request.timeout_s):
+                response = await self._sdk().aio.models.generate_content(
                     model=request.model, contents=request.prompt, config=config
-                ),
-                request.timeout_s,
+                )
+        except Exception as err:
+            raise self._translate(err, request.timeout_s) from err
+        reply = self._reply(response, request.model)
+        return dataclasses.replace(reply, first_token_s=time.monotonic() - started)
+
+    async def _complete_streamed(
+        self, request: CompletionRequest, config: types.GenerateContentConfig
+    ) -> ProviderReply:
+        chunks: list[types.GenerateContentResponse] = []
+        progress = StreamProgress(usage_expected=False)
+
+        async def open_stream() -> Any:
+            return await self._sdk().aio.models.generate_content_stream(
+                model=request.model, contents=request.prompt, config=config
+            )
+
+        def take(chunk: types.GenerateContentResponse, progress: StreamProgress) -> bool:
+            chunks.append(chunk)
+            candidate = chunk.candidates[0] if chunk.candidates else None
+            if candidate is None:
+                if chunk.prompt_feedback is not None and chunk.prompt_feedback.block_reason:
+                    progress.finish_reason = _enum_name(chunk.prompt_feedback.block_reason)
+                return False
+            parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+            text = "".join(p.text for p in parts if p.text and not p.thought)
+            if text:
+                progress.parts.append(text)
+            if candidate.finish_reason is not None:
+                progress.finish_reason = _enum_name(candidate.finish_reason)
+            return bool(text)
+
+        try:
+            await read_stream(
+                provider=self.name,
+                request=request,
+                open_stream=open_stream,
+                take=take,
+                progress=progress,
+                is_transport_error=_is_transport_error,
+                end_grace_s=STREAM_END_GRACE_S,
             )
         except Exception as err:
             raise self._translate(err, request.timeout_s) from err
-        return self._reply(response, request.model)
+        reply = self._reply(_merged(chunks, progress.text), request.model)
+        return dataclasses.replace(reply, first_token_s=progress.first_token_s)
 
     async def probe(self, timeout_s: float) -> None:
         """models.get on the probe model: free, and it goes through the same API front end."""
         config = types.GetModelConfig(http_options=types.HttpOptions(timeout=_ms(timeout_s)))
         try:
-            await asyncio.wait_for(
-                self._sdk().aio.models.get(model=self.probe_model, config=config), timeout_s
-            )
+            async with asyncio.timeout(timeout_s):
+                await self._sdk().aio.models.get(model=self.probe_model, config=config)
         except Exception as err:
             raise self._translate(err, timeout_s) from err
 
@@ -124,9 +185,10 @@ class GeminiProvider:
         finish = _enum_name(candidate.finish_reason)
         parts = candidate.content.parts if candidate.content and candidate.content.parts else []
         text = "".join(p.text for p in parts if p.text and not p.thought)
+        if finish in BLOCKED_FINISH_REASONS:
+            # Also when some text came first: the filter stopped it, so it is not the answer.
+            raise ContentBlocked(self.name, f"answer withheld (finish reason {finish})")
         if not text:
-            if finish in BLOCKED_FINISH_REASONS:
-                raise ContentBlocked(self.name, f"answer withheld (finish reason {finish})")
             raise ProviderUnavailable(self.name, f"empty answer (finish reason {finish})")
         usage = response.usage_metadata
         input_tokens = (usage.prompt_token_count or 0) if usage else 0
@@ -176,7 +238,14 @@ def _enum_name(value: Any) -> str | None:
 
 
 def _retry_after_s(err: genai_errors.APIError) -> float | None:
-    """From a `Retry-After` header, else from the google.rpc.RetryInfo detail ("17s")."""
+    """From the google.rpc.RetryInfo detail ("1.5s", Google's own and exact), else from a
+    `Retry-After` header (whole seconds)."""
+    error = err.details.get("error", err.details) if isinstance(err.details, dict) else {}
+    for detail in error.get("details") or [] if isinstance(error, dict) else []:
+        if isinstance(detail, dict) and "retryDelay" in detail:
+            match = _RETRY_DELAY.match(str(detail["retryDelay"]))
+            if match:
+                return float(match.group(1))
     headers = getattr(err.response, "headers", None)
     header = headers.get("retry-after") if headers is not None else None
     if header:
@@ -184,19 +253,46 @@ def _retry_after_s(err: genai_errors.APIError) -> float | None:
             return float(header)
         except ValueError:
             pass
-    error = err.details.get("error", err.details) if isinstance(err.details, dict) else {}
-    for detail in error.get("details") or [] if isinstance(error, dict) else []:
-        if isinstance(detail, dict) and "retryDelay" in detail:
-            match = _RETRY_DELAY.match(str(detail["retryDelay"]))
-            if match:
-                return float(match.group(1))
     return None
 
 
-def _pool_limits() -> dict[str, Any]:
-    """Connection-pool limits for whichever httpx the SDK will use (it detects the type)."""
-    try:
-        import httpx2 as http
-    except ImportError:  # pragma: no cover - the SDK falls back to httpx
-        import httpx as http  # type: ignore[no-redef]
-    return {"limits": http.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=64)}
+def _is_transport_error(err: BaseException) -> bool:
+    """A dropped or broken connection (timeouts are limits, handled apart)."""
+    return isinstance(err, HTTP_TRANSPORT_ERRORS) and not isinstance(err, HTTP_TIMEOUTS)
+
+
+def _merged(
+    chunks: list[types.GenerateContentResponse], text: str
+) -> types.GenerateContentResponse:
+    """One response from a stream: the whole text, the last finish reason, avgLogprobs and
+    usage seen (Gemini sends the full usage with the final chunk), the prompt feedback."""
+    finish = None
+    avg_logprob = None
+    usage = None
+    feedback = None
+    for chunk in chunks:
+        usage = chunk.usage_metadata or usage
+        feedback = chunk.prompt_feedback or feedback
+        for candidate in chunk.candidates or []:
+            finish = candidate.finish_reason or finish
+            if candidate.avg_logprobs is not None:
+                avg_logprob = candidate.avg_logprobs
+    candidates = None
+    if text or finish is not None:
+        candidates = [
+            types.Candidate(
+                content=types.Content(role="model", parts=[types.Part(text=text)] if text else []),
+                finish_reason=finish,
+                avg_logprobs=avg_logprob,
+            )
+        ]
+    return types.GenerateContentResponse(
+        candidates=candidates, usage_metadata=usage, prompt_feedback=feedback
+    )
+
+
+def _pool_limits() -> httpx2.Limits:
+    """Connection-pool limits (the SDK's default pool holds 100 connections)."""
+    return httpx2.Limits(
+        max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
+    )

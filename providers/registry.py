@@ -1,4 +1,10 @@
-"""Build every provider client from one `ProviderSettings`, and close them all."""
+"""Build every provider client from one `ProviderSettings` and the catalogue, and close them.
+
+The built-in providers (Gemini, Perplexity, the local model) always exist; each provider
+the catalogue declares as `openai_compatible` gets the generic client (and replaces a
+built-in client of the same name). Its key comes from the environment variable the
+catalogue names; without it the client talks to the emulator's OpenAI-compatible API.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +13,58 @@ import logging
 from collections.abc import Mapping
 
 from providers.base import Provider
+from providers.catalogue import Catalogue, ProviderSpec
 from providers.gemini import GeminiProvider
 from providers.local import LocalProvider
+from providers.openai_compatible import OpenAICompatibleProvider
 from providers.perplexity import PerplexityProvider
-from providers.settings import ProviderSettings
+from providers.settings import EMULATOR_PLACEHOLDER_KEY, ProviderSettings
 from schemas.base import ProviderName
 
 logger = logging.getLogger(__name__)
 
+EMULATOR_OPENAI_PATH = "/openai/v1"
+"""Where the emulator serves its plain OpenAI-compatible API."""
 
-def build_providers(settings: ProviderSettings) -> dict[ProviderName, Provider]:
-    """One client per provider; nothing connects until the first call."""
+
+def build_providers(
+    settings: ProviderSettings, catalogue: Catalogue | None = None
+) -> dict[ProviderName, Provider]:
+    """One client per provider; nothing connects until the first call.
+
+    `catalogue` None: the one at `settings.catalogue_path` (or the built-in one).
+    """
+    if catalogue is None:
+        catalogue = Catalogue.load(settings.catalogue_path)
     providers: dict[ProviderName, Provider] = {
         "gemini": GeminiProvider(settings=settings),
         "perplexity": PerplexityProvider(settings=settings),
         "local": LocalProvider(settings=settings),
     }
+    for spec in catalogue.providers:
+        providers[spec.name] = openai_compatible_client(spec, settings)
     for name, provider in providers.items():
         logger.info(
             "provider=%s target=%s", name, "emulator" if provider.emulated else "real service"
         )
     return providers
+
+
+def openai_compatible_client(
+    spec: ProviderSpec, settings: ProviderSettings
+) -> OpenAICompatibleProvider:
+    """The generic client for a declared provider: its key from `spec.api_key_env`."""
+    key = settings.secret_from_env(spec.api_key_env)
+    if key is None:
+        return OpenAICompatibleProvider(
+            name=spec.name,
+            base_url=settings.emulator_url.rstrip("/") + EMULATOR_OPENAI_PATH,
+            api_key=EMULATOR_PLACEHOLDER_KEY,
+            emulated=True,
+        )
+    return OpenAICompatibleProvider(
+        name=spec.name, base_url=spec.base_url, api_key=key, emulated=False
+    )
 
 
 async def close_providers(

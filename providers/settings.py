@@ -6,6 +6,7 @@ emulator at `EMULATOR_URL`; with a key set they talk to the real service.
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -72,6 +73,12 @@ class ProviderSettings(BaseSettings):
     @property
     def perplexity_base_url(self) -> str:
         return PERPLEXITY_REAL_BASE_URL if not self.perplexity_emulated else self.emulator_url
+
+    def secret_from_env(self, variable: str) -> str | None:
+        """The key of a catalogue-declared provider, from the variable the catalogue names
+        (`api_key_env`); None when unset or blank. Never logged, never in a repr."""
+        value = os.environ.get(variable, "").strip()
+        return value or None
 
     def gemini_key(self) -> str:
         return (

@@ -7,7 +7,16 @@ are instances of one or the other, so clients check both.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+
+logger = logging.getLogger(__name__)
 
 
 def _classes(attr: str) -> tuple[type[BaseException], ...]:
@@ -30,3 +39,97 @@ HTTP_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     *_classes("TransportError"),
 )
 """Refused, reset or broken connections and protocol errors (checked after timeouts)."""
+
+
+class SseGuardTransport(httpx2.AsyncBaseTransport):
+    """Drops a malformed server-sent event from a stream so the SDK reads the rest.
+
+    Both SDKs stop a stream at the first event whose data is not JSON (the openai SDK
+    raises JSONDecodeError, google-genai UnknownApiResponseError), losing an answer that
+    the provider is still sending. This transport passes every event through unchanged
+    as soon as it is complete, except one whose `data:` is neither JSON nor `[DONE]`,
+    which it logs at warning and skips. Responses that are not `text/event-stream` are
+    untouched. One inner transport per event loop (an httpx pool belongs to one loop).
+    """
+
+    def __init__(self, *, limits: httpx2.Limits | None = None) -> None:
+        self._limits = limits or httpx2.Limits()
+        self._inner: dict[asyncio.AbstractEventLoop, httpx2.AsyncHTTPTransport] = {}
+
+    def _transport(self) -> httpx2.AsyncHTTPTransport:
+        loop = asyncio.get_running_loop()
+        for old in [known for known in self._inner if known.is_closed()]:
+            del self._inner[old]
+        inner = self._inner.get(loop)
+        if inner is None:
+            inner = self._inner[loop] = httpx2.AsyncHTTPTransport(limits=self._limits)
+        return inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._transport().handle_async_request(request)
+        content_type = response.headers.get("content-type", "")
+        if "text/event-stream" in content_type:
+            response.stream = _GuardedStream(response.stream, str(request.url.host))
+        return response
+
+    async def aclose(self) -> None:
+        inner, self._inner = self._inner, {}
+        for transport in inner.values():
+            await transport.aclose()
+
+
+class _GuardedStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: Any, host: str) -> None:
+        self._inner = inner
+        self._host = host
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        buffer = b""
+        async for data in self._inner:
+            buffer += data
+            while True:
+                end = _event_end(buffer)
+                if end < 0:
+                    break
+                event, buffer = buffer[:end], buffer[end:]
+                if _well_formed(event):
+                    yield event
+                else:
+                    logger.warning(
+                        "host=%s skipped a malformed stream event (%d bytes)",
+                        self._host,
+                        len(event),
+                    )
+        if buffer:
+            yield buffer
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+_EVENT_ENDS = (b"\r\n\r\n", b"\n\n", b"\r\r")
+
+
+def _event_end(buffer: bytes) -> int:
+    """Index just past the first complete event (its blank line), or -1."""
+    found = [(i, len(sep)) for sep in _EVENT_ENDS if (i := buffer.find(sep)) >= 0]
+    if not found:
+        return -1
+    index, size = min(found)
+    return index + size
+
+
+def _well_formed(event: bytes) -> bool:
+    """True unless the event's data is present and neither JSON nor `[DONE]`."""
+    lines = event.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    data = [line[5:].removeprefix(b" ") for line in lines if line.startswith(b"data:")]
+    if not data:
+        return True
+    payload = b"\n".join(data).strip()
+    if payload == b"[DONE]":
+        return True
+    try:
+        json.loads(payload)
+    except ValueError:
+        return False
+    return True

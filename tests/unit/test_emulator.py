@@ -216,10 +216,10 @@ def test_control_api_validation(client):
     assert unknown_mode.get_json()["field"] == "mode"
     assert set(unknown_mode.get_json()["modes"]) == set(MODES)
     assert client.put("/_control/providers/gemini", data="nope").status_code == 400
-    unknown_provider = client.put("/_control/providers/openai", json={"mode": "down"})
+    unknown_provider = client.put("/_control/providers/anthropic", json={"mode": "down"})
     assert unknown_provider.status_code == 400
-    assert "openai" in unknown_provider.get_json()["error"]
-    assert client.get("/_control/requests?provider=openai").status_code == 400
+    assert "anthropic" in unknown_provider.get_json()["error"]
+    assert client.get("/_control/requests?provider=anthropic").status_code == 400
 
 
 def test_counters_and_reset(client):
@@ -237,6 +237,7 @@ def test_counters_and_reset(client):
     reset = client.post("/_control/reset").get_json()
     assert reset["gemini"] == {
         "mode": "ok",
+        "options": {"retry_after_s": 1.0, "delay_s": 6.0, "after_chunks": 2},
         "requests": 0,
         "by_mode": {},
         "by_endpoint": {},
