@@ -21,9 +21,13 @@ class EmulatorControl:
         self.log_path = log_path
         """The emulator process's log (the leak test reads it)."""
 
-    def set_mode(self, provider: str, mode: str) -> None:
+    def set_mode(self, provider: str, mode: str, **options: float) -> None:
+        """Set a fault mode; `options` are the mode's settings (`retry_after_s`, `delay_s`,
+        `after_chunks`: see emulator/faults.py)."""
         response = httpx.put(
-            f"{self.base_url}/_control/providers/{provider}", json={"mode": mode}, timeout=5
+            f"{self.base_url}/_control/providers/{provider}",
+            json={"mode": mode, **options},
+            timeout=5,
         )
         response.raise_for_status()
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from providers.base import CompletionRequest, Provider
 from providers.gemini import GeminiProvider
 from providers.local import LocalProvider
+from providers.openai_compatible import OpenAICompatibleProvider
 from providers.perplexity import PerplexityProvider
 from providers.registry import build_providers, close_providers
 from providers.settings import ProviderSettings
@@ -45,3 +47,58 @@ def test_close_after_use_then_close_again(settings):
         await close_providers(providers)  # idempotent
 
     asyncio.run(run())
+
+
+DECLARED = """
+providers:
+  - name: perplexity
+    type: openai_compatible
+    base_url: https://llm.example.test/v1
+    api_key_env: TEST_DECLARED_LLM_KEY
+models:
+  - provider: perplexity
+    model_id: gpt-4.1-mini
+    capabilities: {context_window: 128000}
+    pricing: {input_per_million_usd: 0.4, output_per_million_usd: 1.6, source: example}
+"""
+
+
+def _declared(tmp_path, settings: ProviderSettings) -> ProviderSettings:
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(DECLARED)
+    return settings.model_copy(update={"catalogue_path": str(path)})
+
+
+def test_a_declared_provider_without_its_key_answers_from_the_emulator(
+    tmp_path, settings, monkeypatch, caplog
+):
+    """Built from CATALOGUE_PATH by the generic openai SDK client; no key: the emulator."""
+    monkeypatch.delenv("TEST_DECLARED_LLM_KEY", raising=False)
+    providers = build_providers(_declared(tmp_path, settings))
+    client = providers["perplexity"]
+    assert isinstance(client, OpenAICompatibleProvider)
+    assert not isinstance(client, PerplexityProvider)
+    assert client.emulated and client.base_url == f"{settings.emulator_url}/openai/v1"
+
+    async def run() -> str:
+        request = CompletionRequest(
+            prompt="turnout in Erie County", model="gpt-4.1-mini", max_output_tokens=64, timeout_s=3
+        )
+        try:
+            return (await client.complete(request)).text
+        finally:
+            await close_providers(providers)
+
+    assert asyncio.run(run()).startswith("[emulated gpt-4.1-mini]")
+
+
+def test_a_declared_providers_key_comes_from_its_variable_and_is_never_logged(
+    tmp_path, settings, monkeypatch, caplog
+):
+    secret = "sk-test-DECLAREDSECRET0123456789"
+    monkeypatch.setenv("TEST_DECLARED_LLM_KEY", secret)
+    with caplog.at_level(logging.DEBUG):
+        providers = build_providers(_declared(tmp_path, settings))
+    client = providers["perplexity"]
+    assert not client.emulated and client.base_url == "https://llm.example.test/v1"
+    assert secret not in caplog.text
