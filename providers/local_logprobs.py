@@ -8,9 +8,14 @@ after `Llama.sample` picks a token, llama.cpp still holds that row
 (`llama_get_logits_ith`). `TokenLogprobLlama` reads it there and keeps the chosen
 token's log-probability (log-softmax of the raw logits: the model's own
 distribution at temperature 1 before penalties, the same quantity the
-`logits_all` path reports) and, when asked, the top-N alternatives. It costs one
-log-sum-exp over the vocabulary per generated token (about 0.1 ms for SmolLM2's
-49k tokens); measured cost in docs/local_model.md.
+`logits_all` path reports, equal to it within 1e-3 in
+tests/integration/test_local_model_certainty.py) and, when asked, the top-N
+alternatives. It costs one log-sum-exp over the vocabulary per generated token.
+
+Measured (docs/local_model.md, same prompts, servers interleaved on this 2-core
+machine under load): SmolLM2 4.7 tokens/s without logprobs, 6.7 with ours (no cost
+within the noise), 3.0 with llama-cpp's `logits_all` logprobs; Gemma 3 270M 5.5
+without, 5.6 with ours, 0.5 (11 times slower) with `logits_all`.
 
 A non-streaming completion or chat request with `logprobs` then answers in the
 OpenAI format (`choices[0].logprobs`: `token_logprobs` for completions,
@@ -37,16 +42,17 @@ STREAM_ARG = "stream"
 def chosen_logprob(logits: np.ndarray, token: int, top_n: int = 0) -> tuple[float, list[int]]:
     """log-softmax of `logits` at `token`, and the ids of the `top_n` most likely tokens.
 
-    Computed in float64 so a vocabulary of 260k float32 logits loses no precision.
+    exp in float32 (after subtracting the maximum, so nothing overflows) and the sum in
+    float64: within 1e-7 of an all-float64 computation and several times faster on a 262k
+    vocabulary (Gemma), since this runs once per generated token.
     """
-    row = logits.astype(np.float64, copy=False)
-    peak = float(row.max())
-    log_total = peak + math.log(float(np.exp(row - peak).sum()))
+    peak = float(logits.max())
+    total = float(np.exp(logits - np.float32(peak)).sum(dtype=np.float64))
     top: list[int] = []
     if top_n > 0:
-        candidates = np.argpartition(row, -top_n)[-top_n:]
-        top = [int(i) for i in candidates[np.argsort(row[candidates])[::-1]]]
-    return float(row[token]) - log_total, top
+        candidates = np.argpartition(logits, -top_n)[-top_n:]
+        top = [int(i) for i in candidates[np.argsort(logits[candidates])[::-1]]]
+    return float(logits[token]) - peak - math.log(total), top
 
 
 class TokenLogprobLlama(llama_cpp.Llama):
