@@ -92,12 +92,11 @@ def test_a_stall_after_the_finish_reason_keeps_the_answer() -> None:
 def test_a_stall_mid_answer_is_stalled_and_the_total_still_bounds_a_slow_stream() -> None:
     with pytest.raises(StreamStalled):
         run([("a", None, False), 5.0], stall_timeout_s=0.2)
+    slow: list[Step] = [("a", None, False)]
+    for _ in range(20):
+        slow += [0.1, ("b", None, False)]
     with pytest.raises(ProviderTimeout) as caught:
-        run(
-            [("a", None, False)] + [0.1, ("b", None, False)] * 20,
-            stall_timeout_s=1.0,
-            timeout_s=0.5,
-        )
+        run(slow, stall_timeout_s=1.0, timeout_s=0.5)
     assert type(caught.value) is ProviderTimeout
 
 
