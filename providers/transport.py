@@ -3,6 +3,9 @@
 google-genai and openai now send through `httpx2` (a fork of httpx under its own
 import name) and fall back to `httpx`; their timeouts and connection errors
 are instances of one or the other, so clients check both.
+
+Both streaming clients send through `SseGuardTransport` (httpx2), which drops a
+malformed server-sent event so that the SDK reads the rest of the stream.
 """
 
 from __future__ import annotations
