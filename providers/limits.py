@@ -11,6 +11,8 @@ network blip is not a failure), never above the catalogue's ceiling.
 from __future__ import annotations
 
 import math
+import threading
+from collections import deque
 from collections.abc import Sequence
 
 from providers.catalogue import ModelSpec
@@ -22,6 +24,8 @@ FIRST_TOKEN_FLOOR_S = 2.0
 TOTAL_FLOOR_S = 4.0
 MIN_SAMPLES = 20
 """Fewer observations than this: the catalogue's ceiling applies unchanged."""
+WINDOW_SIZE = 200
+"""Observations kept per model: recent enough to follow a provider's slow days."""
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -47,3 +51,35 @@ def first_token_limit_s(spec: ModelSpec, observed_first_token_s: Sequence[float]
 def total_limit_s(spec: ModelSpec, observed_total_s: Sequence[float]) -> float:
     """The total deadline for `spec` given its observed times to the whole answer."""
     return _derived(observed_total_s, spec.timeout_s, TOTAL_FLOOR_S)
+
+
+class ObservedLatency:
+    """A rolling window of each model's successful latencies, and the limits they give.
+
+    Thread-safe. Record each success's `ProviderReply.first_token_s` and total; failures
+    are not latencies (a hang recorded at its limit would stretch the next limit).
+    """
+
+    def __init__(self, size: int = WINDOW_SIZE) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._first: dict[tuple[str, str], deque[float]] = {}
+        self._total: dict[tuple[str, str], deque[float]] = {}
+
+    def record(self, spec: ModelSpec, *, first_token_s: float | None, total_s: float) -> None:
+        key = (spec.provider, spec.model_id)
+        with self._lock:
+            totals = self._total.setdefault(key, deque(maxlen=self._size))
+            totals.append(total_s)
+            if first_token_s is not None:
+                self._first.setdefault(key, deque(maxlen=self._size)).append(first_token_s)
+
+    def first_token_limit_s(self, spec: ModelSpec) -> float:
+        with self._lock:
+            observed = list(self._first.get((spec.provider, spec.model_id), ()))
+        return first_token_limit_s(spec, observed)
+
+    def total_limit_s(self, spec: ModelSpec) -> float:
+        with self._lock:
+            observed = list(self._total.get((spec.provider, spec.model_id), ()))
+        return total_limit_s(spec, observed)

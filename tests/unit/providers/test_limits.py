@@ -8,6 +8,7 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from providers.limits import (
     FIRST_TOKEN_FLOOR_S,
     MIN_SAMPLES,
+    ObservedLatency,
     first_token_limit_s,
     quantile,
     total_limit_s,
@@ -38,3 +39,22 @@ def test_quantile_is_nearest_rank() -> None:
     assert quantile([3.0, 1.0, 2.0, 4.0], 0.5) == 2.0
     with pytest.raises(ValueError):
         quantile([], 0.5)
+
+
+def test_observed_latency_narrows_each_models_limits_after_enough_successes() -> None:
+    flash = DEFAULT_CATALOGUE.get("gemini", "gemini-2.5-flash")
+    seen = ObservedLatency()
+    for _ in range(MIN_SAMPLES):
+        seen.record(PRO, first_token_s=0.85, total_s=2.0)
+    assert seen.first_token_limit_s(PRO) == pytest.approx(2.55)
+    assert seen.total_limit_s(PRO) == pytest.approx(6.0)
+    assert seen.first_token_limit_s(flash) == flash.first_token_limit_s  # not observed yet
+
+
+def test_the_window_forgets_old_latencies() -> None:
+    seen = ObservedLatency(size=MIN_SAMPLES)
+    for _ in range(MIN_SAMPLES):
+        seen.record(PRO, first_token_s=20.0, total_s=40.0)
+    for _ in range(MIN_SAMPLES):
+        seen.record(PRO, first_token_s=1.0, total_s=2.0)
+    assert seen.first_token_limit_s(PRO) == pytest.approx(3.0)
