@@ -50,6 +50,7 @@ def main() -> None:
                 providers=providers,
                 second=catalogue.get(settings.cross_check_provider, settings.cross_check_model),
                 always=settings.cross_check_always,
+                timeout_s=settings.cross_check_timeout_s,
                 once=once,
                 keys=keys,
             ),

@@ -22,6 +22,8 @@ from services.common.redis_keys import RedisKeys
 logger = logging.getLogger(__name__)
 
 STEP = "cross-check"
+DEFAULT_TIMEOUT_S = 8.0
+"""The second opinion's wait when none is configured (`SCORER_CROSS_CHECK_TIMEOUT_S`)."""
 
 
 class ProviderCrossCheck:
@@ -35,10 +37,12 @@ class ProviderCrossCheck:
         always: bool,
         once: Once,
         keys: RedisKeys,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self._providers = providers
         self._second = second
         self._always = always
+        self._timeout_s = min(timeout_s, second.timeout_s)
         self._once = once
         self._keys = keys
 
@@ -58,7 +62,7 @@ class ProviderCrossCheck:
 
         async def second_opinion() -> bytes | None:
             result = await attempt_model(
-                provider=provider, spec=second, query=completion.query, timeout_s=second.timeout_s
+                provider=provider, spec=second, query=completion.query, timeout_s=self._timeout_s
             )
             if result.answer is None:
                 logger.info(

@@ -23,6 +23,13 @@ class ScorerSettings(BaseSettings):
     cross_check_always: bool = Field(
         default=False, description="Cross-validate every answer (doubles provider spend)."
     )
+    cross_check_timeout_s: float = Field(
+        default=8.0,
+        gt=0.0,
+        description="Longest wait for the second opinion. The caller is waiting for the "
+        "scored answer, so a second model that thinks for its full catalogue deadline "
+        "(up to minutes) is given up on instead.",
+    )
     escalation_threshold: float = Field(
         default=0.5,
         ge=0.0,

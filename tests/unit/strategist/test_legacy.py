@@ -81,5 +81,5 @@ def test_gemini_down_is_a_failed_response_not_an_exception(
     assert response.result is None and response.confidence is None
     assert response.error
     [attempt] = response.routing.failed_attempts
-    assert (attempt.provider, attempt.error_kind) == ("gemini", "unavailable")
+    assert (attempt.provider, attempt.error_kind) == ("gemini", "server_error")
     assert "no fallback" in response.routing.explanation
