@@ -54,7 +54,7 @@ SETTLE_PAUSE_S = 0.3
 WARM_UP_PER_QUESTION = 25
 """Answers per primary before measuring (providers.limits needs 20 to narrow a limit)."""
 KEY_RATE_PER_MINUTE = 10_000_000
-PRIMARY = {COMPLEX: "gemini-2.5-pro", LIVE: "sonar-pro"}
+QUESTIONS = (COMPLEX, LIVE)
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,8 @@ class Client:
     def __init__(self, base_url: str, headers: dict[str, str]) -> None:
         self._http = httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S)
         self.healthy_text: dict[tuple[str, str], str] = {}
+        self.primary: dict[str, str] = {}
+        """question -> the model that answers it when every provider is healthy."""
 
     def analyze(self, question: str, **options: Any) -> tuple[int, dict[str, Any], float]:
         body: dict[str, Any] = {"query": question, "campaign_id": "failover"}
@@ -217,7 +219,7 @@ def _heal(emulator: EmulatorControl, fault: Fault) -> None:
 def _settle(client: Client) -> None:
     """Until both primaries answer again (their circuits closed, health recovered)."""
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    for question, model in PRIMARY.items():
+    for question, model in client.primary.items():
         while time.monotonic() < deadline:
             status, body, _ = client.analyze(question)
             if status == 200 and body["routing"]["model"] == model:
@@ -227,9 +229,14 @@ def _settle(client: Client) -> None:
 
 def _warm_up(client: Client) -> None:
     """Answers per primary (derived limits), and each model's healthy text per question."""
-    for question in PRIMARY:
+    for question in QUESTIONS:
+        answered: dict[str, int] = {}
         for _ in range(WARM_UP_PER_QUESTION):
-            client.analyze(question)
+            status, body, _ = client.analyze(question)
+            if status == 200:
+                model = body["routing"]["model"]
+                answered[model] = answered.get(model, 0) + 1
+        client.primary[question] = max(answered, key=lambda m: answered[m])
         for provider in ("gemini", "perplexity"):
             status, body, _ = client.analyze(question, providers=[provider])
             if status == 200:
@@ -255,7 +262,7 @@ def _outage(emulator: EmulatorControl, client: Client, outage_s: float) -> list[
     while time.monotonic() - back < SETTLE_TIMEOUT_S:
         status, body, _ = client.analyze(COMPLEX)
         after += 1
-        if status == 200 and body["routing"]["model"] == PRIMARY[COMPLEX]:
+        if status == 200 and body["routing"]["model"] == client.primary[COMPLEX]:
             returned_s = time.monotonic() - back
             break
         time.sleep(0.1)
@@ -264,7 +271,7 @@ def _outage(emulator: EmulatorControl, client: Client, outage_s: float) -> list[
     return [
         f"outage of {outage_s:.0f} s: {sum(answered.values())} queries, {during}; "
         f"slowest {max(latencies, default=0):.2f} s",
-        f"traffic back on {PRIMARY[COMPLEX]} after recovery: {returned}",
+        f"traffic back on {client.primary[COMPLEX]} after recovery: {returned}",
     ]
 
 
