@@ -11,12 +11,15 @@ import redis
 
 from core.attempt import completion_request
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, LOCAL_MODEL, SONAR
+from providers.errors import ServerError
 from schemas.classified import Classification, QueryClassified, RouteStep
 from schemas.completion import CompletionProduced
 from schemas.query import QueryRequested
 from services.common.redis_client import async_redis
 from services.common.spend import SpendLedger, read_usage, set_monthly_limit
+from services.dispatcher.attempts import CANCELLED_KIND
 from services.dispatcher.handler import Dispatcher
+from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import LOCAL_FOR_BUDGET, RouteLimits
 from services.dispatcher.spending import BUDGET_EXHAUSTED, max_cost_usd
 from tests.support.kafka import delete_namespace
@@ -85,9 +88,17 @@ def dispatch(redis_url: str, namespace: str) -> DispatchOnce:
         *,
         health: Health | None = None,
         cap_s: float = 4.5,
+        cancel_after_s: float | None = None,
     ) -> CompletionProduced:
+        """`cancel_after_s`: the health stream marks gemini down that long after the start."""
+
         async def main() -> CompletionProduced:
             client = async_redis(redis_url, concurrency=4)
+            inflight = InFlightAttempts()
+            if cancel_after_s is not None:
+                asyncio.get_running_loop().call_later(
+                    cancel_after_s, inflight.cancel_provider, "gemini"
+                )
             try:
                 dispatcher = Dispatcher(
                     providers={p.name: p for p in providers},  # type: ignore[misc]
@@ -99,6 +110,7 @@ def dispatch(redis_url: str, namespace: str) -> DispatchOnce:
                     topics=TOPICS,
                     limits=RouteLimits(attempt_timeout_cap_s=cap_s, route_budget_s=10.0),
                     ledger=SpendLedger(redis=client, namespace=namespace),
+                    inflight=inflight,
                 )
                 return completion_of(await dispatcher.handle(classified))
             finally:
@@ -194,3 +206,34 @@ def test_a_campaign_without_a_limit_is_never_refused_and_its_spend_is_visible(
     usage = read_usage(books, namespace, CAMPAIGN)
     assert usage.spent_usd == pytest.approx(FLASH_REPLY_COST_USD, abs=1e-6)
     assert (usage.limit_usd, usage.reserved_usd) == (None, 0.0)
+
+
+def test_an_attempt_cancelled_by_a_down_event_is_booked_like_a_timeout(
+    dispatch: DispatchOnce, books: redis.Redis, namespace: str
+) -> None:
+    """The provider may have done (and billed) the work we stopped waiting for."""
+    set_monthly_limit(books, namespace, CAMPAIGN, 1.0)
+    providers = [ScriptedProvider("gemini", hang=True), ScriptedProvider("perplexity")]
+    completion = dispatch(_classified("q1", PAID_ROUTE), providers, cancel_after_s=0.3)
+    assert [(a.provider, a.outcome, a.error_kind) for a in completion.attempts] == [
+        ("gemini", "timeout", CANCELLED_KIND), ("perplexity", "success", None)
+    ]
+    usage = read_usage(books, namespace, CAMPAIGN)
+    sonar_reply = DEFAULT_CATALOGUE.get("perplexity", SONAR).cost_usd(100, 200)
+    assert usage.spent_usd == pytest.approx(_flash_max_cost() + sonar_reply, abs=1e-6)
+    assert usage.reserved_usd == 0.0
+
+
+def test_each_retry_of_the_same_model_is_its_own_reservation(
+    dispatch: DispatchOnce, books: redis.Redis, namespace: str
+) -> None:
+    """A 500 then an answer: two paid attempts, two reservations, the error costs nothing."""
+    set_monthly_limit(books, namespace, CAMPAIGN, 1.0)
+    gemini = ScriptedProvider("gemini", errors=[ServerError("gemini", "500", 500)])
+    completion = dispatch(_classified("q1", PAID_ROUTE), [gemini, ScriptedProvider("perplexity")])
+    assert [(a.model, a.outcome) for a in completion.attempts] == [
+        (GEMINI_FLASH, "error"), (GEMINI_FLASH, "success")
+    ]
+    usage = read_usage(books, namespace, CAMPAIGN)
+    assert usage.spent_usd == pytest.approx(FLASH_REPLY_COST_USD, abs=1e-6)
+    assert usage.reserved_usd == 0.0
