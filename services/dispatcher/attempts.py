@@ -21,6 +21,7 @@ from core.attempt import AttemptResult, attempt_model, completion_request
 from providers.base import CompletionRequest, Provider, ProviderReply
 from providers.catalogue import ModelSpec
 from providers.errors import ProviderTimeout
+from providers.limits import ObservedLatency
 from schemas.attempt import ProviderAttempt, attempt_id_for
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
@@ -28,9 +29,7 @@ from schemas.completion import AttemptSummary
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing
 from services.dispatcher.budget import AttemptLimits
-from services.dispatcher.circuits import circuit_key
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.latency import ObservedLatency
 from services.dispatcher.spending import CampaignSpend
 
 logger = logging.getLogger(__name__)
@@ -47,15 +46,15 @@ class MarkedDown(ProviderTimeout):
 
 class _Limited:
     """The provider with the attempt's streaming limits written into each request, and
-    each answer's latency observed for the model's derived limits (latency.py)."""
+    each answer's latency observed for the model's derived limits (providers.limits)."""
 
     def __init__(
-        self, provider: Provider, limits: AttemptLimits, observed: ObservedLatency, key: str
+        self, provider: Provider, limits: AttemptLimits, observed: ObservedLatency, spec: ModelSpec
     ) -> None:
         self._provider = provider
         self._limits = limits
         self._observed = observed
-        self._key = key
+        self._spec = spec
         self.name: ProviderName = provider.name
         self.emulated = provider.emulated
 
@@ -69,7 +68,7 @@ class _Limited:
             )
         )
         self._observed.record(
-            self._key, first_token_s=reply.first_token_s, total_s=time.monotonic() - started
+            self._spec, first_token_s=reply.first_token_s, total_s=time.monotonic() - started
         )
         return reply
 
@@ -166,7 +165,7 @@ class AttemptRunner:
                     self._providers[spec.provider],
                     limits,
                     self._observed,
-                    circuit_key(spec.provider, spec.model_id),
+                    spec,
                 ),
                 spec=spec,
                 query=classified.query,

@@ -20,6 +20,7 @@ from typing import Protocol
 from providers.base import Provider
 from providers.catalogue import Catalogue, ModelSpec
 from providers.errors import ContextTooLong, ProviderError, RateLimited
+from providers.limits import ObservedLatency
 from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified, RouteStep
@@ -46,7 +47,6 @@ from services.dispatcher.failover import (
     counts_against_circuit,
 )
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.latency import ObservedLatency
 from services.dispatcher.spending import BUDGET_EXHAUSTED, CampaignSpend, is_paid
 
 logger = logging.getLogger(__name__)
@@ -298,12 +298,15 @@ class RouteWalk:
         return True
 
     def _step_limits(self, step: RouteStep) -> StepLimits:
-        """The model's limits: the catalogue's, narrowed by its observed latency."""
+        """The model's limits: the catalogue's ceilings, narrowed by its observed latency
+        in this process (providers.limits)."""
         spec = self._catalogue.get(step.provider, step.model)
-        total_s, first_token_s = self._observed.limits(circuit_key(step.provider, step.model), spec)
+        first_token_s = None
+        if spec.first_token_timeout_s is not None:
+            first_token_s = self._observed.first_token_limit_s(spec)
         return step_limits(
             step.provider,
-            timeout_s=total_s,
+            timeout_s=self._observed.total_limit_s(spec),
             first_token_s=first_token_s,
             stall_s=spec.stall_timeout_s,
             hosted_cap_s=self._limits.attempt_timeout_cap_s,

@@ -71,6 +71,7 @@ class ScriptedProvider:
             output_tokens=200,
             finish_reason="stop",
             citations=(SourceRef(url="https://apnews.com/a"),),
+            first_token_s=self.delay_s,
         )
 
     def _fail(self) -> ProviderReply:
