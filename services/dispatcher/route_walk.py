@@ -34,6 +34,7 @@ from services.dispatcher.budget import (
     Deadline,
     StepLimits,
     attempt_limits,
+    reserve_s,
     step_limits,
 )
 from services.dispatcher.circuits import Admission, CircuitBoard, circuit_key
@@ -236,7 +237,7 @@ class RouteWalk:
                 walk.refused_window = max(walk.refused_window, spec.capabilities.context_window)
             if isinstance(failure, RateLimited) and failure.retry_after_s is not None:
                 self._cooldowns.start(failure.provider, failure.retry_after_s)
-            later_s = sum(min(s.detect_s, self._limits.attempt_timeout_cap_s) for s in later)
+            later_s = sum(reserve_s(s.detect_s, self._limits.attempt_timeout_cap_s) for s in later)
             decision = after_failure(
                 failure,
                 rate_limited_before=rate_limited,
