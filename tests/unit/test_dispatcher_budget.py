@@ -12,7 +12,14 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from schemas.classified import Classification, QueryClassified
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.model_route import TIERS, build_route, tier_for
-from services.dispatcher.budget import MIN_ATTEMPT_S, own_limit_s, worst_case_s
+from services.dispatcher.budget import (
+    MIN_ATTEMPT_S,
+    StepLimits,
+    attempt_limits,
+    own_limit_s,
+    step_limits,
+    worst_case_s,
+)
 from services.dispatcher.settings import DispatcherSettings
 from tests.unit.dispatcher_fakes import ScriptedProvider, completion_of, make_dispatcher
 
@@ -84,3 +91,20 @@ def test_a_route_of_hanging_providers_ends_within_its_budget() -> None:
     # the local primary (30 s timeout) did not eat the budget: both fallbacks were tried
     assert [a.provider for a in completion.attempts] == ["local", "gemini", "perplexity"]
     assert [a.outcome for a in completion.attempts] == ["timeout"] * 3
+
+
+def test_a_streaming_step_may_answer_slowly_but_must_start_before_the_later_reserves() -> None:
+    """Slow is not failed: a streaming Gemini 2.5 Pro (first token within 45 s, whole
+    answer within 120 s) of a complex route keeps going for 20.5 of the 25 s, leaving the
+    next step its reserve, but a silent one is left while all three fallbacks still fit."""
+    pro = StepLimits(total_s=120.0, first_token_s=45.0, stall_s=15.0)
+    later = [StepLimits(60.0, 15.0, 10.0), StepLimits(60.0, 20.0, 10.0), StepLimits(30.0, 20.0)]
+    given = attempt_limits(pro, later, remaining_s=25.0, reserve_cap_s=4.5)
+    assert given.total_s == pytest.approx(25.0 - 4.5)
+    assert given.first_token_s == pytest.approx(25.0 - 3 * 4.5)
+    assert given.stall_s == 15.0
+    # without a first-token limit nothing tells hung from slow: the hosted cap applies
+    capped = step_limits("gemini", timeout_s=120.0, first_token_s=None, stall_s=None,
+                         hosted_cap_s=4.5)
+    assert attempt_limits(capped, later, 25.0, 4.5).total_s == 4.5
+    assert attempt_limits(capped, later, 25.0, 4.5).first_token_s is None
