@@ -41,7 +41,7 @@ from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.errors import ProviderError
 from providers.local import LocalProvider
-from providers.local_server import DEFAULT_BUILTIN
+from providers.local_server import BUILTIN_MODELS, DEFAULT_BUILTIN
 from providers.settings import ProviderSettings
 from schemas.classified import RouteStep
 from schemas.completion import Answer
@@ -57,6 +57,8 @@ CALL_TIMEOUT_S = 60.0
 PROBE_TIMEOUT_S = 5.0
 PROGRESS_EVERY = 20
 AUROC_TARGET = 0.75
+MIN_TASKS_FOR_VERDICT = 200
+"""A `--limit` run is a smoke test: its interval is too wide to judge the target."""
 ROUTE = (RouteStep(provider="local", model=LOCAL_MODEL, reason="real confidence set"),)
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
@@ -298,7 +300,10 @@ def summarise(graded: Sequence[GradedAnswer]) -> Summary:
 
 def render(summary: Summary) -> str:
     """The summary for people."""
-    verdict = "met" if summary.auroc_certainty.value >= AUROC_TARGET else "NOT met"
+    if summary.n < MIN_TASKS_FOR_VERDICT:
+        verdict = f"not judged on fewer than {MIN_TASKS_FOR_VERDICT} tasks"
+    else:
+        verdict = "met" if summary.auroc_certainty.value >= AUROC_TARGET else "NOT met"
     kinds = ", ".join(f"{k} {v:.0%}" for k, v in sorted(summary.accuracy_by_kind.items()))
     kind_auroc = ", ".join(f"{k} {v:.2f}" for k, v in sorted(summary.auroc_by_kind.items()))
     return "\n".join([
@@ -321,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     parser.add_argument("--url", default=None, help="a running local model server's /v1 URL")
     parser.add_argument(
-        "--builtin", default=DEFAULT_BUILTIN, help=f"model to serve (default {DEFAULT_BUILTIN})"
+        "--builtin",
+        choices=sorted(BUILTIN_MODELS),
+        default=DEFAULT_BUILTIN,
+        help=f"model to serve when no --url (default {DEFAULT_BUILTIN})",
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)

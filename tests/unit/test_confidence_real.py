@@ -16,6 +16,7 @@ from evaluation.confidence_real import (
     grade,
     load_tasks,
     normalise,
+    render,
     summarise,
 )
 
@@ -135,3 +136,10 @@ def test_summary_answer_without_logprob_counts_as_no_confidence():
     graded = [_graded("date", 0.4, True), _graded("date", None, False)]
     assert summarise(graded).auroc_certainty.value == 1.0
     assert summarise(graded).with_logprob == 0  # avg_logprob itself is None in both
+
+
+def test_a_short_run_does_not_claim_the_target():
+    graded = [_graded("name", c, c > 0.5) for c in (0.9, 0.8, 0.3, 0.2)]
+    assert "not judged on fewer than 200 tasks" in render(summarise(graded))
+    many = [_graded("name", c / 250, c % 2 == 0) for c in range(1, 211)]
+    assert "target >= 0.75: NOT met" in render(summarise(many))
