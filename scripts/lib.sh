@@ -22,7 +22,7 @@ PY="$VENV/bin/python"
 STOP_TIMEOUT_S="${STOP_TIMEOUT_S:-15}"
 
 # Every process start_bg starts carries this in its environment, which survives an exec
-# into another program (providers/local_server.py becomes llama_cpp.server): the reliable
+# into another program (providers/local_server.py becomes providers.local_logprobs): the reliable
 # way to recognise our own process behind a pid file, where the command line may change.
 TAG_VAR=STACK_PROCESS_TAG
 
