@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 CHAOS_ARGS ?=
 MYPY_PATHS := schemas core services providers emulator strategist audit evaluation chaos bench
 
-.PHONY: help setup up down status demo test bench chaos eval eval-confidence train-router lint clean
+.PHONY: help setup up down status demo test bench chaos eval eval-confidence failover train-router lint clean
 
 help:
 	@echo "make setup   install system packages, .venv, Kafka jars and the local model"
@@ -29,6 +29,8 @@ help:
 	@echo "make eval-confidence  ECE, AUROC and Brier before and after calibration on the simulated"
 	@echo "             and real graded sets, and escalation's cost and accuracy"
 	@echo "make train-router  retrain the classifier's tier router (deterministic; see docs/routing.md)"
+	@echo "make failover  inject every provider fault through the emulator: attempts, answering"
+	@echo "             model, time to the answer and completeness, through both APIs"
 	@echo "make chaos   kill -9 every part of the stack under load, then count losses"
 	@echo "             (CHAOS_ARGS='--help' for its options)"
 	@echo "make lint    ruff, mypy, shellcheck and docker-compose config (setup installs them)"
@@ -65,6 +67,9 @@ eval-confidence: setup
 
 train-router: setup
 	@$(PY) -m services.classifier.train $(TRAIN_ARGS)
+
+failover: setup
+	@scripts/with-infra.sh $(PY) -m bench.failover $(FAILOVER_ARGS)
 
 chaos: setup
 	@scripts/with-infra.sh $(PY) -m chaos $(CHAOS_ARGS)
