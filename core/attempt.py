@@ -41,7 +41,8 @@ def query_problem(query: QueryRequested) -> InvalidQuery | None:
 def completion_request(
     query: QueryRequested, spec: ModelSpec, timeout_s: float
 ) -> CompletionRequest:
-    """The request for `spec`, honouring the caller's token limit up to the model's own."""
+    """The request for `spec`, honouring the caller's token limit up to the model's own,
+    with the model's header limit (the dispatcher adds its derived streaming limits)."""
     max_tokens = query.options.max_output_tokens or spec.max_output_tokens
     return CompletionRequest(
         prompt=build_prompt(query),
@@ -49,6 +50,7 @@ def completion_request(
         max_output_tokens=min(max_tokens, spec.max_output_tokens),
         timeout_s=timeout_s,
         system=SYSTEM_PROMPT,
+        headers_timeout_s=spec.headers_timeout_s,
     )
 
 

@@ -13,9 +13,11 @@ class CompletionRequest:
     """What the dispatcher asks of a model, and how long each part of the call may take.
 
     `timeout_s` bounds the whole call (`ProviderTimeout`). Streaming clients also bound
-    the wait for the first token (`first_token_timeout_s`, `FirstTokenTimeout`) and the gap
-    between two chunks (`stall_timeout_s`, `StreamStalled`); None means no limit beyond
-    `timeout_s`. A slow model that keeps streaming is not failed before `timeout_s`.
+    the wait for the response headers (`headers_timeout_s`: a hung upstream sends none,
+    a working one sends them before it thinks; `FirstTokenTimeout`), the wait for the
+    first token (`first_token_timeout_s`, `FirstTokenTimeout`) and the gap between two
+    chunks (`stall_timeout_s`, `StreamStalled`); None means no limit beyond `timeout_s`.
+    A slow model that keeps streaming is not failed before `timeout_s`.
     """
 
     prompt: str
@@ -23,6 +25,7 @@ class CompletionRequest:
     max_output_tokens: int
     timeout_s: float
     system: str | None = None
+    headers_timeout_s: float | None = None
     first_token_timeout_s: float | None = None
     stall_timeout_s: float | None = None
 

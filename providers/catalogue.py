@@ -9,6 +9,11 @@ also declare providers of type `openai_compatible` (see docs/providers.md).
 
 Time limits per model (`ModelSpec`), all in seconds:
 
+- `headers_timeout_s`: from sending the request (connecting included) to the response's
+  HTTP headers. A working server sends its headers as soon as it accepts the request,
+  before any thinking, so this limit is short and catches a hung upstream in seconds
+  without failing a slow model; None (the local model) leaves it to the first-token limit.
+  Streamed calls only: a non-streamed answer's headers come with the whole answer.
 - `first_token_timeout_s`: from sending the request to the first answer token. Gemini
   streams its first chunk only after the model has finished thinking, so a thinking
   model's limit covers its thinking time; it is the limit that catches a silent
@@ -34,6 +39,9 @@ from schemas.base import ProviderName
 TOKENS_PER_MILLION = 1_000_000
 DEFAULT_ATTEMPT_TIMEOUT_S = 4.0
 """Total deadline of a model that declares none (kept from the non-streaming design)."""
+DEFAULT_HEADERS_TIMEOUT_S = 4.0
+"""Connect and response headers: hosted APIs answer with headers in well under a second, so
+4 s is a failing upstream, and leaves a fallback room within the user story's 5 s rule."""
 DEFAULT_STALL_TIMEOUT_S = 10.0
 """Gap between chunks: hosted APIs send a chunk every few hundred ms once they answer."""
 DEFAULT_MAX_RETRIES_SAME_MODEL = 1
@@ -98,6 +106,8 @@ class ModelSpec(BaseModel):
         validation_alias=AliasChoices("timeout_s", "total_timeout_s"),
     )
     max_output_tokens: int = Field(gt=0, default=1024)
+    headers_timeout_s: float | None = Field(gt=0.0, default=DEFAULT_HEADERS_TIMEOUT_S)
+    """None: the first-token limit is the only bound on the response headers."""
     first_token_timeout_s: float | None = Field(gt=0.0, default=None)
     """None: the total deadline (`timeout_s`) is the only bound on the first token."""
     stall_timeout_s: float = Field(gt=0.0, default=DEFAULT_STALL_TIMEOUT_S)
@@ -285,6 +295,7 @@ DEFAULT_CATALOGUE = Catalogue(
                 source="self-hosted llama.cpp; hardware cost not metered per call",
             ),
             timeout_s=30.0,
+            headers_timeout_s=None,
             first_token_timeout_s=20.0,
             max_output_tokens=96,
             fallbacks=[GEMINI_FLASH],
@@ -304,7 +315,9 @@ Limits are ceilings for the real services, where slow is not failed:
 - The local model runs on our own CPU (prompt processing first): 20 s / 30 s; it is only
   primary for short cost-sensitive edits and the last resort in every route.
 
-Every stall limit (gap between chunks once answering) is 10 s, Pro's 15 s. Against the
+Every hosted model's header limit is DEFAULT_HEADERS_TIMEOUT_S (4 s): a hung upstream sends
+no headers and is left then, however long the model may think. Every stall limit (gap
+between chunks once answering) is 10 s, Pro's 15 s. Against the
 emulator (or once a model's latency is observed) `providers.limits` derives much shorter
 first-token limits from the observed distribution, so a hung upstream is left in seconds.
 """

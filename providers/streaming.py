@@ -3,6 +3,9 @@
 Every streaming client (Gemini, OpenAI-compatible, Perplexity) reads through
 `read_stream`, which bounds:
 
+- the wait for the response headers (`FirstTokenTimeout`, "no response headers"): a hung
+  upstream, found in seconds even for a model that may think for a minute before its first
+  token (a working server sends its headers first); `SseGuardTransport` says when they came;
 - the wait for the first answer token (`FirstTokenTimeout`): a silent upstream;
 - the gap between two chunks once the answer has started (`StreamStalled`);
 - the whole call (`ProviderTimeout`): slow but streaming is allowed up to here.
@@ -31,6 +34,7 @@ from providers.errors import (
     StreamStalled,
     StreamTruncated,
 )
+from providers.transport import on_response_headers
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +82,25 @@ class _Clock:
         self.total_at = loop_now + request.timeout_s
         first = request.first_token_timeout_s
         self.first_at = self.total_at if first is None else min(loop_now + first, self.total_at)
-        self.reason = "first_token" if self.first_at < self.total_at else "total"
+        headers = request.headers_timeout_s
+        self.headers_in = False
+        self.headers_at = (
+            self.first_at if headers is None else min(loop_now + headers, self.first_at)
+        )
+        self.reason = "headers" if self.headers_at < self.first_at else self._first_reason()
+
+    def _first_reason(self) -> str:
+        return "first_token" if self.first_at < self.total_at else "total"
+
+    def after_headers(self) -> float:
+        """The deadline once the headers are in: the first token's."""
+        self.headers_in = True
+        self.reason = self._first_reason()
+        return self.first_at
 
     def next_deadline(self, progress: StreamProgress) -> float:
         if not progress.started:
-            self.reason = "first_token" if self.first_at < self.total_at else "total"
+            self.reason = self._first_reason()
             return self.first_at
         stall = self.request.stall_timeout_s
         if stall is None:
@@ -94,6 +112,10 @@ class _Clock:
 
     def expired(self, progress: StreamProgress) -> ProviderError:
         name, req = self.provider, self.request
+        if self.reason == "headers":
+            return FirstTokenTimeout(
+                name, f"no response headers within {req.headers_timeout_s or 0:.1f}s"
+            )
         if self.reason == "first_token":
             return FirstTokenTimeout(
                 name, f"no first token within {req.first_token_timeout_s or 0:.1f}s"
@@ -120,10 +142,13 @@ async def read_stream(
     """Open the stream and feed each chunk to `take` until the answer is complete.
 
     `take` adds a chunk to `progress` and returns True when the chunk carried answer
-    text. Raises FirstTokenTimeout, StreamStalled or ProviderTimeout when a limit passes,
-    StreamTruncated when the stream ends or drops before the provider said it was
-    complete; other errors (HTTP status, connection refused before the stream) propagate
-    for the client to translate. A drop after the answer was complete is not an error.
+    text. The header limit needs `open_stream` to send through `SseGuardTransport`
+    (otherwise the headers are never seen to arrive and the limit fails a working call).
+    Raises FirstTokenTimeout (no headers, or no first token), StreamStalled or
+    ProviderTimeout when a limit passes, StreamTruncated when the stream ends or drops
+    before the provider said it was complete; other errors (HTTP status, connection
+    refused before the stream) propagate for the client to translate. A drop after the
+    answer was complete is not an error.
 
     Once the finish reason and usage are in, reading stops at once, or, with
     `end_grace_s`, goes on for at most that long for the stream's own end (for an SDK
@@ -133,18 +158,24 @@ async def read_stream(
     stream: AsyncIterator[Chunk] | None = None
     received = 0
     try:
-        async with asyncio.timeout_at(clock.first_at) as deadline:
-            stream = await open_stream()
-            async for chunk in stream:
-                received += 1
-                if take(chunk, progress) and progress.first_token_s is None:
-                    progress.first_token_s = time.monotonic() - clock.start
-                if progress.nothing_more_to_read:
-                    if end_grace_s is None:
-                        break
-                    deadline.reschedule(asyncio.get_running_loop().time() + end_grace_s)
-                    continue
-                deadline.reschedule(clock.next_deadline(progress))
+        async with asyncio.timeout_at(clock.headers_at) as deadline:
+
+            def headers_arrived() -> None:
+                if not clock.headers_in and not deadline.expired():
+                    deadline.reschedule(clock.after_headers())
+
+            with on_response_headers(headers_arrived):
+                stream = await open_stream()
+                async for chunk in stream:
+                    received += 1
+                    if take(chunk, progress) and progress.first_token_s is None:
+                        progress.first_token_s = time.monotonic() - clock.start
+                    if progress.nothing_more_to_read:
+                        if end_grace_s is None:
+                            break
+                        deadline.reschedule(asyncio.get_running_loop().time() + end_grace_s)
+                        continue
+                    deadline.reschedule(clock.next_deadline(progress))
     except TimeoutError as err:
         if progress.complete:
             logger.info("provider=%s stream idle after its finish: answer kept", provider)

@@ -5,16 +5,20 @@ import name) and fall back to `httpx`; their timeouts and connection errors
 are instances of one or the other, so clients check both.
 
 Both streaming clients send through `SseGuardTransport` (httpx2), which drops a
-malformed server-sent event so that the SDK reads the rest of the stream.
+malformed server-sent event so that the SDK reads the rest of the stream, and which says
+when a response's headers have arrived (`on_response_headers`): the moment that a
+connect-and-header limit ends, whenever each SDK happens to send its request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import httpx2
@@ -44,6 +48,26 @@ HTTP_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 """Refused, reset or broken connections and protocol errors (checked after timeouts)."""
 
 
+_headers_callback: ContextVar[Callable[[], None] | None] = ContextVar(
+    "headers_callback", default=None
+)
+
+
+@contextlib.contextmanager
+def on_response_headers(callback: Callable[[], None]) -> Iterator[None]:
+    """Call `callback` when a response's headers arrive for a request sent in this block.
+
+    A context variable rather than an argument: the SDKs send the request themselves
+    (openai when `create` is awaited, google-genai on the first read of its stream), in
+    the caller's task and context, through `SseGuardTransport`.
+    """
+    token = _headers_callback.set(callback)
+    try:
+        yield
+    finally:
+        _headers_callback.reset(token)
+
+
 class SseGuardTransport(httpx2.AsyncBaseTransport):
     """Drops a malformed server-sent event from a stream so the SDK reads the rest.
 
@@ -53,6 +77,8 @@ class SseGuardTransport(httpx2.AsyncBaseTransport):
     as soon as it is complete, except one whose `data:` is neither JSON nor `[DONE]`,
     which it logs at warning and skips. Responses that are not `text/event-stream` are
     untouched. One inner transport per event loop (an httpx pool belongs to one loop).
+    `handle_async_request` returns as soon as the headers are in; it then calls the
+    `on_response_headers` callback in force, if any.
     """
 
     def __init__(self, *, limits: httpx2.Limits | None = None) -> None:
@@ -70,6 +96,9 @@ class SseGuardTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await self._transport().handle_async_request(request)
+        callback = _headers_callback.get()
+        if callback is not None:
+            callback()
         content_type = response.headers.get("content-type", "")
         if "text/event-stream" in content_type:
             response.stream = _GuardedStream(response.stream, str(request.url.host))

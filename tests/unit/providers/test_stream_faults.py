@@ -154,6 +154,32 @@ def test_a_silent_upstream_fails_at_the_first_token_limit(kind, settings, fault)
     assert ask.elapsed_s < 4.0  # type: ignore[attr-defined]
 
 
+def test_a_hung_upstream_fails_at_the_header_limit_long_before_the_first_token_limit(
+    kind, settings, fault
+) -> None:
+    """A thinking model's first-token limit is long; no headers at all is a hang all the same."""
+    fault(kind, "hang")
+    err = ask(
+        kind, settings, headers_timeout_s=SHORT_LIMIT_S, first_token_timeout_s=7.0, timeout_s=9.0
+    )
+    assert isinstance(err, FirstTokenTimeout) and err.fails_over, err
+    assert "no response headers" in err.message
+    assert ask.elapsed_s < 3.0  # type: ignore[attr-defined]
+
+
+def test_a_slow_first_token_after_prompt_headers_is_not_a_hang(
+    kind, settings, fault, whole_answers
+) -> None:
+    """The emulator sends headers at once and thinks before the first chunk, as Gemini does."""
+    fault(kind, "slow_first_token", delay_s=2.0)
+    reply = ask(
+        kind, settings, headers_timeout_s=SHORT_LIMIT_S, first_token_timeout_s=6.0, timeout_s=8.0
+    )
+    assert isinstance(reply, ProviderReply), reply
+    assert reply.text == whole_answers[kind]
+    assert reply.first_token_s is not None and reply.first_token_s >= 1.9
+
+
 def test_a_slow_first_token_fails_at_the_limit(kind, settings, fault) -> None:
     fault(kind, "slow_first_token", delay_s=5.0)
     err = ask(kind, settings, first_token_timeout_s=SHORT_LIMIT_S, timeout_s=8.0)
