@@ -39,9 +39,10 @@ from schemas.base import ProviderName
 TOKENS_PER_MILLION = 1_000_000
 DEFAULT_ATTEMPT_TIMEOUT_S = 4.0
 """Total deadline of a model that declares none (kept from the non-streaming design)."""
-DEFAULT_HEADERS_TIMEOUT_S = 4.0
-"""Connect and response headers: hosted APIs answer with headers in well under a second, so
-4 s is a failing upstream, and leaves a fallback room within the user story's 5 s rule."""
+DEFAULT_HEADERS_TIMEOUT_S = 3.0
+"""Connect and response headers: hosted APIs send their headers in well under a second (TLS
+included), so 3 s without them is a failing upstream; it leaves the fallback 2 s to start
+answering within the user story's 5 s rule."""
 DEFAULT_STALL_TIMEOUT_S = 10.0
 """Gap between chunks: hosted APIs send a chunk every few hundred ms once they answer."""
 DEFAULT_MAX_RETRIES_SAME_MODEL = 1
@@ -315,7 +316,7 @@ Limits are ceilings for the real services, where slow is not failed:
 - The local model runs on our own CPU (prompt processing first): 20 s / 30 s; it is only
   primary for short cost-sensitive edits and the last resort in every route.
 
-Every hosted model's header limit is DEFAULT_HEADERS_TIMEOUT_S (4 s): a hung upstream sends
+Every hosted model's header limit is DEFAULT_HEADERS_TIMEOUT_S (3 s): a hung upstream sends
 no headers and is left then, however long the model may think. Every stall limit (gap
 between chunks once answering) is 10 s, Pro's 15 s. Against the
 emulator (or once a model's latency is observed) `providers.limits` derives much shorter

@@ -236,7 +236,8 @@ def test_after_an_outage_the_half_open_circuit_returns_traffic_within_seconds(
 def test_health_down_cancels_attempts_in_flight_and_their_fallbacks_answer_within_a_second(
     emulator, dispatcher, producer, topics, kafka_bootstrap
 ) -> None:
-    dispatcher(first_token_timeout_s=20.0)  # long limits: only the health stream can help
+    # long limits: only the health stream can help
+    dispatcher(first_token_timeout_s=20.0, headers_timeout_s=20.0)
     _set(emulator, "gemini", "hang")
     for i in range(3):
         _send(producer, topics, f"q{i}")
@@ -265,15 +266,23 @@ def test_health_down_cancels_attempts_in_flight_and_their_fallbacks_answer_withi
 
 
 def test_a_hang_with_the_health_service_running_fails_over_within_5s_on_a_cold_dispatcher(
-    emulator, start_service, producer, topics, kafka_bootstrap
+    emulator, start_service, producer, topics, kafka_bootstrap, tmp_path
 ) -> None:
     """Slow is not failed, so a dispatcher that has not yet observed a model keeps the
-    catalogue's long first-token ceiling; the health stream is what catches a hang then."""
+    catalogue's long first-token ceiling; with no header limit either, the health stream
+    is what catches a hang."""
     emulator.reset()
+    no_header_limit = Catalogue(
+        models=[spec.model_copy(update={"headers_timeout_s": None})
+                for spec in DEFAULT_CATALOGUE.models]
+    )
+    catalogue = tmp_path / "catalogue.json"
+    catalogue.write_text(json.dumps(no_header_limit.model_dump(mode="json")))
     env = {"EMULATOR_URL": emulator.base_url,
            "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}/v1"}
     start_service("health", **env)
-    start_service("dispatcher", **env)  # the built-in catalogue: Pro may think for 45 s
+    # the built-in limits (Pro may think for 45 s) without the header limit
+    start_service("dispatcher", **env, CATALOGUE_PATH=str(catalogue))
     _send(producer, topics, "warm")
     assert _completion(kafka_bootstrap, topics, "warm").answer.model == "gemini-2.5-pro"
     _set(emulator, "gemini", "hang")
@@ -286,4 +295,31 @@ def test_a_hang_with_the_health_service_running_fails_over_within_5s_on_a_cold_d
     assert hung.latency_ms < FAILOVER_MS
     assert completion.answer.model == "sonar-pro"
     assert answered_s < FAILOVER_MS / 1000 + 1.0
+    _set(emulator, "gemini", "ok")
+
+
+def test_a_hang_fails_over_within_5s_on_a_cold_dispatcher_without_the_health_service(
+    emulator, start_service, producer, topics, kafka_bootstrap
+) -> None:
+    """The built-in catalogue on a fresh process: no observed latency narrows Pro's 45 s
+    first-token limit and no health stream marks Gemini down, yet a hung upstream (no
+    response headers) is left at the header limit and the fallback answers within 5 s."""
+    emulator.reset()
+    start_service(
+        "dispatcher",
+        EMULATOR_URL=emulator.base_url,
+        LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
+    )
+    _set(emulator, "gemini", "hang")
+    _send(producer, topics, "q1")
+    completion = _completion(kafka_bootstrap, topics, "q1")
+    hung = completion.attempts[0]
+    assert (hung.model, hung.outcome, hung.error_kind) == (
+        "gemini-2.5-pro", "timeout", "first_token_timeout"
+    )
+    assert "no response headers" in (hung.error_message or "")
+    assert completion.answer.model == "sonar-pro"
+    failover_ms = hung.latency_ms + completion.answer.latency_ms
+    assert failover_ms < FAILOVER_MS, f"answered {failover_ms:.0f} ms after the hung call began"
+    assert _requests(emulator, "gemini") == 1  # the silent model is not called again
     _set(emulator, "gemini", "ok")
