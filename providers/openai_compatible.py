@@ -3,7 +3,8 @@
 `complete` streams (`stream=True`, `stream_options.include_usage`) and assembles the
 whole answer before returning it: the caller sees a complete `ProviderReply` or a typed
 error, never a partial answer (providers/streaming.py holds the limits and the
-completeness rule). A malformed event in the middle is skipped by the transport
+completeness rule; `create(stream=True)` returns once the response headers are in, which
+the header limit bounds). A malformed event in the middle is skipped by the transport
 (`SseGuardTransport`) and the rest of the answer kept. `stream=False` keeps the single
 non-streamed call; `probe` is always one (a models list, free at OpenAI-compatible APIs).
 
