@@ -6,8 +6,9 @@ the whole answer before returning it, within the request's header, first-token, 
 and total limits (providers/streaming.py). Gemini sends its first chunk only after the
 model has finished thinking, so a thinking model's first-token limit must cover its
 thinking; the header limit (the SDK sends the request on the stream's first read, through
-`SseGuardTransport`) catches a hung upstream long before that. Gemini's stream has no final marker: the chunk with `finishReason` is the
-end. A malformed event is skipped by the transport (`SseGuardTransport`). `stream=False`
+`SseGuardTransport`) catches a hung upstream long before that. Gemini's stream has no
+final marker: the chunk with `finishReason` is the end. A malformed event is skipped by
+the transport (`SseGuardTransport`). `stream=False`
 keeps the single generateContent call; `probe` is models.get. Every call is bounded
 twice: the SDK's own timeout (`HttpOptions.timeout`, in milliseconds) and an asyncio
 deadline, the hard bound. SDK retries are off (`SDK_MAX_RETRIES`): the dispatcher fails
