@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka import Consumer
 
+from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
 from schemas.attempt import ProviderAttempt
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
@@ -214,10 +216,18 @@ def test_two_deliveries_of_one_query_at_once_pay_one_provider_call(
 
 
 def test_a_call_cut_short_by_sigkill_is_on_record_and_redone_under_its_id(
-    emulator, topics, producer, start_service, kafka_bootstrap, dispatcher_env
+    emulator, topics, producer, start_service, kafka_bootstrap, dispatcher_env, tmp_path
 ) -> None:
     emulator.set_mode("gemini", "hang")
-    env = {**dispatcher_env, "DISPATCHER_ROUTE_BUDGET_S": "8", "DISPATCHER_LEASE_TTL_S": "2"}
+    # No header limit: the hung call must still be in flight when the process is killed.
+    no_header_limit = Catalogue(
+        models=[spec.model_copy(update={"headers_timeout_s": None})
+                for spec in DEFAULT_CATALOGUE.models]
+    )
+    catalogue = tmp_path / "catalogue.json"
+    catalogue.write_text(json.dumps(no_header_limit.model_dump(mode="json")))
+    env = {**dispatcher_env, "DISPATCHER_ROUTE_BUDGET_S": "8", "DISPATCHER_LEASE_TTL_S": "2",
+           "CATALOGUE_PATH": str(catalogue)}
     first = start_service("dispatcher", **env)
     producer.send_and_wait(topics.classified, "q1", _classified("q1"), 10)
     before = _keyed_attempts(kafka_bootstrap, topics.provider_attempts, lambda e: len(e) >= 1)
