@@ -2,7 +2,7 @@
 
 The whole stack runs here on free ports, with its own VAR_DIR and topic namespace, on
 the shared broker and Redis (given by KAFKA_BOOTSTRAP_SERVERS / REDIS_URL, so it starts
-neither). The local model server replaces its launcher with llama_cpp.server (execv):
+neither). The local model server replaces its launcher with providers.local_logprobs (execv):
 before the fix, `down` no longer recognised it and left it running.
 """
 
@@ -117,7 +117,7 @@ def test_down_stops_everything_up_started(stack: Stack) -> None:
     assert not {"kafka", "redis"} & set(started)  # the shared ones were used, not started
     assert all(running(pid) for pid in started.values())
     model_cmdline = Path(f"/proc/{started['local-model']}/cmdline").read_bytes()
-    assert b"llama_cpp.server" in model_cmdline  # the launcher has exec'd into the server
+    assert b"providers.local_logprobs" in model_cmdline  # the launcher has exec'd into the server
 
     status = stack.script("status", 60)
     assert "local-model: running" in status.stdout, status.stdout
