@@ -1,6 +1,9 @@
-"""`make eval`: the routing economics on the held-out test split, and the local models.
+"""`make eval`: the routing economics on the held-out split, and the local models.
 
-    python -m evaluation [--url URL] [--split test] [--concurrency N]
+The default split is `holdout` (data/routing/holdout.jsonl, written independently and
+never used for a choice); `--split test` gives the older test split, read before.
+
+    python -m evaluation [--url URL] [--split holdout|test|dev] [--concurrency N]
                          [--skip-local-models] [--local-limit N] [--format table|json]
 
 1. Sends every question of the split through the running stack's
@@ -37,7 +40,7 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
 from schemas.query import QueryRequested
-from services.classifier.dataset import DATA_DIR, Example, load_split
+from services.classifier.dataset import DATA_DIR, SPLITS, Example, load_split
 from services.classifier.evaluate import evaluate_router, render
 from services.classifier.tier_model import DEFAULT_ARTIFACT
 from services.classifier.tier_router import TierRouter
@@ -70,7 +73,7 @@ def _progress(done: int, total: int, outcome: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running app")
-    parser.add_argument("--split", default="test", choices=["dev", "test"])
+    parser.add_argument("--split", default="holdout", choices=list(SPLITS))
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--skip-local-models", action="store_true")
     parser.add_argument("--local-limit", type=int, default=None, help="items per local model")
