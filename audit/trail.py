@@ -147,8 +147,6 @@ class TrailBuilder:
         self.unattributed_dead_letters: list[DeadLetter] = []
         self._seen: set[tuple[str, str]] = set()
         self._letters: list[DeadLetter] = []
-        self._escalated_ids: dict[str, str] = {}
-        """Derived query id of an escalated round -> the analysis id it belongs to."""
 
     def trail(self, analysis_id: str) -> Trail:
         if analysis_id not in self.trails:
@@ -158,7 +156,6 @@ class TrailBuilder:
     def add_all(self, records: Iterable[Record]) -> TrailBuilder:
         for record in records:
             self.add(record)
-        self._fold_escalated_rounds()
         self._attach_dead_letters()
         return self
 
@@ -199,7 +196,7 @@ class TrailBuilder:
 
     def _classified(self, record: Record) -> None:
         event = QueryClassified.from_bytes(record.value or b"")
-        if self._escalated_round(event.query):
+        if event.query.escalation is not None:  # a round of the analysis, not a new one
             return
         trail = self.trail(event.query.query_id)
         if trail.classified is None:
@@ -207,35 +204,18 @@ class TrailBuilder:
 
     def _completion(self, record: Record) -> None:
         event = CompletionProduced.from_bytes(record.value or b"")
-        if self._escalated_round(event.query):
+        if event.query.escalation is not None:
             if self._first(record.topic, event.event_id):
-                self.trail(event.query.escalation.analysis_id).escalated.append(  # type: ignore[union-attr]
-                    event
-                )
+                self.trail(event.query.analysis_id).escalated.append(event)
             return
         trail = self.trail(event.query.query_id)
         if trail.completion is None:
             trail.completion = event
 
-    def _escalated_round(self, query: QueryRequested) -> bool:
-        """True (and the derived id noted) for a query the scorer escalated."""
-        if query.escalation is None:
-            return False
-        self._escalated_ids[query.query_id] = query.escalation.analysis_id
-        return True
-
-    def _fold_escalated_rounds(self) -> None:
-        """Attempts of escalated rounds are keyed by the derived query id: move them to
-        the analysis they belong to (they may be read before the round's events)."""
-        for derived, analysis_id in self._escalated_ids.items():
-            stray = self.trails.pop(derived, None)
-            if stray is not None:
-                self.trail(analysis_id).attempts.extend(stray.attempts)
-
     def _attempt(self, record: Record) -> None:
         event = ProviderAttempt.from_bytes(record.value or b"")
         if self._first(record.topic, event.event_id):
-            self.trail(event.query_id).attempts.append(event)
+            self.trail(event.served_analysis_id).attempts.append(event)
 
     def _response(self, record: Record) -> None:
         event = AnalysisResponded.from_bytes(record.value or b"")

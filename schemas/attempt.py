@@ -35,6 +35,11 @@ class ProviderAttempt(EventModel):
         description="`<query_id>:<attempt_number>`: pairs a `started` event with its outcome; "
         "derived from those two when absent (events of schema version 1).",
     )
+    analysis_id: str | None = Field(
+        default=None,
+        description="The analysis this call served: the query id, except for an escalated "
+        "round (derived query id); absent on events before escalation existed.",
+    )
     provider: ProviderName
     model: str
     attempt_number: int = Field(ge=1)
@@ -55,3 +60,8 @@ class ProviderAttempt(EventModel):
             if isinstance(query_id, str) and isinstance(number, int):
                 return {**data, "attempt_id": attempt_id_for(query_id, number)}
         return data
+
+    @property
+    def served_analysis_id(self) -> str:
+        """`analysis_id`, or the query id on events that do not carry it."""
+        return self.analysis_id or self.query_id

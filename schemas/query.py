@@ -85,3 +85,9 @@ class QueryRequested(EventModel):
         description="Set by the scorer when it asks the next model on the route because "
         "the first answer's confidence was too low; absent on a caller's query.",
     )
+
+    @property
+    def analysis_id(self) -> str:
+        """The id the caller waits on: the query id, or for an escalated round (which
+        travels under a derived query id) the analysis it belongs to."""
+        return self.escalation.analysis_id if self.escalation else self.query_id

@@ -12,9 +12,10 @@ Streaming is buffered (see docs/openai_endpoint.md): the chunks are cut from the
 scored answer, so a failover to another model is invisible and a truncated answer is
 never streamed as a success.
 
-Usage: the scored response does not carry the answer's token counts yet, so `usage` is
-estimated from the text (`x_routing.usage_estimated` is true) unless the response's
-routing holds `input_tokens` / `output_tokens`.
+Usage: the token counts the answering provider reported (`routing.input_tokens` /
+`output_tokens`). Responses recorded before those fields existed (read back from the
+responses topic) have none: their `usage` is estimated from the text and
+`x_routing.usage_estimated` is true.
 """
 
 from __future__ import annotations
@@ -58,10 +59,8 @@ def finish_reason(raw: str | None) -> str:
 
 
 def usage(response: AnalysisResponded, prompt_chars: int) -> tuple[dict[str, int], bool]:
-    """`usage` and whether it is estimated (the response carries no token counts yet)."""
-    routing = response.routing
-    prompt: int | None = getattr(routing, "input_tokens", None)
-    completion: int | None = getattr(routing, "output_tokens", None)
+    """`usage` and whether it is estimated (a response recorded without token counts)."""
+    prompt, completion = response.routing.input_tokens, response.routing.output_tokens
     estimated = prompt is None or completion is None
     if prompt is None:
         prompt = estimated_tokens(prompt_chars)
@@ -110,7 +109,7 @@ def _common(response: AnalysisResponded, obj: str) -> dict[str, Any]:
 
 
 def _finish(response: AnalysisResponded) -> str:
-    return finish_reason(getattr(response.routing, "finish_reason", None))
+    return finish_reason(response.routing.finish_reason)
 
 
 def completion_body(response: AnalysisResponded, *, prompt_chars: int) -> dict[str, Any]:

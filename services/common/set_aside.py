@@ -48,8 +48,7 @@ def recover_query(key: bytes | None, value: bytes) -> tuple[str | None, QueryReq
                 query = QueryRequested.model_validate(candidate)
             except ValidationError:
                 continue
-            waited_on = query.escalation.analysis_id if query.escalation else query.query_id
-            return waited_on, query
+            return query.analysis_id, query
     analysis_id = key.decode("utf-8", "replace") if key else None
     if analysis_id is not None and not 0 < len(analysis_id) <= MAX_ANALYSIS_ID_CHARS:
         analysis_id = None

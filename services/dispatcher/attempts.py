@@ -115,6 +115,7 @@ class AttemptRunner:
             return None
         announced = ProviderAttempt(
             query_id=query_id,
+            analysis_id=classified.query.analysis_id,
             attempt_id=attempt_id,
             provider=spec.provider,
             model=spec.model_id,
@@ -139,6 +140,7 @@ class AttemptRunner:
             )  # fmt: skip
         event = ProviderAttempt(
             query_id=query_id,
+            analysis_id=classified.query.analysis_id,
             attempt_id=attempt_id,
             provider=spec.provider,
             model=spec.model_id,

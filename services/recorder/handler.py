@@ -23,7 +23,7 @@ from schemas.classified import QueryClassified
 from schemas.feedback import FeedbackGiven
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
-from schemas.response import AnalysisResponded, Confidence
+from schemas.response import AnalysisResponded
 from services.recorder.models import (
     Analysis,
     ConfidenceScore,
@@ -88,14 +88,18 @@ def on_query(event: QueryRequested) -> list[Insert]:
 
 
 def on_classified(event: QueryClassified) -> list[Insert]:
-    """The routing decision. The learned router's fields are read when the event has them."""
+    """The routing decision. An escalated round (the scorer re-dispatching the rest of the
+    route) is not a new decision: the analysis keeps its first, and the round's calls are
+    recorded as its attempts."""
+    if event.query.escalation is not None:
+        return []
     verdict = event.classification
-    probabilities = getattr(verdict, "tier_probabilities", None)
+    probabilities = verdict.tier_probabilities
     values = {
         "analysis_id": event.query.query_id,
-        "tier": getattr(verdict, "tier", None),
+        "tier": verdict.tier,
         "tier_probabilities": dict(probabilities) if probabilities is not None else None,
-        "router_version": getattr(verdict, "router_version", None),
+        "router_version": verdict.router_version,
         "route": [step.model_dump(mode="json") for step in event.route],
         "analysis_type": verdict.analysis_type,
         "complexity": verdict.complexity,
@@ -121,7 +125,7 @@ def on_attempt(event: ProviderAttempt) -> list[Insert]:
     started = event.outcome == "started"
     values = {
         "attempt_id": event.attempt_id,
-        "analysis_id": event.query_id,
+        "analysis_id": event.served_analysis_id,
         "provider": event.provider,
         "model": event.model,
         "attempt_number": event.attempt_number,
@@ -186,8 +190,8 @@ def on_response(event: AnalysisResponded) -> list[Insert]:
             "analysis_id": event.analysis_id,
             "score": confidence.score,
             # Before calibration the score is the raw combined signal itself.
-            "raw_score": _raw_score(confidence),
-            "calibration_version": getattr(confidence, "calibration_version", None),
+            "raw_score": confidence.score if confidence.raw_score is None else confidence.raw_score,
+            "calibration_version": confidence.calibration_version,
             "components": {name: part.model_dump(mode="json")
                            for name, part in confidence.components.items()},
             "provider": routing.provider,
@@ -200,12 +204,6 @@ def on_response(event: AnalysisResponded) -> list[Insert]:
             ConfidenceScore.__table__, "analysis_id", scores,  # type: ignore[arg-type]
             _by_time("scored_at", "event_id"), present="event_id"))
     return statements
-
-
-def _raw_score(confidence: Confidence) -> float:
-    """The combined signal before calibration; before calibration existed, the score."""
-    raw = getattr(confidence, "raw_score", None)
-    return confidence.score if raw is None else float(raw)
 
 
 def on_feedback(event: FeedbackGiven) -> list[Insert]:

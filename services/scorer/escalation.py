@@ -32,11 +32,6 @@ ESCALATION_ID_NAMESPACE = uuid.UUID("5b0e6f1e-4c1a-4f5e-9a57-0d3c2a9e1f6b")
 """Fixed, so the derived query id of an escalation is the same on every delivery."""
 
 
-def analysis_id_of(query: QueryRequested) -> str:
-    """The id the caller waits on: the original query's, also for an escalated query."""
-    return query.escalation.analysis_id if query.escalation else query.query_id
-
-
 def escalated_query_id(analysis_id: str, round_: int) -> str:
     """The query id of the `round_`-th escalation of `analysis_id` (deterministic)."""
     return uuid.uuid5(ESCALATION_ID_NAMESPACE, f"{analysis_id}/escalation/{round_}").hex
@@ -121,7 +116,7 @@ def escalate(
     """The query to publish on the classified topic: the remaining steps, a derived id."""
     query = completion.query
     earlier = query.escalation
-    analysis_id = analysis_id_of(query)
+    analysis_id = query.analysis_id
     round_ = (earlier.escalations if earlier else 0) + 1
     set_aside = next(
         (

@@ -19,7 +19,6 @@ from schemas.topics import TopicNames
 from services.common.worker import Outgoing, derived_outputs
 from services.scorer.escalation import (
     EscalationPolicy,
-    analysis_id_of,
     escalate,
     original_query,
     set_aside_answers,
@@ -111,7 +110,7 @@ class Scorer:
         if escalated is not None:
             logger.info(
                 "analysis=%s escalated as query=%s: %s",
-                analysis_id_of(completion.query),
+                completion.query.analysis_id,
                 escalated.query.query_id,
                 escalated.query.escalation.reason if escalated.query.escalation else "",
             )

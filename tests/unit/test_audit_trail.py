@@ -216,7 +216,8 @@ def test_an_escalated_round_joins_its_analysis_and_its_set_aside_answer_is_not_a
     query = first.query.model_copy(update={"query_id": derived, "escalation": escalation})
     # The round's attempt is read before the round's own events: it must still join.
     log.put(TOPICS.provider_attempts, "perplexity", ProviderAttempt(
-        query_id=derived, attempt_id=attempt_id_for(derived, 1), provider="perplexity",
+        query_id=derived, analysis_id="e1", attempt_id=attempt_id_for(derived, 1),
+        provider="perplexity",
         model="sonar", attempt_number=1, outcome="success", latency_ms=200,
         cost_usd=0.006), T0 + timedelta(seconds=1))
     summary = AttemptSummary(provider="perplexity", model="sonar", outcome="success",

@@ -10,7 +10,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from core.response import explain
 from providers.errors import BadRequest, ProviderUnavailable
 from schemas.attempt import ProviderAttempt
-from schemas.query import QueryRequested
+from schemas.completion import Answer, AttemptSummary
+from schemas.query import Escalation, QueryRequested
+from schemas.response import Confidence
 from services.classifier.handler import classify
 from services.common.failures import Action, decide_failure
 from services.common.producer import DeliveryError
@@ -236,3 +238,26 @@ def test_an_unacknowledged_announcement_stops_before_the_call_and_frees_the_leas
         asyncio.run(dispatcher.handle(COMPLEX))
     assert all(p.calls == [] for p in providers)
     assert lease.holders == {}
+
+
+def test_an_escalated_round_s_attempts_name_the_analysis_they_serve() -> None:
+    """The round travels under a derived query id; audit and the recorder join its calls to
+    the analysis through `analysis_id`."""
+    escalated = COMPLEX.model_copy(update={"query": COMPLEX.query.model_copy(
+        update={"query_id": "derived-q1", "escalation": _escalation("q1")})})
+    broker = Broker()
+    out = asyncio.run(make_dispatcher(_three(), broker=broker).handle(escalated))
+    attempts = [o.event for o in [*broker.sent, *out] if isinstance(o.event, ProviderAttempt)]
+    assert attempts and {(a.query_id, a.analysis_id) for a in attempts} == {("derived-q1", "q1")}
+    plain = asyncio.run(make_dispatcher(_three()).handle(COMPLEX))
+    assert {o.event.analysis_id for o in plain if isinstance(o.event, ProviderAttempt)} == {"q1"}
+
+
+def _escalation(analysis_id: str) -> Escalation:
+    return Escalation(
+        analysis_id=analysis_id, reason="unsure",
+        set_aside=AttemptSummary(provider="gemini", model="gemini-2.5-flash", outcome="success"),
+        answer=Answer(provider="gemini", model="gemini-2.5-flash", text="guess", input_tokens=1,
+                      output_tokens=1, cost_usd=0.0, latency_ms=1.0),
+        confidence=Confidence(score=0.2, components={}),
+    )

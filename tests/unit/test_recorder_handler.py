@@ -11,9 +11,10 @@ from sqlalchemy.dialects.postgresql import Insert
 
 from schemas.attempt import ProviderAttempt
 from schemas.classified import Classification, QueryClassified, RouteStep
+from schemas.completion import Answer, AttemptSummary
 from schemas.feedback import FeedbackGiven
 from schemas.health import ProviderStatus
-from schemas.query import QueryRequested
+from schemas.query import Escalation, QueryRequested
 from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
 from services.recorder.handler import upserts
 from services.recorder.settings import RecorderSettings
@@ -109,3 +110,30 @@ def test_settings_accept_a_plain_postgres_url_and_have_no_default(
     monkeypatch.delenv("RECORDER_DATABASE_URL", raising=False)
     with pytest.raises(ValidationError, match="database_url|DATABASE_URL"):
         RecorderSettings()  # type: ignore[call-arg]
+
+
+def test_a_calibrated_score_records_its_raw_score_and_version() -> None:
+    confidence = Confidence(score=0.61, raw_score=0.48, calibration_version="platt-7",
+                            components={})
+    _, params = compiled(upserts(_response(confidence))[1])
+    assert (params["score"], params["raw_score"]) == (0.61, 0.48)
+    assert params["calibration_version"] == "platt-7"
+
+
+def test_an_escalated_round_adds_attempts_to_its_analysis_not_a_new_decision() -> None:
+    escalated = QUERY.model_copy(update={"query_id": "derived-1", "escalation": Escalation(
+        analysis_id="q1", reason="unsure",
+        set_aside=AttemptSummary(provider="gemini", model="flash", outcome="success"),
+        answer=Answer(provider="gemini", model="flash", text="guess", input_tokens=1,
+                      output_tokens=1, cost_usd=0.0, latency_ms=1.0),
+        confidence=Confidence(score=0.2, components={}))})
+    verdict = Classification(complexity=0.2, needs_live_data=False, analysis_type="polling",
+                             cost_sensitive=False)
+    round_ = QueryClassified(query=escalated, classification=verdict,
+                             route=[RouteStep(provider="perplexity", model="sonar", reason="next")])
+    assert upserts(round_) == []  # the analysis keeps its first routing decision
+    attempt = ProviderAttempt(query_id="derived-1", analysis_id="q1", attempt_id="derived-1:1",
+                              provider="perplexity", model="sonar", attempt_number=1,
+                              outcome="success", latency_ms=5.0)
+    _, params = compiled(upserts(attempt)[0])
+    assert params["analysis_id"] == "q1" and params["attempt_id"] == "derived-1:1"
