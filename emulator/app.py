@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from emulator import control, gemini, openai_api, perplexity
+from emulator import control, gemini, openai_api, perplexity, timing
 from emulator.settings import EmulatorSettings
 from emulator.state import EXTENSION_KEY, EmulatorState
 
@@ -26,6 +26,7 @@ def create_app(latency_scale: float | None = None) -> Flask:
     app.register_blueprint(perplexity.bp)
     app.register_blueprint(openai_api.bp)
     app.register_blueprint(control.bp)
+    timing.init_app(app)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> tuple[Response, int]:

@@ -18,6 +18,7 @@ from flask import Response, stream_with_context
 
 from emulator.faults import HOLD_MAX_S, Admission, FaultBoard
 from emulator.modes import drop_connection
+from emulator.timing import plan
 
 CHUNK_WORDS = 8
 """Words per streamed chunk: a few tokens, as the real APIs send them."""
@@ -54,9 +55,11 @@ def sse_response(
     """Stream `events` (already framed), then `final_marker`, under the admitted mode.
 
     Headers go out at once; the first event after `first_token_s` (or the mode's
-    `delay_s`), the next ones `per_chunk_s` apart.
+    `delay_s`), the next ones `per_chunk_s` apart. That schedule is the stream's part of
+    its service-time header (emulator/timing.py).
     """
     mode, options = admission.mode, admission.options
+    plan(first_token_s + per_chunk_s * max(len(events) - 1, 0))
     # A fault "after N chunks" always falls before the last event, so it is never complete.
     fault_at = min(options.after_chunks, max(len(events) - 1, 0))
 
