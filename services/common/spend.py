@@ -25,6 +25,7 @@ errors propagate: the dispatcher's worker retries the message rather than pay un
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,11 @@ from typing import Any, Literal
 import redis
 import redis.asyncio
 
+from providers.base import CompletionRequest
+from providers.catalogue import ModelSpec
 from services.common.redis_keys import RedisKeys
+
+logger = logging.getLogger(__name__)
 
 MICRO_USD = 1_000_000
 SETTLED_TTL_S = 7 * 24 * 3600
@@ -44,6 +49,11 @@ MONTH_KEYS_TTL_S = 400 * 24 * 3600
 LAPSE_GRACE_S = 60.0
 """Added to an attempt's time limit before its reservation lapses: a live process settles
 well within it, so only a crashed one's reservation lapses."""
+CALL_INPUT_OVERHEAD_TOKENS = 64
+"""Tokens a chat template adds around the system and user messages (role markers)."""
+BUDGET_EXHAUSTED = "budget_exhausted"
+"""The prefix of an error when the campaign's limit stopped a paid call (the app answers
+402 Payment Required)."""
 
 _LUA_COMMON = """
 local function now_ms()
@@ -198,6 +208,50 @@ class ReserveOutcome:
         return self.reservation is not None
 
 
+def max_call_cost_usd(spec: ModelSpec, request: CompletionRequest) -> float:
+    """The most one call can cost: every prompt byte a token (a BPE token covers at least
+    one UTF-8 byte) plus the template's overhead, and the request's output cap."""
+    text = request.prompt + (request.system or "")
+    input_bound = len(text.encode()) + CALL_INPUT_OVERHEAD_TOKENS
+    return spec.cost_usd(input_bound, request.max_output_tokens)
+
+
+def is_paid_model(spec: ModelSpec) -> bool:
+    """False for a free model (the local one): it reserves nothing."""
+    p = spec.pricing
+    return p.input_per_million_usd > 0 or p.output_per_million_usd > 0 or p.per_request_usd > 0
+
+
+def settled_cost_usd(outcome: str, cost_usd: float, max_cost_usd: float) -> float:
+    """What a finished call is booked at, by its outcome: a success at the cost the provider
+    reported; a timeout at the reserved maximum (the provider may have done and billed the
+    work, we cannot know how much, so the books assume the worst); an error or a skip at
+    nothing (a provider does not bill a request it refused or failed)."""
+    if outcome == "success":
+        return cost_usd
+    if outcome == "timeout":
+        return max_cost_usd
+    return 0.0
+
+
+def refusal_text(provider: str, model: str, amount_usd: float, usage: CampaignUsage) -> str:
+    """Why one paid call was refused, for an error or an explanation."""
+    return (
+        f"{provider}/{model} needs up to ${amount_usd:.6f}, ${usage.remaining_usd or 0.0:.6f} left"
+    )
+
+
+def budget_exhausted_error(
+    campaign_id: str, limit_usd: float | None, refusals: Sequence[str]
+) -> str:
+    """The error of a query the campaign's monthly limit stopped (starts `budget_exhausted`,
+    which the app maps to 402)."""
+    return (
+        f"{BUDGET_EXHAUSTED}: campaign {campaign_id} has reached its monthly spend "
+        f"limit of ${limit_usd or 0.0:.2f} ({'; '.join(refusals)})"
+    )
+
+
 def _usage(campaign_id: str, month: str, reply: Sequence[Any]) -> CampaignUsage:
     raw_limit, spent, reserved = reply
     if isinstance(raw_limit, bytes):
@@ -315,6 +369,19 @@ class SpendLedger:
     async def settle(self, reservation: Reservation, cost_usd: float) -> CampaignUsage:
         """Replace the reservation by the real cost; a second settle of the id is a no-op."""
         return await self._close(reservation, cost_usd, "settle")
+
+    async def settle_outcome(
+        self, reservation: Reservation, outcome: str, cost_usd: float
+    ) -> CampaignUsage:
+        """Settle one call by its outcome (`settled_cost_usd`; a timeout costs the
+        reservation's full amount)."""
+        cost = settled_cost_usd(outcome, cost_usd, reservation.amount_usd)
+        if cost > reservation.amount_usd:
+            logger.warning(
+                "campaign=%s reservation=%s cost $%.6f exceeds its reservation $%.6f",
+                reservation.campaign_id, reservation.reservation_id, cost, reservation.amount_usd,
+            )  # fmt: skip
+        return await self.settle(reservation, cost)
 
     async def release(self, reservation: Reservation) -> CampaignUsage:
         """Give the reservation back: the call was surely never made."""
