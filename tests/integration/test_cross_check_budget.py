@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from typing import cast
 
 import pytest
 import redis
 
 from core.attempt import completion_request
-from providers.base import CompletionRequest, ProviderReply
+from providers.base import CompletionRequest, Provider, ProviderReply
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, GEMINI_PRO
 from schemas.base import ProviderName
 from schemas.completion import Answer, CompletionProduced
@@ -104,7 +105,7 @@ def run_checks(redis_url: str, namespace: str) -> Callable[[CountingProvider, Sc
         async def main() -> None:
             client = async_redis(redis_url, concurrency=CONCURRENT_CHECKS * 2)
             check = ProviderCrossCheck(
-                providers={"gemini": provider}, second=SECOND, always=False,
+                providers={"gemini": cast(Provider, provider)}, second=SECOND, always=False,
                 once=Once(redis=client, result_ttl_s=RESULT_TTL_S), keys=RedisKeys(namespace),
                 timeout_s=TIMEOUT_S, ledger=SpendLedger(redis=client, namespace=namespace),
             )  # fmt: skip
