@@ -11,9 +11,10 @@ import time
 from dataclasses import dataclass
 
 from core.prompt import SYSTEM_PROMPT, build_prompt
-from providers.base import CompletionRequest, Provider
+from providers.base import CompletionRequest, Provider, ProviderReply
 from providers.catalogue import ModelSpec
 from providers.errors import InvalidQuery, ProviderError, ProviderTimeout
+from providers.transport import provider_service_time
 from schemas.completion import Answer, AttemptSummary, Citation
 from schemas.query import QueryRequested
 
@@ -60,28 +61,51 @@ async def attempt_model(
     """Call the model once; never raises a provider failure, returns it instead.
 
     The `wait_for` holds the failover budget even if a client ignores its own timeout.
+    The summary carries the service time the provider stated in its response headers
+    (failed calls too), so the caller's own delays can be told from the provider's.
     """
     started = time.monotonic()
-    try:
-        reply = await asyncio.wait_for(
-            provider.complete(completion_request(query, spec, timeout_s)), timeout_s
-        )
-    except (ProviderError, TimeoutError) as err:
-        failure = (
-            err
-            if isinstance(err, ProviderError)
-            else ProviderTimeout(spec.provider, f"no answer within {timeout_s:.1f}s")
-        )
-        summary = AttemptSummary(
-            provider=spec.provider,
-            model=spec.model_id,
-            outcome="timeout" if isinstance(failure, ProviderTimeout) else "error",
-            error_kind=failure.kind,
-            error_message=failure.message,
-            latency_ms=round((time.monotonic() - started) * 1000.0, 1),
-        )
-        return AttemptResult(summary=summary, error=failure)
+    with provider_service_time() as service:
+        try:
+            reply = await asyncio.wait_for(
+                provider.complete(completion_request(query, spec, timeout_s)), timeout_s
+            )
+        except (ProviderError, TimeoutError) as err:
+            return _failed(spec, err, timeout_s, started, service.total_ms)
+    return _succeeded(provider, spec, reply, started, service.total_ms)
 
+
+def _failed(
+    spec: ModelSpec,
+    err: ProviderError | TimeoutError,
+    timeout_s: float,
+    started: float,
+    service_ms: float | None,
+) -> AttemptResult:
+    failure = (
+        err
+        if isinstance(err, ProviderError)
+        else ProviderTimeout(spec.provider, f"no answer within {timeout_s:.1f}s")
+    )
+    summary = AttemptSummary(
+        provider=spec.provider,
+        model=spec.model_id,
+        outcome="timeout" if isinstance(failure, ProviderTimeout) else "error",
+        error_kind=failure.kind,
+        error_message=failure.message,
+        latency_ms=round((time.monotonic() - started) * 1000.0, 1),
+        provider_service_ms=service_ms,
+    )
+    return AttemptResult(summary=summary, error=failure)
+
+
+def _succeeded(
+    provider: Provider,
+    spec: ModelSpec,
+    reply: ProviderReply,
+    started: float,
+    service_ms: float | None,
+) -> AttemptResult:
     latency_ms = round((time.monotonic() - started) * 1000.0, 1)
     cost = round(spec.cost_usd(reply.input_tokens, reply.output_tokens), 8)
     answer = Answer(
@@ -103,5 +127,6 @@ async def attempt_model(
         outcome="success",
         latency_ms=latency_ms,
         cost_usd=cost,
+        provider_service_ms=service_ms,
     )
     return AttemptResult(summary=summary, answer=answer)

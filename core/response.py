@@ -66,6 +66,12 @@ def explain(
     return " ".join(parts)
 
 
+def provider_service_ms(attempts: Sequence[AttemptSummary]) -> float | None:
+    """The providers' stated service time over all calls, None when no call stated one."""
+    stated = [a.provider_service_ms for a in attempts if a.provider_service_ms is not None]
+    return round(sum(stated), 3) if stated else None
+
+
 def build_response(
     *,
     query: QueryRequested,
@@ -111,6 +117,7 @@ def build_response(
         baseline_cost_usd=baseline_cost_usd,
         latency_ms=round(latency_ms, 1),
         provider_latency_ms=round(sum(a.latency_ms for a in attempts if a.outcome != "skipped"), 1),
+        provider_service_ms=provider_service_ms(attempts),
         explanation=explain(
             path=path,
             classification=classification,

@@ -7,7 +7,9 @@ are instances of one or the other, so clients check both.
 Both streaming clients send through `SseGuardTransport` (httpx2), which drops a
 malformed server-sent event so that the SDK reads the rest of the stream, and which says
 when a response's headers have arrived (`on_response_headers`): the moment that a
-connect-and-header limit ends, whenever each SDK happens to send its request.
+connect-and-header limit ends, whenever each SDK happens to send its request. It also
+keeps the provider's own service time from each response's headers
+(`provider_service_time`), so a benchmark can tell the provider's time from ours.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import contextlib
 import importlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -68,6 +70,58 @@ def on_response_headers(callback: Callable[[], None]) -> Iterator[None]:
         _headers_callback.reset(token)
 
 
+SERVICE_TIME_HEADERS = ("x-emulator-service-ms", "openai-processing-ms")
+"""Headers in which a provider states its own service time in milliseconds, preferred
+first: the emulator's (emulator/timing.py), then OpenAI's, which OpenAI-compatible
+providers send too."""
+
+
+class ServiceTimes:
+    """The service times that the providers stated for the responses of one block."""
+
+    def __init__(self) -> None:
+        self.ms: list[float] = []
+
+    @property
+    def total_ms(self) -> float | None:
+        """Their sum, or None when no response stated one."""
+        return round(sum(self.ms), 3) if self.ms else None
+
+
+_service_times: ContextVar[ServiceTimes | None] = ContextVar("service_times", default=None)
+
+
+@contextlib.contextmanager
+def provider_service_time() -> Iterator[ServiceTimes]:
+    """Collect the stated service time of every response to a request sent in this block.
+
+    A context variable for the reason given at `on_response_headers`; it holds a mutable
+    collector, so that the tasks the block starts (asyncio copies the context into each)
+    add to the same one.
+    """
+    times = ServiceTimes()
+    token = _service_times.set(times)
+    try:
+        yield times
+    finally:
+        _service_times.reset(token)
+
+
+def stated_service_ms(headers: Mapping[str, str]) -> float | None:
+    """The provider's own service time from response headers, or None (absent or invalid)."""
+    for name in SERVICE_TIME_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            ms = float(value)
+        except ValueError:
+            continue
+        if ms >= 0.0 and ms != float("inf"):
+            return ms
+    return None
+
+
 class SseGuardTransport(httpx2.AsyncBaseTransport):
     """Drops a malformed server-sent event from a stream so the SDK reads the rest.
 
@@ -78,7 +132,8 @@ class SseGuardTransport(httpx2.AsyncBaseTransport):
     which it logs at warning and skips. Responses that are not `text/event-stream` are
     untouched. One inner transport per event loop (an httpx pool belongs to one loop).
     `handle_async_request` returns as soon as the headers are in; it then calls the
-    `on_response_headers` callback in force, if any.
+    `on_response_headers` callback in force, if any, and hands the provider's stated
+    service time to the `provider_service_time` block in force, if any.
     """
 
     def __init__(self, *, limits: httpx2.Limits | None = None) -> None:
@@ -99,6 +154,11 @@ class SseGuardTransport(httpx2.AsyncBaseTransport):
         callback = _headers_callback.get()
         if callback is not None:
             callback()
+        times = _service_times.get()
+        if times is not None:
+            stated = stated_service_ms(response.headers)
+            if stated is not None:
+                times.ms.append(stated)
         content_type = response.headers.get("content-type", "")
         if "text/event-stream" in content_type:
             response.stream = _GuardedStream(response.stream, str(request.url.host))

@@ -45,6 +45,13 @@ class AttemptSummary(Frozen):
     error_message: str | None = None
     latency_ms: float = 0.0
     cost_usd: float = 0.0
+    provider_service_ms: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="The provider's own service time for this call, as it stated it in a "
+        "response header (x-emulator-service-ms, openai-processing-ms); None when it did "
+        "not. `latency_ms` minus this is the time spent on our side of the call.",
+    )
 
 
 class CompletionProduced(EventModel):

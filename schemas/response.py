@@ -57,6 +57,13 @@ class Routing(Frozen):
     )
     latency_ms: float = Field(ge=0.0)
     provider_latency_ms: float = Field(ge=0.0, default=0.0)
+    provider_service_ms: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="The providers' own service time summed over the calls that stated it "
+        "(response headers); None when none did. Unlike `provider_latency_ms` it holds none "
+        "of our queueing: `latency_ms` minus this is the pipeline's overhead.",
+    )
     explanation: str
     emulated: bool = False
     budget_remaining_usd: float | None = Field(
