@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 
 from services.common.logs import configure_logging
-from strategist import openai_compat, openapi, probes, router
+from strategist import metrics, openai_compat, openapi, probes, router
 from strategist.auth import AuthGate
 from strategist.errors import register_error_handlers
 from strategist.keys import Keyring, KeyStore
@@ -26,6 +26,7 @@ def create_app(settings: StrategistSettings | None = None) -> Flask:
     app = Flask("strategist")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    metrics.init_app(app)  # first: its hooks must see requests the key check refuses
     runtime = Runtime(settings)
     runtime.init_app(app)
     _gate(settings, runtime).init_app(app)

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from services.common.admin import ensure_topics
 from services.common.consumer import consumer_config
 from services.common.logs import configure_logging
+from services.common.metrics import lag_sampling, serve_metrics
 from services.common.producer import EventProducer, producer_config
 from services.common.redis_keys import RedisKeys
 from services.common.set_aside import SetAsideAnswers
@@ -25,9 +26,11 @@ logger = logging.getLogger(__name__)
 def run_service(
     name: str, infra: InfraSettings, main: Callable[[asyncio.Event], Awaitable[None]]
 ) -> None:
-    """Configure logging, ensure topics exist, then run `main(stop)` until SIGTERM/SIGINT."""
+    """Configure logging, ensure topics exist, serve `/metrics` when `METRICS_PORT` is set,
+    then run `main(stop)` until SIGTERM/SIGINT."""
     configure_logging(infra.log_level)
     ensure_topics(infra)
+    metrics = serve_metrics(name, host=infra.metrics_host, port=infra.metrics_port)
 
     async def supervised() -> None:
         stop = asyncio.Event()
@@ -37,7 +40,12 @@ def run_service(
         logger.info("%s starting (namespace=%s)", name, infra.topic_namespace)
         await main(stop)
 
-    asyncio.run(supervised())
+    try:
+        asyncio.run(supervised())
+    finally:
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
 
 
 def make_producer(infra: InfraSettings, service: str) -> EventProducer:
@@ -61,8 +69,9 @@ def make_set_aside(
 
 
 def worker_consumer_config(infra: InfraSettings, service: str) -> dict[str, Any]:
-    """Consumer config for a service's group: instances of one service share partitions."""
-    return consumer_config(
+    """Consumer config for a service's group: instances of one service share partitions.
+    With metrics on, librdkafka reports the consumer lag every few seconds."""
+    config = consumer_config(
         infra.kafka_bootstrap_servers,
         group_id=infra.group_id(service),
         client_id=f"{service}-{os.getpid()}",
@@ -72,3 +81,6 @@ def worker_consumer_config(infra: InfraSettings, service: str) -> dict[str, Any]
             else None
         ),
     )
+    if infra.metrics_port:
+        config.update(lag_sampling(service))
+    return config

@@ -61,6 +61,20 @@ class InfraSettings(BaseSettings):
         "back at once. Two live instances of one service must never share it.",
     )
 
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of this service process's Prometheus `/metrics` server "
+        "(services/common/metrics.py); 0 (the default): no server. Each process on one host "
+        "needs its own port. See docs/metrics.md.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the `/metrics` server listens on: loopback by default, like the "
+        "local broker and Redis; `0.0.0.0` where Prometheus scrapes over a network (compose).",
+    )
+
     @property
     def kafka_security(self) -> KafkaSecurity:
         """The Kafka settings every client gets (`services.common.kafka_security`)."""

@@ -33,6 +33,7 @@ from schemas.base import EventModel
 from schemas.dead_letter import DeadLetter, Header
 from services.common.failures import Action, decide_failure, retry_delay_s
 from services.common.follower import fetch_available
+from services.common.metrics import WorkerMetrics
 from services.common.offsets import OffsetTracker, Ticket
 from services.common.producer import EventProducer
 
@@ -135,6 +136,7 @@ class EventWorker(Generic[E]):
         self._crash: BaseException | None = None
         self.processed = 0
         self.dead_lettered = 0
+        self._metrics = WorkerMetrics(service, topic, in_flight=self._tasks.__len__)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain in-flight work and commit."""
@@ -194,6 +196,7 @@ class EventWorker(Generic[E]):
             return
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         assert topic is not None and partition is not None and offset is not None  # not errors
+        self._metrics.consumed(message.timestamp())
         ticket = self._tracker.begin((topic, partition), offset)
         task = asyncio.create_task(self._process(message, ticket))
         self._tasks.add(task)
@@ -210,6 +213,7 @@ class EventWorker(Generic[E]):
     async def _process(self, message: Message, ticket: Ticket) -> None:
         where = f"{ticket.partition[0]}[{ticket.partition[1]}]@{ticket.offset}"
         attempt = 0
+        started, outcome = time.monotonic(), "processed"
         while True:
             attempt += 1
             try:
@@ -237,7 +241,9 @@ class EventWorker(Generic[E]):
                     "%s dead-lettering %s: %s: %s", self.service, where, type(err).__name__, err
                 )
                 await self._dead_letter_until_done(message, err, where)
+                outcome = "dead_lettered"
                 break
+        self._metrics.handled(outcome, time.monotonic() - started)
         if self._tracker.done(ticket):
             self.processed += 1
 

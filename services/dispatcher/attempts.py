@@ -27,6 +27,7 @@ from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from schemas.completion import AttemptSummary
 from schemas.topics import TopicNames
+from services.common.metrics import record_attempt
 from services.common.worker import Outgoing
 from services.dispatcher.budget import AttemptLimits
 from services.dispatcher.inflight import InFlightAttempts
@@ -153,6 +154,7 @@ class AttemptRunner:
             output_tokens=answer.output_tokens if answer else 0,
             cost_usd=summary.cost_usd,
         )
+        record_attempt(event, campaign_id=classified.query.campaign_id)
         return result, event
 
     async def _call(

@@ -8,7 +8,8 @@ never holds up a probe or an attempt.
 
 With several health instances, each publishes only the providers it owns
 (`owns`, see ownership.py): statuses of other providers are dropped here, the
-one place every status passes through.
+one place every status passes through. The state kept for each owned provider is also
+the `strategist_provider_health` gauge (services/common/metrics.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from schemas.health import ProviderStatus
+from services.common.metrics import forget_status, record_status
 from services.common.producer import DeliveryError, EventProducer
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class StatusPublisher:
         late write here cannot overwrite the new owner's status in the hash."""
         self._latest.pop(provider, None)
         self._unwritten.discard(provider)
+        forget_status(provider)
 
     def remember(self, statuses: list[ProviderStatus]) -> None:
         """Queue owned statuses for the Redis hash (newest per provider wins); never blocks."""
@@ -60,6 +63,7 @@ class StatusPublisher:
             if current is None or status.occurred_at >= current.occurred_at:
                 self._latest[status.provider] = status
                 self._unwritten.add(status.provider)
+                record_status(status)
             if not status.heartbeat:
                 logger.info("provider=%s state=%s reason=%s", status.provider, status.state,
                             status.reason)

@@ -113,13 +113,16 @@ class ManagedProcess:
 def gunicorn_app(
     name: str, env: dict[str, str], port: int, *, workers: int = 2, threads: int = 8
 ) -> ManagedProcess:
-    """The strategist app under gunicorn on 127.0.0.1:`port`, as `make up` runs it."""
+    """The strategist app under gunicorn on 127.0.0.1:`port`, as `make up` runs it (with
+    its config: each app gets its own Prometheus multiprocess directory)."""
     return ManagedProcess(
         name,
         [
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            str(REPO_ROOT / "strategist" / "gunicorn_conf.py"),
             "--workers",
             str(workers),
             "--threads",
