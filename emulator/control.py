@@ -7,6 +7,10 @@ PUT  /_control/providers/<provider>   {"mode": <mode>, "retry_after_s": s, "dela
 GET  /_control/providers              modes and counters of every provider
 GET  /_control/requests?provider=     the same counters, optionally for one provider
 POST /_control/reset                  everything back to "ok", counters cleared, grading off
+                                      (the latency scale stays)
+PUT  /_control/latency                {"scale": s}: the latency scale from now on (0: answer at
+                                       once, 1: realistic; emulator/settings.py)
+GET  /_control/latency                the latency scale in force
 PUT  /_control/grading                {"accuracy": {model: {tier: p}}, "tiers": {question: tier},
                                        "default_tier": "standard", "seed": 0}: simulate right
                                        and wrong answers (emulator/grading.py)
@@ -82,6 +86,23 @@ def reset() -> Response:
     state.grading.reset()
     logger.info("reset: every provider ok, counters cleared, grading off")
     return jsonify(state.board.snapshot())
+
+
+@bp.put("/latency")
+def set_latency() -> Response:
+    body = request.get_json(silent=True)
+    scale = body.get("scale") if isinstance(body, dict) else None
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 <= scale <= 1000:
+        return _reject(400, "scale must be a number within [0, 1000]", field="scale")
+    state = current_state()
+    state.latency_scale = float(scale)
+    logger.info("latency_scale=%s", state.latency_scale)
+    return jsonify({"scale": state.latency_scale})
+
+
+@bp.get("/latency")
+def latency() -> Response:
+    return jsonify({"scale": current_state().latency_scale})
 
 
 @bp.put("/grading")

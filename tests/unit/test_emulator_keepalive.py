@@ -77,3 +77,16 @@ def test_a_streams_service_time_includes_its_scheduled_pauses():
 def test_control_responses_carry_no_service_time():
     response = create_app(latency_scale=0.0).test_client().get("/_control/providers")
     assert "x-emulator-service-ms" not in response.headers
+
+
+def test_latency_scale_changes_at_run_time():
+    client = create_app(latency_scale=0.0).test_client()
+    instant = client.post("/chat/completions", json=CHAT, headers=BEARER)
+    assert client.put("/_control/latency", json={"scale": 0.2}).get_json() == {"scale": 0.2}
+    slowed = client.post("/chat/completions", json=CHAT, headers=BEARER)
+    assert client.put("/_control/latency", json={"scale": -1}).status_code == 400
+    assert client.get("/_control/latency").get_json() == {"scale": 0.2}
+    assert float(slowed.headers["x-emulator-service-ms"]) > 20
+    assert float(instant.headers["x-emulator-service-ms"]) < float(
+        slowed.headers["x-emulator-service-ms"]
+    )
