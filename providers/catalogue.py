@@ -29,12 +29,13 @@ The built-in values are static ceilings for the real services (see DEFAULT_CATAL
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from schemas.base import ProviderName
+from schemas.base import PROVIDER_NAMES, ProviderName
 
 TOKENS_PER_MILLION = 1_000_000
 DEFAULT_ATTEMPT_TIMEOUT_S = 4.0
@@ -49,6 +50,8 @@ DEFAULT_MAX_RETRIES_SAME_MODEL = 1
 DEFAULT_COOLDOWN_S = 5.0
 """How long a failing model is skipped before real traffic probes it again (half-open)."""
 YAML_SUFFIXES = (".yaml", ".yml")
+CACHED_CATALOGUES = 4
+"""Catalogue files `cached_catalogue` keeps parsed (a process uses one)."""
 OPENAI_COMPATIBLE: Literal["openai_compatible"] = "openai_compatible"
 
 
@@ -72,8 +75,10 @@ class Pricing(BaseModel):
 class ProviderSpec(BaseModel):
     """A provider declared in the catalogue file: any OpenAI-compatible chat-completions API.
 
-    `api_key_env` names the environment variable that holds the key (the key itself is
-    never written in the catalogue, nor logged). Without that variable set, the client
+    `name` is any provider name (lowercase letters, digits, `_`, `-`, at most 32; see
+    schemas.base.ProviderName): "together", "groq", "my-vllm". `api_key_env` names the
+    environment variable that holds the key (the key itself is never written in the
+    catalogue, nor logged). Without that variable set, the client
     talks to the emulator's OpenAI-compatible API instead (like the built-in providers).
     A declared provider with a built-in name replaces that provider's built-in client.
     """
@@ -149,10 +154,18 @@ class Catalogue(BaseModel):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalogue:
-        """Provider names unique; every fallback names one catalogued model, not itself."""
+        """Provider names unique; every model's provider built in or declared (so it has
+        a client); every fallback names one catalogued model, not itself."""
         names = [p.name for p in self.providers]
         if len(names) != len(set(names)):
             raise ValueError(f"providers: a name is declared twice: {names}")
+        known = self.provider_names()
+        for spec in self.models:
+            if spec.provider not in known:
+                raise ValueError(
+                    f"{spec.provider}/{spec.model_id}: provider {spec.provider!r} is neither "
+                    f"built in nor declared under `providers` (known: {', '.join(known)})"
+                )
         for spec in self.models:
             for ref in spec.fallbacks:
                 try:
@@ -182,6 +195,15 @@ class Catalogue(BaseModel):
     def fallbacks_for(self, spec: ModelSpec) -> list[ModelSpec]:
         """The model's declared fallbacks, in order."""
         return [self.resolve(ref) for ref in spec.fallbacks]
+
+    def provider_names(self) -> tuple[str, ...]:
+        """Every provider that has a client: the built-in ones, then the declared ones."""
+        declared = tuple(p.name for p in self.providers if p.name not in PROVIDER_NAMES)
+        return PROVIDER_NAMES + declared
+
+    def routable_providers(self) -> tuple[str, ...]:
+        """The providers with at least one catalogued model (the names a route may use)."""
+        return tuple(name for name in self.provider_names() if self.for_provider(name))
 
     def provider_spec(self, name: str) -> ProviderSpec | None:
         """The declared provider of that name, if the catalogue declares one."""
@@ -215,6 +237,13 @@ class Catalogue(BaseModel):
         else:
             data = json.loads(text)
         return cls.model_validate(data)
+
+
+@lru_cache(maxsize=CACHED_CATALOGUES)
+def cached_catalogue(path: str | None) -> Catalogue:
+    """`Catalogue.load(path)`, parsed once per process: for checks on every request (the
+    providers a request may name) that must not read the file each time."""
+    return Catalogue.load(path)
 
 
 GEMINI_PRICING_SOURCE = "https://ai.google.dev/gemini-api/docs/pricing (standard, <=200k prompt)"

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Annotated, Final, Self
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-ProviderName = Literal["gemini", "perplexity", "local"]
-"""The providers the orchestrator can route to; the API exposes these names."""
+MAX_PROVIDER_NAME_CHARS: Final = 32
+"""The recorder stores provider names in 32-character columns (services/recorder/models.py)."""
+PROVIDER_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]*$"
 
-PROVIDER_NAMES: tuple[ProviderName, ...] = ("gemini", "perplexity", "local")
+ProviderName = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=MAX_PROVIDER_NAME_CHARS, pattern=PROVIDER_NAME_PATTERN
+    ),
+]
+"""A provider the orchestrator can route to: a built-in one below, or one the catalogue
+(`CATALOGUE_PATH`) declares, so the set is open; events validate the name's shape
+(lowercase letters, digits, `_` and `-`), and the catalogue says which names exist."""
+
+GEMINI: Final = "gemini"
+PERPLEXITY: Final = "perplexity"
+LOCAL: Final = "local"
+PROVIDER_NAMES: tuple[ProviderName, ...] = (GEMINI, PERPLEXITY, LOCAL)
+"""The built-in providers: they have clients of their own and exist without a catalogue."""
 
 
 def utc_now() -> datetime:

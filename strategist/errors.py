@@ -1,7 +1,8 @@
 """One error type for the API and the handlers that turn every failure into JSON.
 
 Every error body has the same shape, `{"error": {"code", "message", "field"}}`,
-so clients branch on `code` and can point at `field`. Unexpected exceptions are
+so clients branch on `code` and can point at `field`; an error about a finished
+analysis (`content_blocked`) also names it in `analysis_id`. Unexpected exceptions are
 logged with their traceback and answered with a generic 500 that reveals nothing
 of the internals.
 """
@@ -50,6 +51,8 @@ class ErrorInfo(BaseModel):
     message: str
     field: str | None
     details: list[ErrorDetail] | None = None
+    analysis_id: str | None = None
+    """The analysis the error ended (absent for errors about the request itself)."""
 
 
 class ErrorBody(BaseModel):
@@ -72,6 +75,7 @@ class ApiError(Exception):
         field: str | None = None,
         details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        analysis_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -80,11 +84,14 @@ class ApiError(Exception):
         self.field = field
         self.details = details
         self.headers = dict(headers or {})
+        self.analysis_id = analysis_id
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message, "field": self.field}
         if self.details:
             error["details"] = self.details
+        if self.analysis_id is not None:
+            error["analysis_id"] = self.analysis_id
         return {"error": error}
 
     def response(self) -> Response:

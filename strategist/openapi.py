@@ -109,6 +109,16 @@ _TOO_LARGE = Reply("The body exceeds STRATEGIST_MAX_BODY_BYTES.", ErrorBody)
 _INVALID = Reply(
     "A field is invalid; `error.field` names it, `error.details` lists all.", ErrorBody
 )
+_BLOCKED = Reply(
+    "The provider's safety filter refused the query: `error.code` is `content_blocked`, "
+    "`error.message` names the model and its reason, `error.analysis_id` the analysis. "
+    "Not failed over to another model; rephrase the query.",
+    ErrorBody,
+)
+_INVALID_OR_BLOCKED = Reply(
+    f"{_INVALID.description} Or (`error.code` `content_blocked`): {_BLOCKED.description}",
+    ErrorBody,
+)
 _NO_STORE = Reply(
     "The result store (Redis) or the key store is unreachable; retry.",
     ErrorBody,
@@ -137,7 +147,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             400: _BAD_JSON,
             413: _TOO_LARGE,
-            422: _INVALID,
+            422: _INVALID_OR_BLOCKED,
             502: Reply(
                 "No provider could answer (status `failed`, same shape as 200).", AnalysisResponded
             ),
@@ -166,6 +176,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             202: Reply("Still pending.", PendingBody, _PENDING_HEADERS),
             402: _BUDGET_EXHAUSTED,
+            422: _BLOCKED,
             404: Reply(
                 "Unknown or expired analysis id, or another campaign's analysis.", ErrorBody
             ),

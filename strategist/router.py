@@ -14,7 +14,12 @@ Status codes (the OpenAPI document, `openapi.py`, lists them per operation):
                        error texts for admin keys only)
   GET  /usage          200 the campaign's spend this month and its limit
 Bad input: 400 (not JSON, or JSON too deep / numbers too long), 413 (too large), 422 (a
-field is wrong; `error.field` names it). 503 when Redis (and the topic) cannot say.
+field is wrong; `error.field` names it, e.g. `options.providers.0` for a provider the
+catalogue does not route to). 503 when Redis (and the topic) cannot say.
+A provider's safety filter refusing the query (attempt error kind `content_blocked`, never
+failed over) is the caller's to see: 422 with `error.code` `content_blocked`, the model and
+its reason in `error.message` and the analysis in `error.analysis_id`, on POST /analyze
+and on GET by id (the /v1 endpoint answers it 400, as OpenAI does).
 Keys (see auth.py): 401 no or unknown key, 403 revoked/expired key or another campaign
 named in the body, 429 over the key's rate. A strategist key runs queries for its own
 campaign and reads only that campaign's analyses; another campaign's analysis answers
@@ -30,6 +35,8 @@ from typing import Literal
 from flask import Blueprint, Response, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict
 
+from providers.catalogue import cached_catalogue
+from schemas.completion import AttemptSummary
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
 from strategist.analysis_id import created_with_key
@@ -57,6 +64,11 @@ bp = Blueprint("strategist_api", __name__, url_prefix="/api/v1/strategist")
 POLL_AFTER_S = 1
 BUDGET_EXHAUSTED = "budget_exhausted"
 """The dispatcher's error when the campaign's monthly limit cannot cover the query."""
+CONTENT_BLOCKED = "content_blocked"
+"""The attempt error kind of a safety refusal (providers/errors.py ContentBlocked)."""
+CONTENT_BLOCKED_STATUS = 422
+"""The request is well formed but its content was refused: not a gateway failure (502)."""
+UNKNOWN_PROVIDER = "unknown_provider"
 STORE_RETRY_AFTER_S = 5
 PIPELINE_RETRY_AFTER_S = 5
 
@@ -71,7 +83,30 @@ class PendingBody(BaseModel):
     status_url: str
 
 
+def blocked_attempt(response: AnalysisResponded) -> AttemptSummary | None:
+    """The call a provider's safety filter refused, when that is how the analysis failed."""
+    if response.status != "failed":
+        return None
+    attempts = response.routing.failed_attempts
+    return next((a for a in attempts if a.error_kind == CONTENT_BLOCKED), None)
+
+
+def content_blocked(response: AnalysisResponded, attempt: AttemptSummary) -> ApiError:
+    """422 `content_blocked`: the model that refused and its reason, the analysis named."""
+    reason = attempt.error_message or response.error or "refused by the safety filter"
+    return ApiError(
+        CONTENT_BLOCKED_STATUS,
+        CONTENT_BLOCKED,
+        f"{attempt.provider}/{attempt.model} refused the query: {reason}",
+        field="query",
+        analysis_id=response.analysis_id,
+    )
+
+
 def _finished(response: AnalysisResponded, *, failed_status: int) -> Response:
+    blocked = blocked_attempt(response)
+    if blocked is not None:
+        return content_blocked(response, blocked).response()
     body = jsonify(response.model_dump(mode="json"))
     if response.status == "completed":
         body.status_code = 200
@@ -108,6 +143,31 @@ def _not_found(analysis_id: str) -> ApiError:
     )
 
 
+def _routable(body: AnalysisRequest) -> AnalysisRequest:
+    """422 naming `options.providers.<i>` for a provider the catalogue has no model of:
+    provider names are open strings (a catalogue may declare any), so the catalogue, not
+    the schema, says which exist."""
+    names = body.options.providers or []
+    catalogue = cached_catalogue(current_runtime().settings.providers.catalogue_path)
+    known = catalogue.routable_providers()
+    details = [
+        {
+            "field": f"options.providers.{index}",
+            "message": f"options.providers.{index}: no provider {name!r} in the catalogue "
+            f"(known: {', '.join(known)})",
+            "type": UNKNOWN_PROVIDER,
+        }
+        for index, name in enumerate(names)
+        if name not in known
+    ]
+    if details:
+        first = details[0]
+        raise ApiError(
+            422, "validation_error", first["message"], field=first["field"], details=details
+        )
+    return body
+
+
 def _for_caller(body: AnalysisRequest, caller: Caller) -> AnalysisRequest:
     """The request as it will run: for the campaign the caller's key allows (403 else)."""
     campaign = caller.query_campaign(body.campaign_id)
@@ -129,7 +189,7 @@ def _visible_status(analysis_id: str) -> Outcome | None:
 @bp.post("/analyze")
 def analyze() -> Response:
     caller = current_caller()
-    body = _for_caller(parse_analysis_request(request), caller)
+    body = _for_caller(_routable(parse_analysis_request(request)), caller)
     try:
         outcome = current_runtime().components.service.analyze(body, keyed=caller.keyed)
     except StoreUnavailable as err:  # only when accepted async for want of a wait slot
@@ -142,7 +202,7 @@ def analyze() -> Response:
 @bp.post("/analyses")
 def submit_analysis() -> Response:
     caller = current_caller()
-    body = _for_caller(parse_analysis_request(request), caller)
+    body = _for_caller(_routable(parse_analysis_request(request)), caller)
     try:
         analysis_id = current_runtime().components.service.submit(body, keyed=caller.keyed)
     except StoreUnavailable as err:

@@ -43,7 +43,14 @@ class Prober:
         timeouts_s: Mapping[ProviderName, float] | None = None,
     ) -> None:
         """`timeouts_s` overrides `timeout_s` per provider (the local model answers probes
-        only between generations, so it gets longer)."""
+        only between generations, so it gets longer).
+
+        Raises ValueError naming any provider without an interval: provider names are open
+        (a catalogue may declare any), so a missing one is refused here rather than as a
+        KeyError inside a running probe loop."""
+        unset = sorted(set(providers) - set(intervals_s))
+        if unset:
+            raise ValueError(f"no probe interval for provider(s): {', '.join(unset)}")
         self._providers = dict(providers)
         self._ownership = ownership
         self._monitor = monitor
