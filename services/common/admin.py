@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.topics import TopicNames, TopicSpec
+from services.common.failures import retry_delay_s
 from services.common.kafka_security import admin_config
 from services.common.logs import configure_logging
 from services.common.settings import InfraSettings
@@ -18,6 +21,19 @@ logger = logging.getLogger(__name__)
 
 ADMIN_TIMEOUT_S = 15.0
 REPLICATION_FACTOR = 1
+UNREACHABLE_CODES = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError.NOT_CONTROLLER,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.BROKER_NOT_AVAILABLE,
+    }
+)
+"""Admin errors that mean the broker is away or starting, not that it refused."""
 
 
 def create_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
@@ -59,6 +75,45 @@ def ensure_topics(settings: InfraSettings) -> list[str]:
     return create_topics(
         settings.kafka_bootstrap_servers, TopicNames(settings.topic_namespace).specs()
     )
+
+
+def ensure_topics_when_reachable(
+    settings: InfraSettings,
+    *,
+    create: Callable[[InfraSettings], list[str]] = ensure_topics,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """`ensure_topics`, retried with backoff until the broker answers.
+
+    A service started while the broker is away (a restart, a slow start-up order)
+    waits for it, as its consumers and producers would, instead of exiting: nobody
+    may be there to restart it. A refused topic (bad configuration) still raises.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return create(settings)
+        except KafkaException as err:
+            if not _unreachable(err):
+                raise
+            delay_s = retry_delay_s(attempt)
+            logger.warning(
+                "broker %s unreachable (%s); creating topics again in %.1fs (attempt %d)",
+                settings.kafka_bootstrap_servers,
+                err.args[0].str() if err.args else err,
+                delay_s,
+                attempt,
+            )
+            sleep(delay_s)
+
+
+def _unreachable(err: KafkaException) -> bool:
+    """The broker could not be reached or did not answer in time (worth waiting for)."""
+    error = err.args[0] if err.args else None
+    if not isinstance(error, KafkaError):
+        return False
+    return error.code() in UNREACHABLE_CODES
 
 
 def main(argv: list[str] | None = None) -> int:

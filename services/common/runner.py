@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from services.common.admin import ensure_topics
+from services.common.admin import ensure_topics_when_reachable
 from services.common.consumer import consumer_config
 from services.common.logs import configure_logging
 from services.common.metrics import lag_sampling, serve_metrics
@@ -29,7 +29,7 @@ def run_service(
     """Configure logging, ensure topics exist, serve `/metrics` when `METRICS_PORT` is set,
     then run `main(stop)` until SIGTERM/SIGINT."""
     configure_logging(infra.log_level)
-    ensure_topics(infra)
+    ensure_topics_when_reachable(infra)
     metrics = serve_metrics(name, host=infra.metrics_host, port=infra.metrics_port)
 
     async def supervised() -> None:
