@@ -4,13 +4,24 @@ It answers when intelligent routing is off for a campaign (flag off, or outside
 the rollout) and, as the emergency fallback, when the event pipeline cannot take
 a query. The answer is scored and shaped by the scorer's own functions, so both
 paths return the same body; `routing.path` is "direct" and the explanation says why.
+
+The call is paid from the campaign's monthly budget exactly as the dispatcher's are
+(`services.common.spend`, the same books): its maximum cost is reserved before the
+call and settled after (the real cost; the maximum on a timeout; nothing on an error).
+When the budget cannot cover it, the answer is a failed response whose error starts
+with `budget_exhausted` (the API's 402), as from the pipeline. When the books cannot
+be reached (Redis down), the call is not made: money is never spent unguarded.
+The books are asyncio (`SpendLedger`), run on this process's loop like the provider.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 
-from core.attempt import AttemptResult, attempt_model
+import redis
+
+from core.attempt import AttemptResult, attempt_model, completion_request
 from core.confidence import History, score_answer
 from core.economics import baseline_cost_usd
 from core.response import build_response
@@ -21,12 +32,24 @@ from schemas.base import ProviderName
 from schemas.completion import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
+from services.common.spend import (
+    CampaignUsage,
+    Reservation,
+    SpendLedger,
+    budget_exhausted_error,
+    max_call_cost_usd,
+    refusal_text,
+)
 from strategist.loop import LoopRunner
 
 logger = logging.getLogger(__name__)
 
 DIRECT_PROVIDER: ProviderName = "gemini"
 DIRECT_MODEL = GEMINI_PRO
+BOOKS_TIMEOUT_S = 10.0
+"""Bound on one reserve or settle in the books (Redis, with its client's own retries)."""
+BOOKS_UNAVAILABLE = "spend_unavailable"
+"""The error prefix when the campaign's books could not be read: the call is not made."""
 
 
 class DirectAnalyzer:
@@ -39,39 +62,30 @@ class DirectAnalyzer:
         catalogue: Catalogue,
         runner: LoopRunner,
         timeout_s: float,
+        ledger: SpendLedger | None = None,
     ) -> None:
+        """`ledger` (on `runner`'s loop) holds each call against its campaign's budget;
+        without one, or for a query without a campaign, calls are not booked."""
         self._provider = provider
+        self._ledger = ledger
         self._spec: ModelSpec = catalogue.get(DIRECT_PROVIDER, DIRECT_MODEL)
         self._catalogue = catalogue
         self._runner = runner
         self._timeout_s = timeout_s
 
     def analyze(self, query: QueryRequested, *, reason: str) -> AnalysisResponded:
-        """The scored response; status "failed" (with the error) when Gemini did not answer.
+        """The scored response; status "failed" (with the error) when Gemini did not answer,
+        or was not called: `budget_exhausted: ...` when the campaign's limit cannot cover
+        the call, `spend_unavailable: ...` when its books cannot be reached.
 
         `reason` is the plain-language why of taking this path, for the explanation.
         """
         spec = self._spec
-        try:
-            result = self._runner.run(
-                attempt_model(
-                    provider=self._provider, spec=spec, query=query, timeout_s=self._timeout_s
-                ),
-                self._timeout_s + 1.0,
-            )
-        except TimeoutError:  # the loop itself did not finish in time
-            timeout = ProviderTimeout(DIRECT_PROVIDER, f"no answer within {self._timeout_s:.1f}s")
-            result = AttemptResult(
-                summary=AttemptSummary(
-                    provider=DIRECT_PROVIDER,
-                    model=spec.model_id,
-                    outcome="timeout",
-                    error_kind=timeout.kind,
-                    error_message=timeout.message,
-                    latency_ms=(self._timeout_s + 1.0) * 1000.0,
-                ),
-                error=timeout,
-            )
+        held = self._reserve(query)
+        if isinstance(held, str):
+            return self._unpaid(query, reason=reason, error=held)
+        result = self._call(query)
+        usage = self._settle(held, result)
         answer = result.answer
         if result.error is not None:
             logger.warning(
@@ -99,4 +113,102 @@ class DirectAnalyzer:
             error=str(result.error) if result.error is not None else None,
             direct_reason=reason,
             baseline_cost_usd=baseline_cost_usd(self._catalogue, answer),
+            budget_remaining_usd=None if usage is None else usage.remaining_usd,
         )
+
+    def _reserve(self, query: QueryRequested) -> Reservation | str | None:
+        """The call's reservation (None: not booked), or the error that stops the call."""
+        if self._ledger is None or query.campaign_id is None:
+            return None
+        spec = self._spec
+        amount = max_call_cost_usd(spec, completion_request(query, spec, self._timeout_s))
+        reservation_id = f"direct:{query.query_id}:{uuid.uuid4().hex}"  # each call is an expense
+        try:
+            outcome = self._runner.run(
+                self._ledger.reserve(
+                    query.campaign_id, reservation_id, amount, hold_s=self._timeout_s + 1.0
+                ),
+                BOOKS_TIMEOUT_S,
+            )
+        except (redis.RedisError, TimeoutError) as err:
+            logger.error(
+                "direct path: query=%s not called, spend books unavailable (%s)",
+                query.query_id,
+                type(err).__name__,
+            )
+            return (
+                f"{BOOKS_UNAVAILABLE}: the campaign's spend books (Redis) cannot be reached, "
+                "so no paid call was made; retry"
+            )
+        if outcome.reservation is None:
+            return budget_exhausted_error(
+                query.campaign_id,
+                outcome.usage.limit_usd,
+                [refusal_text(spec.provider, spec.model_id, amount, outcome.usage)],
+            )
+        return outcome.reservation
+
+    def _settle(self, held: Reservation | None, result: AttemptResult) -> CampaignUsage | None:
+        """Book the call by its outcome. A failure is logged, not raised: the caller gets
+        the answer it paid for, and the reservation lapses at its full amount."""
+        if self._ledger is None or held is None:
+            return None
+        summary = result.summary
+        try:
+            return self._runner.run(
+                self._ledger.settle_outcome(held, summary.outcome, summary.cost_usd),
+                BOOKS_TIMEOUT_S,
+            )
+        except (redis.RedisError, TimeoutError) as err:
+            logger.warning(
+                "direct path: reservation=%s not settled (%s); it lapses at its full amount",
+                held.reservation_id,
+                type(err).__name__,
+            )
+            return None
+
+    def _unpaid(self, query: QueryRequested, *, reason: str, error: str) -> AnalysisResponded:
+        """The failed response of a call that was not made (budget, or no books)."""
+        spec = self._spec
+        skipped = AttemptSummary(
+            provider=DIRECT_PROVIDER,
+            model=spec.model_id,
+            outcome="skipped",
+            error_kind=error.split(":", 1)[0],
+            error_message=error,
+        )
+        return build_response(
+            query=query,
+            path="direct",
+            classification=None,
+            route=[],
+            attempts=[skipped],
+            answer=None,
+            confidence=None,
+            error=error,
+            direct_reason=reason,
+        )
+
+    def _call(self, query: QueryRequested) -> AttemptResult:
+        """One Gemini call, within the path's timeout even if the loop is stuck."""
+        spec = self._spec
+        try:
+            return self._runner.run(
+                attempt_model(
+                    provider=self._provider, spec=spec, query=query, timeout_s=self._timeout_s
+                ),
+                self._timeout_s + 1.0,
+            )
+        except TimeoutError:  # the loop itself did not finish in time
+            timeout = ProviderTimeout(DIRECT_PROVIDER, f"no answer within {self._timeout_s:.1f}s")
+            return AttemptResult(
+                summary=AttemptSummary(
+                    provider=DIRECT_PROVIDER,
+                    model=spec.model_id,
+                    outcome="timeout",
+                    error_kind=timeout.kind,
+                    error_message=timeout.message,
+                    latency_ms=(self._timeout_s + 1.0) * 1000.0,
+                ),
+                error=timeout,
+            )

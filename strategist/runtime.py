@@ -24,7 +24,9 @@ from providers.gemini import GeminiProvider
 from schemas.topics import AUDIT_RETENTION_MS
 from services.common.admin import ensure_topics
 from services.common.kafka_security import admin_config
+from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
+from services.common.spend import SpendLedger
 from strategist.archive import ResponseArchive
 from strategist.feedback import KafkaFeedbackDesk
 from strategist.legacy import DirectAnalyzer
@@ -32,12 +34,13 @@ from strategist.loop import LoopRunner
 from strategist.pipeline import AnswerRecorder, QueryPublisher
 from strategist.service import AnalysisService
 from strategist.settings import StrategistSettings
-from strategist.store import ResultStore
+from strategist.store import DEFAULT_CONCURRENCY, ResultStore
 from strategist.waiter import ResponseWaiter
 
 logger = logging.getLogger(__name__)
 
 EXTENSION = "strategist"
+CLOSE_TIMEOUT_S = 2.0
 
 
 class KafkaProbe:
@@ -82,6 +85,11 @@ class Components:
         }
 
     def close(self) -> None:
+        for closer in self.closers:
+            try:
+                closer()
+            except Exception:  # closing is best effort; the process is going away
+                logger.debug("closer failed", exc_info=True)
         self.waiter.stop()
         self.background.shutdown(wait=False, cancel_futures=True)
         self.publisher.close()
@@ -111,11 +119,13 @@ def build_components(settings: StrategistSettings) -> Components:
         prepare=lambda: ensure_topics(infra),
     )
     loop = LoopRunner()
+    books = async_redis(infra.redis_url, concurrency=DEFAULT_CONCURRENCY)  # used on `loop`
     direct = DirectAnalyzer(
         provider=GeminiProvider(settings=settings.providers),
         catalogue=catalogue,
         runner=loop,
         timeout_s=settings.direct_timeout_s,
+        ledger=SpendLedger(redis=books, namespace=infra.topic_namespace),
     )
     background = ThreadPoolExecutor(
         settings.background_workers, thread_name_prefix="strategist-direct"
@@ -158,6 +168,7 @@ def build_components(settings: StrategistSettings) -> Components:
             ttl_s=infra.result_ttl_s,
             delivery_timeout_s=settings.kafka_delivery_timeout_s,
         ),
+        closers=[lambda: loop.run(books.aclose(), CLOSE_TIMEOUT_S)],
     )
 
 
