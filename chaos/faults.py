@@ -15,7 +15,8 @@ from pathlib import Path
 
 from tests.support.processes import REPO_ROOT, ManagedProcess, python_module
 
-RUN_DIR = REPO_ROOT / "var" / "run"
+RUN_DIR = Path(os.environ.get("VAR_DIR", REPO_ROOT / "var")) / "run"
+"""Where scripts/*.sh keep their pid files (VAR_DIR moves them, as in scripts/lib.sh)."""
 RESTART_PAUSE_S = 1.0
 """Between a kill and the restart (a supervisor's restart delay)."""
 
