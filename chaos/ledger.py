@@ -12,15 +12,20 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from pydantic import ValidationError
 
 from schemas.attempt import ProviderAttempt
 from schemas.response import AnalysisResponded
+from services.common.consumer import consumer_config
+from services.common.kafka_security import KafkaSecurity
 
 READ_TIMEOUT_S = 60.0
 IDLE_END_S = 3.0
+METADATA_TIMEOUT_S = 10.0
+CLIENT_ID = "chaos-ledger"
 
 
 @dataclass
@@ -39,21 +44,28 @@ class Ledger:
         return sorted(a for a in ids if len(self.paid_calls.get(a, ())) > 1)
 
 
-def _read_all(bootstrap: str, topic: str) -> list[bytes]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"chaos-ledger-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
+def ledger_consumer_config(bootstrap: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
+    """The shared consumer configuration (with the Kafka security settings, so the ledger
+    reads a secured cluster like every service), under a group of its own that commits
+    nothing: the ledger assigns partitions and reads them from the start."""
+    return consumer_config(
+        bootstrap,
+        group_id=f"{CLIENT_ID}-{uuid.uuid4().hex}",
+        client_id=CLIENT_ID,
+        security=security,
     )
+
+
+def _read_all(bootstrap: str, topic: str) -> list[bytes]:
+    consumer = Consumer(ledger_consumer_config(bootstrap))
     try:
-        metadata = consumer.list_topics(topic, timeout=10)
+        metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
         partitions = metadata.topics[topic].partitions
         ends = {}
         for p in partitions:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=METADATA_TIMEOUT_S
+            )
             ends[p] = high
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
         values: list[bytes] = []
