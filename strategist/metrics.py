@@ -10,8 +10,9 @@ counts, never keys, bodies or campaign names.
 The hooks cost a histogram observation, a counter increment and a gauge move per
 request. The `path` label is what the answer itself says (`routing.path`: `intelligent`
 when the pipeline routed it, `direct` for the direct Gemini path), read from the body
-of the two endpoints that return an answer; `none` for every other response. Metric
-names are listed in docs/metrics.md.
+of the endpoints that return an answer; `none` for every other response (and for a
+streamed one: its duration ends when the stream starts). Metric names are listed in
+docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"
 """The `route` label of a request no route matched (keeps raw paths out of the labels)."""
 NO_PATH = "none"
-ANSWER_ENDPOINTS = frozenset({"strategist_api.analyze", "strategist_api.get_analysis"})
-"""Endpoints whose JSON body may be an answer carrying `routing.path`."""
-ANSWER_STATUSES = frozenset({200, 402, 502})
+ANSWER_ENDPOINTS = {
+    "strategist_api.analyze": "routing",
+    "strategist_api.get_analysis": "routing",
+    "openai_compat.chat_completions": "x_routing",
+}
+"""Endpoints whose JSON body may be an answer, and the object in it that holds `path`."""
 METRICS_ENDPOINT = "metrics.metrics"
 
 REQUEST_SECONDS = Histogram(
@@ -78,16 +82,14 @@ def metrics() -> Response:
 
 
 def answer_path(endpoint: str | None, response: Response) -> str:
-    """`routing.path` of an answer in `response`, or `none` when it holds no answer."""
-    if (
-        endpoint not in ANSWER_ENDPOINTS
-        or response.status_code not in ANSWER_STATUSES
-        or response.is_streamed
-        or not response.is_json
-    ):
+    """The path an answer in `response` took (`routing.path`, or `x_routing.path` on the
+    OpenAI-compatible endpoint), or `none` when it holds no answer or is streamed (a
+    stream is never read here)."""
+    holder = ANSWER_ENDPOINTS.get(endpoint or "")
+    if holder is None or response.is_streamed or not response.is_json:
         return NO_PATH
     body = response.get_json(silent=True)
-    routing = body.get("routing") if isinstance(body, dict) else None
+    routing = body.get(holder) if isinstance(body, dict) else None
     path = routing.get("path") if isinstance(routing, dict) else None
     return path if isinstance(path, str) else NO_PATH
 

@@ -29,8 +29,9 @@ def run_service(
     """Configure logging, ensure topics exist, serve `/metrics` when `METRICS_PORT` is set,
     then run `main(stop)` until SIGTERM/SIGINT."""
     configure_logging(infra.log_level)
-    ensure_topics_when_reachable(infra)
+    # First, so a scrape sees the process up even while it waits for the broker.
     metrics = serve_metrics(name, host=infra.metrics_host, port=infra.metrics_port)
+    ensure_topics_when_reachable(infra)
 
     async def supervised() -> None:
         stop = asyncio.Event()

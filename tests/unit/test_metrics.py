@@ -207,6 +207,9 @@ def _app(**overrides: object) -> tuple[Flask, Parts]:
         ("strategist_api.analyze", 200, {"routing": {"path": "intelligent"}}, "intelligent"),
         ("strategist_api.analyze", 502, {"routing": {"path": "direct"}}, "direct"),
         ("strategist_api.get_analysis", 200, {"routing": {"path": "direct"}}, "direct"),
+        ("openai_compat.chat_completions", 200, {"x_routing": {"path": "intelligent"}},
+         "intelligent"),
+        ("openai_compat.chat_completions", 400, {"error": {"code": "x"}}, "none"),
         ("strategist_api.analyze", 202, {"status": "pending"}, "none"),  # no answer yet
         ("strategist_api.analyze", 200, {"routing": None}, "none"),
         ("strategist_api.analyze", 200, ["not", "an", "object"], "none"),
@@ -218,6 +221,18 @@ def test_the_path_label_is_what_the_answer_says(
 ) -> None:
     response = Response(json.dumps(body), status=status, mimetype="application/json")
     assert answer_path(endpoint, response) == path
+
+
+def test_a_streamed_answer_is_never_read_for_its_path() -> None:
+    read: list[str] = []
+
+    def chunks() -> object:
+        read.append("chunk")
+        yield b'{"x_routing": {"path": "intelligent"}}'
+
+    response = Response(chunks(), mimetype="application/json")  # type: ignore[arg-type]
+    assert answer_path("openai_compat.chat_completions", response) == "none"
+    assert read == []  # the stream is left for the client
 
 
 def test_app_counts_requests_by_route_status_and_path_and_serves_them() -> None:
