@@ -1,33 +1,59 @@
-"""Pipeline overhead benchmark: routed path vs legacy direct path, in one run.
+"""Pipeline overhead and capacity benchmark: routed path vs direct path, in one run.
 
-Starts its own emulator (zero latency), the four services and two app processes
-(routing on / routing off) in a fresh topic namespace on the broker and Redis
-that `make bench` provides, pushes the same queries through both, and prints the
-overhead each path adds on top of provider time (request-to-response minus the
-provider latency reported in `routing.provider_latency_ms`) and throughput. The
-requests carry an admin API key made here in DATABASE_URL (it names each request's
-campaign; its rate is far above the benchmark's, so the limit is not measured).
+Starts its own emulator, the services (classifier, dispatcher, scorer, health,
+recorder) and two apps (routing on / routing off) in a fresh topic namespace on the
+broker, Redis and PostgreSQL that `make bench` provides. After a warm-up it sends
+`POST /api/v1/strategist/analyze` at fixed arrival rates (open loop: bench/load.py says
+why) to the direct app, then to the routed app, at each rate and each emulator latency
+scale (0: the provider answers at once, so every millisecond is ours; 1: realistic
+model latencies, about a second, so hundreds of queries are in flight).
+
+Overhead is each request's time minus the provider's own service time, which the
+provider states per call in a response header (the emulator's `x-emulator-service-ms`,
+summed by the pipeline into `routing.provider_service_ms`), so the busy dispatcher's
+queueing counts as ours, as it should. Per run it prints overhead p50/p95/p99/max,
+errors (anything but a completed 200 answer, including 202 "still running"), the rate
+achieved, CPU milliseconds per query of every process and resident memory at the end
+(bench/processes.py). `--profile` samples every Python process with py-spy during an
+extra routed run at 100/s, zero latency (bench/profile.py; files in var/bench/).
+
+The last line is one JSON object: `routed_overhead_p50_ms`, `routed_overhead_p99_ms`,
+`direct_overhead_p50_ms`, `direct_overhead_p99_ms` (the run closest to 100/s at zero
+latency; `reference_rate_qps` says which), `max_sustained_qps` (highest routed rate with
+p99 overhead under 50 ms and no error at latency scale 1; null when not measured),
+`rss_mb_total` (the stack with one app: services, broker, Redis, PostgreSQL), `machine`
+and every run. Requests carry an admin key made here in DATABASE_URL; its rate limit is
+far above the benchmark's.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import functools
+import json
 import os
 import platform
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import psutil
 
-from bench.stats import RunSummary, percentile
+from bench import processes
+from bench.load import LoadResult, run_open_loop
+from bench.profile import Recording
+from bench.stats import Distribution, RateRun, percentile, summary
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from strategist.keys import issue_key
-from tests.support.emulator_process import running_emulator
+from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.kafka import delete_namespace
 from tests.support.processes import (
+    REPO_ROOT,
     ManagedProcess,
     free_port,
     gunicorn_app,
@@ -45,49 +71,52 @@ QUERIES = [
     "What are the main arguments for expanding early voting?",
     "Who is leading the Pennsylvania Senate race right now?",
 ]
-READY_TIMEOUT_S = 60.0
+CAMPAIGNS = 7
+READY_TIMEOUT_S = 90.0
 KEY_RATE_PER_MINUTE = 10_000_000
+DEFAULT_RATES = (50.0, 100.0, 200.0, 300.0, 400.0)
+DEFAULT_DURATION_S = 30.0
+DEFAULT_LATENCIES = (0.0, 1.0)
+DEFAULT_WARMUP_S = 10.0
+WARMUP_RATE_QPS = 20.0
+PROFILE_RATE_QPS = 100.0
+SERVICES = ("classifier", "dispatcher", "scorer", "health", "recorder")
+APP_WORKERS = 2
+APP_THREADS = 320
+"""Per worker: 400/s at about a second each is some 500 requests waiting at once."""
+SYNC_WAIT_LIMIT = 300
+"""Per worker, below its threads (so /healthz still answers); more would get 202."""
+DISPATCHER_MAX_IN_FLIGHT = 2048
+PROFILE_DIR = REPO_ROOT / "var" / "bench"
 
 
-def _app(name: str, env: dict[str, str], port: int) -> ManagedProcess:
-    return gunicorn_app(name, env, port, threads=16)
+@dataclass(frozen=True)
+class Stack:
+    apps: dict[str, str]
+    """Path name -> base URL."""
+    groups: list[processes.Group]
+    emulator: EmulatorControl
 
 
 def _ready(port: int) -> bool:
     return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
 
 
-def _run(
-    name: str, base_url: str, requests: int, concurrency: int, headers: dict[str, str]
-) -> RunSummary:
-    overhead, total, failures = [], [], 0
-
-    def one(i: int) -> None:
-        nonlocal failures
-        with httpx.Client(base_url=base_url, timeout=60, headers=headers) as client:
-            started = time.perf_counter()
-            response = client.post(
-                API, json={"query": QUERIES[i % len(QUERIES)], "campaign_id": f"bench-{i % 7}"}
-            )
-            elapsed_ms = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            failures += 1
-            return
-        provider_ms = response.json()["routing"]["provider_latency_ms"]
-        total.append(elapsed_ms)
-        overhead.append(max(elapsed_ms - provider_ms, 0.0))
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(requests)))
-    return RunSummary(name, requests, failures, time.perf_counter() - started, overhead, total)
+def _body(i: int) -> dict[str, str]:
+    return {"query": QUERIES[i % len(QUERIES)], "campaign_id": f"bench-{i % CAMPAIGNS}"}
 
 
-def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> list[RunSummary]:
-    """Both paths through one stack in `namespace`: direct first, then routed."""
-    headers = issue_key(
-        database_url, "bench", role="admin", rate_per_minute=KEY_RATE_PER_MINUTE
-    ).header
+def machine() -> str:
+    memory_gib = psutil.virtual_memory().total / 1024**3
+    return (
+        f"{platform.node()} {platform.machine()} {os.cpu_count()} cores {memory_gib:.1f} GiB, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+@contextlib.contextmanager
+def _stack(namespace: str, database_url: str) -> Iterator[Stack]:
+    """Emulator, services and both apps, up and ready; stopped when the block ends."""
     with running_emulator(latency_scale=0.0) as emulator:
         env = infra_env(
             namespace,
@@ -95,50 +124,178 @@ def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> lis
             LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
             LOG_LEVEL="WARNING",
             DATABASE_URL=database_url,
+            STRATEGIST_SYNC_WAIT_LIMIT=str(SYNC_WAIT_LIMIT),
+            DISPATCHER_MAX_IN_FLIGHT=str(DISPATCHER_MAX_IN_FLIGHT),
         )
-        routed_port, direct_port = free_port(), free_port()
-        services = [
-            python_module(s, f"services.{s}", env) for s in ("classifier", "dispatcher", "scorer")
-        ]
-        routed = _app("app-routed", env, routed_port)
-        direct = _app("app-direct", {**env, "STRATEGIST_ROUTING__ENABLED": "false"}, direct_port)
-        with running(*services, routed, direct):
-            for app, port in ((routed, routed_port), (direct, direct_port)):
-                app.wait_until(
-                    functools.partial(_ready, port),
-                    READY_TIMEOUT_S,
-                    "/readyz",
-                )
-            # Warm-up: consumer group assignment, connections, first-call costs.
-            _run("warm-up", f"http://127.0.0.1:{routed_port}", 20, 4, headers)
-            _run("warm-up", f"http://127.0.0.1:{direct_port}", 20, 4, headers)
-            print(
-                f"[bench] {args.requests} requests per path, {args.concurrency} concurrent "
-                "clients, emulator latency 0"
-            )
-            return [
-                _run(
-                    "direct",
-                    f"http://127.0.0.1:{direct_port}",
-                    args.requests,
-                    args.concurrency,
-                    headers,
-                ),
-                _run(
-                    "routed",
-                    f"http://127.0.0.1:{routed_port}",
-                    args.requests,
-                    args.concurrency,
-                    headers,
-                ),
+        ports = {"direct": free_port(), "routed": free_port()}
+        services = [python_module(s, f"services.{s}", env) for s in SERVICES]
+        apps = {
+            "routed": gunicorn_app(
+                "app-routed", env, ports["routed"], workers=APP_WORKERS, threads=APP_THREADS
+            ),
+            "direct": gunicorn_app(
+                "app-direct",
+                {**env, "STRATEGIST_ROUTING__ENABLED": "false"},
+                ports["direct"],
+                workers=APP_WORKERS,
+                threads=APP_THREADS,
+            ),
+        }
+        with running(*services, *apps.values()):
+            for path, app in apps.items():
+                app.wait_until(functools.partial(_ready, ports[path]), READY_TIMEOUT_S, "/readyz")
+            groups = [
+                *(processes.Group(f"app-{path}", _pid(app)) for path, app in apps.items()),
+                *(processes.Group(s.name, _pid(s)) for s in services),
+                *processes.infrastructure(Path(os.environ.get("VAR_DIR", REPO_ROOT / "var"))),
+                processes.Group("emulator", _emulator_pid(emulator)),
+                processes.load_generator(),
             ]
+            yield Stack(
+                apps={path: f"http://127.0.0.1:{port}" for path, port in ports.items()},
+                groups=groups,
+                emulator=emulator,
+            )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args(argv)
+def _pid(process: ManagedProcess) -> int:
+    assert process.proc is not None, f"{process.name} was not started"
+    return process.proc.pid
+
+
+def _emulator_pid(emulator: EmulatorControl) -> int:
+    port = int(emulator.base_url.rsplit(":", 1)[1])
+    for conn in psutil.net_connections("tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            return int(conn.pid or 0)
+    return 0
+
+
+def _load(url: str, rate: float, duration_s: float, headers: dict[str, str]) -> LoadResult:
+    return asyncio.run(
+        run_open_loop(
+            url=url + API, rate_qps=rate, duration_s=duration_s, body_for=_body, headers=headers
+        )
+    )
+
+
+def _set_latency(emulator: EmulatorControl, scale: float) -> None:
+    httpx.put(
+        f"{emulator.base_url}/_control/latency", json={"scale": scale}, timeout=5
+    ).raise_for_status()
+
+
+def _measured(
+    stack: Stack, path: str, rate: float, scale: float, duration_s: float, headers: dict[str, str]
+) -> tuple[RateRun, LoadResult]:
+    before = processes.cpu_seconds(stack.groups)
+    result = _load(stack.apps[path], rate, duration_s, headers)
+    after = processes.cpu_seconds(stack.groups)
+    answered = len(result.samples) - result.errors
+    service = result.service_ms
+    run = RateRun(
+        path=path,
+        rate_qps=rate,
+        latency_scale=scale,
+        sent=len(result.samples),
+        errors=result.errors,
+        achieved_qps=result.achieved_qps,
+        overhead=Distribution.of(result.overheads_ms),
+        provider_service_p50_ms=percentile(service, 50) if service else None,
+        cpu_ms_per_query=processes.cpu_ms_per_query(before, after, answered),
+        rss_mb=processes.rss_mb(stack.groups),
+    )
+    return run, result
+
+
+def _print_run(run: RateRun, result: LoadResult) -> None:
+    print("[bench] " + run.line(), flush=True)
+    service = "-" if run.provider_service_p50_ms is None else f"{run.provider_service_p50_ms:.1f}"
+    print(
+        f"[bench]        provider service p50 {service} ms; generator max lag "
+        f"{result.max_lag_ms:.1f} ms" + (f"; errors {result.error_kinds()}" if run.errors else "")
+    )
+    cpu = run.cpu_ms_per_query
+    stack_cpu = processes.stack_total(cpu)
+    print(
+        f"[bench]        CPU ms/query: stack {stack_cpu:.2f} = "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if k not in processes.NOT_STACK)
+        + "; not stack: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if k in processes.NOT_STACK)
+    )
+    print("[bench]        RSS MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in run.rss_mb.items()))
+
+
+def _profile(stack: Stack, headers: dict[str, str], duration_s: float) -> None:
+    """A routed run at PROFILE_RATE_QPS, zero latency, with every Python process sampled."""
+    _set_latency(stack.emulator, 0.0)
+    python_groups = [
+        g for g in stack.groups if g.name.startswith("app-routed") or g.name in SERVICES
+    ]
+    recording = Recording(python_groups, PROFILE_DIR, duration_s).start()
+    result = _load(stack.apps["routed"], PROFILE_RATE_QPS, duration_s, headers)
+    answered = len(result.samples) - result.errors
+    print(f"[bench] profile: routed {PROFILE_RATE_QPS:g}/s, {answered} answered, {PROFILE_DIR}")
+    for profile in recording.finish():
+        text = profile.text(answered)
+        print(text)
+        (PROFILE_DIR / f"{profile.name}.top.txt").write_text(text + "\n")
+
+
+def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> dict[str, object]:
+    headers = issue_key(
+        database_url, "bench", role="admin", rate_per_minute=KEY_RATE_PER_MINUTE
+    ).header
+    runs: list[RateRun] = []
+    with _stack(namespace, database_url) as stack:
+        # Warm-up: consumer group assignment, connections, first-call costs.
+        for url in stack.apps.values():
+            _load(url, WARMUP_RATE_QPS, args.warmup, headers)
+        for scale in args.latency:
+            _set_latency(stack.emulator, scale)
+            for rate in args.rates:
+                for path in ("direct", "routed"):
+                    run, result = _measured(stack, path, rate, scale, args.duration, headers)
+                    _print_run(run, result)
+                    runs.append(run)
+        if args.profile:
+            _profile(stack, headers, args.duration)
+        stack_rss = {
+            k: v for k, v in processes.rss_mb(stack.groups).items() if k != "app-direct"
+        }
+    return summary(
+        runs,
+        rss_mb_total=processes.stack_total(stack_rss),
+        machine=machine(),
+        sustained_latency_scale=max(args.latency),
+    )
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text}") from err
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"need non-negative numbers: {text}")
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--rates", type=_floats, default=list(DEFAULT_RATES),
+                        help="arrival rates in queries per second (default 50,100,200,300,400)")
+    parser.add_argument("--duration", type=float, default=DEFAULT_DURATION_S,
+                        help="seconds per rate and path (default 30)")
+    parser.add_argument("--latency", type=_floats, default=list(DEFAULT_LATENCIES),
+                        help="emulator latency scales (default 0,1)")
+    parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S,
+                        help=f"seconds of warm-up per path at {WARMUP_RATE_QPS:g}/s")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy every Python process in an extra routed run at 100/s")
+    args = parser.parse_args(argv)  # fmt: skip
+    if any(rate <= 0 for rate in args.rates):
+        parser.error("--rates must be positive")
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
         parser.error("DATABASE_URL is not set (API keys live in PostgreSQL; make bench sets it)")
@@ -146,27 +303,17 @@ def main(argv: list[str] | None = None) -> int:
     namespace = unique_namespace("bench")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     create_topics(bootstrap, TopicNames(namespace).specs())
+    print(f"[bench] machine: {machine()}; namespace {namespace}")
     print(
-        f"[bench] machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; namespace {namespace}"
+        f"[bench] rates {args.rates} q/s, {args.duration:g} s each, latency scales "
+        f"{args.latency}; app {APP_WORKERS} workers x {APP_THREADS} threads", flush=True
     )
-
     try:
-        results = _measure(args, namespace, database_url)
+        report = _measure(args, namespace, database_url)
     finally:
         delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
-    for result in results:
-        print("[bench] " + result.line())
-    direct_result, routed_result = results
-    if direct_result.overhead_ms and routed_result.overhead_ms:
-        routed_p50 = percentile(routed_result.overhead_ms, 50)
-        direct_p50 = max(percentile(direct_result.overhead_ms, 50), 0.001)
-        throughput_ratio = routed_result.throughput / max(direct_result.throughput, 0.001)
-        print(
-            f"[bench] routed/direct: overhead p50 {routed_p50 / direct_p50:.1f}x, "
-            f"throughput {throughput_ratio:.2f}x"
-        )
-    return 0 if all(r.failures == 0 for r in results) else 1
+    print(json.dumps(report, separators=(",", ":")))
+    return 0
 
 
 if __name__ == "__main__":
