@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE
 from flask import Flask, Response
 from prometheus_client import REGISTRY
@@ -321,3 +322,30 @@ def test_gunicorn_conf_makes_and_removes_its_own_directory(
     finally:
         conf["on_exit"](None)
     assert not made.exists()
+
+
+# --- docker compose: Prometheus scrapes every process ------------------------------------
+
+
+def test_compose_prometheus_scrapes_the_app_and_every_service_where_they_serve() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    config_path = ROOT / "infra" / "prometheus" / "prometheus.yml"
+    scrape = yaml.safe_load(config_path.read_text())
+    targets = {
+        target
+        for job in scrape["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    services = compose["services"]
+    for name in ("classifier", "dispatcher", "scorer", "health", "recorder"):
+        env = services[name]["environment"]
+        assert env["METRICS_HOST"] == "0.0.0.0"  # reachable from the prometheus container
+        assert f"{name}:{env['METRICS_PORT']}" in targets
+    assert "app:8000" in targets
+    app_command = services["app"]["command"]
+    assert app_command[app_command.index("--config") + 1] == "strategist/gunicorn_conf.py"
+    prometheus = services["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:")
+    mounted = [v.split(":")[0] for v in prometheus["volumes"]]
+    assert "./infra/prometheus/prometheus.yml" in mounted
