@@ -1,7 +1,11 @@
 """Where each provider lives and how to authenticate: read from the environment.
 
 Without `GEMINI_API_KEY` / `PERPLEXITY_API_KEY` the clients talk to the provider
-emulator at `EMULATOR_URL`; with a key set they talk to the real service.
+emulator at `EMULATOR_URL`; with a key set they talk to the real service, or to
+`GEMINI_BASE_URL` / `PERPLEXITY_BASE_URL` when set: a proxy, a regional endpoint, or
+(in the secret-leak test) the emulator with recognisable fake keys. The key is sent
+to that URL, so set it only to an endpoint you trust with the key. A base URL without
+a key is ignored: an unkeyed client always talks to the emulator.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GEMINI_REAL_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -30,6 +34,18 @@ class ProviderSettings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     perplexity_api_key: SecretStr | None = None
     emulator_url: str = DEFAULT_EMULATOR_URL
+    gemini_base_url_override: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("gemini_base_url_override", "GEMINI_BASE_URL"),
+        description="`GEMINI_BASE_URL`: where the keyed Gemini client sends its calls (and "
+        "its key) instead of Google's endpoint; ignored without `GEMINI_API_KEY`.",
+    )
+    perplexity_base_url_override: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("perplexity_base_url_override", "PERPLEXITY_BASE_URL"),
+        description="`PERPLEXITY_BASE_URL`: where the keyed Perplexity client sends its calls "
+        "(and its key) instead of api.perplexity.ai; ignored without `PERPLEXITY_API_KEY`.",
+    )
     local_model_url: str = DEFAULT_LOCAL_MODEL_URL
     local_model_path: str | None = Field(
         default=None,
@@ -51,12 +67,29 @@ class ProviderSettings(BaseSettings):
     catalogue_path: str | None = None
 
     @field_validator(
-        "gemini_api_key", "perplexity_api_key", "local_model_path", "catalogue_path", mode="before"
+        "gemini_api_key",
+        "perplexity_api_key",
+        "gemini_base_url_override",
+        "perplexity_base_url_override",
+        "local_model_path",
+        "catalogue_path",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`GEMINI_API_KEY=` (as docker compose passes an unset variable) means "not set"."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("gemini_base_url_override", "perplexity_base_url_override")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """A key must never go to a typo: only an absolute http(s) URL is accepted."""
+        if value is None:
+            return None
+        url = value.strip()
+        if not url.startswith(("https://", "http://")) or len(url) <= len("https://"):
+            raise ValueError("a provider base URL must be an absolute http(s) URL")
+        return url
 
     @property
     def gemini_emulated(self) -> bool:
@@ -68,11 +101,31 @@ class ProviderSettings(BaseSettings):
 
     @property
     def gemini_base_url(self) -> str:
-        return GEMINI_REAL_BASE_URL if not self.gemini_emulated else self.emulator_url
+        """The emulator without a key; with one, `GEMINI_BASE_URL` or Google's endpoint."""
+        if self.gemini_emulated:
+            return self.emulator_url
+        return self.gemini_base_url_override or GEMINI_REAL_BASE_URL
 
     @property
     def perplexity_base_url(self) -> str:
-        return PERPLEXITY_REAL_BASE_URL if not self.perplexity_emulated else self.emulator_url
+        """The emulator without a key; with one, `PERPLEXITY_BASE_URL` or Perplexity's."""
+        if self.perplexity_emulated:
+            return self.emulator_url
+        return self.perplexity_base_url_override or PERPLEXITY_REAL_BASE_URL
+
+    def keys_sent_by_emulator_url(self) -> list[str]:
+        """The key variables whose client `EMULATOR_URL` would decide the target of: a key
+        set without its own base URL. When EMULATOR_URL is set on purpose next to such a
+        key, the deployment is confused (a demo shell with a real key exported): the app
+        refuses to start. A key with an explicit base URL goes where that URL says."""
+        return [
+            name
+            for name, key, base_url in (
+                ("GEMINI_API_KEY", self.gemini_api_key, self.gemini_base_url_override),
+                ("PERPLEXITY_API_KEY", self.perplexity_api_key, self.perplexity_base_url_override),
+            )
+            if key is not None and base_url is None
+        ]
 
     def secret_from_env(self, variable: str) -> str | None:
         """The key of a catalogue-declared provider, from the variable the catalogue names

@@ -148,25 +148,21 @@ class StrategistSettings(BaseSettings):
     def _real_keys_never_meet_the_emulator(self) -> StrategistSettings:
         """Refuse a deployment wired to the provider emulator that also holds real provider
         keys (say, a developer's shell exporting GEMINI_API_KEY before `make demo`): such a
-        stack would spend the keys on real calls, or hand them to the emulator. The message
-        names the variables, never a key's value."""
+        stack would spend the keys on real calls, or hand them to the emulator. A key with
+        its own base URL (`GEMINI_BASE_URL`, `PERPLEXITY_BASE_URL`) is a deliberate choice
+        of where it goes, so EMULATOR_URL does not decide its target and is no conflict.
+        The message names the variables, never a key's value."""
         providers = self.providers
         emulator_chosen = "emulator_url" in providers.model_fields_set and bool(
             providers.emulator_url.strip()
         )
-        real = [
-            name
-            for name, value in (
-                ("GEMINI_API_KEY", providers.gemini_api_key),
-                ("PERPLEXITY_API_KEY", providers.perplexity_api_key),
-            )
-            if value is not None
-        ]
+        real = providers.keys_sent_by_emulator_url()
         if emulator_chosen and real:
             raise ValueError(
                 f"{' and '.join(real)} set while EMULATOR_URL points this deployment at the "
                 f"provider emulator ({providers.emulator_url}): real provider keys must not "
                 "meet the emulator. Unset the key(s) to run against the emulator, or unset "
-                "EMULATOR_URL (set it empty) to use the real providers."
+                "EMULATOR_URL (set it empty) to use the real providers, or name where each "
+                "key goes with GEMINI_BASE_URL / PERPLEXITY_BASE_URL."
             )
         return self
