@@ -35,7 +35,10 @@ import functools
 import json
 import os
 import platform
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,12 +57,12 @@ from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.kafka import delete_namespace
 from tests.support.processes import (
     REPO_ROOT,
+    STOP_TIMEOUT_S,
     ManagedProcess,
     free_port,
     gunicorn_app,
     infra_env,
     python_module,
-    running,
     unique_namespace,
 )
 
@@ -141,9 +144,11 @@ def _stack(namespace: str, database_url: str) -> Iterator[Stack]:
                 threads=APP_THREADS,
             ),
         }
-        with running(*services, *apps.values()):
+        with _running_together(*services, *apps.values()):
+            started = time.monotonic()
             for path, app in apps.items():
                 app.wait_until(functools.partial(_ready, ports[path]), READY_TIMEOUT_S, "/readyz")
+            print(f"[bench] stack ready in {time.monotonic() - started:.1f} s", flush=True)
             groups = [
                 *(processes.Group(f"app-{path}", _pid(app)) for path, app in apps.items()),
                 *(processes.Group(s.name, _pid(s)) for s in services),
@@ -156,6 +161,27 @@ def _stack(namespace: str, database_url: str) -> Iterator[Stack]:
                 groups=groups,
                 emulator=emulator,
             )
+
+
+@contextlib.contextmanager
+def _running_together(*started: ManagedProcess) -> Iterator[None]:
+    """Start all; at the end stop all at once (each drains for seconds: not one by one)."""
+    try:
+        for process in started:
+            process.start()
+        yield
+    finally:
+        live = [p for p in started if p.proc is not None and p.alive()]
+        for process in live:
+            assert process.proc is not None
+            process.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in live:
+            assert process.proc is not None
+            try:
+                process.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def _pid(process: ManagedProcess) -> int:

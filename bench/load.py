@@ -117,8 +117,12 @@ async def run_open_loop(
     body_for: Callable[[int], Mapping[str, Any]],
     headers: Mapping[str, str],
     timeout_s: float = REQUEST_TIMEOUT_S,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> LoadResult:
-    """POST `body_for(i)` to `url` at `rate_qps` for `duration_s`; wait for every answer."""
+    """POST `body_for(i)` to `url` at `rate_qps` for `duration_s`; wait for every answer.
+
+    `transport` replaces the network (tests).
+    """
     count = max(1, round(rate_qps * duration_s))
     interval_s = 1.0 / rate_qps
     result = LoadResult(rate_qps=rate_qps)
@@ -126,7 +130,7 @@ async def run_open_loop(
         max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
     )
     async with httpx.AsyncClient(
-        timeout=timeout_s, limits=limits, headers=dict(headers)
+        timeout=timeout_s, limits=limits, headers=dict(headers), transport=transport
     ) as client:
 
         async def one(i: int, scheduled: float) -> None:

@@ -1,0 +1,39 @@
+"""`python -m bench` at a tiny scale against the real broker, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.__main__ import main
+
+BENCH_TIMEOUT_S = 300
+"""About 20 s of load; the rest is starting seven processes (the classifier loads its
+models) and draining them: 40 to 60 s on a quiet 2-core machine, minutes on a busy one."""
+HEADLINE_KEYS = {
+    "routed_overhead_p50_ms",
+    "routed_overhead_p99_ms",
+    "direct_overhead_p50_ms",
+    "direct_overhead_p99_ms",
+    "max_sustained_qps",
+    "rss_mb_total",
+    "machine",
+}
+
+
+@pytest.mark.timeout(BENCH_TIMEOUT_S)
+def test_bench_ends_with_one_json_line_of_the_headline_figures(
+    kafka_bootstrap: str, redis_url: str, database_url: str, monkeypatch, capsys
+):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["--rates", "5", "--duration", "2", "--latency", "0", "--warmup", "1"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    report = json.loads(last)
+    assert HEADLINE_KEYS <= report.keys()
+    assert report["routed_overhead_p50_ms"] is not None
+    assert report["direct_overhead_p50_ms"] is not None
+    assert report["rss_mb_total"] > 0
+    assert [(r["path"], r["errors"]) for r in report["runs"]] == [("direct", 0), ("routed", 0)]
