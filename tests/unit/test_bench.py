@@ -95,7 +95,7 @@ def test_summary_is_one_json_object_with_the_headline_keys():
         _run("routed", 400, 1.0, 80),
     ]
     report = json.loads(json.dumps(summary(runs, rss_mb_total=1234.5, machine="m")))
-    assert HEADLINE_KEYS <= report.keys()
+    assert report.keys() >= HEADLINE_KEYS
     assert report["routed_overhead_p99_ms"] == 30
     assert report["direct_overhead_p99_ms"] == 8
     assert report["max_sustained_qps"] == 300
