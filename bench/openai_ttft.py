@@ -1,30 +1,63 @@
 """Time to first token through `/v1/chat/completions` with the official SDK, streaming.
 
+`python -m bench.openai_ttft` (what `make bench` runs) starts its own stack, as the other
+benchmarks do: the emulator, the classifier, dispatcher, scorer and health service and
+one app, in a fresh topic namespace on the broker, Redis and PostgreSQL that `make`
+provides (KAFKA_BOOTSTRAP_SERVERS, REDIS_URL, DATABASE_URL; an admin key is made in
+DATABASE_URL), warms it up, measures, stops it and deletes the namespace.
 `python -m bench.openai_ttft --base-url http://127.0.0.1:8000/v1 --api-key sk-...`
-(`STRATEGIST_API_KEY` instead of `--api-key`) against a running app. Per request it
+(`STRATEGIST_API_KEY` instead of `--api-key`) measures a running app instead. Per request it
 takes the time from the call to the first content chunk and subtracts the provider time
 the answer reports (`x_routing.provider_latency_ms`: every attempt's call, failed ones
 included): what is left is what the pipeline adds (the app, four Kafka hops, classifier,
 dispatcher, scorer). Streaming is buffered, so the first token comes with the whole
 answer: time to first token = provider time to the *complete* answer + pipeline time.
+
+The last line is one JSON object with the figures (`pipeline_added_p50_ms`, ...), so a
+caller such as `make bench` can collect it; `--format json` prints only that line.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import httpx
 from openai import OpenAI
 
 from bench.stats import percentile
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from strategist.keys import issue_key
+from tests.support.emulator_process import running_emulator
+from tests.support.kafka import delete_namespace
+from tests.support.processes import (
+    free_port,
+    gunicorn_app,
+    infra_env,
+    python_module,
+    running,
+    unique_namespace,
+)
 
-DEFAULT_REQUESTS = 10
+DEFAULT_REQUESTS = 20
+DEFAULT_WARM_UP = 5
+"""Requests sent and not measured: the first ones pay for cold connections and for the
+consumers joining their groups."""
+DEFAULT_LATENCY_SCALE = 0.0
+"""The emulator answers at once: the time to first token is then nearly all ours."""
 REQUEST_TIMEOUT_S = 90.0
+READY_TIMEOUT_S = 90.0
+READY_POLL_TIMEOUT_S = 2.0
+KEY_RATE_PER_MINUTE = 1_000_000
+SERVICES = ("classifier", "dispatcher", "scorer", "health")
 QUESTIONS = (
     "Summarise in two sentences why early voting matters for turnout.",
     "What do the latest polls say about the Arizona Senate race?",
@@ -88,20 +121,81 @@ def summary(samples: list[Sample]) -> dict[str, float]:
     }
 
 
+@contextlib.contextmanager
+def own_stack(database_url: str, latency_scale: float) -> Iterator[tuple[str, str]]:
+    """The emulator, the services and one app in a fresh namespace, stopped and deleted at
+    the end; yields the app's `/v1` base URL and an admin key made in `database_url`."""
+    namespace = unique_namespace("ttft")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    create_topics(bootstrap, TopicNames(namespace).specs())
+    key = issue_key(database_url, namespace, role="admin", rate_per_minute=KEY_RATE_PER_MINUTE)
+    try:
+        with running_emulator(latency_scale=latency_scale) as emulator:
+            env = infra_env(
+                namespace,
+                EMULATOR_URL=emulator.base_url,
+                LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
+                LOG_LEVEL="WARNING",
+                DATABASE_URL=database_url,
+            )
+            port = free_port()
+            app_url = f"http://127.0.0.1:{port}"
+            services = [python_module(name, f"services.{name}", env) for name in SERVICES]
+            app = gunicorn_app("app", env, port)
+            with running(*services, app):
+                app.wait_until(lambda: _ready(app_url), READY_TIMEOUT_S, "/readyz")
+                yield f"{app_url}/v1", key.key
+    finally:
+        delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
+
+
+def _ready(app_url: str) -> bool:
+    return httpx.get(f"{app_url}/readyz", timeout=READY_POLL_TIMEOUT_S).status_code == 200
+
+
+def _run(args: argparse.Namespace, base_url: str, api_key: str) -> list[Sample]:
+    client = OpenAI(base_url=base_url, api_key=api_key, timeout=REQUEST_TIMEOUT_S, max_retries=0)
+    try:
+        measure(client, args.warm_up, args.model)
+        return measure(client, args.requests, args.model)
+    finally:
+        client.close()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.openai_ttft", description=__doc__)
-    parser.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.openai_ttft",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--base-url", default=None, help="a running app's /v1 (default: start a stack here)"
+    )
     parser.add_argument("--api-key", default=os.environ.get("STRATEGIST_API_KEY"))
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
+    parser.add_argument("--warm-up", type=int, default=DEFAULT_WARM_UP)
     parser.add_argument("--model", default="auto")
+    parser.add_argument(
+        "--latency-scale",
+        type=float,
+        default=DEFAULT_LATENCY_SCALE,
+        help="the emulator's latency scale when a stack is started here (0: at once)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
-    if not args.api_key:
-        parser.error("give --api-key or set STRATEGIST_API_KEY")
-    client = OpenAI(
-        base_url=args.base_url, api_key=args.api_key, timeout=REQUEST_TIMEOUT_S, max_retries=0
-    )
-    samples = measure(client, args.requests, args.model)
+    if args.requests < 1:
+        parser.error("--requests must be at least 1")
+    if args.base_url is not None:
+        if not args.api_key:
+            parser.error("give --api-key or set STRATEGIST_API_KEY")
+        samples = _run(args, args.base_url, args.api_key)
+    else:
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            parser.error("DATABASE_URL is not set (API keys live in PostgreSQL; make sets it)")
+        print("[openai_ttft] starting the stack", file=sys.stderr)
+        with own_stack(database_url, args.latency_scale) as (base_url, api_key):
+            samples = _run(args, base_url, api_key)
     result = summary(samples)
     if args.format == "json":
         print(json.dumps({**result, "samples": [asdict(s) for s in samples]}))
@@ -116,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         f" ms; added by the pipeline p50 {result['pipeline_added_p50_ms']:.0f} ms, "
         f"p95 {result['pipeline_added_p95_ms']:.0f} ms"
     )
+    print(json.dumps({"benchmark": "openai_ttft", **result}))
     return 0
 
 
