@@ -27,6 +27,9 @@ LEASE_TTL_S = 5.0
 """How long a crashed holder can block others."""
 RENEW_FRACTION = 3
 """Renew every TTL / RENEW_FRACTION, so two missed renewals still keep the lease."""
+RENEW_RETRY_S = 0.2
+"""After a failed renewal (Redis restarting, a dead pooled connection), try again this
+soon rather than a whole interval later: a restart of a second or two keeps the lease."""
 
 RELEASE_IF_OURS_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -95,18 +98,21 @@ class RedisLease:
 
     async def _keep_alive(self, key: str, token: str, stopped: asyncio.Event) -> None:
         interval_s = self._ttl_ms / 1000 / RENEW_FRACTION
+        wait_s = interval_s
         while not stopped.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopped.wait(), interval_s)
+                await asyncio.wait_for(stopped.wait(), wait_s)
             if stopped.is_set():
                 return
             try:
                 renewed = await self._redis.eval(  # type: ignore[misc]
                     RENEW_IF_OURS_LUA, 1, key, token, self._ttl_ms
                 )
-            except Exception as err:  # Redis blip: the next renewal may still make it
+            except Exception as err:  # Redis blip: try again soon
                 logger.warning("could not renew %s: %s", key, err)
+                wait_s = min(RENEW_RETRY_S, interval_s)
                 continue
+            wait_s = interval_s
             if not renewed and not stopped.is_set():
                 logger.warning("lost %s to another holder (renewals too late)", key)
                 return

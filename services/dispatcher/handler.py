@@ -5,10 +5,12 @@ Provider clients, the catalogue, the health view, the completion cache, the
 dispatch lease and the attempt publisher are injected, so tests can give it real
 clients pointed at the emulator and a real Redis.
 
-Paid calls are guarded three ways: a finished completion is cached and
-re-published on redelivery; a lease lets only one delivery of a query call
-providers at a time; and every call is announced (`started`, acknowledged by the
-broker) before it is made, so a call cut short by a crash is still on record.
+Paid calls are guarded four ways: a finished completion is cached and
+re-published on redelivery; a second delivery of a query that this process is
+still dispatching waits for that one (no lease needed); a lease lets only one
+delivery across processes call providers at a time; and every call is announced
+(`started`, acknowledged by the broker) before it is made, so a call cut short
+by a crash is still on record.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ LEASE_POLL_MAX_S = 1.0
 """A second delivery re-reads the cache at these growing intervals while the lease is held."""
 MAX_UNSAVED = 1024
 """Completions whose cache write failed, kept to re-publish when the worker retries."""
+
+
+@dataclass
+class _Dispatching:
+    """A delivery of a query that this process is dispatching right now."""
+
+    finished: asyncio.Event
+    outgoing: Sequence[Outgoing] | None = None
+    """Set when it finished with events to publish; None when it raised."""
 
 
 class CompletionCache(Protocol):
@@ -111,13 +122,36 @@ class Dispatcher:
             inflight=inflight,
         )
         self._unsaved: OrderedDict[str, _Unsaved] = OrderedDict()
+        self._dispatching: dict[str, _Dispatching] = {}
 
     async def handle(self, classified: QueryClassified) -> Sequence[Outgoing]:
         """Finished attempt events (keyed by provider), then the completion (by query id).
 
         Raises on a Redis failure (the worker retries the message) rather than risk
         paying a provider again for a query that was answered.
+
+        A delivery of a query that this process is already dispatching (the broker
+        redelivers uncommitted messages after it restarts, while the first delivery
+        still works) waits for the first and returns its events. The lease alone
+        cannot promise that: a Redis outage longer than its TTL, while the first
+        delivery waits on a provider or the broker, lets the lease lapse.
         """
+        query_id = classified.query.query_id
+        while (earlier := self._dispatching.get(query_id)) is not None:
+            logger.info("query=%s is being dispatched in this process; waiting for it", query_id)
+            await earlier.finished.wait()
+            if earlier.outgoing is not None:
+                return earlier.outgoing
+        mine = _Dispatching(asyncio.Event())
+        self._dispatching[query_id] = mine
+        try:
+            mine.outgoing = await self._dispatch(classified)
+            return mine.outgoing
+        finally:
+            del self._dispatching[query_id]
+            mine.finished.set()
+
+    async def _dispatch(self, classified: QueryClassified) -> Sequence[Outgoing]:
         query_id = classified.query.query_id
         unsaved = self._unsaved.get(query_id)
         if unsaved is not None:  # answered here; only the cache write failed

@@ -261,3 +261,56 @@ def _escalation(analysis_id: str) -> Escalation:
                       output_tokens=1, cost_usd=0.0, latency_ms=1.0),
         confidence=Confidence(score=0.2, components={}),
     )
+
+
+class _LapsedLease(MemoryLease):
+    """A lease whose holder lost it (a Redis outage longer than its TTL): free again."""
+
+    async def acquire(self, query_id: str) -> str | None:
+        self.holders.pop(query_id, None)
+        return await super().acquire(query_id)
+
+
+def test_a_redelivery_in_the_same_process_waits_for_the_first_even_when_the_lease_lapsed() -> None:
+    """After a broker restart, uncommitted messages come back while their first delivery
+    still works; a Redis restart meanwhile let the lease lapse. One provider call only."""
+    providers = _three(delay_s=0.3)
+    dispatcher = make_dispatcher(providers, cache=MemoryCache(), lease=_LapsedLease())
+
+    async def both():
+        return await asyncio.gather(dispatcher.handle(COMPLEX), dispatcher.handle(COMPLEX))
+
+    a, b = asyncio.run(asyncio.wait_for(both(), timeout=10))
+    assert len(providers[0].calls) == 1
+    assert completion_of(a) == completion_of(b)
+
+
+class _FlakyLease(MemoryLease):
+    """Redis drops the first acquire, after a moment (the first delivery will be retried)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def acquire(self, query_id: str) -> str | None:
+        if not self.failed:
+            self.failed = True
+            await asyncio.sleep(0.2)
+            raise RedisConnectionError("Connection closed by server.")
+        return await super().acquire(query_id)
+
+
+def test_a_redelivery_dispatches_itself_when_the_first_delivery_failed() -> None:
+    providers = _three()
+    dispatcher = make_dispatcher(providers, cache=MemoryCache(), lease=_FlakyLease())
+
+    async def both():
+        first = asyncio.create_task(dispatcher.handle(COMPLEX))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(dispatcher.handle(COMPLEX))
+        return await asyncio.gather(first, second, return_exceptions=True)
+
+    first, second = asyncio.run(asyncio.wait_for(both(), timeout=10))
+    assert isinstance(first, RedisConnectionError)
+    assert completion_of(second).status == "succeeded"
+    assert len(providers[0].calls) == 1
