@@ -60,6 +60,15 @@ ALL=(app recorder health scorer dispatcher classifier local-model emulator)
 LAUNCHED=0
 
 # marker NAME: a string in the process's command line (guards pid reuse).
+# metrics_port NAME: the service's Prometheus /metrics port (docs/metrics.md); STACK_METRICS=0: off.
+metrics_port() {
+    [[ "${STACK_METRICS:-1}" == 1 ]] || { echo 0; return; }
+    case "$1" in
+        classifier) echo 9101 ;; dispatcher) echo 9102 ;; scorer) echo 9103 ;;
+        health) echo 9104 ;; recorder) echo 9105 ;; *) echo 0 ;;
+    esac
+}
+
 marker() {
     case "$1" in
         emulator) echo "-m emulator" ;;
@@ -176,9 +185,10 @@ cmd_up() {
     fi
 
     for name in "${SERVICES[@]}"; do
-        launch "$name" "$PY" -m "services.$name"
+        launch "$name" env METRICS_PORT="$(metrics_port "$name")" "$PY" -m "services.$name"
     done
-    launch app "$VENV/bin/gunicorn" --workers "${APP_WORKERS:-2}" --threads "${APP_THREADS:-8}" \
+    launch app "$VENV/bin/gunicorn" --config "$ROOT/strategist/gunicorn_conf.py" \
+        --workers "${APP_WORKERS:-2}" --threads "${APP_THREADS:-8}" \
         --bind "$APP_BIND" 'strategist:create_app()'
     wait_ready app
     # Services have no health URL: they must at least survive their first seconds.
