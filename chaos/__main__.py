@@ -37,6 +37,9 @@ def _table(report: ChaosReport) -> str:
         lines.append(f"  t={fault.at_s:6.1f}s  {fault.outcome:<60} worst {worst}")
     if report.client_errors:
         lines.append(f"client-side errors (retried): {report.client_errors}")
+    for name, code in report.exited.items():
+        lines.append(f"{name} DIED during the run (exit code {code}); its last lines:")
+        lines.extend(f"  | {line}" for line in report.exit_logs[name].splitlines())
     lines.append("CLEAN" if report.clean else "NOT CLEAN")
     return "\n".join(lines)
 

@@ -38,6 +38,7 @@ KEY_MIN_RATE_PER_MINUTE = 60_000
 KEY_RATE_HEADROOM = 20
 """Each query is a submit and several polls: the key's rate is far above the load's."""
 """Provider answers take a fraction of their real time: realistic, but many per second."""
+EXIT_LOG_LINES = 30
 FAULT_WINDOW_S = 10.0
 """Queries sent this long after a fault are the ones it can delay."""
 FAULT_SCHEDULE = (
@@ -75,11 +76,17 @@ class ChaosReport:
     worst_time_to_answer_s: float = 0.0
     client_errors: dict[str, int] = field(default_factory=dict)
     faults: list[FaultRecord] = field(default_factory=list)
+    exited: dict[str, int] = field(default_factory=dict)
+    """Processes of the stack that died during the run (name -> exit code): nothing
+    restarts them here, so everything they would have handled afterwards is lost."""
+    exit_logs: dict[str, str] = field(default_factory=dict)
+    """The last log lines of each process in `exited`, for the failure message."""
 
     @property
     def clean(self) -> bool:
         return not (
-            self.lost
+            self.exited
+            or self.lost
             or self.answered_twice
             or self.paid_twice
             or self.forgotten_after_redis_restart
@@ -215,6 +222,7 @@ def _drive(
     say(f"sent {len(load.result.analyses)}; waiting up to {load.answer_grace_s:g}s for answers")
     load.wait(load.answer_grace_s + 30)
     _count(report, load, started)
+    _note_exits(stack, report)
     forgotten = _forgotten(base_url, headers, answered_before_redis)
     report.forgotten_after_redis_restart = sum(forgotten.values())
     report.forgotten_by_status = forgotten
@@ -245,6 +253,19 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
             and fault.at_s <= a.sent_at - started < fault.at_s + FAULT_WINDOW_S
         ]
         fault.worst_answer_after_s = round(max(window), 2) if window else None
+
+
+def _note_exits(stack: Stack, report: ChaosReport) -> None:
+    for name, process in [*stack.services.items(), ("app", stack.app)]:
+        if process.proc is not None and process.proc.poll() is not None:
+            report.exited[name] = process.proc.returncode
+            report.exit_logs[name] = process.log_tail(EXIT_LOG_LINES)
+            logger.warning(
+                "%s exited (%s) during the run:\n%s",
+                name,
+                process.proc.returncode,
+                report.exit_logs[name],
+            )
 
 
 def _forgotten(

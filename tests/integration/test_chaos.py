@@ -29,6 +29,10 @@ def test_nothing_lost_answered_twice_paid_twice_or_forgotten_under_kill_9(
         progress=True,
     )
     summary = report.as_dict()
+    assert not report.exited, "\n\n".join(
+        f"{name} exited ({code}); its last lines:\n{report.exit_logs[name]}"
+        for name, code in report.exited.items()
+    )
     assert report.sent >= DURATION_S * RATE_PER_S * 0.9, summary
     assert report.lost == 0, summary
     assert report.answered_twice == 0, summary
