@@ -1,10 +1,15 @@
 """API keys through the whole stack: the door, campaigns kept apart, the rate limit, usage,
 the app refusing real provider keys next to the emulator, and no secret anywhere.
 
-The last test runs a full analysis (with feedback and error responses) and then reads
-every log file of the stack, every event on every topic of the namespace, every Redis
-value of the namespace, every database row and every error body it received: none may
-hold an API key, the database or Redis password, or the canary provider keys.
+The whole stack of this module runs with recognisable fake provider keys (canaries)
+whose real SDK clients are pointed at the emulator (`GEMINI_BASE_URL`,
+`PERPLEXITY_BASE_URL`; the emulator accepts any key), so every process holds and sends
+them as it would real ones. The last test runs a full analysis (cross-checked, with
+feedback), a query while both hosted providers fail (500), a direct call with a key the
+provider refuses, and error responses; then it reads every log file of the stack, every
+event on every topic of the namespace, every Redis value of the namespace, every
+database row and every error body it received: none may hold an API key, the database
+or Redis password, or a canary provider key.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
+from emulator.state import INVALID_KEY_MARKER
 from services.common.spend import set_monthly_limit
 from strategist.keys import KEY_PREFIX, IssuedKey, issue_key
 from tests.e2e.stack import API, Stack, StackFactory, poll_until_done
+from tests.support.emulator_process import EmulatorControl
 from tests.support.processes import ManagedProcess, free_port, gunicorn_app, infra_env
 
 pytestmark = pytest.mark.e2e
@@ -42,10 +49,24 @@ PERPLEXITY_CANARY = f"{CANARY}-perplexity"
 UNISSUED_KEY = f"{KEY_PREFIX}{CANARY}-unissued-api-key"
 
 
+REFUSED_KEY_APP = "refused-key"
+"""An app on the direct path whose Gemini key the provider refuses (401/400)."""
+
+
 @pytest.fixture(scope="module")
-def stack(stack_factory: StackFactory) -> Iterator[Stack]:
-    with stack_factory() as running:
-        yield running
+def stack(stack_factory: StackFactory, emulator: EmulatorControl) -> Iterator[Stack]:
+    """Every process of the stack holds the canary provider keys, sent to the emulator."""
+    with pytest.MonkeyPatch.context() as env:  # the processes inherit the test's env
+        env.setenv("GEMINI_API_KEY", GEMINI_CANARY)
+        env.setenv("PERPLEXITY_API_KEY", PERPLEXITY_CANARY)
+        env.setenv("GEMINI_BASE_URL", emulator.base_url)
+        env.setenv("PERPLEXITY_BASE_URL", emulator.base_url)
+        refused = {
+            "STRATEGIST_ROUTING__ENABLED": "false",
+            "GEMINI_API_KEY": f"{GEMINI_CANARY}-{INVALID_KEY_MARKER}",
+        }
+        with stack_factory(apps={REFUSED_KEY_APP: refused}) as running:
+            yield running
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +153,8 @@ def test_a_campaign_sees_its_usage_and_limit(stack: Stack) -> None:
 
 
 def _refusing_app(stack: Stack) -> ManagedProcess:
-    """An app given real-looking provider keys next to the emulator: it must not start."""
+    """An app given real-looking provider keys next to the emulator, with nothing saying
+    where the keys go but EMULATOR_URL: it must not start."""
     env = infra_env(
         stack.namespace,
         KAFKA_BOOTSTRAP_SERVERS=stack.bootstrap,
@@ -141,6 +163,8 @@ def _refusing_app(stack: Stack) -> ManagedProcess:
         EMULATOR_URL=stack.emulator.base_url,
         GEMINI_API_KEY=GEMINI_CANARY,
         PERPLEXITY_API_KEY=PERPLEXITY_CANARY,
+        GEMINI_BASE_URL="",
+        PERPLEXITY_BASE_URL="",
     )
     process = gunicorn_app("app-refusing", env, free_port(), workers=1).start()
     deadline = time.monotonic() + REFUSAL_TIMEOUT_S
@@ -158,11 +182,13 @@ def _topic_values(stack: Stack) -> list[bytes]:
     metadata = admin.list_topics(timeout=METADATA_TIMEOUT_S)
     topics = {n: t for n, t in metadata.topics.items() if n.startswith(f"{stack.namespace}.")}
     assert topics, "the namespace has no topics"
-    consumer = Consumer({
-        "bootstrap.servers": stack.bootstrap,
-        "group.id": f"leak-scan-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": stack.bootstrap,
+            "group.id": f"leak-scan-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         ends: dict[tuple[str, int], int] = {}
         assignment = []
@@ -223,7 +249,8 @@ def _database_rows(database_url: str) -> list[str]:
     plain = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(plain) as connection:
         tables = [
-            name for (name,) in connection.execute(
+            name
+            for (name,) in connection.execute(
                 "SELECT table_name FROM information_schema.tables "
                 "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
             )
@@ -232,6 +259,24 @@ def _database_rows(database_url: str) -> list[str]:
             query = sql.SQL("SELECT t::text FROM {} AS t").format(sql.Identifier(table))
             rows.extend(text for (text,) in connection.execute(query))
     return rows
+
+
+def _provider_errors(stack: Stack, client: httpx.Client, bodies: list[str]) -> None:
+    """A query while both hosted providers answer 500: the errors travel in attempt events,
+    health events (the probes fail too), logs and the response (answered by the local
+    model, or failed). A provider the health service already marked down is skipped."""
+    try:
+        for provider in ("gemini", "perplexity"):
+            stack.emulator.set_mode(provider, "error")
+        failing = client.post(
+            f"{API}/analyze", json={"query": QUESTION, "options": {"prefer": "quality"}}
+        )
+        _note(bodies, failing)
+        routing = failing.json()["routing"]
+        hosted = [*routing["failed_attempts"], *routing["skipped"]]
+        assert any(a["provider"] in ("gemini", "perplexity") for a in hosted), failing.text
+    finally:
+        stack.emulator.reset()
 
 
 def _secrets(stack: Stack, keys: list[IssuedKey]) -> dict[str, str]:
@@ -255,9 +300,14 @@ def test_no_secret_appears_in_logs_events_redis_rows_or_error_bodies(
 ) -> None:
     strategist = stack.key_for("leak-campaign")
     with _client(stack, strategist) as client:
-        answered = client.post(f"{API}/analyze", json={"query": QUESTION})
+        answered = client.post(
+            f"{API}/analyze",
+            json={"query": QUESTION, "options": {"prefer": "quality", "cross_validate": True}},
+        )
         assert answered.status_code == 200, answered.text
+        assert answered.json()["routing"]["provider"] in ("gemini", "perplexity")  # keyed
         analysis_id = answered.json()["analysis_id"]
+        _provider_errors(stack, client, error_bodies)
         grade = client.post(
             f"{API}/analyses/{analysis_id}/feedback", json={"rating": "correct", "grader": "qa"}
         )
@@ -272,6 +322,10 @@ def test_no_secret_appears_in_logs_events_redis_rows_or_error_bodies(
             client.get(f"{API}/providers", headers={"Authorization": f"Basic {UNISSUED_KEY}"}),
         ):
             assert _note(error_bodies, bad).status_code >= 400
+    with stack.apps[REFUSED_KEY_APP].client_with(strategist) as direct:
+        refused = _note(error_bodies, direct.post(f"{API}/analyze", json={"query": QUESTION}))
+    assert refused.status_code >= 400, refused.text
+    assert refused.json()["routing"]["path"] == "direct"
     refusing = _refusing_app(stack)
     assert "GEMINI_API_KEY" in refusing.log_path.read_text(errors="replace")
 
