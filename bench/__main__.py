@@ -15,7 +15,9 @@ queueing counts as ours, as it should. Per run it prints overhead p50/p95/p99/ma
 errors (anything but a completed 200 answer, including 202 "still running"), the rate
 achieved, CPU milliseconds per query of every process and resident memory at the end
 (bench/processes.py). `--profile` samples every Python process with py-spy during an
-extra routed run at 100/s, zero latency (bench/profile.py; files in var/bench/).
+extra routed run (`--profile-rate`, default 100/s), zero latency (bench/profile.py;
+files in var/bench/). Before each run the pipeline is left to drain what the previous
+one may have left in the topics.
 
 The last line is one JSON object: `routed_overhead_p50_ms`, `routed_overhead_p99_ms`,
 `direct_overhead_p50_ms`, `direct_overhead_p99_ms` (the run closest to 100/s at zero
@@ -47,7 +49,7 @@ import httpx
 import psutil
 
 from bench import processes
-from bench.load import LoadResult, run_open_loop
+from bench.load import LoadResult, run_open_loop, sample_from
 from bench.profile import Recording
 from bench.stats import Distribution, RateRun, percentile, summary
 from schemas.topics import TopicNames
@@ -91,6 +93,12 @@ SYNC_WAIT_LIMIT = 300
 """Per worker, below its threads (so /healthz still answers); more would get 202."""
 DISPATCHER_MAX_IN_FLIGHT = 2048
 PROFILE_DIR = REPO_ROOT / "var" / "bench"
+DRAIN_TIMEOUT_S = 180.0
+"""Longest wait for the pipeline to clear what an overloaded run left in its topics."""
+DRAIN_OVERHEAD_MS = 500.0
+"""A single query with less overhead than this means the backlog is gone."""
+DRAIN_REQUEST_TIMEOUT_S = 40.0
+DRAIN_PAUSE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -205,6 +213,33 @@ def _load(url: str, rate: float, duration_s: float, headers: dict[str, str]) -> 
     )
 
 
+def _drain(url: str, headers: dict[str, str]) -> float:
+    """Wait until a lone query goes through with little overhead; the seconds it took.
+
+    An open-loop run beyond capacity leaves queries in the topics that the services
+    still work through after their callers gave up (202); the next run must not
+    inherit them.
+    """
+    started = time.monotonic()
+    with httpx.Client(headers=headers, timeout=DRAIN_REQUEST_TIMEOUT_S) as client:
+        while time.monotonic() - started < DRAIN_TIMEOUT_S:
+            sent = time.perf_counter()
+            try:
+                response = client.post(url + API, json=_body(0))
+            except httpx.HTTPError:
+                time.sleep(DRAIN_PAUSE_S)
+                continue
+            sample = sample_from(
+                response.status_code,
+                response.json() if response.status_code == 200 else None,
+                (time.perf_counter() - sent) * 1000.0,
+            )
+            if (overhead := sample.overhead_ms) is not None and overhead < DRAIN_OVERHEAD_MS:
+                break
+            time.sleep(DRAIN_PAUSE_S)
+    return time.monotonic() - started
+
+
 def _set_latency(emulator: EmulatorControl, scale: float) -> None:
     httpx.put(
         f"{emulator.base_url}/_control/latency", json={"scale": scale}, timeout=5
@@ -214,6 +249,9 @@ def _set_latency(emulator: EmulatorControl, scale: float) -> None:
 def _measured(
     stack: Stack, path: str, rate: float, scale: float, duration_s: float, headers: dict[str, str]
 ) -> tuple[RateRun, LoadResult]:
+    drained_s = _drain(stack.apps[path], headers)
+    if drained_s > 1.0:
+        print(f"[bench] waited {drained_s:.0f} s for the {path} pipeline to drain", flush=True)
     before = processes.cpu_seconds(stack.groups)
     result = _load(stack.apps[path], rate, duration_s, headers)
     after = processes.cpu_seconds(stack.groups)
@@ -252,16 +290,20 @@ def _print_run(run: RateRun, result: LoadResult) -> None:
     print("[bench]        RSS MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in run.rss_mb.items()))
 
 
-def _profile(stack: Stack, headers: dict[str, str], duration_s: float) -> None:
-    """A routed run at PROFILE_RATE_QPS, zero latency, with every Python process sampled."""
+def _profile(stack: Stack, headers: dict[str, str], rate: float, duration_s: float) -> None:
+    """A routed run at `rate`, zero latency, with every Python process sampled."""
     _set_latency(stack.emulator, 0.0)
+    _drain(stack.apps["routed"], headers)
     python_groups = [
         g for g in stack.groups if g.name.startswith("app-routed") or g.name in SERVICES
     ]
     recording = Recording(python_groups, PROFILE_DIR, duration_s).start()
-    result = _load(stack.apps["routed"], PROFILE_RATE_QPS, duration_s, headers)
+    result = _load(stack.apps["routed"], rate, duration_s, headers)
     answered = len(result.samples) - result.errors
-    print(f"[bench] profile: routed {PROFILE_RATE_QPS:g}/s, {answered} answered, {PROFILE_DIR}")
+    print(
+        f"[bench] profile: routed {rate:g}/s, {answered} answered, {result.errors} errors, "
+        f"files in {PROFILE_DIR}"
+    )
     for profile in recording.finish():
         text = profile.text(answered)
         print(text)
@@ -285,7 +327,7 @@ def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> dic
                     _print_run(run, result)
                     runs.append(run)
         if args.profile:
-            _profile(stack, headers, args.duration)
+            _profile(stack, headers, args.profile_rate, args.duration)
         stack_rss = {
             k: v for k, v in processes.rss_mb(stack.groups).items() if k != "app-direct"
         }
@@ -318,7 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S,
                         help=f"seconds of warm-up per path at {WARMUP_RATE_QPS:g}/s")
     parser.add_argument("--profile", action="store_true",
-                        help="py-spy every Python process in an extra routed run at 100/s")
+                        help="py-spy every Python process in an extra routed run")
+    parser.add_argument("--profile-rate", type=float, default=PROFILE_RATE_QPS,
+                        help=f"arrival rate of the profiled run (default {PROFILE_RATE_QPS:g})")
     args = parser.parse_args(argv)  # fmt: skip
     if any(rate <= 0 for rate in args.rates):
         parser.error("--rates must be positive")

@@ -4,8 +4,12 @@ For each process group it records a flame graph (`var/bench/<name>.svg`) and the
 collapsed stacks (`<name>.raw.txt`), then summarises where the CPU went: milliseconds
 per query by package (our own modules by their top-level package, libraries by their
 distribution, the standard library as `stdlib`) and by function, counting the frame
-that was running (self time). py-spy runs non-blocking (the process is not paused
-while sampled) and needs root or ptrace rights. The JVM, Redis and PostgreSQL are not
+that was running (self time). Only samples of a thread holding the GIL count
+(`--gil`): in these processes the GIL is what one query's Python work competes for,
+and a thread blocked in a wait would otherwise pass for busy. Work done in C without
+the GIL (librdkafka's own threads, socket I/O) is not in it; the main table's CPU
+per query is. py-spy runs non-blocking (the process is not paused while sampled)
+and needs root or ptrace rights. The JVM, Redis and PostgreSQL are not
 Python: their CPU per query is in the main table, not here.
 """
 
@@ -80,6 +84,7 @@ class Recording:
                             str(group.root),
                             "--subprocesses",
                             "--nonblocking",
+                            "--gil",
                             "--full-filenames",
                             "--nolineno",
                             "--rate",
