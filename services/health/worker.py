@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient
 from redis.asyncio import Redis
 
 from providers.base import Provider
+from providers.registry import select_providers
 from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName, utc_now
 from services.common.kafka_security import admin_config
@@ -85,8 +86,11 @@ class HealthService:
         providers: Mapping[ProviderName, Provider],
         count_partitions: Callable[[], int] | None = None,
     ) -> None:
+        """Raises providers.registry.UnknownProvider when a monitored provider has no client."""
         infra = settings.infra
-        monitored = {p: providers[p] for p in settings.monitored_providers}
+        # a name without a client (a typo in HEALTH_MONITORED_PROVIDERS, a provider the
+        # catalogue does not declare) stops start-up naming it and the known ones
+        monitored = select_providers(providers, settings.monitored_providers)
         self.ownership = ProviderOwnership(monitored)
         self.monitor = HealthMonitor(monitored, settings.thresholds(),
                                      publisher=settings.instance_id)

@@ -1,0 +1,77 @@
+"""A provider name nothing declares, or one a process's catalogue lacks, is refused or
+skipped by name in every service: never a bare KeyError that stops a process without
+saying why or dead-letters a query another step of its route could answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from providers.catalogue import Catalogue
+from providers.registry import UnknownProvider, build_providers, close_providers
+from providers.settings import ProviderSettings
+from services.common.producer import EventProducer
+from services.health.settings import HealthSettings
+from services.health.worker import HealthService
+
+UNREACHABLE = "http://127.0.0.1:1"
+"""Nothing connects in these tests; an address nobody answers on, should anything try."""
+
+DECLARED = """
+providers:
+  - name: acme
+    type: openai_compatible
+    base_url: https://api.acme.example/v1
+    api_key_env: ACME_API_KEY
+models:
+  - provider: acme
+    model_id: acme-chat
+    capabilities: {context_window: 32768}
+    pricing: {input_per_million_usd: 0.5, output_per_million_usd: 1.0, source: example}
+  - provider: gemini
+    model_id: gemini-2.5-flash
+    capabilities: {context_window: 1048576}
+    pricing: {input_per_million_usd: 0.3, output_per_million_usd: 2.5, source: example}
+"""
+
+
+@pytest.fixture
+def catalogue(tmp_path) -> Catalogue:
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(DECLARED)
+    return Catalogue.load(path)
+
+
+def test_a_misspelt_monitored_provider_stops_the_health_service_naming_it(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALTH_MONITORED_PROVIDERS", '["gemini", "perplexty"]')
+    providers = build_providers(ProviderSettings(emulator_url=UNREACHABLE), catalogue)
+    redis = Redis.from_url("redis://127.0.0.1:1")
+    try:
+        with pytest.raises(UnknownProvider) as caught:
+            HealthService(HealthSettings(), producer=EventProducer(config={}), redis=redis,
+                          providers=providers)
+        message = str(caught.value)
+        assert "no provider named 'perplexty'" in message
+        assert "perplexity" in message and "acme" in message  # the names that exist
+    finally:
+        asyncio.run(close_providers(providers))
+        asyncio.run(redis.aclose())
+
+
+def test_the_health_service_monitors_a_declared_provider(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALTH_MONITORED_PROVIDERS", '["acme", "gemini"]')
+    providers = build_providers(ProviderSettings(emulator_url=UNREACHABLE), catalogue)
+    redis = Redis.from_url("redis://127.0.0.1:1")
+    try:
+        service = HealthService(HealthSettings(), producer=EventProducer(config={}),
+                                redis=redis, providers=providers)
+        assert set(service.monitor.trackers) == {"acme", "gemini"}
+    finally:
+        asyncio.run(close_providers(providers))
+        asyncio.run(redis.aclose())
