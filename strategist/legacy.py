@@ -16,7 +16,9 @@ The books are asyncio (`SpendLedger`), run on this process's loop like the provi
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
 import uuid
 
 import redis
@@ -32,9 +34,11 @@ from schemas.base import ProviderName
 from schemas.completion import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
+from services.common.failures import retry_delay_s
 from services.common.spend import (
     CampaignUsage,
     Reservation,
+    ReserveOutcome,
     SpendLedger,
     budget_exhausted_error,
     max_call_cost_usd,
@@ -48,6 +52,9 @@ DIRECT_PROVIDER: ProviderName = "gemini"
 DIRECT_MODEL = GEMINI_PRO
 BOOKS_TIMEOUT_S = 10.0
 """Bound on one reserve or settle in the books (Redis, with its client's own retries)."""
+BOOKS_RETRY_WINDOW_S = 6.0
+"""How long a reservation is retried while Redis is unreachable (a restart takes a second
+or two): the direct path answers precisely when the infrastructure is in trouble."""
 BOOKS_UNAVAILABLE = "spend_unavailable"
 """The error prefix when the campaign's books could not be read: the call is not made."""
 
@@ -123,18 +130,12 @@ class DirectAnalyzer:
         spec = self._spec
         amount = max_call_cost_usd(spec, completion_request(query, spec, self._timeout_s))
         reservation_id = f"direct:{query.query_id}:{uuid.uuid4().hex}"  # each call is an expense
-        try:
-            outcome = self._runner.run(
-                self._ledger.reserve(
-                    query.campaign_id, reservation_id, amount, hold_s=self._timeout_s + 1.0
-                ),
-                BOOKS_TIMEOUT_S,
-            )
-        except (redis.RedisError, TimeoutError) as err:
+        outcome = self._reserve_patiently(query.query_id, query.campaign_id, reservation_id, amount)
+        if isinstance(outcome, BaseException):
             logger.error(
                 "direct path: query=%s not called, spend books unavailable (%s)",
                 query.query_id,
-                type(err).__name__,
+                type(outcome).__name__,
             )
             return (
                 f"{BOOKS_UNAVAILABLE}: the campaign's spend books (Redis) cannot be reached, "
@@ -147,6 +148,34 @@ class DirectAnalyzer:
                 [refusal_text(spec.provider, spec.model_id, amount, outcome.usage)],
             )
         return outcome.reservation
+
+    def _reserve_patiently(
+        self, query_id: str, campaign_id: str, reservation_id: str, amount: float
+    ) -> ReserveOutcome | BaseException:
+        """The books' answer, retried with backoff for `BOOKS_RETRY_WINDOW_S` while Redis
+        is unreachable; the last error when it stays away."""
+        give_up_at = time.monotonic() + BOOKS_RETRY_WINDOW_S
+        assert self._ledger is not None
+        for attempt in itertools.count(1):
+            try:
+                return self._runner.run(
+                    self._ledger.reserve(
+                        campaign_id, reservation_id, amount, hold_s=self._timeout_s + 1.0
+                    ),
+                    BOOKS_TIMEOUT_S,
+                )
+            except (redis.RedisError, TimeoutError) as err:
+                delay_s = retry_delay_s(attempt)
+                if time.monotonic() + delay_s >= give_up_at:
+                    return err
+                logger.warning(
+                    "direct path: query=%s spend books unavailable (%s); retrying in %.1fs",
+                    query_id,
+                    type(err).__name__,
+                    delay_s,
+                )
+                time.sleep(delay_s)
+        raise AssertionError("unreachable")  # itertools.count never ends
 
     def _settle(self, held: Reservation | None, result: AttemptResult) -> CampaignUsage | None:
         """Book the call by its outcome. A failure is logged, not raised: the caller gets

@@ -8,8 +8,11 @@ cannot cover it gets `budget_exhausted` (HTTP 402) and Gemini is never called.
 from __future__ import annotations
 
 import concurrent.futures
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -34,7 +37,9 @@ from strategist.legacy import BOOKS_UNAVAILABLE, DirectAnalyzer
 from strategist.loop import LoopRunner
 from strategist.router import _finished
 from tests.support.emulator_server import running_emulator
+from tests.support.forwarder import forwarder
 from tests.support.kafka import delete_namespace
+from tests.support.processes import free_port
 
 REASON = "Intelligent routing is switched off"
 TIMEOUT_S = 10.0
@@ -163,3 +168,36 @@ def test_without_its_books_the_direct_path_does_not_pay(emulator_url: str, names
         assert response.status == "failed"
         assert (response.error or "").startswith(BOOKS_UNAVAILABLE)
         assert gemini_calls(emulator_url) == 0
+
+
+REDIS_BACK_AFTER_S = 1.0
+"""A Redis restart: the books answer again this long after the first reservation try."""
+
+
+def test_the_direct_path_waits_out_a_short_redis_restart(
+    emulator_url: str, redis_url: str, namespace: str
+) -> None:
+    """The direct path answers when Kafka is in trouble, often with Redis restarting too: a
+    second without its books must not turn the answer into `spend_unavailable`."""
+    port = free_port()
+    target = urlparse(redis_url)
+    books_url = redis_url.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{port}")
+    back, done = threading.Event(), threading.Event()
+
+    def come_back() -> None:
+        time.sleep(REDIS_BACK_AFTER_S)
+        with forwarder(port, f"{target.hostname}:{target.port}"):
+            back.set()
+            done.wait(30)
+
+    thread = threading.Thread(target=come_back, daemon=True)
+    thread.start()
+    try:
+        for direct in direct_analyzer(emulator_url, books_url, namespace):
+            response = direct.analyze(query_for("c-books-back"), reason=REASON)
+            assert back.is_set()
+            assert response.status == "completed", response.error
+            assert gemini_calls(emulator_url) == 1
+    finally:
+        done.set()
+        thread.join(5)
