@@ -10,6 +10,7 @@ from services.common.once import Once
 from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.common.runner import make_producer, make_set_aside, run_service
+from services.common.spend import SpendLedger
 from services.scorer.calibration import CalibrationView, start_following
 from services.scorer.cross_check import ProviderCrossCheck
 from services.scorer.feedback import FeedbackTally, build_feedback_worker
@@ -53,6 +54,7 @@ def main() -> None:
                 timeout_s=settings.cross_check_timeout_s,
                 once=once,
                 keys=keys,
+                ledger=SpendLedger(redis=redis, namespace=infra.topic_namespace),
             ),
             topics=infra.topics,
             calibration=calibration,

@@ -17,6 +17,8 @@ from schemas.completion import Answer, CompletionProduced
 from schemas.response import AnalysisResponded, Confidence
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing, derived_outputs
+from services.scorer.cross_check import COMPONENT as CROSS_CHECK
+from services.scorer.cross_check import CrossCheckOutcome
 from services.scorer.escalation import (
     EscalationPolicy,
     escalate,
@@ -40,9 +42,10 @@ class ResultWriter(Protocol):
 
 
 class CrossCheck(Protocol):
-    """Asks a second model the same question; returns (agreement, cost) or None."""
+    """Asks a second model the same question: its agreement and cost, why it was skipped
+    (e.g. the campaign's budget cannot cover it), or None when no check was wanted."""
 
-    async def check(self, completion: CompletionProduced) -> tuple[float, float] | None: ...
+    async def outcome(self, completion: CompletionProduced) -> CrossCheckOutcome | None: ...
 
 
 class EscalationDecisions(Protocol):
@@ -144,10 +147,10 @@ class Scorer:
         confidence = None
         extra_cost = 0.0
         if answer is not None:
-            checked = await self._cross_check.check(completion)
+            checked = await self._cross_check.outcome(completion)
             agreement = None
             if checked is not None:
-                agreement, extra_cost = checked
+                agreement, extra_cost = checked.agreement, checked.cost_usd
             escalation = completion.query.escalation
             confidence = score_answer(
                 answer=answer,
@@ -160,6 +163,11 @@ class Scorer:
                 ),
                 calibration=self._calibration.current(),
             )
+            skipped = checked.skipped_component() if checked is not None else None
+            if skipped is not None:  # wanted, not run (budget): say so in the breakdown
+                confidence = confidence.model_copy(
+                    update={"components": {**confidence.components, CROSS_CHECK: skipped}}
+                )
         return Scored(completion, answer, confidence, extra_cost)
 
     async def _escalation_of(self, scored: Scored) -> QueryClassified | None:

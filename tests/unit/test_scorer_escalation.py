@@ -67,7 +67,7 @@ class Results:
 
 
 class NoCrossCheck:
-    async def check(self, completion: CompletionProduced) -> tuple[float, float] | None:
+    async def outcome(self, completion: CompletionProduced) -> None:
         return None
 
 

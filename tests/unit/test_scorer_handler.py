@@ -13,6 +13,7 @@ from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.classifier.handler import classify
+from services.scorer.cross_check import CrossCheckOutcome
 from services.scorer.handler import Scorer
 
 TOPICS = TopicNames("unit")
@@ -45,11 +46,16 @@ class Results:
 
 
 class FixedCrossCheck:
+    """(agreement, cost), a CrossCheckOutcome as it is, or None (no check wanted)."""
+
     def __init__(self, result):
         self.result = result
 
-    async def check(self, completion):
-        return self.result
+    async def outcome(self, completion):
+        if self.result is None or isinstance(self.result, CrossCheckOutcome):
+            return self.result
+        agreement, cost = self.result
+        return CrossCheckOutcome(agreement=agreement, cost_usd=cost)
 
 
 def _completion(query_text: str, answer: Answer | None, attempts, **options) -> CompletionProduced:
@@ -165,6 +171,22 @@ def test_cross_check_adds_component_and_cost() -> None:
     )
     assert response.confidence.components["cross_validation"].value == 0.8
     assert response.routing.cost_usd == round(0.0051 + 0.0004, 8)
+
+
+def test_a_cross_check_the_budget_could_not_cover_is_shown_as_not_run() -> None:
+    attempts = [
+        AttemptSummary(provider="perplexity", model="sonar", outcome="success", cost_usd=0.0051)
+    ]
+    skipped = CrossCheckOutcome(agreement=None, skipped="budget_exhausted: limit $1.00 reached")
+    response = asyncio.run(
+        _scorer(Results(), cross=skipped).score(
+            _completion("latest polls in Arizona this week", SONAR_ANSWER, attempts)
+        )
+    )
+    component = response.confidence.components["cross_validation"]
+    assert component.weight == 0.0 and "budget_exhausted" in component.detail
+    assert response.routing.cost_usd == 0.0051
+    assert response.status == "completed"
 
 
 def test_failed_completion_has_no_confidence_and_says_why() -> None:
