@@ -108,7 +108,7 @@ def build_route(
     `named_route`); a name the catalogue does not hold leaves the tier's route, with a
     reason saying so (the app refuses unknown names, so only a catalogue that differs
     between app and classifier gets here)."""
-    tier_route = _tier_route(classification, options)
+    tier_route = _tier_route(classification, options, catalogue)
     if options.model is None:
         return tier_route
     spec = find_model(catalogue, options.model)
@@ -172,8 +172,11 @@ def named_route(
     return route
 
 
-def _tier_route(classification: Classification, options: QueryOptions) -> list[RouteStep]:
-    """The route the tier gives (no named model)."""
+def _tier_route(
+    classification: Classification, options: QueryOptions, catalogue: Catalogue
+) -> list[RouteStep]:
+    """The route the tier gives (no named model); `catalogue` gives the model of a
+    provider the caller restricts the route to when the tier's route has none."""
     tier, why = _tier_and_why(classification, options)
     if tier == "live":
         deep = classification.deep_analysis or classification.tier is None and (
@@ -245,7 +248,7 @@ def _tier_route(classification: Classification, options: QueryOptions) -> list[R
     if options.providers:
         allowed = set(options.providers)
         filtered = [step for step in route if step.provider in allowed]
-        route = filtered or [_default_step(options.providers[0])]
+        route = filtered or _restricted_route(options.providers, catalogue)
     return route
 
 
@@ -264,11 +267,40 @@ DEFAULT_MODEL: dict[ProviderName, str] = {
     "perplexity": SONAR,
     "local": LOCAL_MODEL,
 }
+"""The model a route restricted to a built-in provider uses when the tier's route has none."""
+NO_MODEL = "(no model)"
+"""The model of a restricted route's step for a provider the catalogue has no model of."""
 
 
-def _default_step(provider: ProviderName) -> RouteStep:
-    return RouteStep(
-        provider=provider,
-        model=DEFAULT_MODEL[provider],
-        reason="caller restricted the providers",
-    )
+def default_model(provider: ProviderName, catalogue: Catalogue) -> str | None:
+    """The model a route restricted to `provider` uses: the built-in default when the
+    catalogue holds it, else the provider's first catalogued model (a declared provider),
+    else the built-in default; None when the provider has none at all."""
+    catalogued = [spec.model_id for spec in catalogue.for_provider(provider)]
+    built_in = DEFAULT_MODEL.get(provider)
+    if built_in is not None and (built_in in catalogued or not catalogued):
+        return built_in
+    return catalogued[0] if catalogued else None
+
+
+def _restricted_route(providers: Sequence[ProviderName], catalogue: Catalogue) -> list[RouteStep]:
+    """The route when the tier's route has no step on the providers the caller allows:
+    each allowed provider's default model, in the caller's order. When none has a model
+    (the app refuses such names, so only a catalogue that differs between app and
+    classifier gets here), one step whose reason says so; the dispatcher skips it."""
+    reason = f"caller restricted the providers to {', '.join(providers)}"
+    route = [
+        RouteStep(provider=provider, model=model, reason=reason)
+        for provider in providers
+        if (model := default_model(provider, catalogue)) is not None
+    ]
+    if route:
+        return route
+    return [
+        RouteStep(
+            provider=providers[0],
+            model=NO_MODEL,
+            reason=f"{reason}, but the classifier's catalogue (CATALOGUE_PATH) has no model "
+            f"of {' or '.join(providers)}: nothing can answer",
+        )
+    ]

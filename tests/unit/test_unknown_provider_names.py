@@ -9,9 +9,13 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from providers.catalogue import Catalogue
+from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
 from providers.registry import UnknownProvider, build_providers, close_providers
 from providers.settings import ProviderSettings
+from schemas.classified import Classification, RouteStep
+from schemas.query import QueryOptions, QueryRequested
+from services.classifier.handler import classify
+from services.classifier.model_route import build_route
 from services.common.producer import EventProducer
 from services.health.settings import HealthSettings
 from services.health.worker import HealthService
@@ -25,11 +29,19 @@ providers:
     type: openai_compatible
     base_url: https://api.acme.example/v1
     api_key_env: ACME_API_KEY
+  - name: beta
+    type: openai_compatible
+    base_url: https://api.beta.example/v1
+    api_key_env: BETA_API_KEY
 models:
   - provider: acme
     model_id: acme-chat
     capabilities: {context_window: 32768}
     pricing: {input_per_million_usd: 0.5, output_per_million_usd: 1.0, source: example}
+  - provider: beta
+    model_id: beta-large
+    capabilities: {context_window: 32768}
+    pricing: {input_per_million_usd: 1.0, output_per_million_usd: 2.0, source: example}
   - provider: gemini
     model_id: gemini-2.5-flash
     capabilities: {context_window: 1048576}
@@ -75,3 +87,39 @@ def test_the_health_service_monitors_a_declared_provider(
     finally:
         asyncio.run(close_providers(providers))
         asyncio.run(redis.aclose())
+
+
+STANDARD = Classification(
+    complexity=0.4, needs_live_data=False, analysis_type="general", cost_sensitive=False,
+    tier="standard",
+)
+
+
+def _models(route: list[RouteStep]) -> list[tuple[str, str]]:
+    return [(step.provider, step.model) for step in route]
+
+
+def test_a_query_restricted_to_a_declared_provider_is_routed_to_its_model(
+    catalogue: Catalogue,
+) -> None:
+    query = QueryRequested(query_id="q1", query="Summarise the county results",
+                           options=QueryOptions(providers=["acme"]))
+    classified = classify(query, catalogue=catalogue)
+    assert _models(classified.route) == [("acme", "acme-chat")]
+    assert "caller restricted the providers to acme" in classified.route[0].reason
+
+
+def test_a_restricted_route_keeps_the_callers_order_as_its_fallbacks(
+    catalogue: Catalogue,
+) -> None:
+    route = build_route(STANDARD, QueryOptions(providers=["beta", "nobody", "acme"]), catalogue)
+    assert _models(route) == [("beta", "beta-large"), ("acme", "acme-chat")]
+
+
+def test_a_restricted_provider_with_no_model_gives_a_route_that_says_so() -> None:
+    """The app refuses such names; a classifier whose catalogue differs still publishes a
+    route (never a dead letter) whose reason says why nothing can answer."""
+    route = build_route(STANDARD, QueryOptions(providers=["acme"]), DEFAULT_CATALOGUE)
+    assert len(route) == 1 and route[0].provider == "acme"
+    assert "no model of acme" in route[0].reason
+
