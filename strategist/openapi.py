@@ -120,7 +120,8 @@ _INVALID_OR_BLOCKED = Reply(
     ErrorBody,
 )
 _NO_STORE = Reply(
-    "The result store (Redis) or the key store is unreachable; retry.",
+    "The result store (Redis) or the key store is unreachable, or (error code "
+    "`spend_unavailable`) the campaign's budget books were, so no paid call was made; retry.",
     ErrorBody,
     ("Retry-After",),
 )

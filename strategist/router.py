@@ -39,6 +39,7 @@ from providers.catalogue import cached_catalogue
 from schemas.completion import AttemptSummary
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
+from services.common.spend import BUDGET_EXHAUSTED
 from strategist.analysis_id import created_with_key
 from strategist.auth import Caller, current_caller
 from strategist.errors import ApiError
@@ -49,6 +50,7 @@ from strategist.feedback import (
     feedback_desk,
     feedback_event,
 )
+from strategist.legacy import BOOKS_UNAVAILABLE
 from strategist.pipeline import PipelineUnavailable
 from strategist.provider_view import provider_view
 from strategist.request import AnalysisRequest, parse_analysis_request, parse_feedback_request
@@ -62,8 +64,8 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("strategist_api", __name__, url_prefix="/api/v1/strategist")
 
 POLL_AFTER_S = 1
-BUDGET_EXHAUSTED = "budget_exhausted"
-"""The dispatcher's error when the campaign's monthly limit cannot cover the query."""
+SPEND_UNAVAILABLE_RETRY_AFTER_S = 5
+"""The direct path made no paid call because the budget books (Redis) were unreachable."""
 CONTENT_BLOCKED = "content_blocked"
 """The attempt error kind of a safety refusal (providers/errors.py ContentBlocked)."""
 CONTENT_BLOCKED_STATUS = 422
@@ -107,10 +109,20 @@ def _finished(response: AnalysisResponded, *, failed_status: int) -> Response:
     blocked = blocked_attempt(response)
     if blocked is not None:
         return content_blocked(response, blocked).response()
+    error = response.error or ""
+    if failed_status != 200 and error.startswith(BOOKS_UNAVAILABLE):
+        # POST: nothing was paid or answered (the budget books were unreachable): retry.
+        return ApiError(
+            503,
+            BOOKS_UNAVAILABLE,
+            error,
+            headers={"Retry-After": str(SPEND_UNAVAILABLE_RETRY_AFTER_S)},
+            analysis_id=response.analysis_id,
+        ).response()
     body = jsonify(response.model_dump(mode="json"))
     if response.status == "completed":
         body.status_code = 200
-    elif (response.error or "").startswith(BUDGET_EXHAUSTED):
+    elif error.startswith(BUDGET_EXHAUSTED):
         body.status_code = 402  # same body: `error` gives the reason
     else:
         body.status_code = failed_status

@@ -167,6 +167,7 @@ def test_without_its_books_the_direct_path_does_not_pay(emulator_url: str, names
         response = direct.analyze(query_for("c-no-books"), reason=REASON)
         assert response.status == "failed"
         assert (response.error or "").startswith(BOOKS_UNAVAILABLE)
+        assert status_code(response) == 503  # retry: nothing was paid or answered
         assert gemini_calls(emulator_url) == 0
 
 

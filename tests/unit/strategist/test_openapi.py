@@ -30,6 +30,7 @@ from tests.unit.strategist.conftest import (
     make_settings,
 )
 from tests.unit.strategist.fakes import answered
+from tests.unit.strategist.test_content_blocked import blocked
 from tests.unit.strategist.test_feedback import feedback_scenario
 
 Faked = Callable[..., FakedApp]
@@ -153,6 +154,8 @@ def _get_analysis(faked: Faked, status: int) -> TestResponse:
         parts.store.save(answered(query))
     if status == 402:
         parts.store.save(out_of_budget(query))
+    if status == 422:
+        parts.store.save(blocked(query))
     if status == 404:
         url = f"{API}/analyses/0123456789abcdef0123456789abcdef"
     if status == 503:
