@@ -30,32 +30,19 @@ from dataclasses import dataclass, field
 from providers.base import CompletionRequest
 from providers.catalogue import ModelSpec
 from schemas.completion import AttemptSummary
-from services.common.spend import CampaignUsage, Reservation, SpendLedger
+from services.common.spend import (
+    BUDGET_EXHAUSTED,
+    CampaignUsage,
+    Reservation,
+    SpendLedger,
+    budget_exhausted_error,
+    is_paid_model,
+    max_call_cost_usd,
+    refusal_text,
+    settled_cost_usd,
+)
 
 logger = logging.getLogger(__name__)
-
-INPUT_OVERHEAD_TOKENS = 64
-"""Tokens a chat template adds around the system and user messages (role markers)."""
-BUDGET_EXHAUSTED = "budget_exhausted"
-"""The prefix of a completion's error when the campaign's limit stopped every paid model
-(the app answers 402 Payment Required)."""
-
-
-def max_input_tokens(request: CompletionRequest) -> int:
-    """An upper bound on the prompt's tokens: a BPE token covers at least one UTF-8 byte."""
-    text = request.prompt + (request.system or "")
-    return len(text.encode()) + INPUT_OVERHEAD_TOKENS
-
-
-def max_cost_usd(spec: ModelSpec, request: CompletionRequest) -> float:
-    """The most one call can cost: the bound on input and the request's output cap."""
-    return spec.cost_usd(max_input_tokens(request), request.max_output_tokens)
-
-
-def is_paid(spec: ModelSpec) -> bool:
-    p = spec.pricing
-    return p.input_per_million_usd > 0 or p.output_per_million_usd > 0 or p.per_request_usd > 0
-
 
 @dataclass(frozen=True)
 class Hold:
@@ -91,8 +78,8 @@ class CampaignSpend:
         self, spec: ModelSpec, request: CompletionRequest, attempt_id: str, hold_s: float
     ) -> Hold | None:
         """Hold the attempt's maximum cost; None when the limit cannot cover it."""
-        amount = max_cost_usd(spec, request)
-        if self.ledger is None or self.campaign_id is None or not is_paid(spec):
+        amount = max_call_cost_usd(spec, request)
+        if self.ledger is None or self.campaign_id is None or not is_paid_model(spec):
             return Hold(attempt_id, amount, None)
         if self.limit_usd is None:
             return Hold(attempt_id, amount, None)
@@ -105,10 +92,7 @@ class CampaignSpend:
             )
         self.last = outcome.usage
         if outcome.reservation is None:
-            self.refusals.append(
-                f"{spec.provider}/{spec.model_id} needs up to ${amount:.6f}, "
-                f"${outcome.usage.remaining_usd or 0.0:.6f} left"
-            )
+            self.refusals.append(refusal_text(spec.provider, spec.model_id, amount, outcome.usage))
             return None
         return Hold(reservation_id, amount, outcome.reservation)
 
@@ -116,7 +100,7 @@ class CampaignSpend:
         """Book the attempt's cost by its outcome (see the module docstring)."""
         if self.ledger is None or self.campaign_id is None:
             return
-        cost = {"success": summary.cost_usd, "timeout": hold.max_cost_usd}.get(summary.outcome, 0.0)
+        cost = settled_cost_usd(summary.outcome, summary.cost_usd, hold.max_cost_usd)
         if cost > hold.max_cost_usd and hold.reservation is not None:
             logger.warning(
                 "campaign=%s attempt=%s cost $%.6f exceeds its reservation $%.6f",
@@ -143,9 +127,11 @@ class CampaignSpend:
 
     def exhausted_error(self, later: str | None) -> str:
         """The completion's error when the limit refused paid models and nothing answered."""
-        limit = self.limit_usd or 0.0
-        error = (
-            f"{BUDGET_EXHAUSTED}: campaign {self.campaign_id} has reached its monthly spend "
-            f"limit of ${limit:.2f} ({'; '.join(self.refusals)})"
-        )
+        error = budget_exhausted_error(self.campaign_id or "", self.limit_usd, self.refusals)
         return f"{error}; then {later}" if later else error
+
+
+__all__ = ["BUDGET_EXHAUSTED", "CampaignSpend", "Hold", "is_paid", "max_cost_usd"]
+is_paid = is_paid_model
+max_cost_usd = max_call_cost_usd
+"""Names route_walk.py and the tests import from here: the shared rules, not copies."""

@@ -8,8 +8,10 @@ import pytest
 
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO, LOCAL_MODEL, SONAR
+from services.common.spend import CALL_INPUT_OVERHEAD_TOKENS as INPUT_OVERHEAD_TOKENS
 from services.common.spend import _usage, month_of, to_micro_usd
-from services.dispatcher.spending import INPUT_OVERHEAD_TOKENS, is_paid, max_cost_usd
+from services.common.spend import is_paid_model as is_paid
+from services.common.spend import max_call_cost_usd as max_cost_usd
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from services.common.spend import (
     refusal_text,
     settled_cost_usd,
 )
-from services.dispatcher.spending import is_paid, max_cost_usd
 
 REQUEST = CompletionRequest(
     prompt="Wie steht es um die Wahlbeteiligung in Arizona? 📊", model="m",
@@ -36,12 +35,12 @@ def test_a_call_is_booked_by_its_outcome(outcome: str, booked: float) -> None:
     assert settled_cost_usd(outcome, 0.002, 0.05) == booked
 
 
-@pytest.mark.parametrize("model", [(("gemini", GEMINI_PRO)), ("gemini", GEMINI_FLASH),
-                                   ("perplexity", SONAR), ("local", LOCAL_MODEL)])  # fmt: skip
-def test_every_payer_bounds_a_call_as_the_dispatcher_does(model: tuple[str, str]) -> None:
-    spec = DEFAULT_CATALOGUE.get(*model)
-    assert max_call_cost_usd(spec, REQUEST) == max_cost_usd(spec, REQUEST)
-    assert is_paid_model(spec) == is_paid(spec)
+def test_only_the_local_model_is_free() -> None:
+    paid = {m: is_paid_model(DEFAULT_CATALOGUE.get(*m)) for m in
+            [("gemini", GEMINI_PRO), ("gemini", GEMINI_FLASH), ("perplexity", SONAR),
+             ("local", LOCAL_MODEL)]}  # fmt: skip
+    assert paid == {("gemini", GEMINI_PRO): True, ("gemini", GEMINI_FLASH): True,
+                    ("perplexity", SONAR): True, ("local", LOCAL_MODEL): False}  # fmt: skip
 
 
 def test_the_bound_covers_every_prompt_byte_and_the_output_cap() -> None:
