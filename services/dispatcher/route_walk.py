@@ -1,9 +1,11 @@
 """One walk along a query's route: skip, attempt, retry the same model, fail over.
 
 What each fault leads to is decided in failover.py; this module carries it out. A step is
-skipped when its provider asked us to wait (Retry-After), the health stream marks it
-down, its circuit is open (circuits.py), an earlier model refused the input as too long
-for a window no smaller than this one's, or the budget is spent. Each attempt's limits
+skipped when this process cannot call its model (the dispatcher's catalogue lacks it, or
+its provider has no client: catalogues that differ between processes), its provider asked
+us to wait (Retry-After), the health stream marks it down, its circuit is open
+(circuits.py), an earlier model refused the input as too long for a window no smaller than
+this one's, or the budget is spent. Each attempt's limits
 come from the route budget (budget.py); attempts themselves are run by attempts.py.
 """
 
@@ -59,6 +61,8 @@ LOCAL_FOR_BUDGET = (
     "budget: the campaign's monthly spend limit cannot cover the paid models; "
     "the local model costs nothing"
 )
+UNKNOWN_MODEL = "unknown_model"
+"""The error kind of a step skipped because this process cannot call its model."""
 LOCAL_PROVIDER = "local"
 RETRY_JITTER = 0.5
 """A same-model retry waits its backoff times 1 to 1 + this (spreads a burst of retries)."""
@@ -150,7 +154,9 @@ class RouteWalk:
         deadline = Deadline(self._limits.route_budget_s)
         spend = await CampaignSpend.open(self._ledger, classified.query.campaign_id, delivery)
         route = list(classified.route)
-        limits = [self._step_limits(step) for step in route]
+        limits = [
+            None if self._uncallable(step) else self._step_limits(step) for step in route
+        ]
         forced = self._forced_step(route)
         walk = _Walk()
         index = -1
@@ -161,15 +167,20 @@ class RouteWalk:
             if skip is not None:
                 walk.summaries.append(skip)
                 continue
-            stop = await self._step(classified, step, limits[index], limits[index + 1 :],
-                                    deadline, spend, walk)  # fmt: skip
+            own = limits[index]
+            assert own is not None  # an uncallable step is skipped above
+            later = [s for s in limits[index + 1 :] if s is not None]
+            stop = await self._step(classified, step, own, later, deadline, spend, walk)
             if walk.answer is not None or stop:
                 break
         error = walk.error
         if walk.answer is None and spend.refusals:
             error = spend.exhausted_error(error)
         elif walk.answer is None and error is None:
+            reasons = dict.fromkeys(s.error_message for s in walk.summaries if s.error_message)
             error = "no provider in the route could be tried"
+            if reasons:
+                error += ": " + "; ".join(reasons)
         elif walk.answer is None and forced is not None:
             step = route[forced]
             error = (
@@ -274,7 +285,7 @@ class RouteWalk:
     def _add_local_step(
         self,
         route: list[RouteStep],
-        limits: list[StepLimits],
+        limits: list[StepLimits | None],
         spend: CampaignSpend,
         answer: Answer | None,
     ) -> bool:
@@ -313,6 +324,20 @@ class RouteWalk:
             hosted_cap_s=self._limits.attempt_timeout_cap_s,
         )
 
+    def _uncallable(self, step: RouteStep) -> str | None:
+        """Why this process cannot call the step's model (None: it can). The classifier
+        built the route from its own catalogue; a dispatcher whose catalogue differs
+        skips the step instead of dead-lettering the query."""
+        callable_here = step.provider in self._providers and any(
+            spec.model_id == step.model for spec in self._catalogue.for_provider(step.provider)
+        )
+        if callable_here:
+            return None
+        return (
+            f"{step.provider}/{step.model} is not in the dispatcher's catalogue "
+            f"(CATALOGUE_PATH) or has no client"
+        )
+
     def _unavailable(self, step: RouteStep) -> bool:
         return (
             self._health.is_down(step.provider)
@@ -323,13 +348,14 @@ class RouteWalk:
     def _forced_step(self, route: Sequence[RouteStep]) -> int | None:
         """When no step is available, the one tried anyway: a false alarm must not stop all
         traffic. The last step not cooling down (its Retry-After is a certain refusal), else
-        the last step."""
-        if not all(self._unavailable(step) for step in route):
+        the last step. Never a step this process cannot call; None when there is none."""
+        callable_steps = [i for i, step in enumerate(route) if not self._uncallable(step)]
+        if not callable_steps or not all(self._unavailable(route[i]) for i in callable_steps):
             return None
-        for index in range(len(route) - 1, -1, -1):
+        for index in reversed(callable_steps):
             if self._cooldowns.remaining_s(route[index].provider) <= 0:
                 return index
-        return len(route) - 1
+        return callable_steps[-1]
 
     def _skip(
         self,
@@ -339,6 +365,9 @@ class RouteWalk:
         route: Sequence[RouteStep],
         walk: _Walk,
     ) -> AttemptSummary | None:
+        uncallable = self._uncallable(step)
+        if uncallable is not None:
+            return _skipped(step, UNKNOWN_MODEL, uncallable)
         window = self._catalogue.get(step.provider, step.model).capabilities.context_window
         if context_too_small(walk.refused_window, window):
             return _skipped(

@@ -9,16 +9,18 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
+from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, LOCAL_MODEL, Catalogue
 from providers.registry import UnknownProvider, build_providers, close_providers
 from providers.settings import ProviderSettings
-from schemas.classified import Classification, RouteStep
+from schemas.classified import Classification, QueryClassified, RouteStep
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
-from services.classifier.model_route import build_route
+from services.classifier.model_route import NO_MODEL, build_route
 from services.common.producer import EventProducer
+from services.dispatcher.route_walk import UNKNOWN_MODEL
 from services.health.settings import HealthSettings
 from services.health.worker import HealthService
+from tests.unit.dispatcher_fakes import ScriptedProvider, completion_of, make_dispatcher
 
 UNREACHABLE = "http://127.0.0.1:1"
 """Nothing connects in these tests; an address nobody answers on, should anything try."""
@@ -123,3 +125,44 @@ def test_a_restricted_provider_with_no_model_gives_a_route_that_says_so() -> Non
     assert len(route) == 1 and route[0].provider == "acme"
     assert "no model of acme" in route[0].reason
 
+
+
+def _classified(*steps: tuple[str, str]) -> QueryClassified:
+    """A query whose route the classifier built from a catalogue the dispatcher lacks."""
+    return QueryClassified(
+        query=QueryRequested(query_id="q1", query="Draft a canvassing script"),
+        classification=STANDARD,
+        route=[RouteStep(provider=p, model=m, reason="test route") for p, m in steps],
+    )
+
+
+def test_a_route_step_the_dispatchers_catalogue_lacks_is_skipped_and_the_rest_answers() -> None:
+    gemini = ScriptedProvider("gemini")
+    dispatcher = make_dispatcher([gemini, ScriptedProvider("local")])  # built-in catalogue
+    route = _classified(("acme", "acme-chat"), ("gemini", "gemini-9-ultra"),
+                        ("gemini", GEMINI_FLASH))  # fmt: skip
+    completion = completion_of(asyncio.run(dispatcher.handle(route)))
+    assert completion.status == "succeeded" and completion.answer is not None
+    assert (completion.answer.provider, completion.answer.model) == ("gemini", GEMINI_FLASH)
+    assert [(a.provider, a.model, a.outcome, a.error_kind) for a in completion.attempts] == [
+        ("acme", "acme-chat", "skipped", UNKNOWN_MODEL),
+        ("gemini", "gemini-9-ultra", "skipped", UNKNOWN_MODEL),
+        ("gemini", GEMINI_FLASH, "success", None),
+    ]
+    assert completion.attempts[0].error_message == (
+        "acme/acme-chat is not in the dispatcher's catalogue (CATALOGUE_PATH) or has no client"
+    )
+    assert [call.model for call in gemini.calls] == [GEMINI_FLASH]
+
+
+def test_a_route_the_dispatcher_can_call_none_of_fails_saying_why() -> None:
+    """A failed completion the caller can read, not a dead-lettered query."""
+    dispatcher = make_dispatcher([ScriptedProvider("gemini")])  # no client for local
+    completion = completion_of(
+        asyncio.run(dispatcher.handle(_classified(("acme", NO_MODEL), ("local", LOCAL_MODEL))))
+    )
+    assert completion.status == "failed"
+    assert [a.outcome for a in completion.attempts] == ["skipped", "skipped"]
+    assert completion.error is not None
+    assert "acme/(no model) is not in the dispatcher's catalogue" in completion.error
+    assert f"local/{LOCAL_MODEL} is not in the dispatcher's catalogue" in completion.error
