@@ -57,7 +57,7 @@ test: setup
 	@scripts/with-infra.sh $(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
-	@scripts/with-infra.sh bash -c '$(PY) -m bench && $(PY) -m bench.transactions && $(PY) -m bench.classifier'
+	@scripts/with-infra.sh bash -c '$(PY) -m bench.transactions && $(PY) -m bench.classifier && $(PY) -m bench.openai_ttft && $(PY) -m bench'
 
 eval: up
 	@$(PY) -m evaluation $(EVAL_ARGS)
@@ -81,7 +81,7 @@ lint: setup
 	echo "[lint] mypy $(MYPY_PATHS)"; .venv/bin/mypy $(MYPY_PATHS) || rc=1; \
 	echo "[lint] shellcheck -x scripts/*.sh .ci/run"; shellcheck -x scripts/*.sh .ci/run || rc=1; \
 	echo "[lint] docker-compose -f docker-compose.yml config -q"; \
-	docker-compose -f docker-compose.yml config -q || rc=1; \
+	REDIS_PASSWORD=lint-check docker-compose -f docker-compose.yml config -q || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "[lint] FAILED"; else echo "[lint] all clean"; fi; \
 	exit $$rc
 

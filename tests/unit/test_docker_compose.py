@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from providers.settings import ProviderSettings
 from services.common.settings import InfraSettings
@@ -56,11 +58,20 @@ def test_python_services_run_the_same_commands_as_the_scripts() -> None:
     assert "strategist:create_app()" in COMPOSE["services"]["app"]["command"]
 
 
+def _aliases(settings: type[BaseSettings]) -> set[str]:
+    """Environment names a field reads besides its own (`validation_alias` choices)."""
+    names: set[str] = set()
+    for field in settings.model_fields.values():
+        if isinstance(field.validation_alias, AliasChoices):
+            names |= {c for c in field.validation_alias.choices if isinstance(c, str)}
+    return {name.upper() for name in names}
+
+
 def test_compose_environment_uses_the_settings_names() -> None:
     env = COMPOSE["services"]["dispatcher"]["environment"]
     known = {name.upper() for name in InfraSettings.model_fields} | {
         name.upper() for name in ProviderSettings.model_fields
-    } | {"DATABASE_URL"}
+    } | {"DATABASE_URL"} | _aliases(ProviderSettings)
     assert set(env) <= known, f"unknown env names: {set(env) - known}"
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
 
@@ -100,7 +111,7 @@ def test_stop_grace_outlasts_the_drain_in_compose_and_the_scripts() -> None:
 def test_redis_keeps_an_append_only_file_on_a_volume() -> None:
     """Stored answers survive a Redis restart, as with scripts/redis.sh."""
     redis = COMPOSE["services"]["redis"]
-    command = redis["command"]
+    command = redis["command"][-1].removeprefix("exec ").split()
     assert command[0] == "redis-server"
     options = dict(zip(command[1::2], command[2::2], strict=True))
     assert options["--appendonly"] == "yes" and options["--appendfsync"] == "everysec"
@@ -108,6 +119,18 @@ def test_redis_keeps_an_append_only_file_on_a_volume() -> None:
     assert target == "/data" and volume in COMPOSE["volumes"]
     script = (ROOT / "scripts" / "redis.sh").read_text()
     assert "--appendonly yes --appendfsync everysec" in script
+
+
+def test_redis_requires_the_password_every_client_is_given() -> None:
+    """No default secret: compose refuses to start without REDIS_PASSWORD, the server
+    requires it, and every Python service's REDIS_URL carries it."""
+    redis = COMPOSE["services"]["redis"]
+    required = "${REDIS_PASSWORD:?"
+    assert redis["environment"]["REDIS_PASSWORD"].startswith(required)
+    assert '--requirepass "$$REDIS_PASSWORD"' in redis["command"][-1]
+    assert redis["environment"]["REDISCLI_AUTH"].startswith(required)  # the healthcheck
+    url = COMPOSE["x-python-env"]["REDIS_URL"]
+    assert url.startswith("redis://:" + required) and url.endswith("@redis:6379/0")
 
 
 def test_the_image_contains_every_package_the_project_installs() -> None:
