@@ -1,8 +1,10 @@
 """The providers health view: latest status per provider, with its catalogue models.
 
-The health service keeps the newest ProviderStatus per provider in a Redis hash;
-a provider it has not reported on yet shows as "unknown", and a status older
-than `STALE_AFTER_S` (several missed heartbeats) is flagged stale.
+The health service keeps the newest ProviderStatus per provider in a Redis hash.
+Every provider of the catalogue is listed (the built-in ones and those it declares), and
+any other the health service reports on; one it has not reported on shows as "unknown"
+with a reason (it is not monitored, see HEALTH_MONITORED_PROVIDERS, or not probed yet),
+and a status older than `STALE_AFTER_S` (several missed heartbeats) is flagged stale.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from providers.catalogue import Catalogue
-from schemas.base import PROVIDER_NAMES, ProviderName, utc_now
+from schemas.base import ProviderName, utc_now
 from schemas.health import ProviderState, ProviderStatus
 
 STALE_AFTER_S = 30.0
+NOT_REPORTED = (
+    "not reported by the health service: not monitored (HEALTH_MONITORED_PROVIDERS) "
+    "or not probed yet"
+)
 
 
 class ModelView(BaseModel):
@@ -79,7 +85,7 @@ def provider_view(
     only that there was an error."""
     now = utc_now()
     providers = []
-    for name in PROVIDER_NAMES:
+    for name in dict.fromkeys([*catalogue.provider_names(), *sorted(statuses)]):
         status = statuses.get(name)
         entry: dict[str, Any] = {
             "provider": name,
@@ -99,6 +105,8 @@ def provider_view(
                 for spec in catalogue.for_provider(name)
             ],
         }
+        if status is None and status_error is None:
+            entry["reason"] = NOT_REPORTED
         if status is not None:
             age = max((now - status.occurred_at).total_seconds(), 0.0)
             entry.update(

@@ -2,7 +2,9 @@
 
 `running_stack` starts the classifier, dispatcher, scorer and health service and
 one gunicorn app per entry of `apps` (2 workers each), waits until consumers are
-assigned, the apps answer and the health service has reported every provider.
+assigned, the apps answer and the health service has reported every provider it monitors
+(a provider the catalogue declares but HEALTH_MONITORED_PROVIDERS leaves out stays
+"unknown" in the providers view).
 Every app's client sends the stack's admin API key; `stack.key_for(campaign)` makes
 strategist keys for the tests of campaign isolation.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,7 @@ import httpx
 
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.health.settings import HealthSettings
 from strategist.keys import IssuedKey, Role
 from tests.support.emulator_process import EmulatorControl
 from tests.support.keys import test_key
@@ -146,18 +150,31 @@ def running_stack(
                 app.client.close()
 
 
+def monitored_providers(env: Mapping[str, str]) -> list[str]:
+    """The providers a health service started with `env` reports on (its setting
+    HEALTH_MONITORED_PROVIDERS, a JSON list, else the setting's default)."""
+    given = env.get("HEALTH_MONITORED_PROVIDERS")
+    if given is not None:
+        return [str(name) for name in json.loads(given)]
+    field = HealthSettings.model_fields["monitored_providers"]
+    return list(field.get_default(call_default_factory=True))
+
+
 def _wait_for_health(stack: Stack) -> None:
-    """Until the health service reported every provider (so routing sees real statuses)."""
+    """Until the health service reported every provider it monitors (so routing sees real
+    statuses); the view also lists providers it does not monitor, which stay "unknown"."""
     deadline = time.monotonic() + HEALTH_READY_TIMEOUT_S
+    monitored = monitored_providers(stack.services["health"].env)
     states: dict[str, str] = {}
     while time.monotonic() < deadline:
         body = stack.app.client.get(f"{API}/providers").json()
         states = {p["provider"]: p["state"] for p in body["providers"]}
-        if all(state != "unknown" for state in states.values()):
+        if all(states.get(name, "unknown") != "unknown" for name in monitored):
             return
         time.sleep(0.5)
     raise TimeoutError(
-        f"health service did not report every provider: {states}\n"
+        f"health service did not report every monitored provider ({', '.join(monitored)}): "
+        f"{states}\n"
         f"{stack.services['health'].log_tail()}"
     )
 

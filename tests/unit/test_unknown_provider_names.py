@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, LOCAL_MODEL, Catalogue
 from providers.registry import UnknownProvider, build_providers, close_providers
 from providers.settings import ProviderSettings
+from schemas.base import PROVIDER_NAMES
 from schemas.classified import Classification, QueryClassified, RouteStep
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
@@ -20,6 +21,7 @@ from services.common.producer import EventProducer
 from services.dispatcher.route_walk import UNKNOWN_MODEL
 from services.health.settings import HealthSettings
 from services.health.worker import HealthService
+from tests.e2e.stack import monitored_providers
 from tests.unit.dispatcher_fakes import ScriptedProvider, completion_of, make_dispatcher
 
 UNREACHABLE = "http://127.0.0.1:1"
@@ -166,3 +168,9 @@ def test_a_route_the_dispatcher_can_call_none_of_fails_saying_why() -> None:
     assert completion.error is not None
     assert "acme/(no model) is not in the dispatcher's catalogue" in completion.error
     assert f"local/{LOCAL_MODEL} is not in the dispatcher's catalogue" in completion.error
+
+
+def test_the_e2e_stack_waits_only_for_the_providers_the_health_service_monitors() -> None:
+    assert monitored_providers({}) == list(PROVIDER_NAMES)
+    given = {"HEALTH_MONITORED_PROVIDERS": '["gemini", "acme"]'}
+    assert monitored_providers(given) == ["gemini", "acme"]
