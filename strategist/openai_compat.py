@@ -45,7 +45,7 @@ from strategist.openai_request import (
     to_analysis_request,
 )
 from strategist.request import json_body
-from strategist.router import BUDGET_EXHAUSTED, STORE_RETRY_AFTER_S
+from strategist.router import BUDGET_EXHAUSTED, STORE_RETRY_AFTER_S, blocked_attempt
 from strategist.runtime import current_runtime
 from strategist.store import StoreUnavailable
 
@@ -53,9 +53,9 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("openai_compat", __name__, url_prefix="/v1")
 
-CONTENT_BLOCKED = "content_blocked"
 INVALID_QUERY = "invalid_query"
-"""Attempt error kinds (providers/errors.py) that are the caller's to see as a 400."""
+"""The attempt error kind (providers/errors.py) of a query no model may answer: a 400, as a
+safety refusal (router.blocked_attempt) is."""
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KNOWN_PATHS = {"chat/completions": "POST", "models": "GET"}
 AUTO_OWNER = "strategist"
@@ -111,10 +111,14 @@ def _failure(response: AnalysisResponded) -> OpenAIError:
     error = response.error or "no provider could answer"
     if error.startswith(BUDGET_EXHAUSTED):
         return OpenAIError(402, error, code=BUDGET_EXHAUSTED, extra=extra)
-    for attempt in response.routing.failed_attempts:
-        if attempt.error_kind in (CONTENT_BLOCKED, INVALID_QUERY):
+    # both end the walk (the dispatcher never fails over from them): at most one is there
+    blocked = blocked_attempt(response)
+    invalid = next(
+        (a for a in response.routing.failed_attempts if a.error_kind == INVALID_QUERY), None
+    )
+    for attempt, code in ((blocked, "content_filter"), (invalid, "invalid_value")):
+        if attempt is not None:
             message = f"{attempt.provider}/{attempt.model}: {attempt.error_message or error}"
-            code = "content_filter" if attempt.error_kind == CONTENT_BLOCKED else "invalid_value"
             return OpenAIError(400, message, code=code, param="messages", extra=extra)
     return OpenAIError(502, error, code="provider_error", extra=extra)
 
