@@ -3,7 +3,8 @@
 Each topic has its own consumer group (`<namespace>.recorder.<topic>`), so the
 recorder's offsets never touch another service's, and static membership ids stay
 unique per group. A worker publishes nothing: its handler writes rows, and the offset
-is committed only after the transaction committed.
+is committed only after the transaction committed. The workers share one
+`GroupCommit`, so the events in flight at once, on every topic, share transactions.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
-from services.common.worker import EventWorker, Outgoing
-from services.recorder.handler import upserts
+from services.common.worker import EventWorker, Handler, Outgoing
+from services.recorder.group_commit import GroupCommit
+from services.recorder.handler import records
 from services.recorder.settings import RecorderSettings
 from services.recorder.writer import RecordWriter
 
@@ -50,16 +52,25 @@ def audit_topics(topics: TopicNames) -> list[AuditTopic]:
     ]
 
 
+def record_handler(writer: RecordWriter) -> Handler[EventModel]:
+    """The workers' handler: `event`'s rows, written in a batch shared with the events in
+    flight beside it; returns once they are committed. Call it on the workers' loop."""
+    batches = GroupCommit(writer=writer)
+
+    async def handle(event: EventModel) -> Sequence[Outgoing]:
+        await batches.write(records(event))
+        return []
+
+    return handle
+
+
 def build_workers(
     settings: RecorderSettings, *, producer: EventProducer, writer: RecordWriter
 ) -> list[EventWorker[EventModel]]:
     """One worker per audit topic; `producer` is only used for dead letters."""
     infra = settings.infra
     prefix = f"{infra.topic_namespace}."
-
-    async def handle(event: EventModel) -> Sequence[Outgoing]:
-        await writer.write_async(upserts(event))
-        return []
+    handle = record_handler(writer)
 
     workers: list[EventWorker[EventModel]] = []
     for topic in audit_topics(infra.topics):

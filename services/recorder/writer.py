@@ -1,4 +1,8 @@
-"""Runs a handler's upserts in one transaction, on a thread (the engine is synchronous).
+"""Runs upserts in one transaction, on a thread (the engine is synchronous).
+
+`write_records` runs a batch of `Upsert`s (several events' rows) with one executemany
+per statement, in a fixed row order, in one transaction; `write` runs statements with
+their values bound in (one event's, as the tests and tools build them).
 
 Database errors that pass by themselves (the server restarting, a dropped connection, a
 table missing while `audit rebuild` re-creates it) become `TransientHandlerError`, which
@@ -9,7 +13,9 @@ statement and dead-letters the event.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from psycopg import errors as pg_errors
 from sqlalchemy import Engine
@@ -17,6 +23,7 @@ from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from services.common.failures import TransientHandlerError
+from services.recorder.handler import Upsert
 
 TRANSIENT_SQLSTATE_ERRORS = (pg_errors.UndefinedTable, pg_errors.SerializationFailure,
                              pg_errors.DeadlockDetected, pg_errors.AdminShutdown)
@@ -31,8 +38,34 @@ def is_transient_db_error(error: DBAPIError) -> bool:
     )
 
 
+@contextmanager
+def _transient_errors_marked() -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as err:
+        if is_transient_db_error(err):
+            raise TransientHandlerError(f"database: {err.orig or err}") from err
+        raise
+
+
+def in_lock_order(records: Sequence[Upsert]) -> list[tuple[Insert, list[dict[str, Any]]]]:
+    """`records` as (statement, parameter sets): statements in table order, rows by identity.
+
+    Every batch then takes its row locks in the same order, so two transactions over
+    the same rows (two recorder instances, a rebuild beside the live recorder) wait for
+    each other instead of deadlocking, as far as one statement per kind allows.
+    """
+    groups: dict[int, list[Upsert]] = {}
+    for record in records:
+        groups.setdefault(id(record.statement), []).append(record)
+    ordered = sorted(groups.values(), key=lambda group: group[0].lock_order[0])
+    return [(group[0].statement,
+             [r.params for r in sorted(group, key=lambda r: r.lock_order)])
+            for group in ordered]
+
+
 class RecordWriter:
-    """Writes statements through `engine`; one transaction per event."""
+    """Writes rows through `engine`, each batch in one transaction."""
 
     def __init__(self, *, engine: Engine) -> None:
         self._engine = engine
@@ -41,14 +74,18 @@ class RecordWriter:
         """Run `statements` in one transaction (blocking); raises TransientHandlerError."""
         if not statements:
             return
-        try:
-            with self._engine.begin() as connection:
-                for statement in statements:
-                    connection.execute(statement)
-        except DBAPIError as err:
-            if is_transient_db_error(err):
-                raise TransientHandlerError(f"database: {err.orig or err}") from err
-            raise
+        with _transient_errors_marked(), self._engine.begin() as connection:
+            for statement in statements:
+                connection.execute(statement)
+
+    def write_records(self, records: Sequence[Upsert]) -> None:
+        """Run `records` (any number of events') in one transaction, one executemany per
+        statement (blocking); raises TransientHandlerError."""
+        if not records:
+            return
+        with _transient_errors_marked(), self._engine.begin() as connection:
+            for statement, params in in_lock_order(records):
+                connection.execute(statement, params)
 
     async def write_async(self, statements: Sequence[Insert]) -> None:
         await asyncio.to_thread(self.write, statements)

@@ -1,0 +1,219 @@
+"""CPU the recorder spends per query, against the real PostgreSQL (`python -m bench.recorder`).
+
+Feeds the events of N realistic queries (the query, its classification, a provider
+attempt's `started` and `success` records, the scored response: the five records one
+routed query leaves on the audit topics; provider-health heartbeats are not recorded)
+through the recorder's own handler and writer, the way its workers call them: one
+asyncio handler task per event, up to `--in-flight` at once per topic, all six topics
+concurrently. Events are decoded beforehand, so the figure is the recorder's own work
+(building and running the upserts), not the worker loop's decoding or Kafka polling.
+
+It prints events per second and CPU milliseconds per query (`time.process_time`: every
+thread of this process, not the PostgreSQL server's own CPU), after a warm-up round,
+into a throwaway database it creates and drops (nothing else is touched). With
+`--rewrite` every query is fed twice, the second time as a redelivery.
+
+Run it on the code before and after a change, on the same machine, to compare; the
+fallback in `_handler` reproduces the worker's handler of before the statement cache
+(it had no `record_handler`), so the same script measures both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from schemas.attempt import ProviderAttempt
+from schemas.base import EventModel
+from schemas.classified import Classification, QueryClassified, RouteStep
+from schemas.query import QueryRequested
+from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
+from services.recorder.database import make_engine, upgrade
+from services.recorder.settings import sqlalchemy_url
+from services.recorder.writer import RecordWriter
+
+DEFAULT_QUERIES = 1000
+WARMUP_QUERIES = 50
+DEFAULT_IN_FLIGHT = 16
+"""The recorder's default `RECORDER_MAX_IN_FLIGHT`."""
+EVENTS_PER_QUERY = 5
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+Handle = Callable[[EventModel], Awaitable[Any]]
+
+
+def query_events(n: int, campaign: str = "bench") -> list[list[EventModel]]:
+    """The audit-topic records of query `n`, one list per topic (query, classified,
+    attempts, response), with realistic sizes and fields."""
+    at = T0 + timedelta(seconds=n)
+    query = QueryRequested(query_id=uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{n}").hex,
+                           query=f"What are the top three issues for suburban voters in "
+                                 f"district {n}, and how did they shift since the primary?",
+                           campaign_id=campaign, occurred_at=at)
+    classified = QueryClassified(
+        query=query, occurred_at=at + timedelta(milliseconds=5),
+        classification=Classification(
+            complexity=0.62, needs_live_data=False, analysis_type="voter_sentiment",
+            cost_sensitive=False, tier="standard",
+            tier_probabilities={"simple": 0.08, "standard": 0.71, "complex": 0.19, "live": 0.02},
+            router_version="tier-router-2026-01", features={"length": 0.4, "entities": 0.2},
+            reasons=["moderate analysis", "no live data needed"]),
+        route=[RouteStep(provider="gemini", model="gemini-2.5-flash", reason="standard tier"),
+               RouteStep(provider="gemini", model="gemini-2.5-pro", reason="fallback"),
+               RouteStep(provider="local", model="smollm2-135m", reason="last resort")])
+    started = ProviderAttempt(query_id=query.query_id, provider="gemini",
+                              model="gemini-2.5-flash", attempt_number=1, outcome="started",
+                              latency_ms=0.0, occurred_at=at + timedelta(milliseconds=8))
+    success = ProviderAttempt(query_id=query.query_id, provider="gemini",
+                              model="gemini-2.5-flash", attempt_number=1, outcome="success",
+                              latency_ms=812.0, input_tokens=420, output_tokens=350,
+                              cost_usd=0.00096, occurred_at=at + timedelta(milliseconds=820))
+    response = AnalysisResponded(
+        analysis_id=query.query_id, analysis_type="voter_sentiment", status="completed",
+        result="Cost of living, schools and public safety; schools rose since the primary. "
+               * 8,
+        created_at=at, completed_at=at + timedelta(milliseconds=840),
+        occurred_at=at + timedelta(milliseconds=840), campaign_id=campaign,
+        routing=Routing(path="intelligent", provider="gemini", model="gemini-2.5-flash",
+                        cost_usd=0.00096, baseline_cost_usd=0.0041, latency_ms=840.0,
+                        provider_latency_ms=812.0, explanation="standard tier; Flash answered"),
+        confidence=Confidence(score=0.74, components={
+            name: ConfidenceComponent(value=0.74, weight=0.2, detail=f"{name} measured")
+            for name in ("model_certainty", "source_quality", "cross_validation",
+                         "historical_accuracy", "route_fit")}))
+    return [[query], [classified], [started, success], [response]]
+
+
+def _handler(writer: RecordWriter) -> Handle:
+    """The handler the recorder's workers run (what `build_workers` gives each worker)."""
+    try:
+        from services.recorder.worker import record_handler
+    except ImportError:  # the code before the statement cache: the worker's old closure
+        from services.recorder.handler import upserts
+
+        async def handle(event: EventModel) -> list[Any]:
+            await writer.write_async(upserts(event))
+            return []
+        return handle
+    return record_handler(writer)  # type: ignore[no-any-return]
+
+
+async def _feed(handle: Handle, topics: Sequence[Sequence[EventModel]], in_flight: int) -> None:
+    """Every topic's events through `handle`, `in_flight` at once per topic (as the workers)."""
+    async def topic_worker(events: Sequence[EventModel]) -> None:
+        slots = asyncio.Semaphore(in_flight)
+
+        async def one(event: EventModel) -> None:
+            async with slots:
+                await handle(event)
+        async with asyncio.TaskGroup() as group:
+            for event in events:
+                group.create_task(one(event))
+
+    async with asyncio.TaskGroup() as group:
+        for events in topics:
+            group.create_task(topic_worker(events))
+
+
+def _by_topic(first: int, count: int) -> list[list[EventModel]]:
+    topics: list[list[EventModel]] = [[], [], [], []]
+    for n in range(first, first + count):
+        for index, records in enumerate(query_events(n)):
+            topics[index].extend(records)
+    return topics
+
+
+@contextmanager
+def _scratch_database(url: str) -> Iterator[str]:
+    """A database of its own for the run, dropped afterwards."""
+    admin = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"bench_recorder_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield sqlalchemy_url(f"{admin.rpartition('/')[0]}/{name}")
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                               .format(sql.Identifier(name)))
+
+
+def run(url: str, queries: int, in_flight: int, rewrite: bool) -> dict[str, Any]:
+    """Measure one round of `queries` queries (after a warm-up); the figures as a dict."""
+    with _scratch_database(url) as scratch:
+        engine = make_engine(scratch, pool_size=in_flight)
+        try:
+            upgrade(engine)
+            handle = _handler(RecordWriter(engine=engine))
+            asyncio.run(_feed(handle, _by_topic(-WARMUP_QUERIES, WARMUP_QUERIES), in_flight))
+            rounds = [_by_topic(0, queries)] + ([_by_topic(0, queries)] if rewrite else [])
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for topics in rounds:
+                asyncio.run(_feed(handle, topics, in_flight))
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            with engine.connect() as connection:
+                rows = connection.exec_driver_sql(
+                    "SELECT (SELECT count(*) FROM analyses), (SELECT count(*) FROM "
+                    "provider_attempts), (SELECT count(*) FROM confidence_scores)").one()
+        finally:
+            engine.dispose()
+    fed = queries * len(rounds)
+    return {
+        "queries": fed,
+        "events": fed * EVENTS_PER_QUERY,
+        "in_flight": in_flight,
+        "events_per_s": round(fed * EVENTS_PER_QUERY / wall, 1),
+        "queries_per_s": round(fed / wall, 1),
+        "cpu_ms_per_query": round(cpu * 1000 / fed, 3),
+        "cpu_ms_per_event": round(cpu * 1000 / (fed * EVENTS_PER_QUERY), 3),
+        "rows": {"analyses": rows[0], "provider_attempts": rows[1], "confidence_scores": rows[2]},
+        "load": os.getloadavg()[0],
+    }
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    done = subprocess.run(["scripts/postgres.sh", "url"], capture_output=True, text=True,
+                          check=True)
+    return done.stdout.strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.recorder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--queries", type=int, default=DEFAULT_QUERIES)
+    parser.add_argument("--in-flight", type=int, default=DEFAULT_IN_FLIGHT)
+    parser.add_argument("--rewrite", action="store_true",
+                        help="feed every query twice (the second time as redeliveries)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    args = parser.parse_args(argv)
+    figures = run(_database_url(), args.queries, args.in_flight, args.rewrite)
+    if args.format == "json":
+        print(json.dumps(figures))
+    else:
+        print(f"recorder: {figures['queries']} queries ({figures['events']} events), "
+              f"{figures['in_flight']} in flight per topic, load {figures['load']:.2f}")
+        print(f"  {figures['events_per_s']:.0f} events/s, {figures['queries_per_s']:.0f} "
+              f"queries/s, {figures['cpu_ms_per_query']:.2f} ms CPU per query "
+              f"({figures['cpu_ms_per_event']:.3f} per event)")
+        print(f"  rows: {figures['rows']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
