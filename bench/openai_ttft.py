@@ -8,10 +8,12 @@ DATABASE_URL), warms it up, measures, stops it and deletes the namespace.
 `python -m bench.openai_ttft --base-url http://127.0.0.1:8000/v1 --api-key sk-...`
 (`STRATEGIST_API_KEY` instead of `--api-key`) measures a running app instead. Per request it
 takes the time from the call to the first content chunk and subtracts the provider time
-the answer reports (`x_routing.provider_latency_ms`: every attempt's call, failed ones
-included): what is left is what the pipeline adds (the app, four Kafka hops, classifier,
-dispatcher, scorer). Streaming is buffered, so the first token comes with the whole
-answer: time to first token = provider time to the *complete* answer + pipeline time.
+the provider states for the answer (`x_routing.provider_service_ms`, summed over every
+attempt, failed ones included; measured where the provider serves the call, so the
+dispatcher's own queueing is not hidden in it): what is left is what the pipeline adds
+(the app, four Kafka hops, classifier, dispatcher, scorer). Streaming is buffered, so
+the first token comes with the whole answer: time to first token = provider time to the
+*complete* answer + pipeline time.
 
 The last line is one JSON object with the figures (`pipeline_added_p50_ms`, ...), so a
 caller such as `make bench` can collect it; `--format json` prints only that line.
@@ -101,7 +103,7 @@ def stream_once(client: OpenAI, question: str, model: str = "auto") -> Sample:
         model=answered_by,
         ttft_ms=(first - started) * 1000.0,
         total_ms=(done - started) * 1000.0,
-        provider_ms=float(routing["provider_latency_ms"]),
+        provider_ms=float(routing.get("provider_service_ms") or routing["provider_latency_ms"]),
     )
 
 

@@ -107,6 +107,13 @@ def provider_service_time() -> Iterator[ServiceTimes]:
         _service_times.reset(token)
 
 
+def record_service_ms(ms: float) -> None:
+    """Add one response's stated service time to the block collecting them, if any."""
+    times = _service_times.get()
+    if times is not None:
+        times.ms.append(ms)
+
+
 def stated_service_ms(headers: Mapping[str, str]) -> float | None:
     """The provider's own service time from response headers, or None (absent or invalid)."""
     for name in SERVICE_TIME_HEADERS:
@@ -154,11 +161,9 @@ class SseGuardTransport(httpx2.AsyncBaseTransport):
         callback = _headers_callback.get()
         if callback is not None:
             callback()
-        times = _service_times.get()
-        if times is not None:
-            stated = stated_service_ms(response.headers)
-            if stated is not None:
-                times.ms.append(stated)
+        stated = stated_service_ms(response.headers)
+        if stated is not None:
+            record_service_ms(stated)
         content_type = response.headers.get("content-type", "")
         if "text/event-stream" in content_type:
             response.stream = _GuardedStream(response.stream, str(request.url.host))

@@ -50,6 +50,13 @@ class ProviderAttempt(EventModel):
     input_tokens: int = Field(ge=0, default=0)
     output_tokens: int = Field(ge=0, default=0)
     cost_usd: float = Field(ge=0.0, default=0.0)
+    provider_service_ms: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="The provider's own service time for this call, as it states it "
+        "(`openai-processing-ms`, the emulator's `x-emulator-service-ms`); None when it "
+        "states none. `latency_ms` minus this is time spent on our side and the network.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -89,6 +89,7 @@ def x_routing(response: AnalysisResponded, *, usage_estimated: bool) -> dict[str
         "baseline_cost_usd": routing.baseline_cost_usd,
         "latency_ms": routing.latency_ms,
         "provider_latency_ms": routing.provider_latency_ms,
+        "provider_service_ms": routing.provider_service_ms,
         "confidence": response.confidence.score if response.confidence else None,
         "citations": [c.model_dump(mode="json") for c in response.citations],
         "explanation": routing.explanation,

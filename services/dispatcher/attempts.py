@@ -153,6 +153,7 @@ class AttemptRunner:
             input_tokens=answer.input_tokens if answer else 0,
             output_tokens=answer.output_tokens if answer else 0,
             cost_usd=summary.cost_usd,
+            provider_service_ms=summary.provider_service_ms,
         )
         record_attempt(event, campaign_id=classified.query.campaign_id)
         return result, event

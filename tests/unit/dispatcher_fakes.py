@@ -10,6 +10,7 @@ from typing import Any
 from providers.base import CompletionRequest, ProviderReply, SourceRef
 from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
 from providers.errors import FirstTokenTimeout, ProviderError
+from providers.transport import record_service_ms
 from schemas.attempt import ProviderAttempt
 from schemas.completion import CompletionProduced
 from schemas.topics import TopicNames
@@ -41,7 +42,10 @@ class ScriptedProvider:
         hang: bool = False,
         delay_s: float = 0.0,
         published: list[Outgoing] | None = None,
+        service_ms: float | None = None,
     ) -> None:
+        """`service_ms`: the service time each answer states, as a provider's header would."""
+        self.service_ms = service_ms
         self.name = name
         self.errors = list(errors) or ([error] if error is not None else [])
         self.repeat_last = error is not None
@@ -62,6 +66,8 @@ class ScriptedProvider:
             raise FirstTokenTimeout(self.name, "no first token")
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        if self.service_ms is not None:
+            record_service_ms(self.service_ms)
         if self.errors:
             return self._fail()
         return ProviderReply(

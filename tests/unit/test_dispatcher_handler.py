@@ -51,6 +51,19 @@ def test_primary_answers_with_cost_from_usage() -> None:
     assert [o.topic for o in out] == [TOPICS.provider_attempts, TOPICS.completions]
 
 
+def test_the_provider_s_stated_service_time_reaches_the_attempt_event_and_the_completion() -> None:
+    """Overhead is measured against what the provider says it spent, not the dispatcher's
+    own (queue-inflated) view, on the attempts topic as on the response."""
+    gemini = ScriptedProvider("gemini", service_ms=12.5)
+    out = asyncio.run(
+        make_dispatcher([gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")])
+        .handle(COMPLEX)
+    )
+    [attempt] = [o.event for o in out if o.topic == TOPICS.provider_attempts]
+    assert isinstance(attempt, ProviderAttempt) and attempt.provider_service_ms == 12.5
+    assert completion_of(out).attempts[0].provider_service_ms == 12.5
+
+
 def test_every_call_is_announced_to_the_broker_before_it_is_made() -> None:
     broker = Broker()
     gemini = ScriptedProvider("gemini", error=ProviderUnavailable("gemini", "503"),
