@@ -126,7 +126,7 @@ def machine() -> str:
 
 
 @contextlib.contextmanager
-def _stack(namespace: str, database_url: str) -> Iterator[Stack]:
+def _stack(namespace: str, database_url: str, dispatchers: int = 1) -> Iterator[Stack]:
     """Emulator, services and both apps, up and ready; stopped when the block ends."""
     with running_emulator(latency_scale=0.0) as emulator:
         env = infra_env(
@@ -140,6 +140,10 @@ def _stack(namespace: str, database_url: str) -> Iterator[Stack]:
         )
         ports = {"direct": free_port(), "routed": free_port()}
         services = [python_module(s, f"services.{s}", env) for s in SERVICES]
+        services += [  # more dispatcher instances share its consumer group's partitions
+            python_module(f"dispatcher#{n}", "services.dispatcher", env)
+            for n in range(2, dispatchers + 1)
+        ]
         apps = {
             "routed": gunicorn_app(
                 "app-routed", env, ports["routed"], workers=APP_WORKERS, threads=APP_THREADS
@@ -315,7 +319,7 @@ def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> dic
         database_url, "bench", role="admin", rate_per_minute=KEY_RATE_PER_MINUTE
     ).header
     runs: list[RateRun] = []
-    with _stack(namespace, database_url) as stack:
+    with _stack(namespace, database_url, args.dispatchers) as stack:
         # Warm-up: consumer group assignment, connections, first-call costs.
         for url in stack.apps.values():
             _load(url, WARMUP_RATE_QPS, args.warmup, headers)
@@ -363,6 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="py-spy every Python process in an extra routed run")
     parser.add_argument("--profile-rate", type=float, default=PROFILE_RATE_QPS,
                         help=f"arrival rate of the profiled run (default {PROFILE_RATE_QPS:g})")
+    parser.add_argument("--dispatchers", type=int, default=1,
+                        help="dispatcher instances (the scaling measurement in "
+                             "docs/performance.md; default 1)")
     args = parser.parse_args(argv)  # fmt: skip
     if any(rate <= 0 for rate in args.rates):
         parser.error("--rates must be positive")
