@@ -77,12 +77,16 @@ class Components:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def emulated(self) -> dict[str, bool]:
+        """Per provider: True when its calls go to the emulator (no key set)."""
         providers = self.settings.providers
-        return {
+        emulated = {
             "gemini": providers.gemini_emulated,
             "perplexity": providers.perplexity_emulated,
             "local": False,
         }
+        for spec in self.catalogue.providers:  # declared ones: emulated without their key
+            emulated[spec.name] = providers.secret_from_env(spec.api_key_env) is None
+        return emulated
 
     def close(self) -> None:
         for closer in self.closers:
