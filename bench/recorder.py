@@ -57,14 +57,18 @@ Handle = Callable[[EventModel], Awaitable[Any]]
 
 def query_events(n: int, campaign: str = "bench") -> list[list[EventModel]]:
     """The audit-topic records of query `n`, one list per topic (query, classified,
-    attempts, response), with realistic sizes and fields."""
+    attempts, response), with realistic sizes and fields; the same every time."""
     at = T0 + timedelta(seconds=n)
-    query = QueryRequested(query_id=uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{n}").hex,
+
+    def ids(what: str) -> str:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{n}/{what}").hex
+
+    query = QueryRequested(query_id=ids("query"), event_id=ids("queries"), submitted_at=at,
                            query=f"What are the top three issues for suburban voters in "
                                  f"district {n}, and how did they shift since the primary?",
                            campaign_id=campaign, occurred_at=at)
     classified = QueryClassified(
-        query=query, occurred_at=at + timedelta(milliseconds=5),
+        query=query, event_id=ids("classified"), occurred_at=at + timedelta(milliseconds=5),
         classification=Classification(
             complexity=0.62, needs_live_data=False, analysis_type="voter_sentiment",
             cost_sensitive=False, tier="standard",
@@ -76,13 +80,16 @@ def query_events(n: int, campaign: str = "bench") -> list[list[EventModel]]:
                RouteStep(provider="local", model="smollm2-135m", reason="last resort")])
     started = ProviderAttempt(query_id=query.query_id, provider="gemini",
                               model="gemini-2.5-flash", attempt_number=1, outcome="started",
+                              event_id=ids("started"),
                               latency_ms=0.0, occurred_at=at + timedelta(milliseconds=8))
     success = ProviderAttempt(query_id=query.query_id, provider="gemini",
                               model="gemini-2.5-flash", attempt_number=1, outcome="success",
+                              event_id=ids("success"),
                               latency_ms=812.0, input_tokens=420, output_tokens=350,
                               cost_usd=0.00096, occurred_at=at + timedelta(milliseconds=820))
     response = AnalysisResponded(
-        analysis_id=query.query_id, analysis_type="voter_sentiment", status="completed",
+        analysis_id=query.query_id, event_id=ids("response"), analysis_type="voter_sentiment",
+        status="completed",
         result="Cost of living, schools and public safety; schools rose since the primary. "
                * 8,
         created_at=at, completed_at=at + timedelta(milliseconds=840),
