@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 
 from services.common.follower import follower_config
 from services.recorder.database import drop_all, make_engine, upgrade
-from services.recorder.handler import upserts
+from services.recorder.handler import records
 from services.recorder.models import TABLES
 from services.recorder.settings import RecorderSettings
 from services.recorder.worker import AuditTopic, audit_topics
@@ -107,10 +107,10 @@ def _replay(bootstrap: str, topic: AuditTopic, ends: dict[int, tuple[int, int]],
             for message in messages:
                 if not _wanted(message, pending):
                     continue
-                batch.extend(upserts(topic.event_type.from_bytes(message.value() or b"")))
+                batch.extend(records(topic.event_type.from_bytes(message.value() or b"")))
                 read += 1
             if batch:
-                writer.write(batch)
+                writer.write_records(batch)
             if messages:
                 last_record = time.monotonic()
                 progress(topic.name, read, total)
