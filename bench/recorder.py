@@ -13,6 +13,12 @@ thread of this process, not the PostgreSQL server's own CPU), after a warm-up ro
 into a throwaway database it creates and drops (nothing else is touched). With
 `--rewrite` every query is fed twice, the second time as a redelivery.
 
+With `--process` it measures the whole recorder process instead: it starts
+`python -m services.recorder` on a fresh topic namespace, publishes the queries'
+records to the real broker, waits until every row is in the database, and reads the
+process's CPU time (psutil), minus what it burns idle (measured first, over
+`IDLE_WINDOW_S`): decoding, Kafka polling and offset commits included.
+
 Run it on the code before and after a change, on the same machine, to compare; the
 fallback in `_handler` reproduces the worker's handler of before the statement cache
 (it had no `record_handler`), so the same script measures both.
@@ -33,6 +39,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -41,9 +48,13 @@ from schemas.base import EventModel
 from schemas.classified import Classification, QueryClassified, RouteStep
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
 from services.recorder.database import make_engine, upgrade
 from services.recorder.settings import sqlalchemy_url
 from services.recorder.writer import RecordWriter
+from tests.support.kafka import delete_namespace, test_producer
+from tests.support.processes import infra_env, python_module, unique_namespace
 
 DEFAULT_QUERIES = 1000
 WARMUP_QUERIES = 50
@@ -51,8 +62,21 @@ DEFAULT_IN_FLIGHT = 16
 """The recorder's default `RECORDER_MAX_IN_FLIGHT`."""
 EVENTS_PER_QUERY = 5
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+READY_TIMEOUT_S = 60.0
+SETTLE_S = 2.0
+"""After the workers are assigned, before the idle window (start-up work ends)."""
+IDLE_WINDOW_S = 5.0
+CAUGHT_UP_TIMEOUT_S = 300.0
+CAUGHT_UP_POLL_S = 0.2
+PUBLISH_TIMEOUT_S = 60.0
+RECORDER_WORKERS = 6
 
 Handle = Callable[[EventModel], Awaitable[Any]]
+
+
+def _id(n: int, what: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{n}/{what}").hex
 
 
 def query_events(n: int, campaign: str = "bench") -> list[list[EventModel]]:
@@ -61,7 +85,7 @@ def query_events(n: int, campaign: str = "bench") -> list[list[EventModel]]:
     at = T0 + timedelta(seconds=n)
 
     def ids(what: str) -> str:
-        return uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{n}/{what}").hex
+        return _id(n, what)
 
     query = QueryRequested(query_id=ids("query"), event_id=ids("queries"), submitted_at=at,
                            query=f"What are the top three issues for suburban voters in "
@@ -179,6 +203,7 @@ def run(url: str, queries: int, in_flight: int, rewrite: bool) -> dict[str, Any]
             engine.dispose()
     fed = queries * len(rounds)
     return {
+        "mode": "handler",
         "queries": fed,
         "events": fed * EVENTS_PER_QUERY,
         "in_flight": in_flight,
@@ -187,6 +212,73 @@ def run(url: str, queries: int, in_flight: int, rewrite: bool) -> dict[str, Any]
         "cpu_ms_per_query": round(cpu * 1000 / fed, 3),
         "cpu_ms_per_event": round(cpu * 1000 / (fed * EVENTS_PER_QUERY), 3),
         "rows": {"analyses": rows[0], "provider_attempts": rows[1], "confidence_scores": rows[2]},
+        "load": os.getloadavg()[0],
+    }
+
+
+def _rows_written(url: str) -> int:
+    """Queries whose every row (answer, decision, attempt outcome) is in the database."""
+    with psycopg.connect(url) as connection:
+        found = connection.execute(
+            "SELECT least((SELECT count(*) FROM analyses WHERE response_event_id IS NOT NULL"
+            " AND query_event_id IS NOT NULL), (SELECT count(*) FROM routing_decisions),"
+            " (SELECT count(*) FROM provider_attempts WHERE outcome <> 'started'))").fetchone()
+    return int(found[0]) if found else 0
+
+
+def run_process(url: str, queries: int) -> dict[str, Any]:
+    """Measure the recorder process itself over `queries` queries' records from Kafka."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
+    names = TopicNames(unique_namespace("benchrec"))
+    create_topics(bootstrap, names.specs())
+    targets = [names.queries, names.classified, names.provider_attempts, names.responses]
+    try:
+        with _scratch_database(url) as scratch:
+            plain = scratch.replace("postgresql+psycopg://", "postgresql://", 1)
+            recorder = python_module("bench-recorder", "services.recorder", infra_env(
+                names.namespace, KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=scratch))
+            recorder.start()
+            try:
+                recorder.wait_until(
+                    lambda: recorder.log_tail(200).count(" assigned ") >= RECORDER_WORKERS,
+                    READY_TIMEOUT_S, "every recorder worker assigned")
+                assert recorder.proc is not None
+                process = psutil.Process(recorder.proc.pid)
+                time.sleep(SETTLE_S)
+                idle0 = process.cpu_times()
+                time.sleep(IDLE_WINDOW_S)
+                idle1 = process.cpu_times()
+                idle_rate = (idle1.user + idle1.system - idle0.user - idle0.system) / IDLE_WINDOW_S
+                producer = test_producer(bootstrap).start()
+                cpu0, wall0 = process.cpu_times(), time.perf_counter()
+                try:
+                    sent = [producer.send(topic, _id(n, "query"), record)
+                            for n in range(queries)
+                            for topic, records in zip(targets, query_events(n), strict=True)
+                            for record in records]
+                    for future in sent:
+                        future.result(timeout=PUBLISH_TIMEOUT_S)
+                finally:
+                    producer.close()
+                deadline = time.monotonic() + CAUGHT_UP_TIMEOUT_S
+                while _rows_written(plain) < queries:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"recorder did not catch up:\n{recorder.log_tail()}")
+                    time.sleep(CAUGHT_UP_POLL_S)
+                cpu1, wall = process.cpu_times(), time.perf_counter() - wall0
+            finally:
+                recorder.stop()
+    finally:
+        delete_namespace(bootstrap, None, names.namespace)
+    cpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
+    return {
+        "mode": "process",
+        "queries": queries,
+        "events": queries * EVENTS_PER_QUERY,
+        "events_per_s": round(queries * EVENTS_PER_QUERY / wall, 1),
+        "idle_cpu_ms_per_s": round(idle_rate * 1000, 1),
+        "cpu_ms_per_query": round((cpu - idle_rate * wall) * 1000 / queries, 3),
+        "cpu_ms_per_query_with_idle": round(cpu * 1000 / queries, 3),
         "load": os.getloadavg()[0],
     }
 
@@ -207,11 +299,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-flight", type=int, default=DEFAULT_IN_FLIGHT)
     parser.add_argument("--rewrite", action="store_true",
                         help="feed every query twice (the second time as redeliveries)")
+    parser.add_argument("--process", action="store_true",
+                        help="measure the recorder process fed through Kafka")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
-    figures = run(_database_url(), args.queries, args.in_flight, args.rewrite)
+    if args.process:
+        figures = run_process(_database_url(), args.queries)
+    else:
+        figures = run(_database_url(), args.queries, args.in_flight, args.rewrite)
     if args.format == "json":
         print(json.dumps(figures))
+    elif args.process:
+        print(f"recorder process: {figures['queries']} queries ({figures['events']} events) "
+              f"through Kafka, load {figures['load']:.2f}")
+        print(f"  {figures['events_per_s']:.0f} events/s until every row was written, "
+              f"{figures['cpu_ms_per_query']:.2f} ms CPU per query (idle "
+              f"{figures['idle_cpu_ms_per_s']:.0f} ms/s subtracted; "
+              f"{figures['cpu_ms_per_query_with_idle']:.2f} with it)")
     else:
         print(f"recorder: {figures['queries']} queries ({figures['events']} events), "
               f"{figures['in_flight']} in flight per topic, load {figures['load']:.2f}")
