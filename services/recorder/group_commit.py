@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from services.common.failures import TransientHandlerError
-from services.recorder.handler import Upsert
+from services.recorder.statements import Upsert
 from services.recorder.writer import RecordWriter
 
 logger = logging.getLogger(__name__)

@@ -1,29 +1,15 @@
-"""Events to idempotent row upserts (pure: builds statements, runs nothing).
+"""Events to idempotent row upserts (pure: chooses the values, runs nothing).
 
-An event becomes `Upsert`s: a statement and the event's values as its parameters. The
-statements are built once per kind of row (and set of columns) and reused, so the
-writer runs the same statement objects every time and SQLAlchemy compiles each once;
-building and compiling a statement per event cost the recorder about 30 ms of CPU per
-query (docs/performance.md, "Recorder").
-
-Every statement is an `INSERT ... ON CONFLICT (identity) DO UPDATE` whose update
-keeps, column group by column group, the values of a deterministically chosen event:
-the earliest by (time, event id), and for attempts a finished outcome before a
-`started` one. The chosen event does not depend on the order in which events arrive,
-so a redelivered event, a second copy published by a redelivered step, two writers at
-once and a replay from the beginning all leave the same rows.
+An event becomes `Upsert`s: a statement shared by every event of its kind
+(`statements.py`) and this event's values as its parameters. Which event's values a
+row keeps does not depend on the order in which events arrive, so a redelivered event,
+a second copy published by a redelivered step, two writers at once and a replay from
+the beginning all leave the same rows.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Table, case, func, or_, tuple_
-from sqlalchemy.dialects.postgresql import Insert, insert
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.dialects.postgresql import Insert
 
 from schemas.attempt import ProviderAttempt
 from schemas.base import EventModel
@@ -32,124 +18,9 @@ from schemas.feedback import FeedbackGiven
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
-from services.recorder.models import (
-    Analysis,
-    ConfidenceScore,
-    Feedback,
-    ProviderAttemptRecord,
-    ProviderStatusChange,
-    RoutingDecision,
-)
+from services.recorder.statements import Upsert, upsert
 
-Columns = Any
-"""`table.c` or an insert's `excluded`: both give columns by name."""
-OrderKey = Callable[[Columns], Sequence[ColumnElement[Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Upsert:
-    """One row write: a shared, reusable `statement` and this event's `params` for it.
-
-    `lock_order` (table, identity) is the order a batch writes its rows in, so that
-    transactions touching the same rows take their locks in the same order.
-    """
-
-    statement: Insert
-    params: dict[str, Any]
-    lock_order: tuple[str, str]
-
-    def as_statement(self) -> Insert:
-        """The statement with the values bound in (to read or print; the writer uses params)."""
-        return self.statement.values(**self.params)
-
-
-def _earliest_wins(
-    table: Table,
-    key: str,
-    columns: Sequence[str],
-    order: OrderKey,
-    *,
-    present: str,
-    merged: Mapping[str, Callable[[Columns, Columns], ColumnElement[Any]]] | None = None,
-) -> Insert:
-    """Upsert `columns`; on conflict, take them only where `order` ranks them before the row's.
-
-    `present` is a column that is null while the row has no values of this group yet (a
-    row created by another topic's half). `merged` columns combine both sides instead.
-    The statement has no values: it is executed with each event's as parameters.
-    """
-    stmt = insert(table)
-    new, old = stmt.excluded, table.c
-    wins = or_(old[present].is_(None), tuple_(*order(new)) < tuple_(*order(old)))
-    combine = dict(merged or {})
-    update: dict[str, ColumnElement[Any]] = {
-        name: combine[name](new, old) if name in combine else case((wins, new[name]),
-                                                                    else_=old[name])
-        for name in columns
-        if name != key
-    }
-    return stmt.on_conflict_do_update(index_elements=[key], set_=update)
-
-
-def _insert_once(table: Table, key: str, columns: Sequence[str]) -> Insert:
-    """Insert a row identified by `key`; a copy of it changes nothing."""
-    del columns  # every column comes from the one event that has the key
-    return insert(table).on_conflict_do_nothing(index_elements=[key])
-
-
-def _by_time(time_column: str, id_column: str) -> OrderKey:
-    return lambda c: (c[time_column], c[id_column])
-
-
-def _pending(c: Columns) -> ColumnElement[int]:
-    """0 for a finished outcome, 1 for `started`: finished records rank first."""
-    return case((c["outcome"] == "started", 1), else_=0)
-
-
-StatementBuilder = Callable[[Sequence[str]], Insert]
-_BUILDERS: dict[str, StatementBuilder] = {
-    "query": lambda columns: _earliest_wins(
-        Analysis.__table__, "analysis_id", columns,  # type: ignore[arg-type]
-        _by_time("query_recorded_at", "query_event_id"), present="query_event_id"),
-    "classified": lambda columns: _earliest_wins(
-        RoutingDecision.__table__, "analysis_id", columns,  # type: ignore[arg-type]
-        _by_time("decided_at", "event_id"), present="event_id"),
-    "attempt": lambda columns: _earliest_wins(
-        ProviderAttemptRecord.__table__, "attempt_id", columns,  # type: ignore[arg-type]
-        lambda c: (_pending(c), c["recorded_at"], c["event_id"]),
-        present="event_id",
-        # LEAST ignores nulls: the earliest `started` time whichever record came first.
-        merged={"started_at": lambda new, old: func.least(old["started_at"], new["started_at"])},
-    ),
-    "response": lambda columns: _earliest_wins(
-        Analysis.__table__, "analysis_id", columns,  # type: ignore[arg-type]
-        _by_time("responded_at", "response_event_id"), present="response_event_id",
-        # The query's campaign is the record; the response's only fills a row without one
-        # (a direct-path answer), so the value does not depend on which topic came first.
-        merged={"campaign_id": lambda new, old: func.coalesce(old["campaign_id"],
-                                                              new["campaign_id"])},
-    ),
-    "confidence": lambda columns: _earliest_wins(
-        ConfidenceScore.__table__, "analysis_id", columns,  # type: ignore[arg-type]
-        _by_time("scored_at", "event_id"), present="event_id"),
-    "feedback": lambda columns: _insert_once(
-        Feedback.__table__, "event_id", columns),  # type: ignore[arg-type]
-    "status": lambda columns: _insert_once(
-        ProviderStatusChange.__table__, "event_id", columns),  # type: ignore[arg-type]
-}
-"""How each kind of row is written, given the columns an event fills."""
-
-
-@functools.cache
-def statement_for(kind: str, columns: tuple[str, ...]) -> Insert:
-    """The statement for `kind` rows with `columns`, built on first use and then reused
-    (`statement_for.cache_info().misses` counts the statements ever built)."""
-    return _BUILDERS[kind](columns)
-
-
-def _upsert(kind: str, key: str, values: dict[str, Any]) -> Upsert:
-    statement = statement_for(kind, tuple(values))
-    return Upsert(statement, values, (statement.table.name, str(values[key])))  # type: ignore[attr-defined]
+__all__ = ["Upsert", "records", "upserts"]
 
 
 def on_query(event: QueryRequested) -> list[Upsert]:
@@ -164,7 +35,7 @@ def on_query(event: QueryRequested) -> list[Upsert]:
         "query_event_id": event.event_id,
         "query_recorded_at": event.occurred_at,
     }
-    return [_upsert("query", "analysis_id", values)]
+    return [upsert("query", "analysis_id", values)]
 
 
 def on_classified(event: QueryClassified) -> list[Upsert]:
@@ -190,7 +61,7 @@ def on_classified(event: QueryClassified) -> list[Upsert]:
         "event_id": event.event_id,
         "decided_at": event.occurred_at,
     }
-    return [_upsert("classified", "analysis_id", values)]
+    return [upsert("classified", "analysis_id", values)]
 
 
 def on_attempt(event: ProviderAttempt) -> list[Upsert]:
@@ -214,7 +85,7 @@ def on_attempt(event: ProviderAttempt) -> list[Upsert]:
         "event_id": event.event_id,
         "recorded_at": event.occurred_at,
     }
-    return [_upsert("attempt", "attempt_id", values)]
+    return [upsert("attempt", "attempt_id", values)]
 
 
 def on_response(event: AnalysisResponded) -> list[Upsert]:
@@ -241,7 +112,7 @@ def on_response(event: AnalysisResponded) -> list[Upsert]:
     }
     if event.campaign_id is not None:
         values["campaign_id"] = event.campaign_id
-    statements = [_upsert("response", "analysis_id", values)]
+    statements = [upsert("response", "analysis_id", values)]
     confidence = event.confidence
     if confidence is not None:
         scores = {
@@ -258,7 +129,7 @@ def on_response(event: AnalysisResponded) -> list[Upsert]:
             "event_id": event.event_id,
             "scored_at": event.occurred_at,
         }
-        statements.append(_upsert("confidence", "analysis_id", scores))
+        statements.append(upsert("confidence", "analysis_id", scores))
     return statements
 
 
@@ -276,7 +147,7 @@ def on_feedback(event: FeedbackGiven) -> list[Upsert]:
         "campaign_id": event.campaign_id,
         "given_at": event.occurred_at,
     }
-    return [_upsert("feedback", "event_id", values)]
+    return [upsert("feedback", "event_id", values)]
 
 
 def on_status(event: ProviderStatus) -> list[Upsert]:
@@ -298,7 +169,7 @@ def on_status(event: ProviderStatus) -> list[Upsert]:
         "publisher": event.publisher,
         "changed_at": event.occurred_at,
     }
-    return [_upsert("status", "event_id", values)]
+    return [upsert("status", "event_id", values)]
 
 
 def upserts(event: EventModel) -> list[Insert]:

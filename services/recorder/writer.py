@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from services.common.failures import TransientHandlerError
-from services.recorder.handler import Upsert
+from services.recorder.statements import Upsert
 
 TRANSIENT_SQLSTATE_ERRORS = (pg_errors.UndefinedTable, pg_errors.SerializationFailure,
                              pg_errors.DeadlockDetected, pg_errors.AdminShutdown)

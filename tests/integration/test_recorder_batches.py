@@ -28,9 +28,10 @@ from schemas.query import QueryRequested
 from services.common.failures import TransientHandlerError
 from services.common.worker import Handler
 from services.recorder.database import make_engine, upgrade
-from services.recorder.handler import statement_for, upserts
+from services.recorder.handler import upserts
 from services.recorder.models import TABLES
 from services.recorder.settings import sqlalchemy_url
+from services.recorder.statements import statement_for
 from services.recorder.worker import record_handler
 from services.recorder.writer import RecordWriter
 

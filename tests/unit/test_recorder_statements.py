@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bench.recorder import query_events
 from schemas.feedback import FeedbackGiven
-from services.recorder.handler import records, statement_for
+from services.recorder.handler import records
+from services.recorder.statements import statement_for
 from services.recorder.writer import in_lock_order
 
 EVENTS = [event for n in range(100) for topic in query_events(n) for event in topic]
