@@ -9,7 +9,8 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 TESTS ?= tests
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25
+BENCH_ARGS ?=
 CHAOS_ARGS ?=
 MYPY_PATHS := schemas core services providers emulator strategist audit evaluation chaos bench
 
@@ -23,7 +24,7 @@ help:
 	@echo "make demo    set up, start the stack and run the sample questions"
 	@echo "make test    run the test suite against a real Kafka, Redis and PostgreSQL"
 	@echo "             (TESTS=tests/unit PYTEST_ARGS='-x -k name' to narrow it)"
-	@echo "make bench   pipeline overhead and throughput benchmark"
+	@echo "make bench   pipeline overhead and throughput benchmark (BENCH_ARGS='--rates 50,100 --duration 10' to shorten; its last line is JSON)"
 	@echo "make eval    routing accuracy and savings on the test split through the stack, and"
 	@echo "             the local model candidates (EVAL_ARGS=--skip-local-models to skip them)"
 	@echo "make eval-confidence  ECE, AUROC and Brier before and after calibration on the simulated"
@@ -57,7 +58,7 @@ test: setup
 	@scripts/with-infra.sh $(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
-	@scripts/with-infra.sh bash -c '$(PY) -m bench.transactions && $(PY) -m bench.classifier && $(PY) -m bench.openai_ttft && $(PY) -m bench'
+	@scripts/with-infra.sh bash -c '$(PY) -m bench.transactions && $(PY) -m bench.classifier && $(PY) -m bench.openai_ttft && $(PY) -m bench.recorder && $(PY) -m bench $(BENCH_ARGS)'
 
 eval: up
 	@$(PY) -m evaluation $(EVAL_ARGS)
