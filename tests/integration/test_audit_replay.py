@@ -42,8 +42,9 @@ def audit(namespace: str, bootstrap: str, *args: str) -> subprocess.CompletedPro
     )
 
 
-def group_offsets(bootstrap: str) -> dict[str, dict[tuple[str, int], int]]:
-    """Every consumer group on the broker with its committed offsets."""
+def group_offsets(bootstrap: str, namespace: str) -> dict[str, dict[tuple[str, int], int]]:
+    """The consumer groups that read this test's topics (or are named after its namespace),
+    with their committed offsets: other runs on a shared broker move their own groups."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     listed = admin.list_consumer_groups().result(timeout=ADMIN_TIMEOUT_S).valid
     offsets: dict[str, dict[tuple[str, int], int]] = {}
@@ -52,9 +53,12 @@ def group_offsets(bootstrap: str) -> dict[str, dict[tuple[str, int], int]]:
             [ConsumerGroupTopicPartitions(group.group_id)]
         ).values()
         result = future.result(timeout=ADMIN_TIMEOUT_S)
-        offsets[group.group_id] = {
+        committed = {
             (tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []
         }
+        ours = any(topic.startswith(f"{namespace}.") for topic, _ in committed)
+        if ours or group.group_id.startswith(namespace) or "audit" in group.group_id:
+            offsets[group.group_id] = committed
     return offsets
 
 
@@ -92,7 +96,7 @@ def test_replay_finds_the_runs_analyses_by_time_and_campaign_and_moves_no_offset
         responses.close()
     assert {r.analysis_id for r in answered} >= {before, *az, nv}
     time.sleep(2.0)  # every service has committed what it processed
-    groups_before = group_offsets(kafka_bootstrap)
+    groups_before = group_offsets(kafka_bootstrap, topics.namespace)
 
     in_az = audit(
         topics.namespace, kafka_bootstrap,
@@ -103,7 +107,7 @@ def test_replay_finds_the_runs_analyses_by_time_and_campaign_and_moves_no_offset
     )
     shown = audit(topics.namespace, kafka_bootstrap, "show", az[0])
 
-    groups_after = group_offsets(kafka_bootstrap)
+    groups_after = group_offsets(kafka_bootstrap, topics.namespace)
     assert in_az.returncode == 0, in_az.stderr
     document = json.loads(in_az.stdout)
     rows = {row["analysis_id"]: row for row in document["analyses"]}
