@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
@@ -29,6 +30,22 @@ def producer(kafka_bootstrap: str) -> Iterator[EventProducer]:
     p = test_producer(kafka_bootstrap).start()
     yield p
     p.close()
+
+
+@pytest.fixture
+def namespace(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
+    """A fresh namespace for tests that need keys but no topics; its keys go at the end."""
+    name = unique_namespace()
+    yield name
+    delete_namespace(kafka_bootstrap, redis_url, name)
+
+
+@pytest.fixture
+def books(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain Redis client for reading the spend books (`services.common.spend`)."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
 
 
 ServiceFactory = Callable[..., ManagedProcess]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 import pytest
@@ -33,7 +33,6 @@ from services.common.spend import (
     set_monthly_limit,
 )
 from services.scorer.cross_check import ProviderCrossCheck
-from tests.support.kafka import delete_namespace
 
 SECOND = DEFAULT_CATALOGUE.get("gemini", GEMINI_FLASH)
 TIMEOUT_S = 3.0
@@ -62,20 +61,6 @@ class CountingProvider:
 
     async def probe(self, timeout_s: float) -> None:
         return None
-
-
-@pytest.fixture
-def namespace(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
-    name = f"test-xcheck-{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_namespace(kafka_bootstrap, redis_url, name)
-
-
-@pytest.fixture
-def books(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def completion_for(campaign: str, query_id: str | None = None) -> CompletionProduced:

@@ -38,7 +38,6 @@ from strategist.loop import LoopRunner
 from strategist.router import _finished
 from tests.support.emulator_server import running_emulator
 from tests.support.forwarder import forwarder
-from tests.support.kafka import delete_namespace
 from tests.support.processes import free_port
 
 REASON = "Intelligent routing is switched off"
@@ -54,20 +53,6 @@ PRO = DEFAULT_CATALOGUE.get("gemini", GEMINI_PRO)
 def emulator_url() -> Iterator[str]:
     with running_emulator(latency_scale=0.0) as url:
         yield url
-
-
-@pytest.fixture
-def namespace(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
-    name = f"test-direct-{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_namespace(kafka_bootstrap, redis_url, name)
-
-
-@pytest.fixture
-def books(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def direct_analyzer(emulator_url: str, books_url: str, namespace: str) -> Iterator[DirectAnalyzer]:

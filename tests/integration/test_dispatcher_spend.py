@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 import redis
@@ -22,7 +21,6 @@ from services.dispatcher.handler import Dispatcher
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import LOCAL_FOR_BUDGET, RouteLimits
 from services.dispatcher.spending import BUDGET_EXHAUSTED, max_cost_usd
-from tests.support.kafka import delete_namespace
 from tests.unit.dispatcher_fakes import (
     TOPICS,
     Broker,
@@ -42,20 +40,6 @@ PAID_ROUTE = [
 ]
 FLASH_REPLY_COST_USD = DEFAULT_CATALOGUE.get("gemini", GEMINI_FLASH).cost_usd(100, 200)
 """What ScriptedProvider's reply (100 tokens in, 200 out) costs on Gemini Flash."""
-
-
-@pytest.fixture
-def namespace(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
-    name = f"test-spend-walk-{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_namespace(kafka_bootstrap, redis_url, name)
-
-
-@pytest.fixture
-def books(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def _classified(query_id: str, route: Sequence[RouteStep], campaign: str = CAMPAIGN):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
@@ -19,16 +18,8 @@ from services.common.spend import (
     read_usage,
     set_monthly_limit,
 )
-from tests.support.kafka import delete_namespace
 
 CAMPAIGN = "campaign-a"
-
-
-@pytest.fixture
-def namespace(kafka_bootstrap: str, redis_url: str) -> Iterator[str]:
-    name = f"test-spend-{uuid.uuid4().hex[:10]}"
-    yield name
-    delete_namespace(kafka_bootstrap, redis_url, name)
 
 
 @pytest.fixture
