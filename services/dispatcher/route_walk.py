@@ -28,7 +28,7 @@ from schemas.base import ProviderName
 from schemas.classified import QueryClassified, RouteStep
 from schemas.completion import Answer, AttemptSummary, CompletionProduced
 from schemas.topics import TopicNames
-from services.common.spend import SpendLedger
+from services.common.spend import BUDGET_EXHAUSTED, SpendLedger, is_paid_model
 from services.common.worker import Outgoing
 from services.dispatcher.attempts import AttemptRunner
 from services.dispatcher.budget import (
@@ -50,7 +50,7 @@ from services.dispatcher.failover import (
     counts_against_circuit,
 )
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.spending import BUDGET_EXHAUSTED, CampaignSpend, is_paid
+from services.dispatcher.spending import CampaignSpend
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ class RouteWalk:
         local = [
             spec
             for spec in self._catalogue.for_provider(LOCAL_PROVIDER)
-            if LOCAL_PROVIDER in self._providers and not is_paid(spec)
+            if LOCAL_PROVIDER in self._providers and not is_paid_model(spec)
         ]
         if not local:
             return False

@@ -31,7 +31,6 @@ from providers.base import CompletionRequest
 from providers.catalogue import ModelSpec
 from schemas.completion import AttemptSummary
 from services.common.spend import (
-    BUDGET_EXHAUSTED,
     CampaignUsage,
     Reservation,
     SpendLedger,
@@ -129,9 +128,3 @@ class CampaignSpend:
         """The completion's error when the limit refused paid models and nothing answered."""
         error = budget_exhausted_error(self.campaign_id or "", self.limit_usd, self.refusals)
         return f"{error}; then {later}" if later else error
-
-
-__all__ = ["BUDGET_EXHAUSTED", "CampaignSpend", "Hold", "is_paid", "max_cost_usd"]
-is_paid = is_paid_model
-max_cost_usd = max_call_cost_usd
-"""Names route_walk.py and the tests import from here: the shared rules, not copies."""
