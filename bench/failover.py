@@ -28,32 +28,19 @@ from typing import Any
 
 import httpx
 
-from schemas.topics import TopicNames
-from services.common.admin import create_topics
-from strategist.keys import issue_key
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import delete_namespace
-from tests.support.processes import (
-    free_port,
-    gunicorn_app,
-    infra_env,
-    python_module,
-    running,
-    unique_namespace,
-)
+from bench.stack import measured_stack
+from tests.support.emulator_process import EmulatorControl
 
 ANALYZE = "/api/v1/strategist/analyze"
 CHAT = "/v1/chat/completions"
 COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"
 LIVE = "latest polls in Arizona this week"
-READY_TIMEOUT_S = 90.0
 REQUEST_TIMEOUT_S = 60.0
 SETTLE_TIMEOUT_S = 30.0
 """Longest wait for traffic to return to the primaries between two faults."""
 SETTLE_PAUSE_S = 0.3
 WARM_UP_PER_QUESTION = 25
 """Answers per primary before measuring (providers.limits needs 20 to narrow a limit)."""
-KEY_RATE_PER_MINUTE = 10_000_000
 QUESTIONS = (COMPLEX, LIVE)
 
 
@@ -292,57 +279,35 @@ def _print(rows: list[Row], output: str) -> None:
         )
 
 
-def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> int:
-    headers = issue_key(
-        database_url, "failover", role="admin", rate_per_minute=KEY_RATE_PER_MINUTE
-    ).header
-    with running_emulator(latency_scale=args.latency_scale) as emulator:
-        env = infra_env(
-            namespace,
-            EMULATOR_URL=emulator.base_url,
-            LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
-            LOG_LEVEL="WARNING",
-            DATABASE_URL=database_url,
-        )
-        port = free_port()
-        services = [
-            python_module(s, f"services.{s}", env)
-            for s in ("classifier", "dispatcher", "scorer", "health")
-        ]
-        app = gunicorn_app("app", env, port, threads=16)
-        with running(*services, app):
-            app.wait_until(
-                lambda: httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200,
-                READY_TIMEOUT_S,
-                "/readyz",
+def _measure(args: argparse.Namespace, database_url: str) -> int:
+    with measured_stack("failover", database_url, latency_scale=args.latency_scale) as stack:
+        client = Client(stack.app_url, stack.headers)
+        try:
+            print(
+                f"[failover] warming up ({WARM_UP_PER_QUESTION} answers per primary)",
+                file=sys.stderr,
             )
-            client = Client(f"http://127.0.0.1:{port}", headers)
-            try:
-                print(
-                    f"[failover] warming up ({WARM_UP_PER_QUESTION} answers per primary)",
-                    file=sys.stderr,
-                )
-                _warm_up(client)
-                rows: list[Row] = []
-                for fault in FAULTS:
-                    for via in args.via:
-                        _settle(client)
-                        print(f"[failover] {fault.name} via {via}", file=sys.stderr)
-                        with _fault(emulator, fault):
-                            if via == "analyze":
-                                status, body, seconds = client.analyze(fault.question)
-                            else:
-                                status, body, seconds = client.chat(
-                                    fault.question, stream=via == "chat-stream"
-                                )
-                        rows.append(_row(fault, via, status, body, seconds, client))
-                _print(rows, args.format)
-                if args.outage_s > 0:
+            _warm_up(client)
+            rows: list[Row] = []
+            for fault in FAULTS:
+                for via in args.via:
                     _settle(client)
-                    for line in _outage(emulator, client, args.outage_s):
-                        print(f"[failover] {line}")
-            finally:
-                client.close()
+                    print(f"[failover] {fault.name} via {via}", file=sys.stderr)
+                    with _fault(stack.emulator, fault):
+                        if via == "analyze":
+                            status, body, seconds = client.analyze(fault.question)
+                        else:
+                            status, body, seconds = client.chat(
+                                fault.question, stream=via == "chat-stream"
+                            )
+                    rows.append(_row(fault, via, status, body, seconds, client))
+            _print(rows, args.format)
+            if args.outage_s > 0:
+                _settle(client)
+                for line in _outage(stack.emulator, client, args.outage_s):
+                    print(f"[failover] {line}")
+        finally:
+            client.close()
     truncated = [r for r in rows if r.complete == "NO"]
     return 1 if truncated else 0
 
@@ -376,13 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
         parser.error("DATABASE_URL is not set (API keys live in PostgreSQL; make sets it)")
-    namespace = unique_namespace("failover")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    create_topics(bootstrap, TopicNames(namespace).specs())
-    try:
-        return _measure(args, namespace, database_url)
-    finally:
-        delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
+    return _measure(args, database_url)
 
 
 if __name__ == "__main__":

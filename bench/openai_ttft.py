@@ -22,32 +22,17 @@ caller such as `make bench` can collect it; `--format json` prints only that lin
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import httpx
 from openai import OpenAI
 
+from bench.stack import measured_stack
 from bench.stats import percentile
-from schemas.topics import TopicNames
-from services.common.admin import create_topics
-from strategist.keys import issue_key
-from tests.support.emulator_process import running_emulator
-from tests.support.kafka import delete_namespace
-from tests.support.processes import (
-    free_port,
-    gunicorn_app,
-    infra_env,
-    python_module,
-    running,
-    unique_namespace,
-)
 
 DEFAULT_REQUESTS = 20
 DEFAULT_WARM_UP = 5
@@ -56,10 +41,6 @@ consumers joining their groups."""
 DEFAULT_LATENCY_SCALE = 0.0
 """The emulator answers at once: the time to first token is then nearly all ours."""
 REQUEST_TIMEOUT_S = 90.0
-READY_TIMEOUT_S = 90.0
-READY_POLL_TIMEOUT_S = 2.0
-KEY_RATE_PER_MINUTE = 1_000_000
-SERVICES = ("classifier", "dispatcher", "scorer", "health")
 QUESTIONS = (
     "Summarise in two sentences why early voting matters for turnout.",
     "What do the latest polls say about the Arizona Senate race?",
@@ -123,38 +104,6 @@ def summary(samples: list[Sample]) -> dict[str, float]:
     }
 
 
-@contextlib.contextmanager
-def own_stack(database_url: str, latency_scale: float) -> Iterator[tuple[str, str]]:
-    """The emulator, the services and one app in a fresh namespace, stopped and deleted at
-    the end; yields the app's `/v1` base URL and an admin key made in `database_url`."""
-    namespace = unique_namespace("ttft")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    create_topics(bootstrap, TopicNames(namespace).specs())
-    key = issue_key(database_url, namespace, role="admin", rate_per_minute=KEY_RATE_PER_MINUTE)
-    try:
-        with running_emulator(latency_scale=latency_scale) as emulator:
-            env = infra_env(
-                namespace,
-                EMULATOR_URL=emulator.base_url,
-                LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
-                LOG_LEVEL="WARNING",
-                DATABASE_URL=database_url,
-            )
-            port = free_port()
-            app_url = f"http://127.0.0.1:{port}"
-            services = [python_module(name, f"services.{name}", env) for name in SERVICES]
-            app = gunicorn_app("app", env, port)
-            with running(*services, app):
-                app.wait_until(lambda: _ready(app_url), READY_TIMEOUT_S, "/readyz")
-                yield f"{app_url}/v1", key.key
-    finally:
-        delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
-
-
-def _ready(app_url: str) -> bool:
-    return httpx.get(f"{app_url}/readyz", timeout=READY_POLL_TIMEOUT_S).status_code == 200
-
-
 def _run(args: argparse.Namespace, base_url: str, api_key: str) -> list[Sample]:
     client = OpenAI(base_url=base_url, api_key=api_key, timeout=REQUEST_TIMEOUT_S, max_retries=0)
     try:
@@ -196,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         if not database_url:
             parser.error("DATABASE_URL is not set (API keys live in PostgreSQL; make sets it)")
         print("[openai_ttft] starting the stack", file=sys.stderr)
-        with own_stack(database_url, args.latency_scale) as (base_url, api_key):
-            samples = _run(args, base_url, api_key)
+        with measured_stack("ttft", database_url, latency_scale=args.latency_scale) as stack:
+            samples = _run(args, f"{stack.app_url}/v1", stack.api_key)
     result = summary(samples)
     if args.format == "json":
         print(json.dumps({**result, "samples": [asdict(s) for s in samples]}))
