@@ -366,6 +366,17 @@ class SpendLedger:
             reservation = Reservation(campaign_id, month, reservation_id, amount_usd)
         return ReserveOutcome(status=status, usage=usage, reservation=reservation)  # type: ignore[arg-type]
 
+    async def reserve_call(
+        self, campaign_id: str, call_id: str, amount_usd: float, *, hold_s: float, again_as: str
+    ) -> ReserveOutcome:
+        """`reserve` for one call keyed by its deterministic id (a retried message reuses
+        its reservation). When a call under that id is already booked (a delivery before a
+        crash made and settled it), this call is a new expense, reserved as `again_as`."""
+        outcome = await self.reserve(campaign_id, call_id, amount_usd, hold_s=hold_s)
+        if outcome.status == "settled":
+            outcome = await self.reserve(campaign_id, again_as, amount_usd, hold_s=hold_s)
+        return outcome
+
     async def settle(self, reservation: Reservation, cost_usd: float) -> CampaignUsage:
         """Replace the reservation by the real cost; a second settle of the id is a no-op."""
         return await self._close(reservation, cost_usd, "settle")

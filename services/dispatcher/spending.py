@@ -82,18 +82,15 @@ class CampaignSpend:
             return Hold(attempt_id, amount, None)
         if self.limit_usd is None:
             return Hold(attempt_id, amount, None)
-        reservation_id = attempt_id
-        outcome = await self.ledger.reserve(self.campaign_id, reservation_id, amount, hold_s=hold_s)
-        if outcome.status == "settled":  # called before this redelivery: a new expense
-            reservation_id = f"{attempt_id}/{self.delivery}"
-            outcome = await self.ledger.reserve(
-                self.campaign_id, reservation_id, amount, hold_s=hold_s
-            )
+        outcome = await self.ledger.reserve_call(
+            self.campaign_id, attempt_id, amount, hold_s=hold_s,
+            again_as=f"{attempt_id}/{self.delivery}",
+        )  # fmt: skip
         self.last = outcome.usage
         if outcome.reservation is None:
             self.refusals.append(refusal_text(spec.provider, spec.model_id, amount, outcome.usage))
             return None
-        return Hold(reservation_id, amount, outcome.reservation)
+        return Hold(outcome.reservation.reservation_id, amount, outcome.reservation)
 
     async def settle(self, hold: Hold, summary: AttemptSummary) -> None:
         """Book the attempt's cost by its outcome (see the module docstring)."""

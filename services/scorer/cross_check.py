@@ -148,15 +148,11 @@ class ProviderCrossCheck:
         reservation = None
         if self._ledger is not None and query.campaign_id is not None and is_paid_model(second):
             amount = max_call_cost_usd(second, completion_request(query, second, self._timeout_s))
-            reservation_id = f"{STEP}:{query.query_id}"
-            granted = await self._ledger.reserve(
-                query.campaign_id, reservation_id, amount, hold_s=self._timeout_s
-            )
-            if granted.status == "settled":  # an earlier delivery's call failed: a new expense
-                granted = await self._ledger.reserve(
-                    query.campaign_id, f"{reservation_id}/{uuid.uuid4().hex}", amount,
-                    hold_s=self._timeout_s,
-                )  # fmt: skip
+            call_id = f"{STEP}:{query.query_id}"
+            granted = await self._ledger.reserve_call(  # again: an earlier call failed
+                query.campaign_id, call_id, amount, hold_s=self._timeout_s,
+                again_as=f"{call_id}/{uuid.uuid4().hex}",
+            )  # fmt: skip
             if granted.reservation is None:
                 skipped = budget_exhausted_error(
                     query.campaign_id,
