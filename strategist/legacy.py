@@ -16,7 +16,6 @@ The books are asyncio (`SpendLedger`), run on this process's loop like the provi
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 import uuid
@@ -156,7 +155,9 @@ class DirectAnalyzer:
         is unreachable; the last error when it stays away."""
         give_up_at = time.monotonic() + BOOKS_RETRY_WINDOW_S
         assert self._ledger is not None
-        for attempt in itertools.count(1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return self._runner.run(
                     self._ledger.reserve(
@@ -175,7 +176,6 @@ class DirectAnalyzer:
                     delay_s,
                 )
                 time.sleep(delay_s)
-        raise AssertionError("unreachable")  # itertools.count never ends
 
     def _settle(self, held: Reservation | None, result: AttemptResult) -> CampaignUsage | None:
         """Book the call by its outcome. A failure is logged, not raised: the caller gets
