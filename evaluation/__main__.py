@@ -32,6 +32,7 @@ from core.economics import measured_baseline_cost_usd
 from evaluation.routing import (
     EVAL_CAMPAIGN,
     LEARNED,
+    perfect_router_cost,
     render_priced,
     run_through_stack,
     score_routers,
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     saving = 1 - spent / baseline if baseline else 0.0
     measured_pro, pro_failed = asyncio.run(_measured_all_pro(examples))
     measured_saving = 1 - spent / measured_pro if measured_pro else 0.0
+    perfect = perfect_router_cost(outcomes)
+    perfect_saving = 1 - perfect / measured_pro if perfect is not None and measured_pro else None
     scores = score_routers(outcomes)
     router = TierRouter.load(DEFAULT_ARTIFACT)
     timing = evaluate_router(router, examples)
@@ -113,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                     "saving": saving,
                     "measured_all_pro_usd": measured_pro,
                     "measured_saving": measured_saving,
+                    "perfect_router_usd": perfect,
+                    "perfect_router_saving": perfect_saving,
                     "routers": [
                         {**asdict(s.routing), "estimated_cost_usd": s.estimated_cost_usd}
                         for s in scores
@@ -136,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  per-answer estimate (routing.baseline_cost_usd: the answers' own tokens at Pro's "
         f"price, no thinking): ${baseline:.4f} -> saving {saving:.1%}"
     )
+    if perfect is not None and perfect_saving is not None:
+        print(
+            f"  a router that never errs (estimate: each question at this run's mean measured "
+            f"cost of its labelled tier): ${perfect:.4f} -> saving {perfect_saving:.1%}, the "
+            f"most routing can save on this mix"
+        )
     print(
         f"learned router: accuracy {learned.accuracy:.1%}, complex questions sent to the "
         f"local model {learned.complex_to_simple:.1%}; HTTP errors {len(failed)}"

@@ -1,7 +1,7 @@
 """`python -m evaluation.confidence_real`: does the local model's certainty tell right from wrong?
 
     python -m evaluation.confidence_real [--limit N] [--url URL] [--builtin NAME]
-                                         [--format table|json]
+                                         [--agreement-samples N] [--format table|json]
 
 The real set of `make eval-confidence`: the tasks of data/confidence/real_tasks.jsonl
 (spelling fixes, arithmetic, a date or a name taken from a short text; each with one
@@ -17,6 +17,13 @@ The summary gives accuracy and the AUROC of the model's certainty (exp of
 `avg_logprob`) for right against wrong answers, with a bootstrap 95 % interval
 (`evaluation.confidence_metrics`). Progress goes to stderr, one line per
 `PROGRESS_EVERY` tasks.
+
+`--agreement-samples N` measures the other certainty signal the issue allowed:
+agreement between the answer and N more samples of the same prompt at temperature
+`SAMPLE_TEMPERATURE` (`core.agreement`, the cross-check's measure), fed to the
+scorer as its `cross_validation` component with the weights unchanged. It reports the
+AUROC with it and what it costs in model time per task. It stays out of production
+until it earns its price (docs/confidence.md).
 """
 
 from __future__ import annotations
@@ -29,10 +36,13 @@ import sys
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import openai
+
+from core.agreement import agreement
 from core.confidence import History, model_certainty, score_answer
 from core.prompt import SYSTEM_PROMPT
 from evaluation.confidence_metrics import Estimate, auroc, bootstrap
@@ -40,7 +50,7 @@ from evaluation.local_models import _served
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.errors import ProviderError
-from providers.local import LocalProvider
+from providers.local import CHAT_REPEAT_PENALTY, LocalProvider, chat_messages
 from providers.local_server import BUILTIN_MODELS, DEFAULT_BUILTIN
 from providers.settings import ProviderSettings
 from schemas.classified import RouteStep
@@ -59,6 +69,9 @@ PROGRESS_EVERY = 20
 AUROC_TARGET = 0.75
 MIN_TASKS_FOR_VERDICT = 200
 """A `--limit` run is a smoke test: its interval is too wide to judge the target."""
+SAMPLE_TEMPERATURE = 1.0
+"""Hot enough that an unsure model says something else the next time."""
+SAMPLE_SEED = 1000
 ROUTE = (RouteStep(provider="local", model=LOCAL_MODEL, reason="real confidence set"),)
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
@@ -92,6 +105,13 @@ class GradedAnswer:
     finish_reason: str | None
     correct: bool
     error: str | None = None
+    seconds: float = 0.0
+    """Model time for the answer itself."""
+    agreement: float | None = None
+    """Mean `core.agreement` of the answer with the extra samples (`--agreement-samples`)."""
+    raw_score_with_agreement: float | None = None
+    sample_seconds: float = 0.0
+    """Model time the extra samples took."""
 
 
 def load_tasks(path: Path = TASKS_PATH) -> list[Task]:
@@ -157,23 +177,30 @@ def grade(task: Task, text: str) -> bool:
     return not any(_contains(answer, normalise(bad)) for bad in task.reject)
 
 
-def _raw_score(answer: Answer) -> float:
+def _raw_score(answer: Answer, agreement: float | None = None) -> float:
     spec = DEFAULT_CATALOGUE.get("local", LOCAL_MODEL)
     confidence = score_answer(
-        answer=answer, spec=spec, route=ROUTE, needs_live_data=False, agreement=None,
+        answer=answer, spec=spec, route=ROUTE, needs_live_data=False, agreement=agreement,
         history=History(),
     )  # fmt: skip
     return confidence.raw_score if confidence.raw_score is not None else confidence.score
 
 
 async def answer_tasks(
-    provider: LocalProvider, tasks: Sequence[Task], say: Callable[[str], None]
+    provider: LocalProvider,
+    tasks: Sequence[Task],
+    say: Callable[[str], None],
+    sampler: Sampler | None = None,
 ) -> list[GradedAnswer]:
-    """Ask every task in turn (one model call at a time, as the server runs one) and grade it."""
+    """Ask every task in turn (one model call at a time, as the server runs one) and grade
+    it; with a `sampler`, also measure the answer's agreement with more samples."""
     graded: list[GradedAnswer] = []
     started = time.monotonic()
     for number, task in enumerate(tasks, 1):
-        graded.append(await _answer_one(provider, task))
+        answer = await _answer_one(provider, task)
+        if sampler is not None and answer.error is None:
+            answer = await sampler.with_agreement(task, answer)
+        graded.append(answer)
         if number % PROGRESS_EVERY == 0 or number == len(tasks):
             right = sum(g.correct for g in graded)
             say(
@@ -215,16 +242,62 @@ async def _answer_one(provider: LocalProvider, task: Task) -> GradedAnswer:
         output_tokens=reply.output_tokens,
         finish_reason=reply.finish_reason,
         correct=grade(task, reply.text),
+        seconds=answer.latency_ms / 1000,
     )
 
 
-async def _ask(base_url: str, tasks: Sequence[Task], say: Callable[[str], None]) -> list[Any]:
+class Sampler:
+    """More samples of a task's prompt from the same server, for self-agreement."""
+
+    def __init__(self, base_url: str, samples: int) -> None:
+        self._client = openai.AsyncOpenAI(base_url=base_url, api_key="local")
+        self._samples = samples
+
+    async def with_agreement(self, task: Task, answer: GradedAnswer) -> GradedAnswer:
+        """`answer` with its mean agreement with the samples and the raw score using it."""
+        started = time.monotonic()
+        texts = [await self._sample(task, SAMPLE_SEED + i) for i in range(self._samples)]
+        mean = sum(agreement(answer.text, text) for text in texts) / len(texts)
+        scored = Answer(
+            provider="local", model=LOCAL_MODEL, text=answer.text, input_tokens=0,
+            output_tokens=answer.output_tokens, cost_usd=0.0, latency_ms=0.0,
+            finish_reason=answer.finish_reason, avg_logprob=answer.avg_logprob,
+        )  # fmt: skip
+        return replace(
+            answer,
+            agreement=mean,
+            raw_score_with_agreement=_raw_score(scored, mean),
+            sample_seconds=time.monotonic() - started,
+        )
+
+    async def _sample(self, task: Task, seed: int) -> str:
+        response = await self._client.chat.completions.create(
+            model=LOCAL_MODEL,
+            messages=chat_messages(task.prompt, SYSTEM_PROMPT),
+            max_tokens=MAX_OUTPUT_TOKENS[task.kind],
+            temperature=SAMPLE_TEMPERATURE,
+            seed=seed,
+            extra_body={"repeat_penalty": CHAT_REPEAT_PENALTY},
+            timeout=CALL_TIMEOUT_S,
+        )
+        return (response.choices[0].message.content or "") if response.choices else ""
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+async def _ask(
+    base_url: str, tasks: Sequence[Task], say: Callable[[str], None], samples: int
+) -> list[Any]:
     provider = LocalProvider(settings=ProviderSettings(local_model_url=base_url))
+    sampler = Sampler(base_url, samples) if samples > 0 else None
     try:
         await provider.probe(PROBE_TIMEOUT_S)
-        return await answer_tasks(provider, tasks, say)
+        return await answer_tasks(provider, tasks, say, sampler)
     finally:
         await provider.aclose()
+        if sampler is not None:
+            await sampler.aclose()
 
 
 def _stderr(line: str) -> None:
@@ -237,18 +310,20 @@ def graded_local_answers(
     url: str | None = None,
     builtin: str = DEFAULT_BUILTIN,
     say: Callable[[str], None] = _stderr,
+    agreement_samples: int = 0,
 ) -> list[GradedAnswer]:
     """The first `limit` tasks (all by default) answered by the local model and graded.
 
     Serves the built-in model `builtin` on a free port for the run unless `url` names a
     running server. Raises RuntimeError when the server does not come up; a failed call
-    is kept as a wrong answer with its error.
+    is kept as a wrong answer with its error. `agreement_samples` > 0 adds each answer's
+    agreement with that many more samples.
     """
     tasks = load_tasks()[:limit] if limit is not None else load_tasks()
     if url is not None:
-        return asyncio.run(_ask(url, tasks, say))
+        return asyncio.run(_ask(url, tasks, say, agreement_samples))
     with _served(builtin) as base_url:
-        return asyncio.run(_ask(base_url, tasks, say))
+        return asyncio.run(_ask(base_url, tasks, say, agreement_samples))
 
 
 def graded_pairs(limit: int | None = None) -> list[tuple[float, bool]]:
@@ -270,6 +345,11 @@ class Summary:
     auroc_certainty: Estimate
     auroc_raw_score: Estimate
     auroc_by_kind: dict[str, float]
+    seconds_per_task: float = 0.0
+    auroc_agreement: Estimate | None = None
+    """Self-agreement alone, and the raw score with it, when samples were taken."""
+    auroc_raw_score_with_agreement: Estimate | None = None
+    sample_seconds_per_task: float | None = None
 
 
 def summarise(graded: Sequence[GradedAnswer]) -> Summary:
@@ -283,6 +363,8 @@ def summarise(graded: Sequence[GradedAnswer]) -> Summary:
     by_kind: dict[str, list[GradedAnswer]] = {}
     for g in graded:
         by_kind.setdefault(g.kind, []).append(g)
+    sampled = [g for g in graded if g.agreement is not None]
+    sampled_correct = [g.correct for g in sampled]
     return Summary(
         n=len(graded),
         n_correct=sum(correct),
@@ -295,6 +377,20 @@ def summarise(graded: Sequence[GradedAnswer]) -> Summary:
             k: auroc([g.certainty or 0.0 for g in v], [g.correct for g in v])
             for k, v in by_kind.items()
         },
+        seconds_per_task=sum(g.seconds for g in graded) / len(graded) if graded else 0.0,
+        auroc_agreement=(
+            bootstrap(auroc, [g.agreement or 0.0 for g in sampled], sampled_correct)
+            if sampled
+            else None
+        ),
+        auroc_raw_score_with_agreement=(
+            bootstrap(auroc, [g.raw_score_with_agreement or 0.0 for g in sampled], sampled_correct)
+            if sampled
+            else None
+        ),
+        sample_seconds_per_task=(
+            sum(g.sample_seconds for g in sampled) / len(sampled) if sampled else None
+        ),
     )
 
 
@@ -306,7 +402,7 @@ def render(summary: Summary) -> str:
         verdict = "met" if summary.auroc_certainty.value >= AUROC_TARGET else "NOT met"
     kinds = ", ".join(f"{k} {v:.0%}" for k, v in sorted(summary.accuracy_by_kind.items()))
     kind_auroc = ", ".join(f"{k} {v:.2f}" for k, v in sorted(summary.auroc_by_kind.items()))
-    return "\n".join([
+    lines = [
         "real set: the local model on exactly checkable tasks (data/confidence/real_tasks.jsonl)",
         f"  answers           {summary.n} ({summary.with_logprob} with avg_logprob)",
         f"  accuracy          {summary.accuracy:.3f} ({summary.n_correct} right; {kinds})",
@@ -314,7 +410,21 @@ def render(summary: Summary) -> str:
         f"bootstrap 95 % interval; target >= {AUROC_TARGET}: {verdict})",
         f"  AUROC raw score   {summary.auroc_raw_score}  (core.confidence, before calibration)",
         f"  AUROC by kind     {kind_auroc}",
-    ])  # fmt: skip
+        f"  model time        {summary.seconds_per_task:.2f} s per answer",
+    ]  # fmt: skip
+    agreement_auroc = summary.auroc_agreement
+    with_agreement = summary.auroc_raw_score_with_agreement
+    sample_s = summary.sample_seconds_per_task
+    if agreement_auroc is not None and with_agreement is not None and sample_s is not None:
+        ratio = sample_s / max(summary.seconds_per_task, 1e-9)
+        lines += [
+            f"  AUROC agreement   {agreement_auroc}  (answer against more samples at "
+            f"temperature {SAMPLE_TEMPERATURE}; not used in production)",
+            f"  AUROC raw + agr.  {with_agreement}  (the scorer's "
+            f"weights, agreement as its cross_validation component)",
+            f"  sampling cost     {sample_s:.2f} s more model time per answer ({ratio:.1f}x)",
+        ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -331,9 +441,20 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_BUILTIN,
         help=f"model to serve when no --url (default {DEFAULT_BUILTIN})",
     )
+    parser.add_argument(
+        "--agreement-samples",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure agreement with N more samples per task, and its cost (default 0)",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
-    graded = graded_local_answers(args.limit, url=args.url, builtin=args.builtin)
+    if args.agreement_samples < 0:
+        parser.error("--agreement-samples: must be 0 or more")
+    graded = graded_local_answers(
+        args.limit, url=args.url, builtin=args.builtin, agreement_samples=args.agreement_samples
+    )
     summary = summarise(graded)
     if args.format == "json":
         print(json.dumps({"summary": asdict(summary), "answers": [asdict(g) for g in graded]}))

@@ -159,6 +159,28 @@ def score_routers(
     return priced
 
 
+def perfect_router_cost(outcomes: Sequence[Outcome]) -> float | None:
+    """What a router that never errs would have spent on these questions: an estimate.
+
+    Each question is priced at the mean measured cost (`routing.cost_usd`) of this run's
+    answers that the stack routed to the question's labelled tier, so it uses the same
+    models, prompts and answer lengths as the run. It is the ceiling of what routing
+    alone can save on this mix of tiers. None when a labelled tier had no correctly
+    routed answer to price it by.
+    """
+    costs: dict[str, list[float]] = {}
+    for o in outcomes:
+        if o.status == 200 and o.tier == o.example.tier:
+            costs.setdefault(o.example.tier, []).append(o.cost_usd)
+    total = 0.0
+    for o in outcomes:
+        tier_costs = costs.get(o.example.tier)
+        if not tier_costs:
+            return None
+        total += sum(tier_costs) / len(tier_costs)
+    return total
+
+
 def render_priced(scores: Sequence[PricedScore]) -> str:
     """Accuracy, under-routing and estimated cost with the saving against always-Pro."""
     pro = next(s.estimated_cost_usd for s in scores if s.routing.name == "always Gemini 2.5 Pro")

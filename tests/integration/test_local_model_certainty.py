@@ -107,3 +107,20 @@ def test_logprobs_equal_llama_cpps_own_logits_all_path():
 
     assert text == stock_text and len(cheap) == len(reference) > 0
     assert max(abs(a - b) for a, b in zip(cheap, reference, strict=True)) < SAME_LOGPROB_TOLERANCE
+
+
+def test_the_real_set_measures_self_agreement_and_its_cost_when_asked():
+    """`python -m evaluation.confidence_real --agreement-samples N` on the real server."""
+    from evaluation.confidence_real import graded_local_answers, render, summarise
+
+    with running_local_model_server(LOCAL_MODEL_PATH="") as base_url:
+        graded = graded_local_answers(3, url=base_url, say=lambda _: None, agreement_samples=2)
+
+    assert len(graded) == 3
+    for answer in graded:
+        assert answer.error is None and answer.text
+        assert answer.agreement is not None and 0.0 <= answer.agreement <= 1.0
+        assert answer.raw_score_with_agreement is not None
+        assert answer.seconds > 0.0 and answer.sample_seconds > 0.0
+    report = render(summarise(graded))
+    assert "AUROC agreement" in report and "sampling cost" in report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,20 @@ def test_a_short_run_does_not_claim_the_target():
     assert "not judged on fewer than 200 tasks" in render(summarise(graded))
     many = [_graded("name", c / 250, c % 2 == 0) for c in range(1, 211)]
     assert "target >= 0.75: NOT met" in render(summarise(many))
+
+
+def test_agreement_figures_appear_only_when_samples_were_taken():
+    plain = [_graded("name", c, c > 0.5) for c in (0.9, 0.8, 0.3, 0.2)]
+    assert summarise(plain).auroc_agreement is None
+    assert "AUROC agreement" not in render(summarise(plain))
+
+    sampled = [
+        replace(g, agreement=1.0 - g.certainty, raw_score_with_agreement=0.5, sample_seconds=2.0,
+                seconds=1.0)
+        for g in plain
+        if g.certainty is not None
+    ]  # fmt: skip
+    summary = summarise(sampled)
+    assert summary.auroc_agreement is not None and summary.auroc_agreement.value == 0.0
+    assert summary.sample_seconds_per_task == pytest.approx(2.0)
+    assert "2.00 s more model time per answer (2.0x)" in render(summary)
