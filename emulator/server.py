@@ -35,6 +35,10 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = KEEP_ALIVE_IDLE_S
+    disable_nagle_algorithm = True
+    """Each streamed event leaves when written, as from a provider's front end. With Nagle's
+    algorithm a small write waits for the client's delayed ACK, about 40 ms, which the
+    benchmark then counted as pipeline overhead (the emulator's service time had ended)."""
     _keep_alive = False
 
     def run_wsgi(self) -> None:

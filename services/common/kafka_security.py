@@ -83,13 +83,24 @@ def process_security() -> KafkaSecurity:
     return InfraSettings().kafka_security
 
 
+LATENCY_DEFAULTS: dict[str, Any] = {"socket.nagle.disable": True}
+
+
 def kafka_config(
     bootstrap_servers: str, settings: dict[str, Any], security: KafkaSecurity | None = None
 ) -> dict[str, Any]:
-    """A client's librdkafka configuration: servers, its own settings, then security (which
-    wins: no builder can turn it off)."""
+    """A client's librdkafka configuration: servers, latency defaults, its own settings, then
+    security (which wins: no builder can turn it off).
+
+    Nagle's algorithm is off: with `linger.ms` 0 each event is its own small request, and
+    Nagle would hold one back until the broker acknowledged the one before it."""
     chosen = security if security is not None else process_security()
-    return {"bootstrap.servers": bootstrap_servers, **settings, **chosen.librdkafka()}
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        **LATENCY_DEFAULTS,
+        **settings,
+        **chosen.librdkafka(),
+    }
 
 
 def admin_config(bootstrap_servers: str, security: KafkaSecurity | None = None) -> dict[str, Any]:

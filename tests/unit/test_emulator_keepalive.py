@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 
 from emulator import create_app
+from emulator.server import KeepAliveRequestHandler
 from tests.support.emulator_server import running_emulator
 
 CHAT = {"model": "sonar", "messages": [{"role": "user", "content": "early vote in Nevada"}]}
@@ -90,3 +93,18 @@ def test_latency_scale_changes_at_run_time():
     assert float(instant.headers["x-emulator-service-ms"]) < float(
         slowed.headers["x-emulator-service-ms"]
     )
+
+
+def test_connections_are_served_without_nagles_delay():
+    """A streamed event must leave when written: with Nagle's algorithm on, a small write
+    waits for the client's delayed ACK (about 40 ms), counted as pipeline overhead."""
+    with (
+        socket.create_server(("127.0.0.1", 0)) as listener,
+        socket.create_connection(listener.getsockname()),
+    ):
+        accepted, _ = listener.accept()
+        with accepted:
+            handler = KeepAliveRequestHandler.__new__(KeepAliveRequestHandler)
+            handler.request = accepted
+            handler.setup()
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -123,3 +123,8 @@ def test_secrets_never_appear_in_the_clients_logs(
     producer.flush(0)
     out, err = capfd.readouterr()
     assert SASL_PASSWORD not in caplog.text + out + err
+
+
+@pytest.mark.parametrize("client", sorted(BUILDERS))
+def test_every_client_sends_small_requests_without_nagles_delay(client: str) -> None:
+    assert BUILDERS[client](None)["socket.nagle.disable"] is True
