@@ -23,7 +23,9 @@ The last line is one JSON object: `routed_overhead_p50_ms`, `routed_overhead_p99
 `direct_overhead_p50_ms`, `direct_overhead_p99_ms` (the run closest to 100/s at zero
 latency; `reference_rate_qps` says which), `max_sustained_qps` (highest routed rate with
 p99 overhead under 50 ms and no error at latency scale 1; null when not measured),
-`rss_mb_total` (the stack with one app: services, broker, Redis, PostgreSQL), `machine`
+`rss_mb_total` (the stack with one app: services, broker, Redis, PostgreSQL; shared pages
+counted in every process that maps them), `pss_mb_total` (the same, each shared page
+counted once: what the machine holds), `machine`
 and every run. Requests carry an admin key made here in DATABASE_URL; its rate limit is
 far above the benchmark's.
 """
@@ -335,9 +337,14 @@ def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> dic
         stack_rss = {
             k: v for k, v in processes.rss_mb(stack.groups).items() if k != "app-direct"
         }
+        stack_pss = {
+            k: v for k, v in processes.pss_mb(stack.groups).items() if k != "app-direct"
+        }
+    print("[bench] PSS MiB at the end: " + ", ".join(f"{k} {v:.0f}" for k, v in stack_pss.items()))
     return summary(
         runs,
         rss_mb_total=processes.stack_total(stack_rss),
+        pss_mb_total=processes.stack_total(stack_pss),
         machine=machine(),
         sustained_latency_scale=max(args.latency),
     )

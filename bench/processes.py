@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,14 +60,26 @@ def cpu_seconds(groups: Iterable[Group]) -> dict[str, float]:
 
 def rss_mb(groups: Iterable[Group]) -> dict[str, float]:
     """Resident memory of each group now, in MiB (shared pages counted in each process)."""
+    return _memory_mb(groups, lambda process: process.memory_info().rss)
+
+
+def pss_mb(groups: Iterable[Group]) -> dict[str, float]:
+    """Proportional resident memory of each group now, in MiB: a page shared by n processes
+    counts 1/n in each, so the groups sum to what the machine really holds. RSS counts
+    PostgreSQL's shared buffers once per backend and a forked worker's inherited pages
+    again in every worker."""
+    return _memory_mb(groups, lambda process: process.memory_full_info().pss)
+
+
+def _memory_mb(groups: Iterable[Group], size: Callable[[psutil.Process], int]) -> dict[str, float]:
     sizes: dict[str, float] = {}
     for group in groups:
         total = 0
         for process in group.processes():
             try:
-                total += process.memory_info().rss
-            except psutil.Error:
-                continue
+                total += size(process)
+            except (psutil.Error, AttributeError):
+                continue  # gone, not ours to read, or no PSS on this platform
         sizes[group.name] = total / MB
     return sizes
 

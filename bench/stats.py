@@ -127,6 +127,7 @@ def summary(
     *,
     rss_mb_total: float,
     machine: str,
+    pss_mb_total: float | None = None,
     reference_qps: float = 100.0,
     sustained_latency_scale: float = 1.0,
 ) -> dict[str, object]:
@@ -142,6 +143,7 @@ def summary(
         "max_sustained_qps": max_sustained_qps(runs, sustained_latency_scale),
         "sustained_latency_scale": sustained_latency_scale,
         "rss_mb_total": round(rss_mb_total, 1),
+        "pss_mb_total": round(pss_mb_total, 1) if pss_mb_total is not None else None,
         "machine": machine,
         "runs": [r.as_json() for r in runs],
     }

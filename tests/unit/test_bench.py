@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
+import time
 
 import httpx
 import pytest
@@ -157,6 +159,19 @@ def test_groups_measure_live_processes_and_find_infrastructure_by_pid_file(tmp_p
     assert processes.rss_mb([me])[me.name] > 1
     gone = processes.Group("gone", 2**22 + 7)
     assert processes.cpu_seconds([gone]) == {"gone": 0.0}
+
+
+def test_proportional_memory_counts_a_forked_childs_shared_pages_once():
+    """RSS counts the pages a forked child shares with its parent twice; PSS splits them."""
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+    child.start()
+    try:
+        family = [processes.Group("family", os.getpid(), children=True)]
+        rss, pss = processes.rss_mb(family)["family"], processes.pss_mb(family)["family"]
+        assert 0 < pss < rss
+    finally:
+        child.terminate()
+        child.join()
 
 
 @pytest.mark.parametrize(
