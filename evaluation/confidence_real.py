@@ -193,21 +193,29 @@ async def answer_tasks(
     sampler: Sampler | None = None,
 ) -> list[GradedAnswer]:
     """Ask every task in turn (one model call at a time, as the server runs one) and grade
-    it; with a `sampler`, also measure the answer's agreement with more samples."""
+    it; with a `sampler`, then measure each answer's agreement with more samples.
+
+    The samples come after every answer: a seeded sample moves the server's sampler
+    state, so asked in between it would change the answers the run is judged on.
+    """
     graded: list[GradedAnswer] = []
     started = time.monotonic()
     for number, task in enumerate(tasks, 1):
-        answer = await _answer_one(provider, task)
-        if sampler is not None and answer.error is None:
-            answer = await sampler.with_agreement(task, answer)
-        graded.append(answer)
+        graded.append(await _answer_one(provider, task))
         if number % PROGRESS_EVERY == 0 or number == len(tasks):
             right = sum(g.correct for g in graded)
             say(
                 f"{number}/{len(tasks)} tasks, {right} right, "
                 f"{time.monotonic() - started:.0f}s elapsed"
             )
-    return graded
+    if sampler is None:
+        return graded
+    sampled: list[GradedAnswer] = []
+    for number, (task, answer) in enumerate(zip(tasks, graded, strict=True), 1):
+        sampled.append(answer if answer.error else await sampler.with_agreement(task, answer))
+        if number % PROGRESS_EVERY == 0 or number == len(tasks):
+            say(f"{number}/{len(tasks)} sampled, {time.monotonic() - started:.0f}s elapsed")
+    return sampled
 
 
 async def _answer_one(provider: LocalProvider, task: Task) -> GradedAnswer:
