@@ -46,7 +46,7 @@ from providers.errors import (
     redact,
 )
 from providers.settings import SDK_MAX_RETRIES, ProviderSettings
-from providers.streaming import StreamProgress, read_stream
+from providers.streaming import STREAM_END_GRACE_S, StreamProgress, read_stream
 from providers.transport import HTTP_TIMEOUTS, HTTP_TRANSPORT_ERRORS, SseGuardTransport
 from schemas.base import ProviderName
 
@@ -58,10 +58,6 @@ version Google documents every generateContent feature against. The emulator ser
 MAX_CONNECTIONS = 512
 """The SDK's httpx pool defaults to 100 connections; the dispatcher keeps more calls in flight."""
 MAX_KEEPALIVE_CONNECTIONS = 64
-STREAM_END_GRACE_S = 0.25
-"""After the chunk with `finishReason`, how long to wait for the stream's end. Gemini ends it
-at once; closing the SDK's stream generators mid-way leaves them to the garbage collector,
-which logs errors, so the stream is read to its end unless it outstays this."""
 BLOCKED_FINISH_REASONS = frozenset(
     {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
 )

@@ -40,6 +40,13 @@ logger = logging.getLogger(__name__)
 
 Chunk = TypeVar("Chunk")
 
+STREAM_END_GRACE_S = 0.25
+"""After the finish reason (and usage), how long a client may wait for the stream's own
+end. Providers end it at once. Read to its end, the response leaves its connection in
+the pool for the next call (closed mid-way, the connection is dropped and the next call
+pays a new TCP and TLS set-up); and the SDK's stream generators close cleanly (closed
+mid-way, google-genai's are left to the garbage collector, which logs errors)."""
+
 
 @dataclass
 class StreamProgress:

@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx2
 
+from providers.sse import DONE, event_data, event_end
+
 logger = logging.getLogger(__name__)
 
 
@@ -185,7 +187,7 @@ class _GuardedStream(httpx2.AsyncByteStream):
         async for data in self._inner:
             buffer += data
             while True:
-                end = _event_end(buffer)
+                end = event_end(buffer)
                 if end < 0:
                     break
                 event, buffer = buffer[:end], buffer[end:]
@@ -204,26 +206,12 @@ class _GuardedStream(httpx2.AsyncByteStream):
         await self._inner.aclose()
 
 
-_EVENT_ENDS = (b"\r\n\r\n", b"\n\n", b"\r\r")
-
-
-def _event_end(buffer: bytes) -> int:
-    """Index just past the first complete event (its blank line), or -1."""
-    found = [(i, len(sep)) for sep in _EVENT_ENDS if (i := buffer.find(sep)) >= 0]
-    if not found:
-        return -1
-    index, size = min(found)
-    return index + size
-
-
 def _well_formed(event: bytes) -> bool:
     """True unless the event's data is present and neither JSON nor `[DONE]`."""
-    lines = event.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-    data = [line[5:].removeprefix(b" ") for line in lines if line.startswith(b"data:")]
-    if not data:
+    payload = event_data(event)
+    if payload is None:
         return True
-    payload = b"\n".join(data).strip()
-    if payload == b"[DONE]":
+    if payload == DONE:
         return True
     try:
         json.loads(payload)
