@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 
 import httpx
@@ -11,6 +12,8 @@ import httpx2
 import openai
 import pytest
 
+from emulator import create_app
+from emulator.server import make_server
 from providers.base import CompletionRequest, SourceRef
 from providers.catalogue import DEFAULT_CATALOGUE, SONAR, SONAR_PRO
 from providers.errors import (
@@ -234,3 +237,37 @@ def test_citations_merge_urls_with_search_result_details():
         SourceRef(url="https://c.test/3", title="C"),
     )
     assert citations_from(None, None) == ()
+
+
+def test_streamed_calls_reuse_one_connection():
+    """Each stream is read to its end, so the next call finds its connection in the pool
+    (closed mid-way, every call paid a new TCP, and with a real provider TLS, set-up)."""
+    server = make_server(create_app(), "127.0.0.1", 0)
+    accepted = []
+    get_request = server.get_request
+
+    def counting_get_request():  # type: ignore[no-untyped-def]
+        connection = get_request()
+        accepted.append(connection)
+        return connection
+
+    server.get_request = counting_get_request  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+
+        async def three_calls() -> list[str]:
+            provider = PerplexityProvider(settings=ProviderSettings(emulator_url=url))
+            try:
+                return [(await provider.complete(request())).text for _ in range(3)]
+            finally:
+                await provider.aclose()
+
+        answers = asyncio.run(three_calls())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert all(answers)
+    assert len(accepted) == 1
