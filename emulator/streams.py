@@ -42,6 +42,11 @@ def _pause(seconds: float) -> None:
         time.sleep(seconds)
 
 
+def _pause_until(moment: float) -> None:
+    """Sleep until `moment` (perf_counter): a late wake-up is not carried to the next one."""
+    _pause(moment - time.perf_counter())
+
+
 def sse_response(
     events: list[bytes],
     *,
@@ -56,7 +61,10 @@ def sse_response(
 
     Headers go out at once; the first event after `first_token_s` (or the mode's
     `delay_s`), the next ones `per_chunk_s` apart. That schedule is the stream's part of
-    its service-time header (emulator/timing.py).
+    its service-time header (emulator/timing.py), so each event is sent at its time on
+    the schedule, not a pause after the last one: with hundreds of streams in flight
+    every sleep wakes late, and summed over a stream's chunks that lateness would be
+    counted as the caller's overhead.
     """
     mode, options = admission.mode, admission.options
     plan(first_token_s + per_chunk_s * max(len(events) - 1, 0))
@@ -65,7 +73,10 @@ def sse_response(
 
     def generate() -> Iterator[bytes]:
         yield b""  # the status line and headers, now
-        _pause(options.delay_s if mode == "slow_first_token" else first_token_s)
+        first_at = time.perf_counter() + (
+            options.delay_s if mode == "slow_first_token" else first_token_s
+        )
+        _pause_until(first_at)
         for index, event in enumerate(events):
             if index == fault_at:
                 if mode == "stall":
@@ -77,7 +88,7 @@ def sse_response(
                 if mode == "malformed":
                     yield MALFORMED_EVENT
             if index:
-                _pause(per_chunk_s)
+                _pause_until(first_at + per_chunk_s * index)
             yield event
         if mode == "no_final_marker":
             board.hold(provider, HOLD_MAX_S)

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from emulator import create_app, faults, modes
+from emulator import create_app, faults, modes, streams
 from tests.support.emulator_server import running_emulator
 
 CHAT = {"model": "sonar", "messages": [{"role": "user", "content": "early vote in Nevada"}]}
@@ -116,3 +116,20 @@ def test_many_calls_in_flight_at_once():
     assert statuses == [200] * CONCURRENT_CALLS
     assert counted["perplexity"]["requests"] == CONCURRENT_CALLS
     assert elapsed < 8.0, f"{CONCURRENT_CALLS} calls took {elapsed:.1f}s"
+
+
+def test_a_stream_keeps_to_its_stated_service_time_when_every_sleep_wakes_late(monkeypatch):
+    """Under load each sleep wakes late; summed over a stream's chunks, that lateness was
+    counted as the caller's overhead (the service-time header states the schedule)."""
+    real_sleep = time.sleep
+    late_s = 0.01
+    monkeypatch.setattr(streams.time, "sleep", lambda seconds: real_sleep(seconds + late_s))
+    client = create_app(latency_scale=1.0).test_client()
+    started = time.perf_counter()
+    response = client.post("/chat/completions", json={**CHAT, "stream": True}, headers=BEARER)
+    body = response.get_data()
+    elapsed_s = time.perf_counter() - started
+    events = body.count(b"data: ")
+    stated_s = float(response.headers["x-emulator-service-ms"]) / 1000
+    assert events > 10
+    assert elapsed_s - stated_s < 3 * late_s + 0.05, (elapsed_s, stated_s, events)
