@@ -9,8 +9,9 @@ never used for a choice); `--split test` gives the older test split, read before
 1. Sends every question of the split through the running stack's
    `POST /api/v1/strategist/analyze` (`make eval` starts the stack first) with an API
    key of the campaign `eval` (STRATEGIST_API_KEY, or one made in the stack's
-   database) and prints what the stack really spent against the same answers priced
-   at Gemini 2.5 Pro.
+   database) and prints what the stack really spent against the same questions sent
+   to Gemini 2.5 Pro in this run, and the most any router could save on this mix (a
+   router that never errs, priced at the run's measured cost per tier).
 2. Scores the learned router and simple baselines (always Pro, always Flash, the
    old keyword rules, random) in the same run: accuracy per tier and overall,
    confusion matrices, complex questions sent to the local model, and an estimated
