@@ -7,6 +7,12 @@ the rows of every task that arrives meanwhile gather into the next, which is wri
 handler returns only after the transaction holding its rows committed, so the worker
 commits an event's offset only once its rows are in the database (at least once).
 
+At a low rate few events are in flight at once, so each would pay a transaction of its
+own; `linger_s` lets the first event of a batch wait that long for others to share it,
+or until `enough_events` wait (at a high rate the workers' in-flight limit would
+otherwise stall them behind the linger). The recorder writes the audit trail, not the
+answer, so the wait delays no caller.
+
 A batch that fails with a transient error fails every event in it (each is retried by
 the worker's failure policy); one that fails otherwise is written again one event per
 transaction, so an event whose rows the database refuses dead-letters alone, not with
@@ -16,6 +22,7 @@ the events that happened to share its batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,9 +50,19 @@ class GroupCommit:
     Create and use it on one event loop; the writes run on a thread.
     """
 
-    def __init__(self, *, writer: RecordWriter, max_batch: int = MAX_BATCH_EVENTS) -> None:
+    def __init__(
+        self,
+        *,
+        writer: RecordWriter,
+        max_batch: int = MAX_BATCH_EVENTS,
+        linger_s: float = 0.0,
+        enough_events: int = MAX_BATCH_EVENTS,
+    ) -> None:
         self._writer = writer
         self._max_batch = max_batch
+        self._linger_s = linger_s
+        self._enough_events = min(enough_events, max_batch)
+        self._enough = asyncio.Event()
         self._queue: list[_Waiting] = []
         self._flusher: asyncio.Task[None] | None = None
         self.batches = 0
@@ -58,6 +75,8 @@ class GroupCommit:
             return
         waiting = _Waiting(records)
         self._queue.append(waiting)
+        if len(self._queue) >= self._enough_events:
+            self._enough.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="recorder-group-commit")
         await waiting.done
@@ -65,6 +84,7 @@ class GroupCommit:
     async def _flush(self) -> None:
         batch: list[_Waiting] = []
         try:
+            await self._linger()
             while self._queue:
                 batch = self._queue[:self._max_batch]
                 del self._queue[:self._max_batch]
@@ -79,6 +99,14 @@ class GroupCommit:
                     waiting.done.cancel()
             self._queue.clear()
             raise
+
+    async def _linger(self) -> None:
+        """Wait up to `linger_s` for `enough_events` to gather; no wait when they have."""
+        if self._linger_s <= 0 or len(self._queue) >= self._enough_events:
+            return
+        self._enough.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._enough.wait(), self._linger_s)
 
     async def _write_batch(self, batch: list[_Waiting]) -> None:
         try:

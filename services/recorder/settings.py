@@ -34,6 +34,13 @@ class RecorderSettings(BaseSettings):
         default=16, ge=1, description="Events written at once per topic (one connection each)."
     )
     pool_size: int = Field(default=10, ge=1, description="Database connections kept open.")
+    linger_ms: float = Field(
+        default=50.0,
+        ge=0.0,
+        le=1000.0,
+        description="How long the first event of a transaction waits for others to share it "
+        "(the audit trail's delay, never an answer's; 0 writes at once).",
+    )
     infra: InfraSettings = Field(default_factory=InfraSettings)
 
     @field_validator("database_url")

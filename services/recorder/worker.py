@@ -24,7 +24,7 @@ from schemas.topics import TopicNames
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
 from services.common.worker import EventWorker, Handler, Outgoing
-from services.recorder.group_commit import GroupCommit
+from services.recorder.group_commit import MAX_BATCH_EVENTS, GroupCommit
 from services.recorder.handler import records
 from services.recorder.settings import RecorderSettings
 from services.recorder.writer import RecordWriter
@@ -52,10 +52,13 @@ def audit_topics(topics: TopicNames) -> list[AuditTopic]:
     ]
 
 
-def record_handler(writer: RecordWriter) -> Handler[EventModel]:
+def record_handler(
+    writer: RecordWriter, *, linger_s: float = 0.0, enough_events: int = MAX_BATCH_EVENTS
+) -> Handler[EventModel]:
     """The workers' handler: `event`'s rows, written in a batch shared with the events in
-    flight beside it; returns once they are committed. Call it on the workers' loop."""
-    batches = GroupCommit(writer=writer)
+    flight beside it (or arriving within `linger_s`, until `enough_events` wait);
+    returns once they are committed. Call it on the workers' loop."""
+    batches = GroupCommit(writer=writer, linger_s=linger_s, enough_events=enough_events)
 
     async def handle(event: EventModel) -> Sequence[Outgoing]:
         await batches.write(records(event))
@@ -70,7 +73,9 @@ def build_workers(
     """One worker per audit topic; `producer` is only used for dead letters."""
     infra = settings.infra
     prefix = f"{infra.topic_namespace}."
-    handle = record_handler(writer)
+    handle = record_handler(
+        writer, linger_s=settings.linger_ms / 1000, enough_events=settings.max_in_flight
+    )
 
     workers: list[EventWorker[EventModel]] = []
     for topic in audit_topics(infra.topics):
