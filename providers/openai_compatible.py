@@ -6,8 +6,8 @@ error, never a partial answer (providers/streaming.py holds the limits and the
 completeness rule; `create(stream=True)` returns once the response headers are in, which
 the header limit bounds). The SDK sends the request (`with_raw_response`); its events
 are read as plain JSON (providers/sse.py), not as one SDK model per chunk, which cost
-two thirds of the call's CPU. A malformed event in the middle is skipped by the
-transport (`SseGuardTransport`) and the rest of the answer kept. `stream=False` keeps the single
+two thirds of the call's CPU. A malformed event in the middle is skipped by that reader
+and the rest of the answer kept. `stream=False` keeps the single
 non-streamed call; `probe` is always one (a models list, free at OpenAI-compatible APIs).
 
 Declared in the catalogue as a provider of type `openai_compatible` (`base_url`,
@@ -98,6 +98,7 @@ class OpenAICompatibleProvider:
         """The SDK client, made on first use (it opens no connection until a call)."""
         if self._client is None:
             transport = SseGuardTransport(
+                check_events=False,  # json_events skips a malformed event itself
                 limits=httpx2.Limits(
                     max_connections=MAX_CONNECTIONS,
                     max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,

@@ -7,17 +7,21 @@ fails the request (`with_raw_response`, its public raw access, with `stream=True
 body is left unread); this module reads the body's server-sent events with `json.loads`
 and keeps the SDK's rules for them: `[DONE]` ends the stream (the body is read to its
 end so the connection can be reused), an event whose data holds an `error` raises
-`openai.APIError`. `SseGuardTransport` has already dropped malformed
-events and hands over whole events.
+`openai.APIError`. An event whose data is not JSON is logged and skipped, as
+`SseGuardTransport` does for the SDKs that read events themselves; a client reading
+with this module turns that transport's check off, so each event is parsed once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import openai
+
+logger = logging.getLogger(__name__)
 
 DONE = b"[DONE]"
 STREAM_ERROR = "An error occurred during streaming"
@@ -50,12 +54,24 @@ async def json_events(response: StreamedResponse) -> AsyncIterator[dict[str, Any
                     async for _ in body:  # the end of the chunked body, as the SDK reads it,
                         pass  # so the connection goes back to the pool
                     return
-                yield _checked(json.loads(payload), response)
+                parsed = _parsed(payload, response)
+                if parsed is not None:
+                    yield _checked(parsed, response)
         payload = event_data(buffer)
         if payload is not None and not payload.startswith(DONE):
-            yield _checked(json.loads(payload), response)
+            yield _checked(json.loads(payload), response)  # a cut last event: the caller's error
     finally:
         await response.aclose()
+
+
+def _parsed(payload: bytes, response: StreamedResponse) -> Any | None:
+    """The event's JSON, or None (logged) for one that is not JSON: skipped, not fatal."""
+    try:
+        return json.loads(payload)
+    except ValueError:
+        host = getattr(getattr(response.request, "url", None), "host", "?")
+        logger.warning("host=%s skipped a malformed stream event (%d bytes)", host, len(payload))
+        return None
 
 
 def event_data(event: bytes) -> bytes | None:

@@ -145,8 +145,11 @@ class SseGuardTransport(httpx2.AsyncBaseTransport):
     service time to the `provider_service_time` block in force, if any.
     """
 
-    def __init__(self, *, limits: httpx2.Limits | None = None) -> None:
+    def __init__(self, *, limits: httpx2.Limits | None = None, check_events: bool = True) -> None:
         self._limits = limits or httpx2.Limits()
+        self._check_events = check_events
+        """False for a client that reads events with `providers.sse.json_events`, which skips
+        a malformed one itself: each event is then split and parsed once, not twice."""
         self._inner: dict[asyncio.AbstractEventLoop, httpx2.AsyncHTTPTransport] = {}
 
     def _transport(self) -> httpx2.AsyncHTTPTransport:
@@ -167,7 +170,7 @@ class SseGuardTransport(httpx2.AsyncBaseTransport):
         if stated is not None:
             record_service_ms(stated)
         content_type = response.headers.get("content-type", "")
-        if "text/event-stream" in content_type:
+        if self._check_events and "text/event-stream" in content_type:
             response.stream = _GuardedStream(response.stream, str(request.url.host))
         return response
 

@@ -74,3 +74,16 @@ def test_an_error_event_raises_the_sdks_error_and_closes_the_body(event: bytes, 
     with pytest.raises(openai.APIError, match=message):
         _events(body)
     assert body.closed
+
+
+def test_a_malformed_event_is_skipped_and_the_rest_of_the_answer_kept(caplog):
+    body = Body(
+        b'data: {"choices": [{"delta": {"content": "Hel"}}]}\n\n',
+        b'data: {"candidates": oops, not JSON\n\n',
+        b'data: {"choices": [{"delta": {"content": "lo"}}]}\n\ndata: [DONE]\n\n',
+    )
+    assert _events(body) == [
+        {"choices": [{"delta": {"content": "Hel"}}]},
+        {"choices": [{"delta": {"content": "lo"}}]},
+    ]
+    assert "skipped a malformed stream event" in caplog.text
