@@ -53,6 +53,7 @@ import psutil
 from bench import processes
 from bench.load import LoadResult, run_open_loop, sample_from
 from bench.profile import Recording
+from bench.stack import stack_env
 from bench.stats import Distribution, RateRun, percentile, summary
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
@@ -65,7 +66,6 @@ from tests.support.processes import (
     ManagedProcess,
     free_port,
     gunicorn_app,
-    infra_env,
     python_module,
     unique_namespace,
 )
@@ -131,12 +131,10 @@ def machine() -> str:
 def _stack(namespace: str, database_url: str, dispatchers: int = 1) -> Iterator[Stack]:
     """Emulator, services and both apps, up and ready; stopped when the block ends."""
     with running_emulator(latency_scale=0.0) as emulator:
-        env = infra_env(
+        env = stack_env(
             namespace,
-            EMULATOR_URL=emulator.base_url,
-            LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
-            LOG_LEVEL="WARNING",
-            DATABASE_URL=database_url,
+            emulator.base_url,
+            database_url,
             STRATEGIST_SYNC_WAIT_LIMIT=str(SYNC_WAIT_LIMIT),
             DISPATCHER_MAX_IN_FLIGHT=str(DISPATCHER_MAX_IN_FLIGHT),
         )

@@ -58,13 +58,7 @@ def measured_stack(
     key = issue_key(database_url, prefix, role="admin", rate_per_minute=KEY_RATE_PER_MINUTE)
     try:
         with running_emulator(latency_scale=latency_scale) as emulator:
-            env = infra_env(
-                namespace,
-                EMULATOR_URL=emulator.base_url,
-                LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
-                LOG_LEVEL="WARNING",
-                DATABASE_URL=database_url,
-            )
+            env = stack_env(namespace, emulator.base_url, database_url)
             port = free_port()
             app_url = f"http://127.0.0.1:{port}"
             services = [python_module(name, f"services.{name}", env) for name in SERVICES]
@@ -74,6 +68,20 @@ def measured_stack(
                 yield MeasuredStack(app_url, key.key, emulator)
     finally:
         delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
+
+
+def stack_env(namespace: str, emulator_url: str, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment every process of a measured stack runs with: the namespace's
+    infrastructure, hosted providers at the emulator, a local model nobody serves (no
+    measured question is routed to it), quiet logs; `extra` on top."""
+    return infra_env(
+        namespace,
+        EMULATOR_URL=emulator_url,
+        LOCAL_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1",
+        LOG_LEVEL="WARNING",
+        DATABASE_URL=database_url,
+        **extra,
+    )
 
 
 def _ready(app_url: str) -> bool:

@@ -7,19 +7,11 @@ import json
 import pytest
 
 from bench.__main__ import main
+from tests.unit.test_bench import HEADLINE_KEYS
 
 BENCH_TIMEOUT_S = 300
 """About 20 s of load; the rest is starting seven processes (the classifier loads its
 models) and draining them: 40 to 60 s on a quiet 2-core machine, minutes on a busy one."""
-HEADLINE_KEYS = {
-    "routed_overhead_p50_ms",
-    "routed_overhead_p99_ms",
-    "direct_overhead_p50_ms",
-    "direct_overhead_p99_ms",
-    "max_sustained_qps",
-    "rss_mb_total",
-    "machine",
-}
 
 
 @pytest.mark.timeout(BENCH_TIMEOUT_S)

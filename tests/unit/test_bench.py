@@ -25,7 +25,7 @@ from bench.stats import (
     summary,
 )
 
-HEADLINE_KEYS = {
+HEADLINE_KEYS = {  # the issue names these; the integration test checks them too
     "routed_overhead_p50_ms",
     "routed_overhead_p99_ms",
     "direct_overhead_p50_ms",

@@ -5,6 +5,8 @@ saying why or dead-letters a query another step of its route could answer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import pytest
 from redis.asyncio import Redis
@@ -60,37 +62,37 @@ def catalogue(tmp_path) -> Catalogue:
     return Catalogue.load(path)
 
 
+@contextlib.contextmanager
+def _health_service(catalogue: Catalogue) -> Iterator[HealthService]:
+    """A health service over `catalogue`'s providers (HEALTH_* from the environment),
+    built and closed without any server reached."""
+    providers = build_providers(ProviderSettings(emulator_url=UNREACHABLE), catalogue)
+    redis = Redis.from_url("redis://127.0.0.1:1")
+    try:
+        yield HealthService(HealthSettings(), producer=EventProducer(config={}), redis=redis,
+                            providers=providers)
+    finally:
+        asyncio.run(close_providers(providers))
+        asyncio.run(redis.aclose())
+
+
 def test_a_misspelt_monitored_provider_stops_the_health_service_naming_it(
     catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HEALTH_MONITORED_PROVIDERS", '["gemini", "perplexty"]')
-    providers = build_providers(ProviderSettings(emulator_url=UNREACHABLE), catalogue)
-    redis = Redis.from_url("redis://127.0.0.1:1")
-    try:
-        with pytest.raises(UnknownProvider) as caught:
-            HealthService(HealthSettings(), producer=EventProducer(config={}), redis=redis,
-                          providers=providers)
-        message = str(caught.value)
-        assert "no provider named 'perplexty'" in message
-        assert "perplexity" in message and "acme" in message  # the names that exist
-    finally:
-        asyncio.run(close_providers(providers))
-        asyncio.run(redis.aclose())
+    with pytest.raises(UnknownProvider) as caught, _health_service(catalogue):
+        pass
+    message = str(caught.value)
+    assert "no provider named 'perplexty'" in message
+    assert "perplexity" in message and "acme" in message  # the names that exist
 
 
 def test_the_health_service_monitors_a_declared_provider(
     catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HEALTH_MONITORED_PROVIDERS", '["acme", "gemini"]')
-    providers = build_providers(ProviderSettings(emulator_url=UNREACHABLE), catalogue)
-    redis = Redis.from_url("redis://127.0.0.1:1")
-    try:
-        service = HealthService(HealthSettings(), producer=EventProducer(config={}),
-                                redis=redis, providers=providers)
+    with _health_service(catalogue) as service:
         assert set(service.monitor.trackers) == {"acme", "gemini"}
-    finally:
-        asyncio.run(close_providers(providers))
-        asyncio.run(redis.aclose())
 
 
 STANDARD = Classification(
