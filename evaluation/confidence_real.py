@@ -177,6 +177,23 @@ def grade(task: Task, text: str) -> bool:
     return not any(_contains(answer, normalise(bad)) for bad in task.reject)
 
 
+def _local_answer(
+    text: str,
+    output_tokens: int,
+    finish_reason: str | None,
+    avg_logprob: float | None,
+    *,
+    latency_ms: float = 0.0,
+    input_tokens: int = 0,
+) -> Answer:
+    """The local model's answer as the scorer sees it (free, so no cost)."""
+    return Answer(
+        provider="local", model=LOCAL_MODEL, text=text, input_tokens=input_tokens,
+        output_tokens=output_tokens, cost_usd=0.0, latency_ms=latency_ms,
+        finish_reason=finish_reason, avg_logprob=avg_logprob,
+    )  # fmt: skip
+
+
 def _raw_score(answer: Answer, agreement: float | None = None) -> float:
     spec = DEFAULT_CATALOGUE.get("local", LOCAL_MODEL)
     confidence = score_answer(
@@ -234,11 +251,9 @@ async def _answer_one(provider: LocalProvider, task: Task) -> GradedAnswer:
             task_id=task.id, kind=task.kind, text="", avg_logprob=None, certainty=None,
             raw_score=None, output_tokens=0, finish_reason=None, correct=False, error=str(err),
         )  # fmt: skip
-    answer = Answer(
-        provider="local", model=LOCAL_MODEL, text=reply.text, input_tokens=reply.input_tokens,
-        output_tokens=reply.output_tokens, cost_usd=0.0,
-        latency_ms=1000 * (time.monotonic() - started), finish_reason=reply.finish_reason,
-        avg_logprob=reply.avg_logprob,
+    answer = _local_answer(
+        reply.text, reply.output_tokens, reply.finish_reason, reply.avg_logprob,
+        latency_ms=1000 * (time.monotonic() - started), input_tokens=reply.input_tokens,
     )  # fmt: skip
     return GradedAnswer(
         task_id=task.id,
@@ -266,11 +281,9 @@ class Sampler:
         started = time.monotonic()
         texts = [await self._sample(task, SAMPLE_SEED + i) for i in range(self._samples)]
         mean = sum(agreement(answer.text, text) for text in texts) / len(texts)
-        scored = Answer(
-            provider="local", model=LOCAL_MODEL, text=answer.text, input_tokens=0,
-            output_tokens=answer.output_tokens, cost_usd=0.0, latency_ms=0.0,
-            finish_reason=answer.finish_reason, avg_logprob=answer.avg_logprob,
-        )  # fmt: skip
+        scored = _local_answer(
+            answer.text, answer.output_tokens, answer.finish_reason, answer.avg_logprob
+        )
         return replace(
             answer,
             agreement=mean,
