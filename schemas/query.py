@@ -1,18 +1,31 @@
-"""A strategist's question as it enters the pipeline (topic: queries)."""
+"""A strategist's question as it enters the pipeline (topic: queries).
+
+Two ids, two meanings (the JSON field names are contracts and stay as they are):
+
+- `query_id` names one query *event*: one round through classifier, dispatcher and
+  scorer. It keys the message on the topics, the dispatcher's per-query cache and the
+  attempt ids (`<query_id>:<n>`). The caller's query is the first round; an escalated
+  round (the scorer asking the next model on the route) travels under a `query_id` of
+  its own, derived from the analysis id and the round.
+- `analysis_id` names the *analysis* the caller waits on: the id the app returns, the
+  key of the final response and of the results store. The app makes it and sends the
+  first round under it, so on a caller's query the two are equal; on an escalated round
+  `escalation.analysis_id` carries it. `QueryRequested.analysis_id` reads it either way.
+
+The class docstrings below are the JSON Schema's descriptions (`schemas/json/`); the
+attribute docstrings are not (`use_attribute_docstrings` is off), so the ids are
+explained here and under each field without changing the event contract.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, JsonValue
 
 from schemas.base import EventModel, Frozen, ProviderName, utc_now
-
-if TYPE_CHECKING:  # resolved by schemas/__init__.py: these modules embed QueryRequested
-    from schemas.classified import RouteStep
-    from schemas.completion import Answer, AttemptSummary
-    from schemas.response import Confidence
+from schemas.parts import Answer, AttemptSummary, Confidence, RouteStep
 
 MAX_QUERY_CHARS = 20_000
 MAX_CONTEXT_CHARS = 50_000
@@ -53,6 +66,8 @@ class Escalation(Frozen):
     """
 
     analysis_id: str = Field(min_length=1, max_length=64)
+    """The analysis the caller waits on (the first round's `query_id`), under which the
+    final response is published whichever round answers."""
     reason: str
     set_aside: AttemptSummary
     """The call whose answer was set aside (success; its cost and latency count)."""
@@ -74,6 +89,9 @@ class QueryRequested(EventModel):
     """Published by the Flask app; keyed by `query_id`."""
 
     query_id: str = Field(min_length=1, max_length=64)
+    """The id of this query event (one round): the message key, the dispatcher's cache key
+    and the stem of the attempt ids. Equal to the analysis id on the caller's query; an
+    escalated round's is derived (`services.scorer.escalation.escalated_query_id`)."""
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     analysis_type: str | None = Field(default=None, max_length=64)
     campaign_id: str | None = Field(default=None, max_length=128)
@@ -88,6 +106,8 @@ class QueryRequested(EventModel):
 
     @property
     def analysis_id(self) -> str:
-        """The id the caller waits on: the query id, or for an escalated round (which
-        travels under a derived query id) the analysis it belongs to."""
+        """The id the caller waits on: `query_id` on the caller's query (the app sends the
+        first round under the analysis id), `escalation.analysis_id` on an escalated round
+        (which travels under a derived `query_id`). Read this, not `query_id`, wherever
+        the analysis is meant: the response, the results store, the caller's wait."""
         return self.escalation.analysis_id if self.escalation else self.query_id

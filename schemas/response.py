@@ -8,34 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from schemas.base import EventModel, Frozen, ProviderName
-from schemas.classified import Classification, RouteStep
-from schemas.completion import AttemptSummary, Citation
-
-
-class ConfidenceComponent(Frozen):
-    """One factor of the confidence score; `weight` is its share after renormalising."""
-
-    value: float = Field(ge=0.0, le=1.0)
-    weight: float = Field(ge=0.0, le=1.0)
-    detail: str
-
-
-class Confidence(Frozen):
-    """The aggregated score in [0, 1] and the factors it came from."""
-
-    score: float = Field(ge=0.0, le=1.0)
-    components: dict[str, ConfidenceComponent]
-    raw_score: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=1.0,
-        description="The combined signal before calibration; `score` is its calibrated value.",
-    )
-    calibration_version: str | None = Field(
-        default=None,
-        description="The calibration that mapped `raw_score` to `score` ('identity' when "
-        "too few graded outcomes exist to fit one).",
-    )
+from schemas.parts import AttemptSummary, Citation, Classification, Confidence, RouteStep
 
 
 class Routing(Frozen):

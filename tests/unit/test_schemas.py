@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -16,7 +17,7 @@ from schemas import (
     QueryRequested,
     TopicNames,
 )
-from schemas.export import SCHEMA_DIR, render_schemas
+from schemas.export import SCHEMA_DIR, main, render_schemas
 from schemas.topics import TOPIC_MODELS
 from services.classifier.handler import classify
 
@@ -66,6 +67,21 @@ def test_every_topic_has_one_model_and_a_current_schema_file() -> None:
         path = SCHEMA_DIR / name
         assert path.exists(), f"run `python -m schemas.export`: {name} missing"
         assert path.read_text() == text, f"run `python -m schemas.export`: {name} is stale"
+
+
+def test_export_writes_the_committed_schema_files_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m schemas.export` run into an empty folder writes exactly the files in
+    schemas/json/, byte for byte: the event contracts did not move."""
+    monkeypatch.setattr("schemas.export.SCHEMA_DIR", tmp_path)
+    assert main() == 0
+    capsys.readouterr()
+    written = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    committed = {path.name: path.read_bytes() for path in SCHEMA_DIR.glob("*.json")}
+    assert sorted(written) == sorted(committed)
+    for name, data in written.items():
+        assert data == committed[name], f"run `python -m schemas.export`: {name} differs"
 
 
 def test_topic_specs_meet_the_contract() -> None:
