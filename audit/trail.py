@@ -19,10 +19,11 @@ from pydantic import ValidationError
 
 from audit.reader import Record
 from schemas.attempt import ProviderAttempt
-from schemas.classified import Classification, QueryClassified
+from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
 from schemas.dead_letter import DeadLetter
 from schemas.feedback import FeedbackGiven
+from schemas.parts import Classification
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames

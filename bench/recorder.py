@@ -45,9 +45,10 @@ from psycopg import sql
 
 from schemas.attempt import ProviderAttempt
 from schemas.base import EventModel
-from schemas.classified import Classification, QueryClassified, RouteStep
+from schemas.classified import QueryClassified
+from schemas.parts import Classification, Confidence, ConfidenceComponent, RouteStep
 from schemas.query import QueryRequested
-from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
+from schemas.response import AnalysisResponded, Routing
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from services.recorder.database import make_engine, upgrade

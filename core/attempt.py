@@ -15,7 +15,7 @@ from providers.base import CompletionRequest, Provider, ProviderReply
 from providers.catalogue import ModelSpec
 from providers.errors import InvalidQuery, ProviderError, ProviderTimeout
 from providers.transport import provider_service_time
-from schemas.completion import Answer, AttemptSummary, Citation
+from schemas.parts import Answer, AttemptSummary, Citation
 from schemas.query import QueryRequested
 
 

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from core.sources import domain_of, source_score
 from providers.catalogue import ModelSpec
 from schemas.calibration import IDENTITY, CalibrationPublished
-from schemas.classified import RouteStep
-from schemas.completion import Answer, Citation
-from schemas.response import Confidence, ConfidenceComponent
+from schemas.parts import Answer, Citation, Confidence, ConfidenceComponent, RouteStep
 
 BASE_WEIGHTS = {
     "model_certainty": 0.25,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from core.attempt import attempt_model
 from providers.base import Provider
 from providers.catalogue import GEMINI_PRO, Catalogue
-from schemas.completion import Answer
+from schemas.parts import Answer
 from schemas.query import QueryRequested
 
 MEASURE_TIMEOUT_S = 60.0

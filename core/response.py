@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from typing import Literal
 
 from schemas.base import utc_now
-from schemas.classified import Classification, RouteStep
-from schemas.completion import Answer, AttemptSummary
+from schemas.parts import Answer, AttemptSummary, Classification, Confidence, RouteStep
 from schemas.query import QueryRequested
-from schemas.response import AnalysisResponded, Confidence, Routing
+from schemas.response import AnalysisResponded, Routing
 
 
 def explain(

@@ -53,8 +53,7 @@ from providers.errors import ProviderError
 from providers.local import CHAT_REPEAT_PENALTY, LocalProvider, chat_messages
 from providers.local_server import BUILTIN_MODELS, DEFAULT_BUILTIN
 from providers.settings import ProviderSettings
-from schemas.classified import RouteStep
-from schemas.completion import Answer
+from schemas.parts import Answer, RouteStep
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_PATH = ROOT / "data" / "confidence" / "real_tasks.jsonl"

@@ -46,10 +46,9 @@ from providers.catalogue import (
 )
 from schemas.base import ProviderName
 from schemas.calibration import CalibrationPublished
-from schemas.classified import Classification, RouteStep, Tier
-from schemas.completion import Answer, AttemptSummary, CompletionProduced
+from schemas.completion import CompletionProduced
+from schemas.parts import Answer, AttemptSummary, Classification, Confidence, RouteStep, Tier
 from schemas.query import QueryOptions, QueryRequested
-from schemas.response import Confidence
 from services.scorer.escalation import EscalationPolicy
 
 SEED = 20_260_601

@@ -30,7 +30,7 @@ from providers.base import Provider
 from providers.catalogue import GEMINI_PRO, Catalogue, ModelSpec
 from providers.errors import ProviderTimeout
 from schemas.base import ProviderName
-from schemas.completion import AttemptSummary
+from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.common.failures import retry_delay_s

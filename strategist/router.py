@@ -36,8 +36,8 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict
 
 from providers.catalogue import cached_catalogue
-from schemas.completion import AttemptSummary
 from schemas.health import ProviderStatus
+from schemas.parts import AttemptSummary
 from schemas.response import AnalysisResponded
 from services.common.spend import BUDGET_EXHAUSTED
 from strategist.analysis_id import created_with_key

@@ -7,7 +7,8 @@ import json
 from functools import lru_cache
 
 from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
-from schemas.classified import Classification, QueryClassified, Tier
+from schemas.classified import QueryClassified
+from schemas.parts import Classification, Tier
 from schemas.query import QueryRequested
 from services.classifier.features import (
     QueryFeatures,

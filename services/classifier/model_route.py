@@ -28,7 +28,7 @@ from providers.catalogue import (
     ModelSpec,
 )
 from schemas.base import ProviderName
-from schemas.classified import Classification, RouteStep, Tier
+from schemas.parts import Classification, RouteStep, Tier
 from schemas.query import QueryOptions
 from services.classifier.features import RULE_COMPLEX_THRESHOLD, RULE_SIMPLE_THRESHOLD
 from services.classifier.tier_model import TIERS as TIERS  # the tiers a route is built for

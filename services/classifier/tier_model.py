@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from schemas.classified import Tier
+from schemas.parts import Tier
 from services.classifier.tfidf import TfidfBlock
 
 ARTIFACT_FORMAT = "tier-router"

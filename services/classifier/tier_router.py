@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from schemas.classified import Tier
+from schemas.parts import Tier
 from services.classifier.embedder import Embedder
 from services.classifier.tfidf import SparseVector, transform_all
 from services.classifier.tier_model import (

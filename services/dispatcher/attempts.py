@@ -25,7 +25,7 @@ from providers.limits import ObservedLatency
 from schemas.attempt import ProviderAttempt, attempt_id_for
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
-from schemas.completion import AttemptSummary
+from schemas.parts import AttemptSummary
 from schemas.topics import TopicNames
 from services.common.metrics import record_attempt
 from services.common.worker import Outgoing

@@ -25,8 +25,9 @@ from providers.errors import ContextTooLong, ProviderError, RateLimited
 from providers.limits import ObservedLatency
 from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName
-from schemas.classified import QueryClassified, RouteStep
-from schemas.completion import Answer, AttemptSummary, CompletionProduced
+from schemas.classified import QueryClassified
+from schemas.completion import CompletionProduced
+from schemas.parts import Answer, AttemptSummary, RouteStep
 from schemas.topics import TopicNames
 from services.common.spend import BUDGET_EXHAUSTED, SpendLedger, is_paid_model
 from services.common.worker import Outgoing

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from providers.base import CompletionRequest
 from providers.catalogue import ModelSpec
-from schemas.completion import AttemptSummary
+from schemas.parts import AttemptSummary
 from services.common.spend import (
     CampaignUsage,
     Reservation,

@@ -26,7 +26,7 @@ from providers.base import Provider
 from providers.catalogue import ModelSpec
 from schemas.base import ProviderName
 from schemas.completion import CompletionProduced
-from schemas.response import ConfidenceComponent
+from schemas.parts import ConfidenceComponent
 from services.common.once import Once
 from services.common.redis_keys import RedisKeys
 from services.common.spend import (

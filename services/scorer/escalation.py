@@ -23,10 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from schemas.calibration import IDENTITY_VERSION
-from schemas.classified import QueryClassified, RouteStep
-from schemas.completion import Answer, AttemptSummary, CompletionProduced
+from schemas.classified import QueryClassified
+from schemas.completion import CompletionProduced
+from schemas.parts import Answer, AttemptSummary, Confidence, RouteStep
 from schemas.query import Escalation, QueryRequested
-from schemas.response import Confidence
 
 ESCALATION_ID_NAMESPACE = uuid.UUID("5b0e6f1e-4c1a-4f5e-9a57-0d3c2a9e1f6b")
 """Fixed, so the derived query id of an escalation is the same on every delivery."""

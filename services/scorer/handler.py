@@ -13,8 +13,9 @@ from core.response import build_response
 from providers.catalogue import Catalogue
 from schemas.calibration import IDENTITY, CalibrationPublished
 from schemas.classified import QueryClassified
-from schemas.completion import Answer, CompletionProduced
-from schemas.response import AnalysisResponded, Confidence
+from schemas.completion import CompletionProduced
+from schemas.parts import Answer, Confidence
+from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.common.worker import Outgoing, derived_outputs
 from services.scorer.cross_check import COMPONENT as CROSS_CHECK

@@ -20,9 +20,10 @@ import pytest
 from core.confidence import calibrated
 from providers.catalogue import GEMINI_FLASH, SONAR
 from schemas.calibration import CALIBRATION_KEY, CalibrationPublished
-from schemas.classified import Classification, QueryClassified, RouteStep
-from schemas.completion import Answer, AttemptSummary, CompletionProduced
+from schemas.classified import QueryClassified
+from schemas.completion import CompletionProduced
 from schemas.feedback import FeedbackGiven
+from schemas.parts import Answer, AttemptSummary, Classification, RouteStep
 from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from services.scorer.escalation import escalated_query_id

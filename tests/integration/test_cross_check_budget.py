@@ -19,7 +19,8 @@ from core.attempt import completion_request
 from providers.base import CompletionRequest, Provider, ProviderReply
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, GEMINI_PRO
 from schemas.base import ProviderName
-from schemas.completion import Answer, CompletionProduced
+from schemas.completion import CompletionProduced
+from schemas.parts import Answer
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
 from services.common.once import Once

@@ -14,8 +14,9 @@ from confluent_kafka import Consumer
 from core.attempt import completion_request
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, SONAR
 from schemas.attempt import ProviderAttempt
-from schemas.classified import Classification, QueryClassified, RouteStep
+from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
+from schemas.parts import Classification, RouteStep
 from schemas.query import QueryRequested
 from services.common.spend import BUDGET_EXHAUSTED, read_usage, set_monthly_limit
 from services.common.spend import max_call_cost_usd as max_cost_usd

@@ -11,8 +11,9 @@ import redis
 from core.attempt import completion_request
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, LOCAL_MODEL, SONAR
 from providers.errors import ServerError
-from schemas.classified import Classification, QueryClassified, RouteStep
+from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
+from schemas.parts import Classification, RouteStep
 from schemas.query import QueryRequested
 from services.common.redis_client import async_redis
 from services.common.spend import BUDGET_EXHAUSTED, SpendLedger, read_usage, set_monthly_limit

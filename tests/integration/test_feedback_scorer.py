@@ -6,8 +6,9 @@ import time
 
 import redis
 
-from schemas.completion import Answer, AttemptSummary, CompletionProduced
+from schemas.completion import CompletionProduced
 from schemas.feedback import FeedbackGiven
+from schemas.parts import Answer, AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.classifier.handler import classify

@@ -17,8 +17,7 @@ from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.local import LocalProvider
 from providers.local_server import smollm2_path
 from providers.settings import ProviderSettings
-from schemas.classified import RouteStep
-from schemas.completion import Answer
+from schemas.parts import Answer, RouteStep
 from tests.support.local_model_server import running_local_model_server, running_stock_llama_server
 
 SYSTEM = "You are an analyst for a political campaign's strategy team."

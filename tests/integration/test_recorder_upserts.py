@@ -21,8 +21,9 @@ from psycopg import sql
 from schemas.attempt import AttemptOutcome, ProviderAttempt
 from schemas.base import EventModel
 from schemas.feedback import FeedbackGiven
+from schemas.parts import Confidence, ConfidenceComponent
 from schemas.query import QueryRequested
-from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
+from schemas.response import AnalysisResponded, Routing
 from services.recorder.database import make_engine, upgrade
 from services.recorder.handler import upserts
 from services.recorder.models import TABLES

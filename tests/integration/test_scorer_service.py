@@ -7,8 +7,9 @@ import time
 
 import redis
 
-from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
+from schemas.completion import CompletionProduced
 from schemas.dead_letter import DeadLetter
+from schemas.parts import Answer, AttemptSummary, Citation
 from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from services.classifier.handler import classify

@@ -15,11 +15,11 @@ from core.response import build_response
 from providers.catalogue import DEFAULT_CATALOGUE
 from schemas.attempt import ProviderAttempt, attempt_id_for
 from schemas.base import EventModel
-from schemas.completion import Answer, AttemptSummary, CompletionProduced
+from schemas.completion import CompletionProduced
 from schemas.dead_letter import DeadLetter
 from schemas.feedback import FeedbackGiven
+from schemas.parts import Answer, AttemptSummary, Confidence
 from schemas.query import Escalation, QueryRequested
-from schemas.response import Confidence
 from schemas.topics import TopicNames
 from services.classifier.handler import classify
 

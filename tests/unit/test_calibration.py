@@ -11,7 +11,7 @@ from audit.calibrate import Graded, fit_calibration
 from core.confidence import apply_calibration, calibrated
 from evaluation.confidence_metrics import auroc, bootstrap, brier, ece, reliability
 from schemas.calibration import IDENTITY, CalibrationPublished
-from schemas.response import Confidence
+from schemas.parts import Confidence
 
 
 def _isotonic(xs: list[float], ys: list[float]) -> CalibrationPublished:

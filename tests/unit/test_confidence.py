@@ -9,7 +9,7 @@ import pytest
 from core.agreement import agreement
 from core.confidence import ConfidenceSignals, History, aggregate
 from core.sources import source_score
-from schemas.completion import Citation
+from schemas.parts import Citation
 
 BASE = ConfidenceSignals(
     avg_logprob=None,

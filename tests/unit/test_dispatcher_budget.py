@@ -9,7 +9,8 @@ import time
 import pytest
 
 from providers.catalogue import DEFAULT_CATALOGUE
-from schemas.classified import Classification, QueryClassified
+from schemas.classified import QueryClassified
+from schemas.parts import Classification
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.model_route import TIERS, build_route, tier_for
 from services.dispatcher.budget import (

@@ -8,7 +8,8 @@ import time
 
 from providers.errors import ContentBlocked, ContextTooLong, ServerError
 from providers.limits import FIRST_TOKEN_FLOOR_S, MIN_SAMPLES
-from schemas.classified import Classification, QueryClassified
+from schemas.classified import QueryClassified
+from schemas.parts import Classification
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
 from services.classifier.model_route import build_route

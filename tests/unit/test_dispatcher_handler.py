@@ -10,9 +10,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from core.response import explain
 from providers.errors import BadRequest, ProviderUnavailable
 from schemas.attempt import ProviderAttempt
-from schemas.completion import Answer, AttemptSummary
+from schemas.parts import Answer, AttemptSummary, Confidence
 from schemas.query import Escalation, QueryRequested
-from schemas.response import Confidence
 from services.classifier.handler import classify
 from services.common.failures import Action, decide_failure
 from services.common.producer import DeliveryError

@@ -15,7 +15,7 @@ from providers.catalogue import (
     Catalogue,
     ModelSpec,
 )
-from schemas.classified import Classification
+from schemas.parts import Classification
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
 from services.classifier.model_route import build_route, find_model

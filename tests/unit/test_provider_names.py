@@ -15,9 +15,8 @@ from providers.registry import UnknownProvider, build_providers, close_providers
 from providers.settings import ProviderSettings
 from schemas.attempt import ProviderAttempt
 from schemas.base import PROVIDER_NAMES
-from schemas.classified import RouteStep
-from schemas.completion import Answer, AttemptSummary
 from schemas.health import ProviderStatus
+from schemas.parts import Answer, AttemptSummary, RouteStep
 from schemas.query import QueryOptions
 from services.health.handler import HealthMonitor, Thresholds
 from services.health.prober import Prober

@@ -10,12 +10,19 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import Insert
 
 from schemas.attempt import ProviderAttempt
-from schemas.classified import Classification, QueryClassified, RouteStep
-from schemas.completion import Answer, AttemptSummary
+from schemas.classified import QueryClassified
 from schemas.feedback import FeedbackGiven
 from schemas.health import ProviderStatus
+from schemas.parts import (
+    Answer,
+    AttemptSummary,
+    Classification,
+    Confidence,
+    ConfidenceComponent,
+    RouteStep,
+)
 from schemas.query import Escalation, QueryRequested
-from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
+from schemas.response import AnalysisResponded, Routing
 from services.recorder.handler import upserts
 from services.recorder.settings import RecorderSettings
 

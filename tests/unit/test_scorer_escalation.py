@@ -7,8 +7,9 @@ import asyncio
 from core.confidence import History
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, GEMINI_PRO, LOCAL_MODEL, SONAR
 from schemas.calibration import CalibrationPublished
-from schemas.classified import Classification, QueryClassified, RouteStep
-from schemas.completion import Answer, AttemptSummary, CompletionProduced
+from schemas.classified import QueryClassified
+from schemas.completion import CompletionProduced
+from schemas.parts import Answer, AttemptSummary, Classification, RouteStep
 from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames

@@ -8,7 +8,8 @@ import pytest
 
 from core.confidence import History
 from providers.catalogue import DEFAULT_CATALOGUE
-from schemas.completion import Answer, AttemptSummary, Citation, CompletionProduced
+from schemas.completion import CompletionProduced
+from schemas.parts import Answer, AttemptSummary, Citation
 from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames

@@ -15,7 +15,8 @@ from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, LOCAL_MODEL, Ca
 from providers.registry import UnknownProvider, build_providers, close_providers
 from providers.settings import ProviderSettings
 from schemas.base import PROVIDER_NAMES
-from schemas.classified import Classification, QueryClassified, RouteStep
+from schemas.classified import QueryClassified
+from schemas.parts import Classification, RouteStep
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
 from services.classifier.model_route import NO_MODEL, build_route

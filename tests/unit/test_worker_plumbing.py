@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from schemas.classified import QueryClassified
-from schemas.completion import Answer, AttemptSummary
+from schemas.parts import Answer, AttemptSummary, Confidence
 from schemas.query import Escalation, QueryRequested
-from schemas.response import Confidence
 from services.classifier.handler import classify
 from services.common.set_aside import recover_query
 from services.common.worker import Outgoing, derived_outputs

@@ -14,7 +14,7 @@ from providers.gemini import GeminiProvider
 from providers.perplexity import PerplexityProvider
 from providers.settings import ProviderSettings
 from providers.transport import stated_service_ms
-from schemas.completion import AttemptSummary
+from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 
 QUERY = QueryRequested(query_id="q-service", query="latest polls in Arizona this week")

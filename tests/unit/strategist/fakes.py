@@ -11,11 +11,17 @@ from typing import Any, Literal
 
 from core.response import build_response
 from schemas.base import ProviderName, utc_now
-from schemas.classified import Classification, RouteStep
-from schemas.completion import Answer, AttemptSummary
 from schemas.health import ProviderStatus
+from schemas.parts import (
+    Answer,
+    AttemptSummary,
+    Classification,
+    Confidence,
+    ConfidenceComponent,
+    RouteStep,
+)
 from schemas.query import QueryRequested
-from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent
+from schemas.response import AnalysisResponded
 from strategist.archive import ArchiveUnavailable
 from strategist.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role, new_key
 from strategist.pipeline import PipelineUnavailable

@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from providers.catalogue import GEMINI_PRO
-from schemas.completion import AttemptSummary
+from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from strategist.openapi import openapi_document

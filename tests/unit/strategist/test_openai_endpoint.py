@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO
-from schemas.completion import AttemptSummary
+from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from strategist import openai_compat

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.completion import AttemptSummary
+from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from strategist.openai_compat import _failure
