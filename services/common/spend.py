@@ -37,6 +37,7 @@ import redis.asyncio
 
 from providers.base import CompletionRequest
 from providers.catalogue import ModelSpec
+from schemas.base import utc_now
 from services.common.redis_keys import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -147,10 +148,6 @@ lapse(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]))
 return books(KEYS[1], KEYS[2], KEYS[3])
 """
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def month_of(moment: datetime) -> str:
