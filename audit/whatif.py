@@ -37,7 +37,6 @@ from providers.catalogue import (
     Catalogue,
 )
 
-TIERS = ("simple", "standard", "complex", "live")
 ESCALATION = ("simple", "standard", "complex")
 DEFAULT_TIER_MODELS = {
     "simple": f"local/{LOCAL_MODEL}",

@@ -25,7 +25,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-TIERS = ("simple", "standard", "complex", "live")
+from schemas.parts import TIERS
+
 DEFAULT_TIER = "standard"
 RIGHT_MEAN = -0.12
 WRONG_MEAN = -0.42

@@ -34,10 +34,10 @@ from providers.catalogue import (
     SONAR_PRO,
     Catalogue,
 )
+from schemas.parts import TIERS
 from services.classifier.dataset import Example
 from services.classifier.evaluate import RoutingScore, score, timed
 from services.classifier.features import extract_features, rule_tier
-from services.classifier.tier_model import TIERS
 
 ANALYZE = "/api/v1/strategist/analyze"
 EVAL_CAMPAIGN = "eval"

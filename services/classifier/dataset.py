@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.classifier.tier_model import TIERS
+from schemas.parts import TIERS
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "routing"
 SPLITS: tuple[str, ...] = ("train", "dev", "test", "holdout")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from schemas.parts import TIERS
 from services.classifier.dataset import DATA_DIR, SPLITS, Example, load_split
-from services.classifier.tier_model import DEFAULT_ARTIFACT, TIERS
+from services.classifier.tier_model import DEFAULT_ARTIFACT
 from services.classifier.tier_router import TierRouter
 
 WARM_UP_QUERIES = 5

@@ -31,7 +31,6 @@ from schemas.base import ProviderName
 from schemas.parts import Classification, RouteStep, Tier
 from schemas.query import QueryOptions
 from services.classifier.features import RULE_COMPLEX_THRESHOLD, RULE_SIMPLE_THRESHOLD
-from services.classifier.tier_model import TIERS as TIERS  # the tiers a route is built for
 
 WORK_TIERS: tuple[Tier, ...] = ("simple", "standard", "complex")
 """The tiers `prefer` moves between; live stays live (prefer picks Sonar or Sonar Pro)."""

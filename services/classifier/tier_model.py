@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from schemas.parts import Tier
+from schemas.parts import TIERS
 from services.classifier.tfidf import TfidfBlock
 
 ARTIFACT_FORMAT = "tier-router"
 FORMAT_VERSION = 2
-TIERS: tuple[Tier, ...] = ("simple", "standard", "complex", "live")
 SIGNIFICANT_DIGITS = 6
 """Weights are written with 6 significant digits: byte-identical across runs, and the
 probabilities move by less than 1e-5."""

@@ -18,16 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from schemas.parts import Tier
+from schemas.parts import TIERS, Tier
 from services.classifier.embedder import Embedder
 from services.classifier.tfidf import SparseVector, transform_all
-from services.classifier.tier_model import (
-    TIERS,
-    LinearHead,
-    TierModel,
-    sigmoid,
-    softmax,
-)
+from services.classifier.tier_model import LinearHead, TierModel, sigmoid, softmax
 
 TIER_TASK = {
     "simple": "routine text task",

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from schemas.parts import TIERS
 from services.classifier.dataset import DATA_DIR, Example, load_split
 from services.classifier.embedder import MAX_TOKENS, Embedder
 from services.classifier.evaluate import RoutingScore, render, score, timed
@@ -35,7 +36,6 @@ from services.classifier.features import extract_features, rule_tier
 from services.classifier.tfidf import TfidfBlock, transform_all
 from services.classifier.tier_model import (
     DEFAULT_ARTIFACT,
-    TIERS,
     EmbeddingSpec,
     FastHeads,
     LinearHead,

@@ -10,9 +10,9 @@ import pytest
 
 from providers.catalogue import DEFAULT_CATALOGUE
 from schemas.classified import QueryClassified
-from schemas.parts import Classification
+from schemas.parts import TIERS, Classification
 from schemas.query import QueryOptions, QueryRequested
-from services.classifier.model_route import TIERS, build_route, tier_for
+from services.classifier.model_route import build_route, tier_for
 from services.dispatcher.budget import (
     MIN_ATTEMPT_S,
     StepLimits,

@@ -6,8 +6,8 @@ import json
 import re
 from collections import Counter
 
+from schemas.parts import TIERS
 from services.classifier.dataset import DATA_DIR, SPLITS, load_split
-from services.classifier.tier_model import TIERS
 
 MIN_EXAMPLES = 600
 

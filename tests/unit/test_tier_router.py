@@ -9,16 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from schemas.parts import TIERS
 from services.classifier.dataset import load_split
 from services.classifier.embedder import Embedder
 from services.classifier.handler import shipped_router
-from services.classifier.tier_model import (
-    DEFAULT_ARTIFACT,
-    TIERS,
-    ArtifactError,
-    TierModel,
-    checksum_path,
-)
+from services.classifier.tier_model import DEFAULT_ARTIFACT, ArtifactError, TierModel, checksum_path
 from services.classifier.tier_router import TierRouter
 from services.classifier.train import (
     CASCADE_OFF,
