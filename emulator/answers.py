@@ -13,9 +13,9 @@ import random
 import re
 from dataclasses import dataclass
 
+from core.prompt import TYPICAL_CHARS_PER_TOKEN
 from emulator.profiles import ModelProfile
 
-CHARS_PER_TOKEN = 4
 TOPIC_MAX_CHARS = 90
 MIN_LOGPROB = -0.6
 MAX_LOGPROB = -0.05
@@ -85,7 +85,7 @@ class EmulatedAnswer:
 
 def estimate_tokens(text: str) -> int:
     """About four characters per token, as the providers' own rule of thumb says."""
-    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+    return max(1, math.ceil(len(text) / TYPICAL_CHARS_PER_TOKEN))
 
 
 def _rng(model: str, prompt: str) -> random.Random:
@@ -130,7 +130,7 @@ def compose(
         thinking = min(thinking, max_output_tokens // 2)
     budget = None if max_output_tokens is None else max(1, max_output_tokens - thinking)
     truncated = budget is not None and budget < target
-    limit_chars = (budget if truncated and budget is not None else target) * CHARS_PER_TOKEN
+    limit_chars = (budget if truncated and budget is not None else target) * TYPICAL_CHARS_PER_TOKEN
 
     words = keywords(prompt)
     parts = [f'[emulated {profile.model}] On "{topic_of(prompt)}":']

@@ -11,7 +11,7 @@ routers often fail to beat them (RouterBench, LLMRouterBench): always Gemini 2.5
 Pro, always Gemini 2.5 Flash, the old keyword rules, and a seeded random router.
 Their cost is an estimate on equal terms for all of them (the learned router
 included): each question's tokens are estimated from the text of the prompt and of
-the answer the stack produced (`CHARS_PER_TOKEN`), priced at the model each router's
+the answer the stack produced (`TYPICAL_CHARS_PER_TOKEN`), priced at the model each router's
 tier maps to. Accuracy tables and timings reuse `services.classifier.evaluate`.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from core.prompt import TYPICAL_CHARS_PER_TOKEN
 from providers.catalogue import (
     DEFAULT_CATALOGUE,
     GEMINI_FLASH,
@@ -41,7 +42,6 @@ from services.classifier.features import extract_features, rule_tier
 
 ANALYZE = "/api/v1/strategist/analyze"
 EVAL_CAMPAIGN = "eval"
-CHARS_PER_TOKEN = 4
 RANDOM_SEED = 7
 REQUEST_TIMEOUT_S = 120.0
 TIER_MODEL = {
@@ -122,8 +122,8 @@ def estimated_cost(catalogue: Catalogue, tier: str, outcome: Outcome, deep: bool
     """The cost of answering on the model `tier` maps to, from estimated tokens."""
     provider, model = DEEP_LIVE_MODEL if tier == "live" and deep else TIER_MODEL[tier]
     return catalogue.get(provider, model).cost_usd(
-        max(len(outcome.example.query) // CHARS_PER_TOKEN, 1),
-        max(outcome.answer_chars // CHARS_PER_TOKEN, 1),
+        max(len(outcome.example.query) // TYPICAL_CHARS_PER_TOKEN, 1),
+        max(outcome.answer_chars // TYPICAL_CHARS_PER_TOKEN, 1),
     )
 
 

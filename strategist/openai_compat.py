@@ -25,8 +25,8 @@ import time
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
+from providers.model_lookup import find_model
 from schemas.response import AnalysisResponded
-from services.classifier.model_route import find_model
 from strategist.auth import current_caller, current_gate
 from strategist.errors import HTTP_CODES, ApiError
 from strategist.openai_errors import SHOULD_RETRY_HEADER, OpenAIError, model_not_found

@@ -25,8 +25,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from core.prompt import estimated_tokens
 from schemas.response import AnalysisResponded
-from services.classifier.features import estimated_tokens
 
 COMPLETION_ID_PREFIX = "chatcmpl-"
 CHUNK_CHARS = 48

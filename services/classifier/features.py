@@ -151,9 +151,6 @@ SIMPLE_TASK_COMPLEXITY_CAP = 0.2
 LIVE_DATA_THRESHOLD = 1.0
 RULE_COMPLEX_THRESHOLD = 0.55
 RULE_SIMPLE_THRESHOLD = 0.3
-CHARS_PER_TOKEN = 3
-"""A deliberately low estimate of characters per token (English runs about 4, Spanish
-and pasted tables fewer), so the size check errs towards a bigger model."""
 
 
 def _hits(patterns: list[str], text: str) -> list[str]:
@@ -224,11 +221,6 @@ def infer_analysis_type(query: str) -> str:
         if _hits(patterns, text):
             return analysis_type
     return "general"
-
-
-def estimated_tokens(chars: int) -> int:
-    """Tokens a text of `chars` characters may take, rounded up."""
-    return -(-chars // CHARS_PER_TOKEN)
 
 
 def rule_tier(features: QueryFeatures) -> str:

@@ -3,25 +3,20 @@ same output (the router is loaded once per process and never changes)."""
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
+from core.prompt import context_text, estimated_tokens
 from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
 from schemas.classified import QueryClassified
 from schemas.parts import Classification, Tier
 from schemas.query import QueryRequested
-from services.classifier.features import (
-    QueryFeatures,
-    estimated_tokens,
-    extract_features,
-    infer_analysis_type,
-)
-from services.classifier.model_route import (
+from services.classifier.features import QueryFeatures, extract_features, infer_analysis_type
+from services.classifier.local_window import (
     INPUT_TOKENS_FEATURE,
     LOCAL_INPUT_TOKENS,
-    WORK_TIERS,
-    build_route,
+    keep_off_local,
 )
+from services.classifier.model_route import WORK_TIERS, build_route
 from services.classifier.tier_model import DEFAULT_ARTIFACT
 from services.classifier.tier_router import TierRouter
 
@@ -44,7 +39,7 @@ def classify(
     """The classification of `query` with the reasons for it, and the ordered route
     (a model the caller names is looked up in `catalogue`: the deployment's own)."""
     router = router or shipped_router()
-    context_chars = len(_context_text(query))
+    context_chars = len(context_text(query))
     features = extract_features(query.query, context_chars)
     decision = router.decide(query.query)
     reasons = [decision.reason]
@@ -58,12 +53,12 @@ def classify(
         tier = max(WORK_TIERS, key=lambda t: decision.probabilities[t])
         reasons.append(f"live data excluded by caller: {tier}, the likeliest other tier")
     input_tokens = estimated_tokens(len(query.query) + context_chars)
-    if tier == "simple" and input_tokens > LOCAL_INPUT_TOKENS:
-        tier = "standard"
+    if (sized := keep_off_local(tier, input_tokens)) != tier:
         reasons.append(
             f"about {input_tokens} tokens of input exceed the local model's window "
-            f"({LOCAL_INPUT_TOKENS}): standard tier instead of simple"
+            f"({LOCAL_INPUT_TOKENS}): {sized} tier instead of {tier}"
         )
+        tier = sized
     deep = tier == "live" and decision.deep_probability >= router.model.deep_threshold
     if tier == "live":
         reasons.append(f"{decision.deep_reason}: {'Sonar Pro' if deep else 'Sonar'}")
@@ -102,11 +97,3 @@ def _rule_evidence(features: QueryFeatures) -> list[str]:
     if features.simple_task:
         evidence.append(f"routine-editing words: {', '.join(features.simple_task)}")
     return evidence
-
-
-def _context_text(query: QueryRequested) -> str:
-    if query.context is None:
-        return ""
-    if isinstance(query.context, str):
-        return query.context
-    return json.dumps(query.context)

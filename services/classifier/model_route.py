@@ -2,8 +2,8 @@
 
 The classification's tier (the learned router's decision) picks the primary; the
 caller's `prefer` moves it one tier (quality up, cost down), and a rule keeps an input
-too long for the local model's context window off the local model. Fallbacks prefer a
-*different provider* next, so one provider's outage costs one failed attempt, not
+too long for the local model's context window off the local model (`local_window.py`).
+Fallbacks prefer a *different provider* next, so one provider's outage costs one failed attempt, not
 several; the local model ends every hosted route because it runs on our own hardware
 and is the last thing standing.
 
@@ -27,29 +27,20 @@ from providers.catalogue import (
     Catalogue,
     ModelSpec,
 )
+from providers.model_lookup import find_model
 from schemas.base import ProviderName
 from schemas.parts import Classification, RouteStep, Tier
 from schemas.query import QueryOptions
 from services.classifier.features import RULE_COMPLEX_THRESHOLD, RULE_SIMPLE_THRESHOLD
+from services.classifier.local_window import (
+    LOCAL_INPUT_TOKENS,
+    classified_input_tokens,
+    fits_local,
+    keep_off_local,
+)
 
 WORK_TIERS: tuple[Tier, ...] = ("simple", "standard", "complex")
 """The tiers `prefer` moves between; live stays live (prefer picks Sonar or Sonar Pro)."""
-
-_LOCAL = DEFAULT_CATALOGUE.get("local", LOCAL_MODEL)
-PROMPT_OVERHEAD_TOKENS = 256
-"""Chat template and system prompt around the question, generously."""
-LOCAL_INPUT_TOKENS = (
-    _LOCAL.capabilities.context_window - _LOCAL.max_output_tokens - PROMPT_OVERHEAD_TOKENS
-)
-"""The input the local model can take with room for its answer (2048 - 96 - 256 here)."""
-INPUT_TOKENS_FEATURE = "input_tokens"
-"""The classification feature holding the estimated tokens of query plus context."""
-
-
-def fits_local(classification: Classification) -> bool:
-    """Whether query and context fit the local model's window (unknown size: assume so)."""
-    tokens = classification.features.get(INPUT_TOKENS_FEATURE, 0.0)
-    return tokens <= LOCAL_INPUT_TOKENS
 
 
 def _legacy_tier(classification: Classification) -> Tier:
@@ -85,15 +76,15 @@ def _tier_and_why(classification: Classification, options: QueryOptions) -> tupl
         index = min(index + 1, len(WORK_TIERS) - 1)
     elif options.prefer == "cost":
         index = max(index - 1, 0)
-    if WORK_TIERS[index] != decided:
-        why += f", caller prefers {options.prefer}: {WORK_TIERS[index]}"
-    if WORK_TIERS[index] == "simple" and not fits_local(classification):
-        index = 1
+    tier = WORK_TIERS[index]
+    if tier != decided:
+        why += f", caller prefers {options.prefer}: {tier}"
+    if (sized := keep_off_local(tier, classified_input_tokens(classification))) != tier:
         why += (
             f", but the input is too long for the local model's window "
-            f"({LOCAL_INPUT_TOKENS} tokens): standard"
+            f"({LOCAL_INPUT_TOKENS} tokens): {sized}"
         )
-    return WORK_TIERS[index], why
+    return sized, why
 
 
 def build_route(
@@ -116,18 +107,6 @@ def build_route(
         note = f"the named model {options.model!r} is not in the classifier's catalogue"
         return [first.model_copy(update={"reason": f"{note}; {first.reason}"}), *tier_route[1:]]
     return named_route(spec, catalogue, tier_route)
-
-
-def find_model(catalogue: Catalogue, name: str) -> ModelSpec | None:
-    """The catalogued model `name` names: `provider/model_id`, or a `model_id` (the first
-    such model, should two providers share the id). None when none matches."""
-    provider, slash, model_id = name.partition("/")
-    for spec in catalogue.models:
-        if spec.model_id == name:
-            return spec
-        if slash and spec.provider == provider and spec.model_id == model_id:
-            return spec
-    return None
 
 
 def _declared_fallbacks(spec: ModelSpec, catalogue: Catalogue) -> list[ModelSpec]:

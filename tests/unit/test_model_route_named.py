@@ -15,10 +15,11 @@ from providers.catalogue import (
     Catalogue,
     ModelSpec,
 )
+from providers.model_lookup import find_model
 from schemas.parts import Classification
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
-from services.classifier.model_route import build_route, find_model
+from services.classifier.model_route import build_route
 
 STANDARD = Classification(
     complexity=0.4, needs_live_data=False, analysis_type="general", cost_sensitive=False,
