@@ -20,7 +20,7 @@ A provider's safety filter refusing the query (attempt error kind `content_block
 failed over) is the caller's to see: 422 with `error.code` `content_blocked`, the model and
 its reason in `error.message` and the analysis in `error.analysis_id`, on POST /analyze
 and on GET by id (the /v1 endpoint answers it 400, as OpenAI does).
-Keys (see auth.py): 401 no or unknown key, 403 revoked/expired key or another campaign
+Keys (see auth/gate.py): 401 no or unknown key, 403 revoked/expired key or another campaign
 named in the body, 429 over the key's rate. A strategist key runs queries for its own
 campaign and reads only that campaign's analyses; another campaign's analysis answers
 404 exactly as an unknown id. An analysis that ended with `budget_exhausted` (the
@@ -40,23 +40,23 @@ from schemas.completion import AttemptSummary
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
 from services.common.spend import BUDGET_EXHAUSTED
-from strategist.analysis_id import created_with_key
-from strategist.auth import Caller, current_caller
-from strategist.errors import ApiError
-from strategist.feedback import (
+from strategist.analysis.direct import BOOKS_UNAVAILABLE
+from strategist.analysis.feedback import (
     AnalysisWithFeedback,
     FeedbackAccepted,
     NoFeedbackDesk,
     feedback_desk,
     feedback_event,
 )
-from strategist.legacy import BOOKS_UNAVAILABLE
-from strategist.pipeline import PipelineUnavailable
+from strategist.analysis.ids import created_with_key
+from strategist.analysis.pipeline import PipelineUnavailable
+from strategist.analysis.store import StoreUnavailable
+from strategist.auth.gate import Caller, current_caller
+from strategist.errors import ApiError
 from strategist.provider_view import provider_view
 from strategist.request import AnalysisRequest, parse_analysis_request, parse_feedback_request
 from strategist.runtime import current_runtime
 from strategist.service import ANALYSIS_ID, Outcome
-from strategist.store import StoreUnavailable
 from strategist.usage import campaign_usage
 
 logger = logging.getLogger(__name__)

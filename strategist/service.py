@@ -25,13 +25,13 @@ from typing import Any, Literal, Protocol
 
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
-from strategist.analysis_id import ANALYSIS_ID, new_analysis_id
-from strategist.archive import ArchiveUnavailable
-from strategist.pipeline import PipelineUnavailable
+from strategist.analysis.archive import ArchiveUnavailable
+from strategist.analysis.ids import ANALYSIS_ID, new_analysis_id
+from strategist.analysis.pipeline import PipelineUnavailable
+from strategist.analysis.rollout import RoutingDecision, rollout_decision
+from strategist.analysis.store import StoreUnavailable
 from strategist.request import AnalysisRequest
-from strategist.rollout import RoutingDecision, rollout_decision
 from strategist.settings import RoutingSettings
-from strategist.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Store(Protocol):
 
 
 class Archive(Protocol):
-    """The durable record on the topics (see archive.py)."""
+    """The durable record on the topics (see analysis/archive.py)."""
 
     def find(self, analysis_id: str) -> AnalysisResponded | None: ...
 

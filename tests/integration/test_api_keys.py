@@ -23,8 +23,8 @@ from services.common.spend import read_usage
 from services.recorder.database import drop_all, make_engine, upgrade
 from services.recorder.settings import sqlalchemy_url
 from strategist import create_app
-from strategist.keys import KEY_PREFIX, KeyStore, issue_key, key_hash
-from strategist.ratelimit import RedisLimiter
+from strategist.auth.keys import KEY_PREFIX, KeyStore, issue_key, key_hash
+from strategist.auth.ratelimit import RedisLimiter
 from strategist.settings import StrategistSettings
 from tests.support.processes import free_port, gunicorn_app, infra_env, running, unique_namespace
 

@@ -16,11 +16,11 @@ from schemas.completion import Answer, AttemptSummary
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent
-from strategist.archive import ArchiveUnavailable
-from strategist.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role, new_key
-from strategist.pipeline import PipelineUnavailable
-from strategist.store import StoreUnavailable
-from strategist.waiter import ResponseWaiter
+from strategist.analysis.archive import ArchiveUnavailable
+from strategist.analysis.pipeline import PipelineUnavailable
+from strategist.analysis.store import StoreUnavailable
+from strategist.analysis.waiter import ResponseWaiter
+from strategist.auth.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role, new_key
 
 
 def answered(

@@ -10,7 +10,7 @@ from werkzeug.test import TestResponse
 
 from schemas.feedback import MAX_COMMENT_CHARS, FeedbackGiven
 from schemas.query import QueryRequested
-from strategist.pipeline import PipelineUnavailable
+from strategist.analysis.pipeline import PipelineUnavailable
 from strategist.runtime import Components, Runtime
 from tests.unit.strategist.conftest import FakedApp, Parts
 from tests.unit.strategist.fakes import answered

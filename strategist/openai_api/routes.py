@@ -8,7 +8,7 @@ scored, recorded and audited like a `POST /api/v1/strategist/analyze`.
 
 Keys: the same `AuthGate` as `/api/v1/` (Bearer key; 401/403/429/503 alike), the
 campaign from the key (`metadata.campaign_id` for admin keys). Errors: OpenAI's shape
-(see `openai_errors.py`); failed analyses: 402 budget exhausted, 400 content blocked
+(see `errors.py`); failed analyses: 402 budget exhausted, 400 content blocked
 (the provider's message), 502 otherwise, each with the analysis's `x_routing`.
 
 Streaming is **buffered**: the stream starts once the pipeline's response is complete,
@@ -27,17 +27,18 @@ from werkzeug.exceptions import HTTPException
 
 from schemas.response import AnalysisResponded
 from services.classifier.model_route import find_model
-from strategist.auth import current_caller, current_gate
+from strategist.analysis.store import StoreUnavailable
+from strategist.auth.gate import current_caller, current_gate
 from strategist.errors import HTTP_CODES, ApiError
-from strategist.openai_errors import SHOULD_RETRY_HEADER, OpenAIError, model_not_found
-from strategist.openai_format import (
+from strategist.openai_api.errors import SHOULD_RETRY_HEADER, OpenAIError, model_not_found
+from strategist.openai_api.format import (
     completion_body,
     completion_chunks,
     model_entry,
     sse_stream,
     x_routing,
 )
-from strategist.openai_request import (
+from strategist.openai_api.request import (
     AUTO_MODEL,
     ChatCompletionRequest,
     ChatRequestError,
@@ -47,7 +48,6 @@ from strategist.openai_request import (
 from strategist.request import json_body
 from strategist.router import BUDGET_EXHAUSTED, STORE_RETRY_AFTER_S, blocked_attempt
 from strategist.runtime import current_runtime
-from strategist.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 

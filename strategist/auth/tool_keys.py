@@ -12,7 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from strategist.keys import IssuedKey, Role, issue_key
+from strategist.auth.keys import IssuedKey, Role, issue_key
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_SCRIPT = REPO_ROOT / "scripts" / "postgres.sh"

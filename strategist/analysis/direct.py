@@ -43,7 +43,7 @@ from services.common.spend import (
     max_call_cost_usd,
     refusal_text,
 )
-from strategist.loop import LoopRunner
+from strategist.analysis.loop import LoopRunner
 
 logger = logging.getLogger(__name__)
 

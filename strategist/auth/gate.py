@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 
+from strategist.auth.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role
+from strategist.auth.ratelimit import Limiter
 from strategist.errors import ApiError
-from strategist.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role
-from strategist.ratelimit import Limiter
 from strategist.settings import AuthSettings
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 A key is `KEY_PREFIX` plus `secrets.token_urlsafe(KEY_BYTES)`: the prefix makes a
 leaked key recognisable (secret scanners, logs), the 32 random bytes make it
 unguessable. Only its SHA-256 is stored (`api_keys.key_hash`); the key itself is
-shown once, by `flask --app strategist keys create` (see `keys_cli.py`) or returned
+shown once, by `flask --app strategist keys create` (see `cli.py`) or returned
 once by `issue_key`, and never again.
 
 `Keyring` is what a request asks: it caches every lookup (hits and misses) for
