@@ -30,9 +30,8 @@ from sqlalchemy import Engine, Table, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from schemas.base import utc_now
-from services.recorder.database import make_engine, upgrade
-from services.recorder.models import ApiKey
-from services.recorder.settings import sqlalchemy_url
+from services.common.database import make_engine, sqlalchemy_url, upgrade
+from services.common.tables import ApiKey
 
 logger = logging.getLogger(__name__)
 

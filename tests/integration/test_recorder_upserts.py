@@ -23,10 +23,9 @@ from schemas.base import EventModel
 from schemas.feedback import FeedbackGiven
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
-from services.recorder.database import make_engine, upgrade
+from services.common.database import make_engine, sqlalchemy_url, upgrade
+from services.common.tables import TABLES
 from services.recorder.handler import upserts
-from services.recorder.models import TABLES
-from services.recorder.settings import sqlalchemy_url
 from services.recorder.writer import RecordWriter
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
