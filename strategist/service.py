@@ -1,7 +1,7 @@
 """AnalysisService: the orchestration layer behind the API.
 
 It decides the path per request (intelligent routing through Kafka, or the
-legacy direct Gemini call), hands queries to the pipeline, waits for their
+direct Gemini call), hands queries to the pipeline, waits for their
 responses, and falls back to the direct path when the pipeline cannot take a
 query. It knows nothing of HTTP; the blueprint in `router.py` maps its outcomes
 to status codes.

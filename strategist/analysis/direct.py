@@ -1,4 +1,4 @@
-"""The legacy direct path: one Gemini 2.5 Pro call, no Kafka.
+"""The direct path: one Gemini 2.5 Pro call, no Kafka.
 
 It answers when intelligent routing is off for a campaign (flag off, or outside
 the rollout) and, as the emergency fallback, when the event pipeline cannot take

@@ -16,7 +16,7 @@ from services.common.database import sqlalchemy_url
 from services.common.tables import Base
 
 MIGRATION_LOCK_ID = 0x5EC0DE0
-"""pg_advisory_xact_lock key held while migrating (any constant shared by every migrating process)."""
+"""pg_advisory_xact_lock key held while migrating (any constant every migrating process shares)."""
 
 
 def run(connection: Connection) -> None:
