@@ -60,10 +60,11 @@ class AnalysisRequest(BaseModel):
             raise ValueError(f"must be at most {MAX_CONTEXT_CHARS} characters (got {size})")
         return value
 
-    def to_event(self, query_id: str) -> QueryRequested:
-        """The event that enters the pipeline (or the direct path) for this request."""
+    def to_event(self, analysis_id: str) -> QueryRequested:
+        """The event that enters the pipeline (or the direct path) for this request: the
+        caller's first round, so its `query_id` is the analysis id."""
         return QueryRequested(
-            query_id=query_id,
+            query_id=analysis_id,
             query=self.query,
             analysis_type=self.analysis_type,
             campaign_id=self.campaign_id,
