@@ -10,7 +10,8 @@ from services.common.logs import configure_logging
 from strategist import metrics, openapi, probes, router
 from strategist.auth.cli import keys
 from strategist.auth.gate import AuthGate
-from strategist.auth.keys import Keyring, KeyStore
+from strategist.auth.keyring import Keyring
+from strategist.auth.keys import KeyStore
 from strategist.auth.ratelimit import RedisLimiter
 from strategist.errors import register_error_handlers
 from strategist.openai_api import routes as openai_routes

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 
-from strategist.auth.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role
+from strategist.auth.keyring import KeyLookup
+from strategist.auth.keys import KeyRecord, KeyStoreUnavailable, Role
 from strategist.auth.ratelimit import Limiter
 from strategist.errors import ApiError
 from strategist.settings import AuthSettings

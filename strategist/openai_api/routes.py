@@ -27,9 +27,10 @@ from werkzeug.exceptions import HTTPException
 
 from schemas.response import AnalysisResponded
 from services.classifier.model_route import find_model
+from services.common.spend import BUDGET_EXHAUSTED
 from strategist.analysis.store import StoreUnavailable
 from strategist.auth.gate import current_caller, current_gate
-from strategist.errors import HTTP_CODES, ApiError
+from strategist.errors import HTTP_CODES, STORE_RETRY_AFTER_S, ApiError, blocked_attempt
 from strategist.openai_api.errors import SHOULD_RETRY_HEADER, OpenAIError, model_not_found
 from strategist.openai_api.format import (
     completion_body,
@@ -46,7 +47,6 @@ from strategist.openai_api.request import (
     to_analysis_request,
 )
 from strategist.request import json_body
-from strategist.router import BUDGET_EXHAUSTED, STORE_RETRY_AFTER_S, blocked_attempt
 from strategist.runtime import current_runtime
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ bp = Blueprint("openai_compat", __name__, url_prefix="/v1")
 
 INVALID_QUERY = "invalid_query"
 """The attempt error kind (providers/errors.py) of a query no model may answer: a 400, as a
-safety refusal (router.blocked_attempt) is."""
+safety refusal (errors.blocked_attempt) is."""
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KNOWN_PATHS = {"chat/completions": "POST", "models": "GET"}
 AUTO_OWNER = "strategist"

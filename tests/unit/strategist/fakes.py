@@ -20,7 +20,8 @@ from strategist.analysis.archive import ArchiveUnavailable
 from strategist.analysis.pipeline import PipelineUnavailable
 from strategist.analysis.store import StoreUnavailable
 from strategist.analysis.waiter import ResponseWaiter
-from strategist.auth.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role, new_key
+from strategist.auth.keyring import KeyLookup
+from strategist.auth.keys import KeyRecord, KeyStoreUnavailable, Role, new_key
 
 
 def answered(
