@@ -139,7 +139,7 @@ def show(ctx: Context, analysis_id: str, since: datetime | None, fmt: str) -> No
     """The whole trail of one analysis: query, classification, route, every attempt, the
     answer, the confidence breakdown, the feedback."""
     from audit.show import render, trail_document
-    from strategist.analysis_id import created_ms
+    from strategist.analysis.ids import created_ms
 
     created = created_ms(analysis_id)
     if created is None and since is None:

@@ -57,7 +57,7 @@ from bench.stack import stack_env
 from bench.stats import Distribution, RateRun, percentile, summary
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
-from strategist.keys import issue_key
+from strategist.auth.keys import issue_key
 from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.kafka import delete_namespace
 from tests.support.processes import (

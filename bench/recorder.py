@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -51,8 +50,7 @@ from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded, Routing
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
-from services.recorder.database import make_engine, upgrade
-from services.recorder.settings import sqlalchemy_url
+from services.common.database import local_database_url, make_engine, sqlalchemy_url, upgrade
 from services.recorder.writer import RecordWriter
 from tests.support.kafka import delete_namespace, test_producer
 from tests.support.processes import infra_env, python_module, unique_namespace
@@ -284,15 +282,6 @@ def run_process(url: str, queries: int) -> dict[str, Any]:
     }
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    done = subprocess.run(["scripts/postgres.sh", "url"], capture_output=True, text=True,
-                          check=True)
-    return done.stdout.strip()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.recorder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -305,9 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
     if args.process:
-        figures = run_process(_database_url(), args.queries)
+        figures = run_process(local_database_url(), args.queries)
     else:
-        figures = run(_database_url(), args.queries, args.in_flight, args.rewrite)
+        figures = run(local_database_url(), args.queries, args.in_flight, args.rewrite)
     if args.format == "json":
         print(json.dumps(figures))
     elif args.process:

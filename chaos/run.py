@@ -16,7 +16,7 @@ from chaos.ledger import read_ledger
 from chaos.load import API, OpenLoopLoad
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
-from strategist.keys import issue_key
+from strategist.auth.keys import issue_key
 from tests.support.emulator_process import running_emulator
 from tests.support.kafka import delete_namespace
 from tests.support.processes import (

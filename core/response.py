@@ -1,6 +1,6 @@
 """Assemble the response a strategist sees, with a plain-language routing explanation.
 
-Used by the scorer for the routed path and by the app's direct (legacy) path, so
+Used by the scorer for the routed path and by the app's direct path, so
 both return the same shape.
 """
 

@@ -24,7 +24,7 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
 from schemas.query import QueryRequested
-from strategist.tool_keys import tool_headers
+from strategist.auth.tool_keys import tool_headers
 
 API = "/api/v1/strategist"
 REQUEST_TIMEOUT_S = 90.0

@@ -46,7 +46,7 @@ from services.classifier.dataset import DATA_DIR, SPLITS, Example, load_split
 from services.classifier.evaluate import evaluate_router, render
 from services.classifier.tier_model import DEFAULT_ARTIFACT
 from services.classifier.tier_router import TierRouter
-from strategist.tool_keys import tool_headers
+from strategist.auth.tool_keys import tool_headers
 
 EVAL_KEY_RATE_PER_MINUTE = 100_000
 """The evaluation sends the whole split as fast as the stack answers: not a rate test."""

@@ -1,10 +1,15 @@
 """The strategist API: a Flask app in front of the routing pipeline.
 
-`create_app()` is the factory gunicorn runs; `service.py` holds the
-orchestration (AnalysisService), `router.py` the API blueprint, `openapi.py` the
-OpenAPI document, `legacy.py` the direct Gemini path, `waiter.py` the one place
-an answer is awaited (responses follower + Redis), `archive.py` the read-back
-from the responses topic when Redis lost an answer.
+The doors are at the top: `create_app()` (`app.py`) is the factory gunicorn runs,
+`settings.py` and `runtime.py` build and hold the process's clients, `service.py`
+holds the orchestration (AnalysisService), `router.py` the API blueprint,
+`request.py` and `errors.py` the bodies in and out, `openapi.py` the OpenAPI
+document, `probes.py` and `metrics.py` the health and Prometheus endpoints.
+
+Three wings hold the rest: `analysis/` the life of one analysis (the pipeline, the
+waiter, the store, the archive, the direct Gemini path), `auth/` who may call (keys,
+the gate, rate limits, the `keys` CLI), and `openai_api/` the OpenAI-compatible `/v1`
+API.
 """
 
 from strategist.app import create_app

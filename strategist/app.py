@@ -7,12 +7,14 @@ import logging
 from flask import Flask
 
 from services.common.logs import configure_logging
-from strategist import metrics, openai_compat, openapi, probes, router
-from strategist.auth import AuthGate
+from strategist import metrics, openapi, probes, router
+from strategist.auth.cli import keys
+from strategist.auth.gate import AuthGate
+from strategist.auth.keyring import Keyring
+from strategist.auth.keys import KeyStore
+from strategist.auth.ratelimit import RedisLimiter
 from strategist.errors import register_error_handlers
-from strategist.keys import Keyring, KeyStore
-from strategist.keys_cli import keys
-from strategist.ratelimit import RedisLimiter
+from strategist.openai_api import routes as openai_routes
 from strategist.runtime import Runtime
 from strategist.settings import StrategistSettings
 
@@ -35,7 +37,7 @@ def create_app(settings: StrategistSettings | None = None) -> Flask:
     app.register_blueprint(router.bp)
     app.register_blueprint(probes.bp)
     app.register_blueprint(openapi.bp)
-    app.register_blueprint(openai_compat.bp)
+    app.register_blueprint(openai_routes.bp)
     logger.info(
         "strategist app: namespace=%s routing.enabled=%s rollout=%d%% sync_timeout=%.1fs "
         "gemini=%s perplexity=%s auth=%s",

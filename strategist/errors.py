@@ -2,7 +2,9 @@
 
 Every error body has the same shape, `{"error": {"code", "message", "field"}}`,
 so clients branch on `code` and can point at `field`; an error about a finished
-analysis (`content_blocked`) also names it in `analysis_id`. Unexpected exceptions are
+analysis (`content_blocked`) also names it in `analysis_id`. How a failed analysis
+reads as an error (`blocked_attempt`, `content_blocked`) is here too, so the strategist
+API and the OpenAI-compatible one answer it alike. Unexpected exceptions are
 logged with their traceback and answered with a generic 500 that reveals nothing
 of the internals.
 """
@@ -15,6 +17,9 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify
 from pydantic import BaseModel, ConfigDict, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from schemas.completion import AttemptSummary
+from schemas.response import AnalysisResponded
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +35,12 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     429: "too_many_requests",
 }
+CONTENT_BLOCKED = "content_blocked"
+"""The attempt error kind of a safety refusal (providers/errors.py ContentBlocked)."""
+CONTENT_BLOCKED_STATUS = 422
+"""The request is well formed but its content was refused: not a gateway failure (502)."""
+STORE_RETRY_AFTER_S = 5
+"""`Retry-After` of a 503 because the result store (Redis) is unreachable, on both APIs."""
 
 
 class ErrorDetail(BaseModel):
@@ -99,6 +110,26 @@ class ApiError(Exception):
         response.status_code = self.status
         response.headers.update(self.headers)
         return response
+
+
+def blocked_attempt(response: AnalysisResponded) -> AttemptSummary | None:
+    """The call a provider's safety filter refused, when that is how the analysis failed."""
+    if response.status != "failed":
+        return None
+    attempts = response.routing.failed_attempts
+    return next((a for a in attempts if a.error_kind == CONTENT_BLOCKED), None)
+
+
+def content_blocked(response: AnalysisResponded, attempt: AttemptSummary) -> ApiError:
+    """422 `content_blocked`: the model that refused and its reason, the analysis named."""
+    reason = attempt.error_message or response.error or "refused by the safety filter"
+    return ApiError(
+        CONTENT_BLOCKED_STATUS,
+        CONTENT_BLOCKED,
+        f"{attempt.provider}/{attempt.model} refused the query: {reason}",
+        field="query",
+        analysis_id=response.analysis_id,
+    )
 
 
 _PRIMITIVE_TAGS = frozenset({"str", "int", "float", "bool", "bytes", "none"})

@@ -22,9 +22,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from schemas.response import AnalysisResponded
-from strategist.analysis_id import ANALYSIS_ID
+from strategist.analysis.feedback import AnalysisWithFeedback, FeedbackAccepted
+from strategist.analysis.ids import ANALYSIS_ID
 from strategist.errors import ErrorBody
-from strategist.feedback import AnalysisWithFeedback, FeedbackAccepted
 from strategist.provider_view import ProvidersBody
 from strategist.request import AnalysisRequest, FeedbackRequest
 from strategist.router import PendingBody
@@ -253,7 +253,7 @@ AUTH_REPLIES: dict[int, Reply] = {
     429: _RATE_LIMITED,
     503: _NO_KEY_STORE,
 }
-"""What the key check (auth.py) may answer on any operation; an operation's own reply for
+"""What the key check (auth/gate.py) may answer on any operation; an operation's own reply for
 a status (a 403 of its own, a 503 of its store) is kept and covers both."""
 
 

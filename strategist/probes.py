@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from strategist.auth import caller_of
+from strategist.auth.gate import caller_of
 from strategist.runtime import current_runtime
 
 logger = logging.getLogger(__name__)

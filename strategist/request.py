@@ -12,6 +12,9 @@ parser raises RecursionError long before the size limit), integers longer than
 non-standard constants NaN and Infinity, and strings holding a lone surrogate
 such as "\\udc00" (valid in JSON's escapes, not encodable as UTF-8, so the event
 could never be serialised).
+
+`check_routable` refuses (422, naming `options.providers.<i>`) a provider the catalogue
+does not know: provider names are open strings, so only the catalogue can tell.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from providers.catalogue import Catalogue
 from schemas.feedback import MAX_COMMENT_CHARS, MAX_GRADER_CHARS, Rating
 from schemas.query import MAX_CONTEXT_CHARS, MAX_QUERY_CHARS, QueryOptions, QueryRequested
 from strategist.errors import ApiError, validation_error
@@ -60,10 +64,11 @@ class AnalysisRequest(BaseModel):
             raise ValueError(f"must be at most {MAX_CONTEXT_CHARS} characters (got {size})")
         return value
 
-    def to_event(self, query_id: str) -> QueryRequested:
-        """The event that enters the pipeline (or the direct path) for this request."""
+    def to_event(self, analysis_id: str) -> QueryRequested:
+        """The event that enters the pipeline (or the direct path) for this request: the
+        caller's first round, so its `query_id` is the analysis id."""
         return QueryRequested(
-            query_id=query_id,
+            query_id=analysis_id,
             query=self.query,
             analysis_type=self.analysis_type,
             campaign_id=self.campaign_id,
@@ -87,6 +92,8 @@ MAX_JSON_DEPTH = 32
 """Arrays and objects nested deeper than this are refused (400 json_too_deep)."""
 MAX_INTEGER_DIGITS = 64
 """Integers with more digits than this are refused (400 number_too_large)."""
+UNKNOWN_PROVIDER = "unknown_provider"
+"""The 422 detail type of `options.providers.<i>` naming no provider of the catalogue."""
 
 
 def _bounded_int(text: str) -> int:
@@ -202,3 +209,27 @@ def parse_feedback_request(request: Request) -> FeedbackRequest:
     """Validate a feedback body the same way; raises ApiError (400/422) or
     RequestEntityTooLarge."""
     return _parse(request, FeedbackRequest)
+
+
+def check_routable(body: AnalysisRequest, catalogue: Catalogue) -> AnalysisRequest:
+    """`body`, or 422 naming `options.providers.<i>` for a provider the catalogue has no
+    model of: provider names are open strings (a catalogue may declare any), so the
+    catalogue, not the schema, says which exist."""
+    names = body.options.providers or []
+    known = catalogue.routable_providers()
+    details = [
+        {
+            "field": f"options.providers.{index}",
+            "message": f"options.providers.{index}: no provider {name!r} in the catalogue "
+            f"(known: {', '.join(known)})",
+            "type": UNKNOWN_PROVIDER,
+        }
+        for index, name in enumerate(names)
+        if name not in known
+    ]
+    if details:
+        first = details[0]
+        raise ApiError(
+            422, "validation_error", first["message"], field=first["field"], details=details
+        )
+    return body

@@ -20,7 +20,7 @@ A provider's safety filter refusing the query (attempt error kind `content_block
 failed over) is the caller's to see: 422 with `error.code` `content_blocked`, the model and
 its reason in `error.message` and the analysis in `error.analysis_id`, on POST /analyze
 and on GET by id (the /v1 endpoint answers it 400, as OpenAI does).
-Keys (see auth.py): 401 no or unknown key, 403 revoked/expired key or another campaign
+Keys (see auth/gate.py): 401 no or unknown key, 403 revoked/expired key or another campaign
 named in the body, 429 over the key's rate. A strategist key runs queries for its own
 campaign and reads only that campaign's analyses; another campaign's analysis answers
 404 exactly as an unknown id. An analysis that ended with `budget_exhausted` (the
@@ -37,26 +37,35 @@ from pydantic import BaseModel, ConfigDict
 
 from providers.catalogue import cached_catalogue
 from schemas.health import ProviderStatus
-from schemas.parts import AttemptSummary
 from schemas.response import AnalysisResponded
 from services.common.spend import BUDGET_EXHAUSTED
-from strategist.analysis_id import created_with_key
-from strategist.auth import Caller, current_caller
-from strategist.errors import ApiError
-from strategist.feedback import (
+from strategist.analysis.direct import BOOKS_UNAVAILABLE
+from strategist.analysis.feedback import (
     AnalysisWithFeedback,
     FeedbackAccepted,
     NoFeedbackDesk,
     feedback_desk,
     feedback_event,
 )
-from strategist.legacy import BOOKS_UNAVAILABLE
-from strategist.pipeline import PipelineUnavailable
+from strategist.analysis.ids import created_with_key
+from strategist.analysis.pipeline import PipelineUnavailable
+from strategist.analysis.store import StoreUnavailable
+from strategist.auth.gate import Caller, current_caller
+from strategist.errors import (
+    STORE_RETRY_AFTER_S,
+    ApiError,
+    blocked_attempt,
+    content_blocked,
+)
 from strategist.provider_view import provider_view
-from strategist.request import AnalysisRequest, parse_analysis_request, parse_feedback_request
+from strategist.request import (
+    AnalysisRequest,
+    check_routable,
+    parse_analysis_request,
+    parse_feedback_request,
+)
 from strategist.runtime import current_runtime
 from strategist.service import ANALYSIS_ID, Outcome
-from strategist.store import StoreUnavailable
 from strategist.usage import campaign_usage
 
 logger = logging.getLogger(__name__)
@@ -66,12 +75,6 @@ bp = Blueprint("strategist_api", __name__, url_prefix="/api/v1/strategist")
 POLL_AFTER_S = 1
 SPEND_UNAVAILABLE_RETRY_AFTER_S = 5
 """The direct path made no paid call because the budget books (Redis) were unreachable."""
-CONTENT_BLOCKED = "content_blocked"
-"""The attempt error kind of a safety refusal (providers/errors.py ContentBlocked)."""
-CONTENT_BLOCKED_STATUS = 422
-"""The request is well formed but its content was refused: not a gateway failure (502)."""
-UNKNOWN_PROVIDER = "unknown_provider"
-STORE_RETRY_AFTER_S = 5
 PIPELINE_RETRY_AFTER_S = 5
 
 
@@ -83,26 +86,6 @@ class PendingBody(BaseModel):
     analysis_id: str
     status: Literal["pending"]
     status_url: str
-
-
-def blocked_attempt(response: AnalysisResponded) -> AttemptSummary | None:
-    """The call a provider's safety filter refused, when that is how the analysis failed."""
-    if response.status != "failed":
-        return None
-    attempts = response.routing.failed_attempts
-    return next((a for a in attempts if a.error_kind == CONTENT_BLOCKED), None)
-
-
-def content_blocked(response: AnalysisResponded, attempt: AttemptSummary) -> ApiError:
-    """422 `content_blocked`: the model that refused and its reason, the analysis named."""
-    reason = attempt.error_message or response.error or "refused by the safety filter"
-    return ApiError(
-        CONTENT_BLOCKED_STATUS,
-        CONTENT_BLOCKED,
-        f"{attempt.provider}/{attempt.model} refused the query: {reason}",
-        field="query",
-        analysis_id=response.analysis_id,
-    )
 
 
 def _finished(response: AnalysisResponded, *, failed_status: int) -> Response:
@@ -156,28 +139,9 @@ def _not_found(analysis_id: str) -> ApiError:
 
 
 def _routable(body: AnalysisRequest) -> AnalysisRequest:
-    """422 naming `options.providers.<i>` for a provider the catalogue has no model of:
-    provider names are open strings (a catalogue may declare any), so the catalogue, not
-    the schema, says which exist."""
-    names = body.options.providers or []
+    """The body, once the catalogue knows every provider it names (422 otherwise)."""
     catalogue = cached_catalogue(current_runtime().settings.providers.catalogue_path)
-    known = catalogue.routable_providers()
-    details = [
-        {
-            "field": f"options.providers.{index}",
-            "message": f"options.providers.{index}: no provider {name!r} in the catalogue "
-            f"(known: {', '.join(known)})",
-            "type": UNKNOWN_PROVIDER,
-        }
-        for index, name in enumerate(names)
-        if name not in known
-    ]
-    if details:
-        first = details[0]
-        raise ApiError(
-            422, "validation_error", first["message"], field=first["field"], details=details
-        )
-    return body
+    return check_routable(body, catalogue)
 
 
 def _for_caller(body: AnalysisRequest, caller: Caller) -> AnalysisRequest:

@@ -27,15 +27,15 @@ from services.common.kafka_security import admin_config
 from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.common.spend import SpendLedger
-from strategist.archive import ResponseArchive
-from strategist.feedback import KafkaFeedbackDesk
-from strategist.legacy import DirectAnalyzer
-from strategist.loop import LoopRunner
-from strategist.pipeline import AnswerRecorder, QueryPublisher
+from strategist.analysis.archive import ResponseArchive
+from strategist.analysis.direct import DirectAnalyzer
+from strategist.analysis.feedback import KafkaFeedbackDesk
+from strategist.analysis.loop import LoopRunner
+from strategist.analysis.pipeline import AnswerRecorder, QueryPublisher
+from strategist.analysis.store import DEFAULT_CONCURRENCY, ResultStore
+from strategist.analysis.waiter import ResponseWaiter
 from strategist.service import AnalysisService
 from strategist.settings import StrategistSettings
-from strategist.store import DEFAULT_CONCURRENCY, ResultStore
-from strategist.waiter import ResponseWaiter
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """AnalysisService: the orchestration layer behind the API.
 
 It decides the path per request (intelligent routing through Kafka, or the
-legacy direct Gemini call), hands queries to the pipeline, waits for their
+direct Gemini call), hands queries to the pipeline, waits for their
 responses, and falls back to the direct path when the pipeline cannot take a
 query. It knows nothing of HTTP; the blueprint in `router.py` maps its outcomes
 to status codes.
@@ -25,13 +25,13 @@ from typing import Any, Literal, Protocol
 
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
-from strategist.analysis_id import ANALYSIS_ID, new_analysis_id
-from strategist.archive import ArchiveUnavailable
-from strategist.pipeline import PipelineUnavailable
+from strategist.analysis.archive import ArchiveUnavailable
+from strategist.analysis.ids import ANALYSIS_ID, new_analysis_id
+from strategist.analysis.pipeline import PipelineUnavailable
+from strategist.analysis.rollout import RoutingDecision, rollout_decision
+from strategist.analysis.store import StoreUnavailable
 from strategist.request import AnalysisRequest
-from strategist.rollout import RoutingDecision, rollout_decision
 from strategist.settings import RoutingSettings
-from strategist.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Store(Protocol):
 
 
 class Archive(Protocol):
-    """The durable record on the topics (see archive.py)."""
+    """The durable record on the topics (see analysis/archive.py)."""
 
     def find(self, analysis_id: str) -> AnalysisResponded | None: ...
 
@@ -159,7 +159,7 @@ class AnalysisService:
         When `sync_wait_limit` callers already wait in this process, the analysis is
         accepted as in `submit` and reported pending at once; raises StoreUnavailable
         then if Redis is down (the caller could not poll for the answer).
-        `keyed`: the request came with an API key (the id says so; see `analysis_id`).
+        `keyed`: the request came with an API key (the id says so; see `analysis/ids.py`).
         """
         if not self._sync_waits.acquire(blocking=False):
             analysis_id = self.submit(request, keyed=keyed)
@@ -171,25 +171,26 @@ class AnalysisService:
             self._sync_waits.release()
 
     def _analyze(self, request: AnalysisRequest, deadline: float, keyed: bool) -> Outcome:
-        query = request.to_event(new_analysis_id(keyed=keyed))
+        analysis_id = new_analysis_id(keyed=keyed)
+        query = request.to_event(analysis_id)
         decision = self.route_for(query.campaign_id)
         if not decision.routed:
             return Outcome.done(self._direct_and_store(query, decision.reason))
 
-        with self._waiter.expect(query.query_id):
+        with self._waiter.expect(analysis_id):
             self._try_mark_pending(query, "intelligent")
             try:
                 self._publish(query)
             except PipelineUnavailable as err:
                 return Outcome.done(self._direct_and_store(query, self._fallback_reason(err)))
-            response = self._waiter.wait(query.query_id, deadline)
+            response = self._waiter.wait(analysis_id, deadline)
         if response is None:
             logger.info(
                 "analysis=%s not finished within %.1fs; answering 202",
-                query.query_id,
+                analysis_id,
                 self._sync_timeout_s,
             )
-            return Outcome.pending(query.query_id, query.campaign_id)
+            return Outcome.pending(analysis_id, query.campaign_id)
         return Outcome.done(response)
 
     # --- POST /analyses -----------------------------------------------------------------
@@ -197,18 +198,19 @@ class AnalysisService:
     def submit(self, request: AnalysisRequest, *, keyed: bool = False) -> str:
         """Accept an analysis and return its id at once; raises StoreUnavailable without
         Redis (the caller could never read the result)."""
-        query = request.to_event(new_analysis_id(keyed=keyed))
+        analysis_id = new_analysis_id(keyed=keyed)
+        query = request.to_event(analysis_id)
         decision = self.route_for(query.campaign_id)
         path = "intelligent" if decision.routed else "direct"
-        self._store.mark_pending(query.query_id, path=path, campaign_id=query.campaign_id)
+        self._store.mark_pending(analysis_id, path=path, campaign_id=query.campaign_id)
         if not decision.routed:
             self._background.submit(self._in_background, query, decision.reason)
-            return query.query_id
+            return analysis_id
         try:
             self._publish(query)
         except PipelineUnavailable as err:
             self._background.submit(self._in_background, query, self._fallback_reason(err))
-        return query.query_id
+        return analysis_id
 
     # --- GET /analyses/<id> -------------------------------------------------------------
 
@@ -287,17 +289,19 @@ class AnalysisService:
             stored = self._store.save(response)
         except StoreUnavailable as err:
             logger.warning(
-                "analysis=%s not stored yet, retrying in the background: %s", query.query_id, err
+                "analysis=%s not stored yet, retrying in the background: %s",
+                query.analysis_id,
+                err,
             )
             self._background.submit(self._store_until_saved, response)
             stored = True  # nothing to defer to now
         if not stored:
             try:
-                earlier = self._store.result(query.query_id)
+                earlier = self._store.result(query.analysis_id)
             except StoreUnavailable:
                 earlier = None
             if earlier is not None:
-                logger.info("analysis=%s: the pipeline answered first", query.query_id)
+                logger.info("analysis=%s: the pipeline answered first", query.analysis_id)
                 return earlier
         self._recorder.record(response)
         return response
@@ -322,13 +326,13 @@ class AnalysisService:
         try:
             self._direct_and_store(query, reason)
         except Exception:  # nobody waits on this thread: log, the marker expires by TTL
-            logger.exception("background direct analysis %s failed", query.query_id)
+            logger.exception("background direct analysis %s failed", query.analysis_id)
 
     def _try_mark_pending(self, query: QueryRequested, path: str) -> None:
         try:
-            self._store.mark_pending(query.query_id, path=path, campaign_id=query.campaign_id)
+            self._store.mark_pending(query.analysis_id, path=path, campaign_id=query.campaign_id)
         except StoreUnavailable as err:  # the sync caller still gets its answer
-            logger.warning("analysis=%s pending marker not stored: %s", query.query_id, err)
+            logger.warning("analysis=%s pending marker not stored: %s", query.analysis_id, err)
 
     def _try_save(self, response: AnalysisResponded) -> None:
         try:

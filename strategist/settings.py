@@ -39,7 +39,7 @@ class RoutingSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = Field(
-        default=True, description="Off: every request takes the legacy direct Gemini path."
+        default=True, description="Off: every request takes the direct Gemini path."
     )
     rollout_percent: int = Field(
         default=100,
@@ -49,16 +49,24 @@ class RoutingSettings(BaseModel):
     )
 
 
+AuthMode = Literal["required", "legacy"]
+"""The values of `STRATEGIST_AUTH__MODE`; `/readyz` reports the one in force."""
+KEYLESS_MODE: AuthMode = "legacy"
+"""The keyless mode: requests without a key are served (a migration aid). The value keeps
+the name it was deployed with; in the code it is the keyless mode."""
+
+
 class AuthSettings(BaseModel):
     """API keys (`STRATEGIST_AUTH__*`): who may call `/api/v1/`, and how often."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mode: Literal["required", "legacy"] = Field(
+    mode: AuthMode = Field(
         default="required",
         description="`required`: every /api/v1/ request needs `Authorization: Bearer <key>`. "
-        "`legacy` (migration only): a request without a key behaves as before the keys "
-        "existed (campaign from the body); one with a key is checked as in `required`.",
+        "`legacy`, the keyless mode (migration only): a request without a key behaves as "
+        "before the keys existed (campaign from the body); one with a key is checked as in "
+        "`required`.",
     )
     key_cache_ttl_s: float = Field(
         default=DEFAULT_KEY_CACHE_TTL_S,
@@ -82,6 +90,11 @@ class AuthSettings(BaseModel):
         gt=0,
         description="A key's `last use` is written at most this often per process.",
     )
+
+    @property
+    def keyless(self) -> bool:
+        """Whether a request without a key is served (the keyless mode)."""
+        return self.mode == KEYLESS_MODE
 
 
 class StrategistSettings(BaseSettings):
@@ -117,7 +130,7 @@ class StrategistSettings(BaseSettings):
     direct_timeout_s: float = Field(
         default=DEFAULT_DIRECT_TIMEOUT_S,
         gt=0,
-        description="Bound on the legacy direct Gemini call (it has no fallback to move to).",
+        description="Bound on the direct Gemini call (it has no fallback to move to).",
     )
     background_workers: int = Field(
         default=DEFAULT_BACKGROUND_WORKERS,

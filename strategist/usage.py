@@ -11,7 +11,7 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.spend import read_usage
-from strategist.store import ResultStore, StoreUnavailable
+from strategist.analysis.store import ResultStore, StoreUnavailable
 
 
 class UsageBody(BaseModel):

@@ -43,7 +43,7 @@ WORK_TIERS: tuple[Tier, ...] = ("simple", "standard", "complex")
 """The tiers `prefer` moves between; live stays live (prefer picks Sonar or Sonar Pro)."""
 
 
-def _legacy_tier(classification: Classification) -> Tier:
+def _pre_router_tier(classification: Classification) -> Tier:
     """The tier of an event classified before the router (it carries no tier)."""
     if classification.needs_live_data:
         return "live"
@@ -67,7 +67,7 @@ def _p(classification: Classification, tier: Tier) -> str:
 
 def _tier_and_why(classification: Classification, options: QueryOptions) -> tuple[Tier, str]:
     """The route's tier and why: the classified tier, and how the caller or a rule moved it."""
-    decided = classification.tier or _legacy_tier(classification)
+    decided = classification.tier or _pre_router_tier(classification)
     why = f"{decided} tier{_p(classification, decided)}"
     if decided == "live":
         return decided, why

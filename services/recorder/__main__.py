@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from services.common.database import make_engine, upgrade
 from services.common.runner import make_producer, run_service
-from services.recorder.database import make_engine, upgrade
 from services.recorder.settings import RecorderSettings
 from services.recorder.worker import SERVICE, build_workers, run_workers
 from services.recorder.writer import RecordWriter

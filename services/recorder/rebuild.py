@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
+from services.common.database import VERSION_TABLE, make_engine, upgrade
 from services.common.follower import follower_config
-from services.recorder.database import drop_all, make_engine, upgrade
+from services.common.tables import TABLES
 from services.recorder.handler import records
-from services.recorder.models import TABLES
 from services.recorder.settings import RecorderSettings
 from services.recorder.worker import AuditTopic, audit_topics
 from services.recorder.writer import RecordWriter
@@ -69,6 +69,20 @@ def rebuild(settings: RecorderSettings, progress: Progress | None = None) -> dic
         return row_counts(engine)
     finally:
         engine.dispose()
+
+
+def drop_all(engine: Engine) -> None:
+    """Drop the recorder's tables and the migration record (a rebuild re-creates them).
+
+    Dropping here is the rebuild's data reset, not a schema change: the migrations
+    that follow create the same tables again. The API keys are not a copy of the
+    topics and stay (`KEPT_ON_REBUILD`).
+    """
+    with engine.begin() as connection:
+        for table in reversed(TABLES):
+            connection.execute(text(f'DROP TABLE IF EXISTS "{table.name}"'))
+        connection.execute(text(f'DROP TABLE IF EXISTS "{VERSION_TABLE}"'))
+    logger.info("dropped %d recorder tables", len(TABLES))
 
 
 def _extents(bootstrap: str, topics: list[AuditTopic]) -> dict[str, dict[int, tuple[int, int]]]:

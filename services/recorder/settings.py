@@ -5,19 +5,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.database import sqlalchemy_url
 from services.common.settings import InfraSettings
-
-SQLALCHEMY_DRIVER_SCHEME = "postgresql+psycopg://"
-PLAIN_SCHEMES = ("postgresql://", "postgres://")
-"""URLs as PostgreSQL tools and docker images write them; SQLAlchemy needs the driver named."""
-
-
-def sqlalchemy_url(url: str) -> str:
-    """`url` with psycopg 3 named as the driver (a plain `postgresql://` URL is accepted)."""
-    for scheme in PLAIN_SCHEMES:
-        if url.startswith(scheme):
-            return SQLALCHEMY_DRIVER_SCHEME + url[len(scheme):]
-    return url
 
 
 class RecorderSettings(BaseSettings):

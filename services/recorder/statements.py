@@ -21,7 +21,7 @@ from sqlalchemy import Table, case, func, or_, tuple_
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.recorder.models import (
+from services.common.tables import (
     Analysis,
     ConfidenceScore,
     Feedback,

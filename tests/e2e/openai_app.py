@@ -6,11 +6,11 @@ from __future__ import annotations
 from flask import Flask
 
 from strategist import create_app as create_strategist_app
-from strategist import openai_compat
+from strategist.openai_api import routes as openai_routes
 
 
 def create_app() -> Flask:
     app = create_strategist_app()
-    if openai_compat.bp.name not in app.blueprints:
-        app.register_blueprint(openai_compat.bp)
+    if openai_routes.bp.name not in app.blueprints:
+        app.register_blueprint(openai_routes.bp)
     return app

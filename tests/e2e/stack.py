@@ -24,7 +24,7 @@ import httpx
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from services.health.settings import HealthSettings
-from strategist.keys import IssuedKey, Role
+from strategist.auth.keys import IssuedKey, Role
 from tests.support.emulator_process import EmulatorControl
 from tests.support.keys import test_key
 from tests.support.processes import (

@@ -159,7 +159,7 @@ def test_providers_view_and_readiness(stack: Stack) -> None:
 
 def test_flag_off_takes_the_direct_path_without_kafka(stack: Stack) -> None:
     direct = stack.apps["direct"]
-    response = direct.analyze(STRATEGY, campaign_id="legacy-campaign")
+    response = direct.analyze(STRATEGY, campaign_id="direct-campaign")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["routing"]["path"] == "direct"

@@ -19,8 +19,8 @@ from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from services.common.redis_keys import RedisKeys
-from strategist.store import ResultStore
-from strategist.waiter import ResponseWaiter
+from strategist.analysis.store import ResultStore
+from strategist.analysis.waiter import ResponseWaiter
 from tests.support import kafka as kafka_support
 from tests.support.processes import unique_namespace
 from tests.unit.strategist.fakes import answered

@@ -17,14 +17,14 @@ from flask import Flask
 from psycopg import sql
 from pydantic import SecretStr
 
+from services.common.database import make_engine, sqlalchemy_url, upgrade
 from services.common.redis_client import sync_redis
 from services.common.settings import InfraSettings
 from services.common.spend import read_usage
-from services.recorder.database import drop_all, make_engine, upgrade
-from services.recorder.settings import sqlalchemy_url
+from services.recorder.rebuild import drop_all
 from strategist import create_app
-from strategist.keys import KEY_PREFIX, KeyStore, issue_key, key_hash
-from strategist.ratelimit import RedisLimiter
+from strategist.auth.keys import KEY_PREFIX, KeyStore, issue_key, key_hash
+from strategist.auth.ratelimit import RedisLimiter
 from strategist.settings import StrategistSettings
 from tests.support.processes import free_port, gunicorn_app, infra_env, running, unique_namespace
 

@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
-from strategist.analysis_id import new_analysis_id
+from strategist.analysis.ids import new_analysis_id
 from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.kafka import TopicReader
 from tests.support.processes import free_port, infra_env

@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 
 from core.response import build_response
 from schemas.query import QueryRequested
-from strategist.analysis_id import new_analysis_id
+from strategist.analysis.ids import new_analysis_id
 from tests.support.processes import infra_env
 
 AUDIT_TIMEOUT_S = 120.0

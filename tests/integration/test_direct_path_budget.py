@@ -33,8 +33,8 @@ from services.common.spend import (
     read_usage,
     set_monthly_limit,
 )
-from strategist.legacy import BOOKS_UNAVAILABLE, DirectAnalyzer
-from strategist.loop import LoopRunner
+from strategist.analysis.direct import BOOKS_UNAVAILABLE, DirectAnalyzer
+from strategist.analysis.loop import LoopRunner
 from strategist.router import _finished
 from tests.support.emulator_server import running_emulator
 from tests.support.forwarder import forwarder

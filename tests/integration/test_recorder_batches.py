@@ -26,14 +26,13 @@ from schemas.base import EventModel
 from schemas.feedback import FeedbackGiven
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
+from services.common.database import make_engine, sqlalchemy_url, upgrade
 from services.common.failures import TransientHandlerError
+from services.common.tables import TABLES
 from services.common.worker import Handler
-from services.recorder.database import make_engine, upgrade
 from services.recorder.group_commit import GroupCommit
 from services.recorder.handler import records as rows_of
 from services.recorder.handler import upserts
-from services.recorder.models import TABLES
-from services.recorder.settings import sqlalchemy_url
 from services.recorder.statements import statement_for
 from services.recorder.worker import record_handler
 from services.recorder.writer import RecordWriter

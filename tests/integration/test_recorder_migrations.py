@@ -11,9 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from psycopg import sql
 
-from services.recorder.database import make_engine, upgrade
-from services.recorder.models import Base
-from services.recorder.settings import sqlalchemy_url
+from services.common.database import make_engine, sqlalchemy_url, upgrade
+from services.common.tables import Base
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import pytest
 from psycopg import sql
 
 from schemas.feedback import FeedbackGiven
+from services.common.database import make_engine, sqlalchemy_url, upgrade
 from services.common.settings import InfraSettings
-from services.recorder.database import make_engine, upgrade
 from services.recorder.handler import upserts
 from services.recorder.rebuild import RebuildError, rebuild
-from services.recorder.settings import RecorderSettings, sqlalchemy_url
+from services.recorder.settings import RecorderSettings
 from services.recorder.writer import RecordWriter
 
 

@@ -24,7 +24,7 @@ from schemas.query import QueryRequested
 from schemas.topics import TopicNames
 from services.common.producer import EventProducer
 from services.common.settings import InfraSettings
-from services.recorder.models import TABLES
+from services.common.tables import TABLES
 from services.recorder.rebuild import rebuild
 from services.recorder.settings import RecorderSettings
 from services.recorder.worker import SERVICE, audit_topics

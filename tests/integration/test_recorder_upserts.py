@@ -24,10 +24,9 @@ from schemas.feedback import FeedbackGiven
 from schemas.parts import Confidence, ConfidenceComponent
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded, Routing
-from services.recorder.database import make_engine, upgrade
+from services.common.database import make_engine, sqlalchemy_url, upgrade
+from services.common.tables import TABLES
 from services.recorder.handler import upserts
-from services.recorder.models import TABLES
-from services.recorder.settings import sqlalchemy_url
 from services.recorder.writer import RecordWriter
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ measure what they mean to measure, not the rate limit.
 
 from __future__ import annotations
 
-from strategist.keys import IssuedKey, Role, issue_key
+from strategist.auth.keys import IssuedKey, Role, issue_key
 
 TEST_RATE_PER_MINUTE = 1_000_000
 TEST_CAMPAIGN = "tests"

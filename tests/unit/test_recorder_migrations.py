@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.recorder.database import MIGRATIONS_DIR
+from services.common.database import MIGRATIONS_DIR
 
 VERSIONS = MIGRATIONS_DIR / "versions"
 ADDITIVE_OPS = frozenset({"create_table", "add_column", "create_index", "create_foreign_key",

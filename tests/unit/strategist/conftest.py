@@ -18,8 +18,8 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from providers.settings import ProviderSettings
 from services.common.settings import InfraSettings
 from strategist import create_app
-from strategist.auth import EXTENSION as AUTH
-from strategist.auth import AuthGate
+from strategist.auth.gate import EXTENSION as AUTH
+from strategist.auth.gate import AuthGate
 from strategist.runtime import Components, Runtime
 from strategist.service import AnalysisService
 from strategist.settings import RoutingSettings, StrategistSettings

@@ -22,11 +22,12 @@ from schemas.parts import (
 )
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
-from strategist.archive import ArchiveUnavailable
-from strategist.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role, new_key
-from strategist.pipeline import PipelineUnavailable
-from strategist.store import StoreUnavailable
-from strategist.waiter import ResponseWaiter
+from strategist.analysis.archive import ArchiveUnavailable
+from strategist.analysis.pipeline import PipelineUnavailable
+from strategist.analysis.store import StoreUnavailable
+from strategist.analysis.waiter import ResponseWaiter
+from strategist.auth.keyring import KeyLookup
+from strategist.auth.keys import KeyRecord, KeyStoreUnavailable, Role, new_key
 
 
 def answered(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from strategist.analysis_id import ANALYSIS_ID, created_ms, new_analysis_id
+from strategist.analysis.ids import ANALYSIS_ID, created_ms, new_analysis_id
 
 
 def test_new_ids_are_unique_valid_and_time_ordered() -> None:

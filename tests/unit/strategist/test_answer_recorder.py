@@ -9,7 +9,7 @@ import pytest
 
 from schemas.query import QueryRequested
 from services.common.producer import DeliveryError
-from strategist.pipeline import AnswerRecorder
+from strategist.analysis.pipeline import AnswerRecorder
 from tests.unit.strategist.fakes import answered
 
 HANG_GUARD_S = 10.0
@@ -35,7 +35,7 @@ class FlakyProducer:
 
 
 def test_a_failed_record_is_sent_again_until_it_lands(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("strategist.pipeline.RECORD_FIRST_RETRY_S", 0.01)
+    monkeypatch.setattr("strategist.analysis.pipeline.RECORD_FIRST_RETRY_S", 0.01)
     producer = FlakyProducer(failures=3)
     recorder = AnswerRecorder(producer=producer, topic="responses")  # type: ignore[arg-type]
     response = answered(QueryRequested(query_id="a1", query="q"))

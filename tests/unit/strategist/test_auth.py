@@ -1,4 +1,4 @@
-"""API keys at the door: 401 / 403 / 429, campaigns kept apart, admins see all, legacy mode.
+"""API keys at the door: 401 / 403 / 429, campaigns kept apart, admins see all, the keyless mode.
 
 On fakes (an in-memory keyring and limiter; see conftest): the key check, the campaign a
 query runs for, who reads which analysis, and what provider errors a key is shown.
@@ -201,7 +201,7 @@ def test_provider_error_texts_are_for_admins_only(faked: Faked) -> None:
     assert secret_text in client.get(f"{API}/providers").get_data(as_text=True)
 
 
-def test_legacy_mode_serves_requests_without_a_key_as_before(
+def test_keyless_mode_serves_requests_without_a_key_as_before(
     faked: Faked, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
@@ -218,7 +218,7 @@ def test_legacy_mode_serves_requests_without_a_key_as_before(
     assert bad.status_code == 401  # a key that is sent is checked in every mode
 
 
-def test_in_legacy_mode_an_analysis_made_with_a_key_needs_a_key_of_its_campaign(
+def test_in_keyless_mode_an_analysis_made_with_a_key_needs_a_key_of_its_campaign(
     faked: Faked,
 ) -> None:
     client, parts = faked(auth=AuthSettings(mode="legacy"))

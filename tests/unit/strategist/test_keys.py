@@ -8,9 +8,10 @@ from pydantic import SecretStr, ValidationError
 
 from providers.settings import ProviderSettings
 from schemas.base import utc_now
-from strategist.analysis_id import created_ms, created_with_key, new_analysis_id
-from strategist.keys import KEY_PREFIX, IssuedKey, KeyRecord, Keyring, key_hash, new_key
-from strategist.ratelimit import capacity
+from strategist.analysis.ids import created_ms, created_with_key, new_analysis_id
+from strategist.auth.keyring import Keyring
+from strategist.auth.keys import KEY_PREFIX, IssuedKey, KeyRecord, key_hash, new_key
+from strategist.auth.ratelimit import capacity
 from strategist.settings import StrategistSettings
 
 

@@ -16,7 +16,7 @@ from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO
 from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
-from strategist import openai_compat
+from strategist.openai_api import routes as openai_routes
 from tests.unit.strategist.conftest import FakedApp, Parts, client_with_key, keyring_of, limiter_of
 from tests.unit.strategist.fakes import answered
 
@@ -33,8 +33,8 @@ MESSAGES = [
 
 def with_openai(app: Flask) -> Flask:
     """Register the blueprint unless the factory already does (before and after app.py)."""
-    if openai_compat.bp.name not in app.blueprints:
-        app.register_blueprint(openai_compat.bp)
+    if openai_routes.bp.name not in app.blueprints:
+        app.register_blueprint(openai_routes.bp)
     return app
 
 

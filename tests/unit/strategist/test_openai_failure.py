@@ -9,7 +9,7 @@ import pytest
 from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
-from strategist.openai_compat import _failure
+from strategist.openai_api.routes import _failure
 from tests.unit.strategist.fakes import answered
 
 

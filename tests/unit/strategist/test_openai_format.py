@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from strategist.errors import ApiError
-from strategist.openai_errors import OpenAIError
-from strategist.openai_format import finish_reason, text_pieces
-from strategist.openai_request import parse_chat_request, to_analysis_request
+from strategist.openai_api.errors import OpenAIError
+from strategist.openai_api.format import finish_reason, text_pieces
+from strategist.openai_api.request import parse_chat_request, to_analysis_request
 
 
 def _analysis(messages: list[dict[str, object]], **fields: object):  # type: ignore[no-untyped-def]

@@ -17,8 +17,8 @@ from werkzeug.test import TestResponse
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from strategist import create_app
+from strategist.analysis.store import StoreUnavailable
 from strategist.openapi import API_PREFIX, OPENAPI_PATH, OPERATIONS, openapi_document
-from strategist.store import StoreUnavailable
 from strategist.usage import UsageBody
 from tests.unit.strategist.conftest import (
     FakedApp,
@@ -189,7 +189,7 @@ def _usage(faked: Faked, status: int) -> TestResponse:
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 AUTH_STATUSES = (401, 403, 429, 503)
-"""Answered by the key check before any handler runs (see strategist/auth.py)."""
+"""Answered by the key check before any handler runs (see strategist/auth/gate.py)."""
 
 
 def _refused_key(path: str, method: str, status: int, faked: Faked) -> TestResponse:

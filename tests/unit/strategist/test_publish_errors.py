@@ -13,7 +13,7 @@ import pytest
 
 from schemas.query import QueryRequested
 from services.common.producer import EventProducer, producer_config
-from strategist.pipeline import PipelineUnavailable, QueryPublisher
+from strategist.analysis.pipeline import PipelineUnavailable, QueryPublisher
 from tests.unit.strategist.conftest import FakedApp
 
 ANALYZE = "/api/v1/strategist/analyze"

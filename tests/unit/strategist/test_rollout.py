@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from strategist.rollout import bucket, rollout_decision
+from strategist.analysis.rollout import bucket, rollout_decision
 from strategist.settings import RoutingSettings
 
 CAMPAIGNS = [f"campaign-{i}" for i in range(20_000)]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from schemas.query import QueryRequested
-from strategist.analysis_id import new_analysis_id
+from strategist.analysis.ids import new_analysis_id
 from tests.unit.strategist.conftest import FakedApp
 from tests.unit.strategist.fakes import answered, unreachable
 

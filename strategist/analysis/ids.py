@@ -9,9 +9,10 @@ no time, and `created_ms` says so.
 
 An id also says whether its analysis was created with an API key: the low
 `KEYED_MARK_BITS` bits of the random part hold `KEYED_MARK` then (and are random
-otherwise, so an older id looks keyed with odds of 1 in 65,536). In the `legacy`
-auth mode a request without a key may read analyses created without one, never
-those created with one, even after Redis lost what it knew of them.
+otherwise, so an older id looks keyed with odds of 1 in 65,536). In the keyless auth
+mode (`STRATEGIST_AUTH__MODE=legacy`) a request without a key may read analyses
+created without one, never those created with one, even after Redis lost what it knew
+of them.
 """
 
 from __future__ import annotations

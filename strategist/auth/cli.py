@@ -25,7 +25,7 @@ from flask.cli import AppGroup
 
 from services.common.redis_client import sync_redis
 from services.common.spend import read_usage, set_monthly_limit
-from strategist.keys import ROLES, KeyRecord, KeyStore, KeyStoreUnavailable
+from strategist.auth.keys import ROLES, KeyRecord, KeyStore, KeyStoreUnavailable
 from strategist.runtime import EXTENSION as RUNTIME
 from strategist.settings import StrategistSettings
 

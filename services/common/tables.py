@@ -1,10 +1,14 @@
-"""The decision-record tables (SQLAlchemy 2 typed declarative).
+"""The tables of the shared PostgreSQL database (SQLAlchemy 2 typed declarative).
 
-Every row has a deterministic identity taken from the events (the analysis id for
-per-analysis rows, the attempt id for attempts, the event id for feedback and status
-changes), and keeps the id and time of the event it was written from, so a row can
-always be traced back to its record on the topic. Change these only by adding: the
-migrations are additive (tests/unit/test_recorder_migrations.py).
+One `MetaData` for both owners, because one set of migrations creates it
+(`services/common/migrations/`): the decision records the recorder copies from the
+topics, and the app's API keys (`ApiKey`, read and written by `strategist.auth.keys`).
+
+Every decision-record row has a deterministic identity taken from the events (the
+analysis id for per-analysis rows, the attempt id for attempts, the event id for
+feedback and status changes), and keeps the id and time of the event it was written
+from, so a row can always be traced back to its record on the topic. Change these only
+by adding: the migrations are additive (tests/unit/test_recorder_migrations.py).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ KEPT_ON_REBUILD = frozenset({API_KEYS_TABLE})
 
 
 class Base(DeclarativeBase):
-    """Declarative base of the recorder's tables; `Base.metadata` is what migrations create."""
+    """Declarative base of the shared tables; `Base.metadata` is what migrations create."""
 
     type_annotation_map = {
         datetime: DateTime(timezone=True),

@@ -23,9 +23,9 @@ from schemas.feedback import FeedbackGiven
 from schemas.response import AnalysisResponded
 from services.common.producer import DeliveryError, EventProducer
 from services.common.redis_keys import RedisKeys
-from strategist.pipeline import PipelineUnavailable
+from strategist.analysis.pipeline import PipelineUnavailable
+from strategist.analysis.store import StoreUnavailable
 from strategist.request import FeedbackRequest
-from strategist.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 

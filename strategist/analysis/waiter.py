@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from schemas.response import AnalysisResponded
 from services.common.follower import TopicFollower, follower_config
-from strategist.store import StoreUnavailable
+from strategist.analysis.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The legacy direct path: one Gemini 2.5 Pro call, no Kafka.
+"""The direct path: one Gemini 2.5 Pro call, no Kafka.
 
 It answers when intelligent routing is off for a campaign (flag off, or outside
 the rollout) and, as the emergency fallback, when the event pipeline cannot take
@@ -43,7 +43,7 @@ from services.common.spend import (
     max_call_cost_usd,
     refusal_text,
 )
-from strategist.loop import LoopRunner
+from strategist.analysis.loop import LoopRunner
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,9 @@ class DirectAnalyzer:
         answer = result.answer
         if result.error is not None:
             logger.warning(
-                "direct path: query=%s gemini failed (%s)", query.query_id, result.error.kind
+                "direct path: analysis=%s gemini failed (%s)",
+                query.analysis_id,
+                result.error.kind,
             )
 
         confidence = None
@@ -128,12 +130,13 @@ class DirectAnalyzer:
             return None
         spec = self._spec
         amount = max_call_cost_usd(spec, completion_request(query, spec, self._timeout_s))
-        reservation_id = f"direct:{query.query_id}:{uuid.uuid4().hex}"  # each call is an expense
-        outcome = self._reserve_patiently(query.query_id, query.campaign_id, reservation_id, amount)
+        analysis_id = query.analysis_id
+        reservation_id = f"direct:{analysis_id}:{uuid.uuid4().hex}"  # each call is an expense
+        outcome = self._reserve_patiently(analysis_id, query.campaign_id, reservation_id, amount)
         if isinstance(outcome, BaseException):
             logger.error(
-                "direct path: query=%s not called, spend books unavailable (%s)",
-                query.query_id,
+                "direct path: analysis=%s not called, spend books unavailable (%s)",
+                analysis_id,
                 type(outcome).__name__,
             )
             return (
@@ -149,7 +152,7 @@ class DirectAnalyzer:
         return outcome.reservation
 
     def _reserve_patiently(
-        self, query_id: str, campaign_id: str, reservation_id: str, amount: float
+        self, analysis_id: str, campaign_id: str, reservation_id: str, amount: float
     ) -> ReserveOutcome | BaseException:
         """The books' answer, retried with backoff for `BOOKS_RETRY_WINDOW_S` while Redis
         is unreachable; the last error when it stays away."""
@@ -170,8 +173,8 @@ class DirectAnalyzer:
                 if time.monotonic() + delay_s >= give_up_at:
                     return err
                 logger.warning(
-                    "direct path: query=%s spend books unavailable (%s); retrying in %.1fs",
-                    query_id,
+                    "direct path: analysis=%s spend books unavailable (%s); retrying in %.1fs",
+                    analysis_id,
                     type(err).__name__,
                     delay_s,
                 )

@@ -11,8 +11,8 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
 from schemas.query import QueryOptions, QueryRequested
-from strategist.legacy import DirectAnalyzer
-from strategist.loop import LoopRunner
+from strategist.analysis.direct import DirectAnalyzer
+from strategist.analysis.loop import LoopRunner
 from tests.support.emulator_server import running_emulator
 
 REASON = "Intelligent routing is switched off"

@@ -8,7 +8,7 @@ scored, recorded and audited like a `POST /api/v1/strategist/analyze`.
 
 Keys: the same `AuthGate` as `/api/v1/` (Bearer key; 401/403/429/503 alike), the
 campaign from the key (`metadata.campaign_id` for admin keys). Errors: OpenAI's shape
-(see `openai_errors.py`); failed analyses: 402 budget exhausted, 400 content blocked
+(see `errors.py`); failed analyses: 402 budget exhausted, 400 content blocked
 (the provider's message), 502 otherwise, each with the analysis's `x_routing`.
 
 Streaming is **buffered**: the stream starts once the pipeline's response is complete,
@@ -27,17 +27,19 @@ from werkzeug.exceptions import HTTPException
 
 from providers.model_lookup import find_model
 from schemas.response import AnalysisResponded
-from strategist.auth import current_caller, current_gate
-from strategist.errors import HTTP_CODES, ApiError
-from strategist.openai_errors import SHOULD_RETRY_HEADER, OpenAIError, model_not_found
-from strategist.openai_format import (
+from services.common.spend import BUDGET_EXHAUSTED
+from strategist.analysis.store import StoreUnavailable
+from strategist.auth.gate import current_caller, current_gate
+from strategist.errors import HTTP_CODES, STORE_RETRY_AFTER_S, ApiError, blocked_attempt
+from strategist.openai_api.errors import SHOULD_RETRY_HEADER, OpenAIError, model_not_found
+from strategist.openai_api.format import (
     completion_body,
     completion_chunks,
     model_entry,
     sse_stream,
     x_routing,
 )
-from strategist.openai_request import (
+from strategist.openai_api.request import (
     AUTO_MODEL,
     ChatCompletionRequest,
     ChatRequestError,
@@ -45,9 +47,7 @@ from strategist.openai_request import (
     to_analysis_request,
 )
 from strategist.request import json_body
-from strategist.router import BUDGET_EXHAUSTED, STORE_RETRY_AFTER_S, blocked_attempt
 from strategist.runtime import current_runtime
-from strategist.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ bp = Blueprint("openai_compat", __name__, url_prefix="/v1")
 
 INVALID_QUERY = "invalid_query"
 """The attempt error kind (providers/errors.py) of a query no model may answer: a 400, as a
-safety refusal (router.blocked_attempt) is."""
+safety refusal (errors.blocked_attempt) is."""
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KNOWN_PATHS = {"chat/completions": "POST", "models": "GET"}
 AUTO_OWNER = "strategist"

@@ -4,8 +4,8 @@
 `before_request` hook runs for every path under `/api/v1/` (so an unknown path
 answers 401 before 404, and ids and paths leak nothing):
 
-  no `Authorization` header      401 `unauthorized` (mode `required`); in mode `legacy`
-                                 the request goes on without a key, as before keys existed
+  no `Authorization` header      401 `unauthorized` (mode `required`); in the keyless mode
+                                 (`legacy`) the request goes on without a key
   not `Bearer <key>`, or unknown 401 `invalid_key`
   revoked / expired key          403 `key_revoked` / `key_expired`
   over the key's rate            429 `rate_limited` with `Retry-After`
@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 
+from strategist.auth.keyring import KeyLookup
+from strategist.auth.keys import KeyRecord, KeyStoreUnavailable, Role
+from strategist.auth.ratelimit import Limiter
 from strategist.errors import ApiError
-from strategist.keys import KeyLookup, KeyRecord, KeyStoreUnavailable, Role
-from strategist.ratelimit import Limiter
 from strategist.settings import AuthSettings
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ KEY_STORE_RETRY_AFTER_S = 5
 
 @dataclass(frozen=True)
 class Caller:
-    """The key behind a request, or none (mode `legacy` only)."""
+    """The key behind a request, or none (the keyless mode only)."""
 
     key: KeyRecord | None
 
@@ -77,7 +78,7 @@ class Caller:
 
     def may_read(self, campaign_id: str | None, *, created_with_key: bool) -> bool:
         """Admins read everything; a strategist key its own campaign's analyses; a request
-        without a key (mode `legacy`) only analyses that were created without one."""
+        without a key (the keyless mode) only analyses that were created without one."""
         if self.key is None:
             return not created_with_key
         return self.is_admin or campaign_id == self.key.campaign_id
@@ -109,7 +110,7 @@ class AuthGate:
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self
         app.before_request(self._before_request)
-        if self.settings.mode == "legacy":
+        if self.settings.keyless:
             logger.warning(
                 "STRATEGIST_AUTH__MODE=legacy: requests without an API key are served as "
                 "before keys existed (campaign from the body). Give every client a key, then "
@@ -123,7 +124,7 @@ class AuthGate:
     def authenticate(self, header: str | None) -> Caller:
         """The caller of a request with this `Authorization` header; raises ApiError."""
         if header is None or not header.strip():
-            if self.settings.mode == "legacy":
+            if self.settings.keyless:
                 return ANONYMOUS
             raise _unauthorized(
                 "unauthorized",
@@ -172,7 +173,8 @@ def current_gate() -> AuthGate:
 
 
 def current_caller() -> Caller:
-    """The caller of this request (ANONYMOUS outside /api/v1/ or without a key in legacy)."""
+    """The caller of this request (ANONYMOUS outside /api/v1/, or without a key in the
+    keyless mode)."""
     caller: Caller = g.get("caller", ANONYMOUS)
     return caller
 

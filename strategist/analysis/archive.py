@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.common.follower import fetch_available, follower_config
-from strategist.analysis_id import created_ms
+from strategist.analysis.ids import created_ms
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
 """Alembic environment: runs online against the connection or URL the caller provides.
 
-`services.recorder.database.upgrade` passes an open connection in
+`services.common.database.upgrade` passes an open connection in
 `config.attributes["connection"]`; the `alembic` command line passes
 `sqlalchemy.url` (`-x url=...`). A transaction-scoped advisory lock makes two
-recorders starting at once run the migrations one after the other.
+processes migrating at once (recorders, the app making its first key) run the
+migrations one after the other.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, text
 
-from services.recorder.models import Base
-from services.recorder.settings import sqlalchemy_url
+from services.common.database import sqlalchemy_url
+from services.common.tables import Base
 
 MIGRATION_LOCK_ID = 0x5EC0DE0
-"""pg_advisory_xact_lock key held while migrating (any constant shared by all recorders)."""
+"""pg_advisory_xact_lock key held while migrating (any constant every migrating process shares)."""
 
 
 def run(connection: Connection) -> None:

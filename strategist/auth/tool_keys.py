@@ -9,14 +9,10 @@ stack's database: `DATABASE_URL`, or the local one `scripts/postgres.sh url` nam
 from __future__ import annotations
 
 import os
-import subprocess
-from pathlib import Path
 
-from strategist.keys import IssuedKey, Role, issue_key
+from services.common.database import NoDatabaseUrl, local_database_url
+from strategist.auth.keys import IssuedKey, Role, issue_key
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_SCRIPT = REPO_ROOT / "scripts" / "postgres.sh"
-SCRIPT_TIMEOUT_S = 30.0
 API_KEY_ENV = "STRATEGIST_API_KEY"
 
 
@@ -35,24 +31,11 @@ def tool_headers(
 
 
 def tool_key(campaign: str, *, role: Role, rate_per_minute: int) -> IssuedKey:
-    return issue_key(_database_url(), campaign, role=role, rate_per_minute=rate_per_minute)
-
-
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if url:
-        return url
     try:
-        done = subprocess.run(
-            [str(POSTGRES_SCRIPT), "url"],
-            capture_output=True,
-            text=True,
-            timeout=SCRIPT_TIMEOUT_S,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError) as err:
+        url = local_database_url()
+    except NoDatabaseUrl as err:
         raise NoKeyAvailable(
             f"set {API_KEY_ENV} (flask --app strategist keys create CAMPAIGN) or DATABASE_URL; "
-            f"scripts/postgres.sh url failed: {type(err).__name__}"
+            f"{err}"
         ) from err
-    return done.stdout.strip()
+    return issue_key(url, campaign, role=role, rate_per_minute=rate_per_minute)
