@@ -31,9 +31,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from audit.calibrate import Graded, fit_calibration
-from core.confidence import calibrated
-from evaluation.confidence_metrics import (
+from core.calibration import Graded, fit_calibration
+from core.calibration_metrics import (
     ECE_BINS,
     Estimate,
     ReliabilityRow,
@@ -43,6 +42,7 @@ from evaluation.confidence_metrics import (
     ece,
     reliability,
 )
+from core.confidence import calibrated
 from evaluation.confidence_simulated import (
     Answered,
     Emulator,

@@ -15,7 +15,7 @@ the raw score `core.confidence.score_answer` computes from it.
 
 The summary gives accuracy and the AUROC of the model's certainty (exp of
 `avg_logprob`) for right against wrong answers, with a bootstrap 95 % interval
-(`evaluation.confidence_metrics`). Progress goes to stderr, one line per
+(`core.calibration_metrics`). Progress goes to stderr, one line per
 `PROGRESS_EVERY` tasks.
 
 `--agreement-samples N` measures the other certainty signal the issue allowed:
@@ -43,9 +43,9 @@ from typing import Any
 import openai
 
 from core.agreement import agreement
+from core.calibration_metrics import Estimate, auroc, bootstrap
 from core.confidence import History, model_certainty, score_answer
 from core.prompt import SYSTEM_PROMPT
-from evaluation.confidence_metrics import Estimate, auroc, bootstrap
 from evaluation.local_models import _served
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL

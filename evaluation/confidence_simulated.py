@@ -5,7 +5,7 @@ would measure the broker, not the score): the emulator app on a local port, told
 model's accuracy per tier (`PUT /_control/grading`, emulator/grading.py); the real
 provider clients (google-genai and openai SDKs) calling it through `core.attempt`; the
 real confidence code (`core.confidence.score_answer`) on each answer; the real
-calibration fit (`audit.calibrate`) and the scorer's escalation policy
+calibration fit (`core.calibration`) and the scorer's escalation policy
 (`services.scorer.escalation`). The grader reads each outcome from the emulator's
 control API; the scorer never sees it.
 
@@ -32,8 +32,8 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from audit.calibrate import Graded, fit_calibration
 from core.attempt import attempt_model
+from core.calibration import Graded, fit_calibration
 from core.confidence import History, calibrated, score_answer
 from providers.base import Provider
 from providers.catalogue import (
