@@ -55,12 +55,9 @@ from bench.load import LoadResult, run_open_loop, sample_from
 from bench.profile import Recording
 from bench.stack import stack_env
 from bench.stats import Distribution, RateRun, percentile, summary
-from schemas.topics import TopicNames
-from services.common.admin import create_topics
-from strategist.keys import issue_key
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import delete_namespace
-from tests.support.processes import (
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import delete_namespace
+from harness.processes import (
     REPO_ROOT,
     STOP_TIMEOUT_S,
     ManagedProcess,
@@ -69,6 +66,9 @@ from tests.support.processes import (
     python_module,
     unique_namespace,
 )
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from strategist.keys import issue_key
 
 API = "/api/v1/strategist/analyze"
 # Hosted routes only: the local model does real CPU inference and would dominate.

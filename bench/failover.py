@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from bench.stack import measured_stack
-from tests.support.emulator_process import EmulatorControl
+from harness.emulator_process import EmulatorControl
 
 ANALYZE = "/api/v1/strategist/analyze"
 CHAT = "/v1/chat/completions"

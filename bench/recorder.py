@@ -43,6 +43,8 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from harness.kafka import delete_namespace, test_producer
+from harness.processes import infra_env, python_module, unique_namespace
 from schemas.attempt import ProviderAttempt
 from schemas.base import EventModel
 from schemas.classified import Classification, QueryClassified, RouteStep
@@ -53,8 +55,6 @@ from services.common.admin import create_topics
 from services.recorder.database import make_engine, upgrade
 from services.recorder.settings import sqlalchemy_url
 from services.recorder.writer import RecordWriter
-from tests.support.kafka import delete_namespace, test_producer
-from tests.support.processes import infra_env, python_module, unique_namespace
 
 DEFAULT_QUERIES = 1000
 WARMUP_QUERIES = 50

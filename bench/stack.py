@@ -14,12 +14,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from schemas.topics import TopicNames
-from services.common.admin import create_topics
-from strategist.keys import issue_key
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import delete_namespace
-from tests.support.processes import (
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import delete_namespace
+from harness.processes import (
     free_port,
     gunicorn_app,
     infra_env,
@@ -27,6 +24,9 @@ from tests.support.processes import (
     running,
     unique_namespace,
 )
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from strategist.keys import issue_key
 
 SERVICES = ("classifier", "dispatcher", "scorer", "health")
 READY_TIMEOUT_S = 90.0

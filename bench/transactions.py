@@ -26,11 +26,11 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench.stats import percentile
+from harness.kafka import delete_namespace
 from schemas.topics import TopicSpec
 from services.common.admin import create_topics
 from services.common.consumer import consumer_config
 from services.common.producer import producer_config
-from tests.support.kafka import delete_namespace
 
 TIMEOUT_S = 30.0
 PAYLOAD = b'{"bench": "' + b"x" * 600 + b'"}'

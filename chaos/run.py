@@ -14,12 +14,9 @@ import httpx
 from chaos.faults import Stack
 from chaos.ledger import read_ledger
 from chaos.load import API, OpenLoopLoad
-from schemas.topics import TopicNames
-from services.common.admin import create_topics
-from strategist.keys import issue_key
-from tests.support.emulator_process import running_emulator
-from tests.support.kafka import delete_namespace
-from tests.support.processes import (
+from harness.emulator_process import running_emulator
+from harness.kafka import delete_namespace
+from harness.processes import (
     ManagedProcess,
     free_port,
     gunicorn_app,
@@ -27,6 +24,9 @@ from tests.support.processes import (
     python_module,
     unique_namespace,
 )
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from strategist.keys import issue_key
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from psycopg import sql
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.processes import free_port
 from schemas.feedback import FeedbackGiven
 from schemas.query import QueryRequested
 from schemas.topics import TopicNames
@@ -29,8 +31,6 @@ from services.recorder.rebuild import rebuild
 from services.recorder.settings import RecorderSettings
 from services.recorder.worker import SERVICE, audit_topics
 from tests.integration.conftest import ServiceFactory
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.processes import free_port
 
 RUN_TIMEOUT_S = 90.0
 CAUGHT_UP_TIMEOUT_S = 60.0
