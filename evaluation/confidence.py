@@ -52,8 +52,8 @@ from evaluation.confidence_simulated import (
     cross_fit,
     default_catalogue,
     escalation_outcomes,
-    items,
 )
+from evaluation.simulated_questions import items
 
 DEFAULT_N = 2400
 ECE_TARGET = 0.05
