@@ -15,7 +15,7 @@ import httpx
 
 from bench import processes
 from bench.load import LoadResult, run_open_loop, sample_from
-from bench.stats import Distribution, RateRun, percentile
+from bench.stats import Distribution, RateRun, nearest_rank_percentile
 from harness.emulator_process import EmulatorControl
 
 API = "/api/v1/strategist/analyze"
@@ -113,7 +113,7 @@ def measured_run(
         errors=result.errors,
         achieved_qps=result.achieved_qps,
         overhead=Distribution.of(result.overheads_ms),
-        provider_service_p50_ms=percentile(service, 50) if service else None,
+        provider_service_p50_ms=nearest_rank_percentile(service, 50) if service else None,
         cpu_ms_per_query=processes.cpu_ms_per_query(before, after, answered),
         rss_mb=processes.rss_mb(stack.groups),
     )

@@ -126,7 +126,9 @@ def _inject(stack: Stack, what: str) -> str:
     return stack.restart_infra(what)
 
 
-def _percentile(values: list[float], q: float) -> float:
+def _nearest_index_percentile(values: list[float], q: float) -> float:
+    """The value at the index nearest q % of the way from the smallest to the largest
+    (numpy's method="nearest"); 0 for no values."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -242,7 +244,7 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
                 "lost: %s (sent at t=%.1fs)", analysis.analysis_id, analysis.sent_at - started
             )
     times = [a.answered_at - a.sent_at for a in answered if a.answered_at is not None]
-    report.p95_time_to_answer_s = round(_percentile(times, 95), 2)
+    report.p95_time_to_answer_s = round(_nearest_index_percentile(times, 95), 2)
     report.worst_time_to_answer_s = round(max(times, default=0.0), 2)
     report.client_errors = dict(load.result.errors)
     for fault in report.faults:
