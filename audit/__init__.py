@@ -10,5 +10,7 @@ consumer group, so running it moves nobody's offsets:
 - `verify.py`: gaps in a window (`verify`, exit code 1 when any is found);
 - `whatif.py`: the recorded queries re-decided by another router or policy;
 - `accuracy.py`: the graded outcomes per model (the scorer's Redis counts, rebuilt);
+- `calibrate.py`: graded answers read, the fit (core/calibration.py) reported and published;
+- `options.py`: the command line's `TIME` and `--format` parameters;
 - `output.py`: tables for people, JSON and CSV for machines.
 """

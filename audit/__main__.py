@@ -6,72 +6,22 @@ consumer group. Progress goes to stderr, results to stdout.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
-from confluent_kafka import KafkaException
 
-from audit.output import FORMATS, emit
+from audit.options import FORMAT_OPTION, TIME
+from audit.output import emit
 from audit.reader import TopicUnavailable, WindowReader
 from audit.settings import AuditSettings
 from audit.trail import TrailBuilder, from_ms, ms
 from audit.window import SETTLE, SKEW, Window, in_window, read_trails, replay_row, totals
 from schemas.base import utc_now
-
-RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
-UNIX = re.compile(r"^\d+(?:\.\d+)?$")
-UNIX_MS_ABOVE = 10**11
-"""A Unix time above this is in milliseconds (seconds reach it in the year 5138)."""
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-FORMAT_OPTION = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table for people; json or csv for machines.",
-)
-
-
-def parse_time(text: str, *, now: datetime | None = None) -> datetime:
-    """ISO 8601 (naive means UTC), Unix seconds or milliseconds, or an age such as 15m,
-    2h, 1d (that long ago). Raises click.BadParameter."""
-    now = now or utc_now()
-    relative = RELATIVE.match(text.strip())
-    if relative:
-        amount, unit = float(relative.group(1)), relative.group(2)
-        return now - timedelta(**{UNITS[unit]: amount})
-    if UNIX.match(text.strip()):
-        number = float(text)
-        return from_ms(int(number if number > UNIX_MS_ABOVE else number * 1000))
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as err:
-        raise click.BadParameter(
-            f"{text!r}: use ISO 8601 (2025-05-01T12:00Z), Unix time, or an age like 15m"
-        ) from err
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-class TimeParam(click.ParamType):
-    name = "TIME"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_time(str(value))
-        except click.BadParameter as err:
-            self.fail(err.message, param, ctx)
-
-
-TIME = TimeParam()
 
 
 @contextmanager
@@ -283,9 +233,6 @@ def accuracy(ctx: Context, rebuild: bool, fmt: str) -> None:
     emit(fmt, accuracy_rows(events), summary, key="accuracy")  # type: ignore[arg-type]
 
 
-CALIBRATION_SEND_TIMEOUT_S = 15.0
-
-
 @cli.command()
 @click.option(
     "--min-graded",
@@ -301,10 +248,13 @@ def calibrate(ctx: Context, min_graded: int | None, dry_run: bool, fmt: str) -> 
 
     Isotonic or Platt, whichever has the lower cross-validated log loss; the identity
     (and why) below the minimum number of graded answers."""
-    from audit.calibrate import fit_calibration, read_graded
-    from schemas.calibration import CALIBRATION_KEY
-    from services.common.admin import create_topics
-    from services.common.producer import DeliveryError, EventProducer, producer_config
+    from audit.calibrate import (
+        CalibrationNotPublished,
+        calibration_report,
+        publish_calibration,
+        read_graded,
+    )
+    from core.calibration import fit_calibration
 
     with progress_bar("reading responses and feedback") as (on_total, advance):
         try:
@@ -315,40 +265,14 @@ def calibrate(ctx: Context, min_graded: int | None, dry_run: bool, fmt: str) -> 
             raise click.ClickException(f"cannot read the topics: {err}") from err
     minimum = min_graded or ctx.settings.calibration_min_graded
     calibration = fit_calibration(graded, min_graded=minimum)
-    summary: dict[str, Any] = {
-        "version": calibration.version,
-        "method": calibration.method,
-        "graded": calibration.n_graded,
-        "right": calibration.n_correct,
-        "why": calibration.reason,
-        **calibration.metrics,
-    }
-    if calibration.method == "platt":
-        summary.update(slope=calibration.slope, intercept=calibration.intercept)
-    rows = [
-        {"raw": x, "calibrated": y} for x, y in zip(calibration.xs, calibration.ys, strict=True)
-    ]
+    rows, summary = calibration_report(calibration)
     if dry_run:
         summary["published"] = "no (dry run)"
     else:
-        infra = ctx.settings.infra
         try:
-            create_topics(infra.kafka_bootstrap_servers, ctx.topics.specs())
-            producer = EventProducer(
-                config=producer_config(infra.kafka_bootstrap_servers, client_id="audit-calibrate")
-            ).start()
-            try:
-                producer.send_and_wait(
-                    ctx.topics.calibrations,
-                    CALIBRATION_KEY,
-                    calibration,
-                    CALIBRATION_SEND_TIMEOUT_S,
-                )
-            finally:
-                producer.close()
-        except (DeliveryError, KafkaException) as err:
+            summary["published"] = publish_calibration(ctx.settings.infra, calibration)
+        except CalibrationNotPublished as err:
             raise click.ClickException(f"calibration not published: {err}") from err
-        summary["published"] = ctx.topics.calibrations
     emit(fmt, rows, summary, key="points")  # type: ignore[arg-type]
 
 

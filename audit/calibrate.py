@@ -1,57 +1,38 @@
-"""Fit the confidence calibration from graded answers and publish it (`audit calibrate`).
+"""`audit calibrate`: graded answers from the topics in, a calibration published out.
 
 Graded outcomes are the responses topic joined with the feedback topic by analysis id
 (both read whole, without a consumer group, through the audit's reader and trails):
 each graded analysis gives (raw score, right or not). "partially_correct" is not right,
 as in the scorer's historical accuracy. The latest grade of an analysis counts.
 
-Two candidate maps are compared by stratified k-fold cross-validation on held-out log
-loss (ECE reported beside it): isotonic regression (monotone steps, needs more data,
-can overfit small sets) and Platt scaling (a logistic curve in the raw score, two
-parameters). The one with the lower held-out log loss is fitted on all the outcomes
-and published on the compacted calibrations topic, where every scorer picks it up.
-
-Below `min_graded` outcomes (or when every outcome is right, or every one wrong) the
-calibration is the identity, published with the reason, so `calibration_version`
-says "identity" and why.
+The fit itself is pure and lives in core/calibration.py (the evaluation uses it too);
+this module is the audit's side: reading the outcomes, the printed report, and
+publishing the result on the compacted calibrations topic, where every scorer picks it
+up from its next score on.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
-import numpy as np
+from confluent_kafka import KafkaException
 
 from audit.reader import Progress, WindowReader
 from audit.trail import TrailBuilder
-from core.confidence import calibrated
-from evaluation.confidence_metrics import ece, log_loss
-from schemas.base import utc_now
-from schemas.calibration import IDENTITY_VERSION, CalibrationMethod, CalibrationPublished
+from core.calibration import Graded
+from schemas.calibration import CALIBRATION_KEY, CalibrationPublished
 from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from services.common.producer import DeliveryError, EventProducer, producer_config
+from services.common.settings import InfraSettings
 
-logger = logging.getLogger(__name__)
-
-FOLDS = 5
-CV_SEED = 7
-PLATT_C = 1e4
-"""Logistic regression almost unregularised: Platt scaling is a maximum-likelihood fit."""
-MAX_ISOTONIC_POINTS = 200
-"""Enough to carry every step of a fit on tens of thousands of outcomes."""
+CALIBRATION_SEND_TIMEOUT_S = 15.0
+CLIENT_ID = "audit-calibrate"
 
 
-@dataclass(frozen=True)
-class Graded:
-    """One graded answer: the scorer's raw score and whether the answer was right."""
-
-    analysis_id: str
-    raw_score: float
-    correct: bool
+class CalibrationNotPublished(Exception):
+    """The calibration could not be delivered to the calibrations topic (the broker's
+    or the producer's error is the cause)."""
 
 
 def graded_outcomes(builder: TrailBuilder) -> list[Graded]:
@@ -91,116 +72,41 @@ def read_graded(
     return graded_outcomes(TrailBuilder(topics).add_all(records))
 
 
-def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
-    from sklearn.isotonic import IsotonicRegression
-
-    model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
-    xs, ys = model.X_thresholds_, model.y_thresholds_
-    if len(xs) > MAX_ISOTONIC_POINTS:  # keep the ends, thin the middle evenly
-        keep = np.unique(np.linspace(0, len(xs) - 1, MAX_ISOTONIC_POINTS).round().astype(int))
-        xs, ys = xs[keep], ys[keep]
-    return [float(v) for v in xs], [float(v) for v in ys]
-
-
-def _platt(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=PLATT_C).fit(x.reshape(-1, 1), y.astype(int))
-    return float(model.coef_[0][0]), float(model.intercept_[0])
-
-
-def fitted(method: CalibrationMethod, x: np.ndarray, y: np.ndarray) -> CalibrationPublished:
-    """`method` fitted on (x, y), unversioned (for cross-validation and evaluation)."""
-    if method == "isotonic":
-        xs, ys = _isotonic(x, y)
-        return CalibrationPublished(
-            version="candidate", method="isotonic", xs=xs, ys=ys, n_graded=len(x), reason=""
-        )
-    slope, intercept = _platt(x, y)
-    return CalibrationPublished(
-        version="candidate",
-        method="platt",
-        slope=slope,
-        intercept=intercept,
-        n_graded=len(x),
-        reason="",
-    )
+def calibration_report(
+    calibration: CalibrationPublished,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows (the isotonic points, raw -> calibrated) and the summary the command prints."""
+    summary: dict[str, Any] = {
+        "version": calibration.version,
+        "method": calibration.method,
+        "graded": calibration.n_graded,
+        "right": calibration.n_correct,
+        "why": calibration.reason,
+        **calibration.metrics,
+    }
+    if calibration.method == "platt":
+        summary.update(slope=calibration.slope, intercept=calibration.intercept)
+    rows = [
+        {"raw": x, "calibrated": y} for x, y in zip(calibration.xs, calibration.ys, strict=True)
+    ]
+    return rows, summary
 
 
-def apply(calibration: CalibrationPublished, raw: Iterable[float]) -> np.ndarray:
-    """The scorer's own mapping (core.confidence.calibrated) over many raw scores."""
-    return np.array([calibrated(r, calibration) for r in raw])
-
-
-def cross_validate(x: np.ndarray, y: np.ndarray, folds: int = FOLDS) -> dict[str, float]:
-    """Held-out log loss and ECE of each method over stratified folds (pooled)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=CV_SEED).split(x, y)
-    held_out: dict[str, np.ndarray] = {m: np.zeros(len(x)) for m in ("isotonic", "platt")}
-    for train, test in splits:
-        for method in held_out:
-            model = fitted(method, x[train], y[train])  # type: ignore[arg-type]
-            held_out[method][test] = apply(model, x[test])
-    metrics = {}
-    for method, predicted in held_out.items():
-        metrics[f"{method}_log_loss"] = round(log_loss(predicted, y), 5)
-        metrics[f"{method}_ece"] = round(ece(predicted, y), 5)
-    metrics["raw_log_loss"] = round(log_loss(x, y), 5)
-    metrics["raw_ece"] = round(ece(x, y), 5)
-    return metrics
-
-
-def _version(calibration: CalibrationPublished) -> str:
-    params = json.dumps(
-        [calibration.method, calibration.xs, calibration.ys, calibration.slope,
-         calibration.intercept],
-    )  # fmt: skip
-    digest = hashlib.sha256(params.encode()).hexdigest()[:8]
-    stamp = f"{calibration.fitted_at:%Y%m%dT%H%M%SZ}"
-    return f"{calibration.method}-{stamp}-n{calibration.n_graded}-{digest}"
-
-
-def identity(n: int, n_correct: int, reason: str, now: datetime) -> CalibrationPublished:
-    return CalibrationPublished(
-        version=IDENTITY_VERSION,
-        method="identity",
-        n_graded=n,
-        n_correct=n_correct,
-        fitted_at=now,
-        reason=reason,
-    )
-
-
-def fit_calibration(
-    graded: Sequence[Graded], *, min_graded: int, now: datetime | None = None
-) -> CalibrationPublished:
-    """The calibration these outcomes support: identity below `min_graded` (or with one
-    class only), otherwise the method with the lower cross-validated log loss."""
-    now = now or utc_now()
-    n = len(graded)
-    n_correct = sum(g.correct for g in graded)
-    if n < min_graded:
-        return identity(
-            n, n_correct, f"only {n} graded outcomes; at least {min_graded} are needed", now
-        )
-    if n_correct in (0, n):
-        every = "right" if n_correct else "wrong"
-        return identity(n, n_correct, f"all {n} graded answers were {every}: nothing to fit", now)
-    x = np.array([g.raw_score for g in graded], dtype=np.float64)
-    y = np.array([g.correct for g in graded], dtype=np.float64)
-    folds = max(2, min(FOLDS, n_correct, n - n_correct))
-    metrics = cross_validate(x, y, folds)
-    method: CalibrationMethod = (
-        "isotonic" if metrics["isotonic_log_loss"] < metrics["platt_log_loss"] else "platt"
-    )
-    other = "platt" if method == "isotonic" else "isotonic"
-    reason = (
-        f"{method}: held-out log loss {metrics[f'{method}_log_loss']:.4f} vs {other} "
-        f"{metrics[f'{other}_log_loss']:.4f} ({folds}-fold CV on {n} graded outcomes)"
-    )
-    model = fitted(method, x, y).model_copy(
-        update={"n_graded": n, "n_correct": n_correct, "fitted_at": now, "reason": reason,
-                "metrics": metrics}
-    )  # fmt: skip
-    return model.model_copy(update={"version": _version(model)})
+def publish_calibration(infra: InfraSettings, calibration: CalibrationPublished) -> str:
+    """Send `calibration` to the calibrations topic (its topics created if missing) and
+    wait for the broker's acknowledgement; the topic's name. Raises CalibrationNotPublished."""
+    topics = infra.topics
+    try:
+        create_topics(infra.kafka_bootstrap_servers, topics.specs())
+        producer = EventProducer(
+            config=producer_config(infra.kafka_bootstrap_servers, client_id=CLIENT_ID)
+        ).start()
+        try:
+            producer.send_and_wait(
+                topics.calibrations, CALIBRATION_KEY, calibration, CALIBRATION_SEND_TIMEOUT_S
+            )
+        finally:
+            producer.close()
+    except (DeliveryError, KafkaException) as err:
+        raise CalibrationNotPublished(str(err)) from err
+    return topics.calibrations

@@ -34,8 +34,10 @@ class Window:
         return moment is not None and self.since <= moment <= self.until
 
 
-def audit_topics(topics: TopicNames) -> list[str]:
-    """The topics an analysis leaves events on (not the compacted health topic)."""
+def trail_topics(topics: TopicNames) -> list[str]:
+    """The topics an analysis leaves events on, its trail (not the compacted health
+    topic). The recorder writes its tables from another set
+    (`services.recorder.worker.recorded_topics`)."""
     return [
         topics.queries,
         topics.classified,
@@ -59,7 +61,7 @@ def read_trails(
     """Every trail with an event in the (widened) window; select with `in_window`."""
     read_until = min(window.until + settle, utc_now() + SKEW)
     records = reader.read(
-        audit_topics(topics),
+        trail_topics(topics),
         ms(window.since - SKEW),
         ms(read_until),
         on_total=on_total,

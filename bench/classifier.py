@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench.stats import percentile
+from bench.stats import nearest_rank_percentile
 from schemas.query import QueryRequested
 from services.classifier.dataset import load_split
 from services.classifier.features import extract_features, rule_tier
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         ("rule features only", rules),
     ):
         print(
-            f"[bench] classifier {name}: decision p50={percentile(times, 50):.2f} ms "
-            f"p99={percentile(times, 99):.2f} ms, one instance {rate:.0f} queries/s "
+            f"[bench] classifier {name}: decision p50={nearest_rank_percentile(times, 50):.2f} ms "
+            f"p99={nearest_rank_percentile(times, 99):.2f} ms, one instance {rate:.0f} queries/s "
             f"measured, {cpu_rate:.0f} queries/s per CPU second (n={len(times)})"
         )
     return 0

@@ -11,6 +11,7 @@ API (`POST /api/v1/strategist/analyze`) and through the OpenAI-compatible endpoi
 made, the model that answered, the time to the answer, and whether the text is complete
 (identical to that model's answer to the same question when healthy). Then a provider
 outage: how queries during it were answered, and how soon traffic returns to the primary.
+The faults, and injecting one, are bench/provider_faults.py.
 """
 
 from __future__ import annotations
@@ -19,65 +20,24 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from bench.provider_faults import COMPLEX, FAULTS, QUESTIONS, Fault, injected
 from bench.stack import measured_stack
-from tests.support.emulator_process import EmulatorControl
+from harness.emulator_process import EmulatorControl
 
 ANALYZE = "/api/v1/strategist/analyze"
 CHAT = "/v1/chat/completions"
-COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"
-LIVE = "latest polls in Arizona this week"
 REQUEST_TIMEOUT_S = 60.0
 SETTLE_TIMEOUT_S = 30.0
 """Longest wait for traffic to return to the primaries between two faults."""
 SETTLE_PAUSE_S = 0.3
 WARM_UP_PER_QUESTION = 25
 """Answers per primary before measuring (providers.limits needs 20 to narrow a limit)."""
-QUESTIONS = (COMPLEX, LIVE)
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    provider: str
-    mode: str
-    question: str = COMPLEX
-    options: dict[str, Any] = field(default_factory=dict)
-    heal_after: int | None = None
-    """Switch back to ok after this many completion requests (a fault that passes)."""
-
-
-FAULTS = [
-    Fault("none", "gemini", "ok"),
-    Fault(
-        "429 once, Retry-After 1 s",
-        "gemini",
-        "rate_limit",
-        options={"retry_after_s": 1},
-        heal_after=1,
-    ),
-    Fault("429 every time, Retry-After 1 s", "gemini", "rate_limit", options={"retry_after_s": 1}),
-    Fault("500 once", "gemini", "error_once"),
-    Fault("500 every time", "gemini", "error"),
-    Fault("503 every time", "gemini", "unavailable"),
-    Fault("connection reset", "gemini", "reset"),
-    Fault("hang (no bytes)", "gemini", "hang"),
-    Fault("slow first token (6 s)", "gemini", "slow_first_token", options={"delay_s": 6}),
-    Fault("stall after 2 chunks", "gemini", "stall", options={"after_chunks": 2}),
-    Fault("cut after 2 chunks", "gemini", "cut", options={"after_chunks": 2}),
-    Fault("malformed event", "gemini", "malformed", options={"after_chunks": 2}),
-    Fault("no final marker", "gemini", "no_final_marker"),
-    Fault("context too long (Sonar)", "perplexity", "context_too_long", LIVE),
-    Fault("content filter", "gemini", "content_filter"),
-]
 
 
 @dataclass(frozen=True)
@@ -166,41 +126,6 @@ def _row(
         message = error.get("message") if isinstance(error, dict) else error
         note = " ".join([*kinds, f"error: {str(message)[:60]}"])
     return Row(fault.name, via, status, attempts, model, seconds, complete, note)
-
-
-@contextmanager
-def _fault(emulator: EmulatorControl, fault: Fault) -> Iterator[None]:
-    httpx.put(
-        f"{emulator.base_url}/_control/providers/{fault.provider}",
-        json={"mode": fault.mode, **fault.options},
-        timeout=5,
-    ).raise_for_status()
-    healer = None
-    if fault.heal_after is not None:
-        healer = threading.Thread(target=_heal, args=(emulator, fault), daemon=True)
-        healer.start()
-    try:
-        yield
-    finally:
-        emulator.reset()  # also releases held (hung, stalled) requests
-        if healer is not None:
-            healer.join(timeout=1)
-
-
-def _completions(emulator: EmulatorControl, provider: str) -> int:
-    by_endpoint = emulator.state()[provider]["by_endpoint"]
-    return sum(n for endpoint, n in by_endpoint.items() if endpoint != "probe")
-
-
-def _heal(emulator: EmulatorControl, fault: Fault) -> None:
-    deadline = time.monotonic() + REQUEST_TIMEOUT_S
-    while _completions(emulator, fault.provider) < (fault.heal_after or 0):
-        if time.monotonic() > deadline:
-            return
-        time.sleep(0.01)
-    httpx.put(
-        f"{emulator.base_url}/_control/providers/{fault.provider}", json={"mode": "ok"}, timeout=5
-    )
 
 
 def _settle(client: Client) -> None:
@@ -293,7 +218,7 @@ def _measure(args: argparse.Namespace, database_url: str) -> int:
                 for via in args.via:
                     _settle(client)
                     print(f"[failover] {fault.name} via {via}", file=sys.stderr)
-                    with _fault(stack.emulator, fault):
+                    with injected(stack.emulator, fault):
                         if via == "analyze":
                             status, body, seconds = client.analyze(fault.question)
                         else:

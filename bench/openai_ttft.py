@@ -32,7 +32,7 @@ from typing import Any
 from openai import OpenAI
 
 from bench.stack import measured_stack
-from bench.stats import percentile
+from bench.stats import nearest_rank_percentile
 
 DEFAULT_REQUESTS = 20
 DEFAULT_WARM_UP = 5
@@ -97,10 +97,10 @@ def summary(samples: list[Sample]) -> dict[str, float]:
     ttft = [s.ttft_ms for s in samples]
     return {
         "requests": len(samples),
-        "ttft_p50_ms": round(percentile(ttft, 50), 1),
-        "ttft_p95_ms": round(percentile(ttft, 95), 1),
-        "pipeline_added_p50_ms": round(percentile(added, 50), 1),
-        "pipeline_added_p95_ms": round(percentile(added, 95), 1),
+        "ttft_p50_ms": round(nearest_rank_percentile(ttft, 50), 1),
+        "ttft_p95_ms": round(nearest_rank_percentile(ttft, 95), 1),
+        "pipeline_added_p50_ms": round(nearest_rank_percentile(added, 50), 1),
+        "pipeline_added_p95_ms": round(nearest_rank_percentile(added, 95), 1),
     }
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from harness.processes import ManagedProcess
+
 logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
@@ -114,6 +116,21 @@ def infrastructure(var_dir: Path) -> list[Group]:
 
 def load_generator() -> Group:
     return Group("load generator", os.getpid(), children=False)
+
+
+def pid_of(process: ManagedProcess) -> int:
+    """The pid of a started process (the root of its group)."""
+    assert process.proc is not None, f"{process.name} was not started"
+    return process.proc.pid
+
+
+def listening_pid(base_url: str) -> int:
+    """The process listening on `base_url`'s port (the emulator); 0 when none is found."""
+    port = int(base_url.rsplit(":", 1)[1])
+    for conn in psutil.net_connections("tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            return int(conn.pid or 0)
+    return 0
 
 
 def _pid_from_file(path: Path) -> int | None:

@@ -35,32 +35,25 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psutil
 import psycopg
 from psycopg import sql
 
-from schemas.attempt import ProviderAttempt
+from bench.recorded_events import EVENTS_PER_QUERY, event_id, query_events
+from harness.kafka import delete_namespace, test_producer
+from harness.processes import infra_env, python_module, unique_namespace
 from schemas.base import EventModel
-from schemas.classified import QueryClassified
-from schemas.parts import Classification, Confidence, ConfidenceComponent, RouteStep
-from schemas.query import QueryRequested
-from schemas.response import AnalysisResponded, Routing
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from services.common.database import local_database_url, make_engine, sqlalchemy_url, upgrade
 from services.recorder.writer import RecordWriter
-from tests.support.kafka import delete_namespace, test_producer
-from tests.support.processes import infra_env, python_module, unique_namespace
 
 DEFAULT_QUERIES = 1000
 WARMUP_QUERIES = 50
 DEFAULT_IN_FLIGHT = 16
 """The recorder's default `RECORDER_MAX_IN_FLIGHT`."""
-EVENTS_PER_QUERY = 5
-T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 READY_TIMEOUT_S = 60.0
 SETTLE_S = 2.0
@@ -72,59 +65,6 @@ PUBLISH_TIMEOUT_S = 60.0
 RECORDER_WORKERS = 6
 
 Handle = Callable[[EventModel], Awaitable[Any]]
-
-
-def _id(n: int, what: str) -> str:
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"bench/{n}/{what}").hex
-
-
-def query_events(n: int, campaign: str = "bench") -> list[list[EventModel]]:
-    """The audit-topic records of query `n`, one list per topic (query, classified,
-    attempts, response), with realistic sizes and fields; the same every time."""
-    at = T0 + timedelta(seconds=n)
-
-    def ids(what: str) -> str:
-        return _id(n, what)
-
-    query = QueryRequested(query_id=ids("query"), event_id=ids("queries"), submitted_at=at,
-                           query=f"What are the top three issues for suburban voters in "
-                                 f"district {n}, and how did they shift since the primary?",
-                           campaign_id=campaign, occurred_at=at)
-    classified = QueryClassified(
-        query=query, event_id=ids("classified"), occurred_at=at + timedelta(milliseconds=5),
-        classification=Classification(
-            complexity=0.62, needs_live_data=False, analysis_type="voter_sentiment",
-            cost_sensitive=False, tier="standard",
-            tier_probabilities={"simple": 0.08, "standard": 0.71, "complex": 0.19, "live": 0.02},
-            router_version="tier-router-2026-01", features={"length": 0.4, "entities": 0.2},
-            reasons=["moderate analysis", "no live data needed"]),
-        route=[RouteStep(provider="gemini", model="gemini-2.5-flash", reason="standard tier"),
-               RouteStep(provider="gemini", model="gemini-2.5-pro", reason="fallback"),
-               RouteStep(provider="local", model="smollm2-135m", reason="last resort")])
-    started = ProviderAttempt(query_id=query.query_id, provider="gemini",
-                              model="gemini-2.5-flash", attempt_number=1, outcome="started",
-                              event_id=ids("started"),
-                              latency_ms=0.0, occurred_at=at + timedelta(milliseconds=8))
-    success = ProviderAttempt(query_id=query.query_id, provider="gemini",
-                              model="gemini-2.5-flash", attempt_number=1, outcome="success",
-                              event_id=ids("success"),
-                              latency_ms=812.0, input_tokens=420, output_tokens=350,
-                              cost_usd=0.00096, occurred_at=at + timedelta(milliseconds=820))
-    response = AnalysisResponded(
-        analysis_id=query.query_id, event_id=ids("response"), analysis_type="voter_sentiment",
-        status="completed",
-        result="Cost of living, schools and public safety; schools rose since the primary. "
-               * 8,
-        created_at=at, completed_at=at + timedelta(milliseconds=840),
-        occurred_at=at + timedelta(milliseconds=840), campaign_id=campaign,
-        routing=Routing(path="intelligent", provider="gemini", model="gemini-2.5-flash",
-                        cost_usd=0.00096, baseline_cost_usd=0.0041, latency_ms=840.0,
-                        provider_latency_ms=812.0, explanation="standard tier; Flash answered"),
-        confidence=Confidence(score=0.74, components={
-            name: ConfidenceComponent(value=0.74, weight=0.2, detail=f"{name} measured")
-            for name in ("model_certainty", "source_quality", "cross_validation",
-                         "historical_accuracy", "route_fit")}))
-    return [[query], [classified], [started, success], [response]]
 
 
 def _handler(writer: RecordWriter) -> Handle:
@@ -251,7 +191,7 @@ def run_process(url: str, queries: int) -> dict[str, Any]:
                 producer = test_producer(bootstrap).start()
                 cpu0, wall0 = process.cpu_times(), time.perf_counter()
                 try:
-                    sent = [producer.send(topic, _id(n, "query"), record)
+                    sent = [producer.send(topic, event_id(n, "query"), record)
                             for n in range(queries)
                             for topic, records in zip(targets, query_events(n), strict=True)
                             for record in records]

@@ -1,4 +1,4 @@
-"""Percentiles and summaries for the benchmark's printout and its closing JSON line."""
+"""Nearest-rank percentiles and summaries for the benchmark's printout and its closing JSON line."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ SUSTAINED_P99_MS = 50.0
 """A rate counts as sustained when the routed path's p99 overhead stays under this."""
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile (pct in 0..100) of a non-empty sequence."""
+def nearest_rank_percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (pct in 0..100) of a non-empty sequence: always one of the
+    measured values, never between two (services/health/window.py's `percentile`
+    interpolates linearly instead)."""
     ordered = sorted(values)
     rank = max(1, math.ceil(pct / 100 * len(ordered)))
     return ordered[rank - 1]
@@ -39,9 +41,8 @@ class Distribution:
     def of(cls, values: Sequence[float]) -> Distribution:
         if not values:
             return cls(None, None, None, None)
-        return cls(
-            percentile(values, 50), percentile(values, 95), percentile(values, 99), max(values)
-        )
+        p50, p95, p99 = (nearest_rank_percentile(values, pct) for pct in (50, 95, 99))
+        return cls(p50, p95, p99, max(values))
 
     def text(self) -> str:
         def fmt(value: float | None) -> str:

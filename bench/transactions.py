@@ -25,12 +25,12 @@ import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from bench.stats import percentile
+from bench.stats import nearest_rank_percentile
+from harness.kafka import delete_namespace
 from schemas.topics import TopicSpec
 from services.common.admin import create_topics
 from services.common.consumer import consumer_config
 from services.common.producer import producer_config
-from tests.support.kafka import delete_namespace
 
 TIMEOUT_S = 30.0
 PAYLOAD = b'{"bench": "' + b"x" * 600 + b'"}'
@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         delete_namespace(args.bootstrap, None, namespace)
     for name, values in (("ack + commit", plain), ("transaction", txn)):
         print(
-            f"[bench] hop {name:13s} p50={percentile(values, 50):6.2f} ms "
-            f"p99={percentile(values, 99):6.2f} ms (n={len(values)})"
+            f"[bench] hop {name:13s} p50={nearest_rank_percentile(values, 50):6.2f} ms "
+            f"p99={nearest_rank_percentile(values, 99):6.2f} ms (n={len(values)})"
         )
-    ratio = percentile(txn, 50) / max(percentile(plain, 50), 0.001)
+    ratio = nearest_rank_percentile(txn, 50) / max(nearest_rank_percentile(plain, 50), 0.001)
     print(f"[bench] transactional/plain hop latency p50: {ratio:.2f}x")
     return 0
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.processes import REPO_ROOT, ManagedProcess, python_module
+from harness.processes import REPO_ROOT, ManagedProcess, python_module
 
 RUN_DIR = Path(os.environ.get("VAR_DIR", REPO_ROOT / "var")) / "run"
 """Where scripts/*.sh keep their pid files (VAR_DIR moves them, as in scripts/lib.sh)."""

@@ -14,12 +14,9 @@ import httpx
 from chaos.faults import Stack
 from chaos.ledger import read_ledger
 from chaos.load import API, OpenLoopLoad
-from schemas.topics import TopicNames
-from services.common.admin import create_topics
-from strategist.auth.keys import issue_key
-from tests.support.emulator_process import running_emulator
-from tests.support.kafka import delete_namespace
-from tests.support.processes import (
+from harness.emulator_process import running_emulator
+from harness.kafka import delete_namespace
+from harness.processes import (
     ManagedProcess,
     free_port,
     gunicorn_app,
@@ -27,6 +24,9 @@ from tests.support.processes import (
     python_module,
     unique_namespace,
 )
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from strategist.auth.keys import issue_key
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,9 @@ def _inject(stack: Stack, what: str) -> str:
     return stack.restart_infra(what)
 
 
-def _percentile(values: list[float], q: float) -> float:
+def _nearest_index_percentile(values: list[float], q: float) -> float:
+    """The value at the index nearest q % of the way from the smallest to the largest
+    (numpy's method="nearest"); 0 for no values."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -242,7 +244,7 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
                 "lost: %s (sent at t=%.1fs)", analysis.analysis_id, analysis.sent_at - started
             )
     times = [a.answered_at - a.sent_at for a in answered if a.answered_at is not None]
-    report.p95_time_to_answer_s = round(_percentile(times, 95), 2)
+    report.p95_time_to_answer_s = round(_nearest_index_percentile(times, 95), 2)
     report.worst_time_to_answer_s = round(max(times, default=0.0), 2)
     report.client_errors = dict(load.result.errors)
     for fault in report.faults:

@@ -31,9 +31,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from audit.calibrate import Graded, fit_calibration
-from core.confidence import calibrated
-from evaluation.confidence_metrics import (
+from core.calibration import Graded, fit_calibration
+from core.calibration_metrics import (
     ECE_BINS,
     Estimate,
     ReliabilityRow,
@@ -43,6 +42,7 @@ from evaluation.confidence_metrics import (
     ece,
     reliability,
 )
+from core.confidence import calibrated
 from evaluation.confidence_simulated import (
     Answered,
     Emulator,
@@ -52,8 +52,8 @@ from evaluation.confidence_simulated import (
     cross_fit,
     default_catalogue,
     escalation_outcomes,
-    items,
 )
+from evaluation.simulated_questions import items
 
 DEFAULT_N = 2400
 ECE_TARGET = 0.05

@@ -60,7 +60,7 @@ def degenerate_reason(text: str) -> str | None:
     return None
 
 
-def score_answer(answer: str, question: str, ref: Mapping[str, Any]) -> float:
+def grade_answer(answer: str, question: str, ref: Mapping[str, Any]) -> float:
     """A score in [0, 1] for `answer` against its reference; 0 when degenerate."""
     if degenerate_reason(answer) is not None:
         return 0.0

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from core.attempt import completion_request
-from evaluation.local_model_scores import degenerate_reason, score_answer
+from evaluation.local_model_scores import degenerate_reason, grade_answer
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.errors import ProviderError
 from providers.local import LocalProvider
@@ -183,7 +183,7 @@ async def _ask_all(
             latency = time.monotonic() - started
             result = ItemResult(
                 model=name, item_id=item["id"], kind=item["ref"]["kind"],
-                score=score_answer(answer, item["query"], item["ref"]),
+                score=grade_answer(answer, item["query"], item["ref"]),
                 degenerate=degenerate_reason(answer), latency_s=latency,
                 output_tokens=tokens, answer=answer,
             )  # fmt: skip

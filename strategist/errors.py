@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app, jsonify
 from pydantic import BaseModel, ConfigDict, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from schemas.completion import AttemptSummary
+from schemas.parts import AttemptSummary
 from schemas.response import AnalysisResponded
 
 logger = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ import pytest
 import redis
 from confluent_kafka.admin import AdminClient
 
+from harness.kafka import delete_namespace
+from harness.processes import CREATED_NAMESPACES
 from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
-from tests.support.kafka import delete_namespace
-from tests.support.processes import CREATED_NAMESPACES
 
 REACHABILITY_TIMEOUT_S = 5.0
 

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100) by linear interpolation; None for no values."""
+    """The q-th percentile (0..100) by linear interpolation between the two nearest ranks
+    (numpy's default); None for no values. The benchmark reports measured values instead
+    (`bench.stats.nearest_rank_percentile`)."""
     if not values:
         return None
     ordered = sorted(values)

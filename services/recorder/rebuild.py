@@ -23,7 +23,7 @@ from services.common.follower import follower_config
 from services.common.tables import TABLES
 from services.recorder.handler import records
 from services.recorder.settings import RecorderSettings
-from services.recorder.worker import AuditTopic, audit_topics
+from services.recorder.worker import RecordedTopic, recorded_topics
 from services.recorder.writer import RecordWriter
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def rebuild(settings: RecorderSettings, progress: Progress | None = None) -> dic
     untouched.
     """
     bootstrap = settings.infra.kafka_bootstrap_servers
-    topics = audit_topics(settings.infra.topics)
+    topics = recorded_topics(settings.infra.topics)
     extents = _extents(bootstrap, topics)
     engine = make_engine(settings.database_url.get_secret_value(), pool_size=1)
     try:
@@ -85,7 +85,7 @@ def drop_all(engine: Engine) -> None:
     logger.info("dropped %d recorder tables", len(TABLES))
 
 
-def _extents(bootstrap: str, topics: list[AuditTopic]) -> dict[str, dict[int, tuple[int, int]]]:
+def _extents(bootstrap: str, topics: list[RecordedTopic]) -> dict[str, dict[int, tuple[int, int]]]:
     consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild"))
     try:
         return {topic.name: _end_offsets(consumer, topic.name) for topic in topics}
@@ -101,7 +101,7 @@ def row_counts(engine: Engine) -> dict[str, int]:
                 for table in TABLES}
 
 
-def _replay(bootstrap: str, topic: AuditTopic, ends: dict[int, tuple[int, int]],
+def _replay(bootstrap: str, topic: RecordedTopic, ends: dict[int, tuple[int, int]],
             writer: RecordWriter, progress: Progress) -> int:
     """Apply every record of `topic` from each partition's first offset to its end."""
     consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild"))

@@ -33,22 +33,24 @@ SERVICE = "recorder"
 
 
 @dataclass(frozen=True)
-class AuditTopic:
+class RecordedTopic:
     """A topic the recorder reads, and the event model it carries."""
 
     name: str
     event_type: type[EventModel]
 
 
-def audit_topics(topics: TopicNames) -> list[AuditTopic]:
-    """Every topic the tables are written from (the rebuild reads the same list)."""
+def recorded_topics(topics: TopicNames) -> list[RecordedTopic]:
+    """Every topic the tables are written from (the rebuild reads the same list),
+    provider health included; not completions nor dead letters, which the audit reads
+    (`audit.window.trail_topics`, another set)."""
     return [
-        AuditTopic(topics.queries, QueryRequested),
-        AuditTopic(topics.classified, QueryClassified),
-        AuditTopic(topics.provider_attempts, ProviderAttempt),
-        AuditTopic(topics.responses, AnalysisResponded),
-        AuditTopic(topics.provider_health, ProviderStatus),
-        AuditTopic(topics.feedback, FeedbackGiven),
+        RecordedTopic(topics.queries, QueryRequested),
+        RecordedTopic(topics.classified, QueryClassified),
+        RecordedTopic(topics.provider_attempts, ProviderAttempt),
+        RecordedTopic(topics.responses, AnalysisResponded),
+        RecordedTopic(topics.provider_health, ProviderStatus),
+        RecordedTopic(topics.feedback, FeedbackGiven),
     ]
 
 
@@ -78,7 +80,7 @@ def build_workers(
     )
 
     workers: list[EventWorker[EventModel]] = []
-    for topic in audit_topics(infra.topics):
+    for topic in recorded_topics(infra.topics):
         service = f"{SERVICE}.{topic.name.removeprefix(prefix)}"
         workers.append(EventWorker(
             service=service,

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.emulator_process import EmulatorControl, running_emulator
 from tests.e2e.stack import Stack, StackFactory, running_stack
-from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.local_model_server import running_local_model_server
 
 EMULATOR_LATENCY_SCALE = 0.25

@@ -21,13 +21,8 @@ from typing import Any
 
 import httpx
 
-from schemas.topics import TopicNames
-from services.common.admin import create_topics
-from services.health.settings import HealthSettings
-from strategist.auth.keys import IssuedKey, Role
-from tests.support.emulator_process import EmulatorControl
-from tests.support.keys import test_key
-from tests.support.processes import (
+from harness.emulator_process import EmulatorControl
+from harness.processes import (
     ManagedProcess,
     free_port,
     gunicorn_app,
@@ -36,6 +31,11 @@ from tests.support.processes import (
     running,
     unique_namespace,
 )
+from schemas.topics import TopicNames
+from services.common.admin import create_topics
+from services.health.settings import HealthSettings
+from strategist.auth.keys import IssuedKey, Role
+from tests.support.keys import test_key
 
 SERVICES = ("classifier", "dispatcher", "scorer", "health")
 CONSUMING_SERVICES = ("classifier", "dispatcher", "scorer")

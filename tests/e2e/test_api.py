@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from harness.kafka import TopicReader
+from harness.processes import free_port
 from schemas.query import QueryRequested
 from tests.e2e.stack import API, Stack, StackFactory, poll_until_done
-from tests.support.kafka import TopicReader
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.e2e
 

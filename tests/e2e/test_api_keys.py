@@ -29,11 +29,11 @@ from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
 from emulator.state import INVALID_KEY_MARKER
+from harness.emulator_process import EmulatorControl
+from harness.processes import ManagedProcess, free_port, gunicorn_app, infra_env
 from services.common.spend import set_monthly_limit
 from strategist.auth.keys import KEY_PREFIX, IssuedKey, issue_key
 from tests.e2e.stack import API, Stack, StackFactory, poll_until_done
-from tests.support.emulator_process import EmulatorControl
-from tests.support.processes import ManagedProcess, free_port, gunicorn_app, infra_env
 
 pytestmark = pytest.mark.e2e
 

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.kafka import TopicReader
+from harness.processes import free_port, infra_env, unique_namespace
 from schemas.query import QueryRequested
 from schemas.topics import TopicNames
 from tests.e2e.stack import API, APP_READY_TIMEOUT_S, gunicorn
-from tests.support.kafka import TopicReader
 from tests.support.keys import test_key
-from tests.support.processes import free_port, infra_env, unique_namespace
 
 pytestmark = pytest.mark.e2e
 

@@ -17,10 +17,10 @@ import pytest
 import yaml
 from openai import OpenAI
 
+from harness.kafka import TopicReader
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH
 from schemas.attempt import ProviderAttempt
 from tests.e2e.stack import API, APP_SYNC_TIMEOUT_S, Stack, StackFactory
-from tests.support.kafka import TopicReader
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from harness.kafka import TopicReader
 from schemas.response import AnalysisResponded
 from services.common.redis_keys import RedisKeys
 from tests.e2e.stack import API, Stack, StackFactory, poll_until_done
-from tests.support.kafka import TopicReader
 
 pytestmark = pytest.mark.e2e
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from harness.kafka import TopicReader
 from schemas.feedback import FeedbackGiven
 from services.common.redis_keys import RedisKeys
 from tests.e2e.stack import API, Stack, StackFactory
-from tests.support.kafka import TopicReader
 
 pytestmark = pytest.mark.e2e
 

@@ -15,6 +15,8 @@ import pytest
 from flask.testing import FlaskClient
 from pydantic import SecretStr
 
+from harness.emulator_process import EmulatorControl
+from harness.processes import free_port, unique_namespace
 from providers.settings import ProviderSettings
 from schemas.query import QueryRequested
 from services.common.redis_client import async_redis
@@ -23,9 +25,7 @@ from services.common.settings import InfraSettings
 from services.scorer.stores import RedisResultStore
 from strategist import create_app
 from strategist.settings import StrategistSettings
-from tests.support.emulator_process import EmulatorControl
 from tests.support.keys import test_key
-from tests.support.processes import free_port, unique_namespace
 from tests.unit.strategist.fakes import answered
 
 pytestmark = pytest.mark.e2e

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from harness.processes import free_port, infra_env, unique_namespace
 from tests.e2e.stack import API, APP_READY_TIMEOUT_S, gunicorn
 from tests.support.keys import test_key
-from tests.support.processes import free_port, infra_env, unique_namespace
 
 pytestmark = pytest.mark.e2e
 

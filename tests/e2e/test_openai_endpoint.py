@@ -19,12 +19,12 @@ import pytest
 from openai import OpenAI
 
 from bench.openai_ttft import measure, summary
+from harness.kafka import TopicReader
+from harness.processes import ManagedProcess, free_port, running
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from tests.e2e.stack import API, APP_READY_TIMEOUT_S, APP_SYNC_TIMEOUT_S, Stack, StackFactory
-from tests.support.kafka import TopicReader
-from tests.support.processes import ManagedProcess, free_port, running
 
 pytestmark = pytest.mark.e2e
 

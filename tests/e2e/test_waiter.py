@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness import kafka as kafka_support
+from harness.processes import unique_namespace
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
@@ -21,8 +23,6 @@ from services.common.admin import create_topics
 from services.common.redis_keys import RedisKeys
 from strategist.analysis.store import ResultStore
 from strategist.analysis.waiter import ResponseWaiter
-from tests.support import kafka as kafka_support
-from tests.support.processes import unique_namespace
 from tests.unit.strategist.fakes import answered
 
 pytestmark = pytest.mark.e2e

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
+from harness.kafka import delete_namespace, test_producer
+from harness.processes import ManagedProcess, infra_env, python_module, unique_namespace
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from services.common.producer import EventProducer
-from tests.support.kafka import delete_namespace, test_producer
-from tests.support.processes import ManagedProcess, infra_env, python_module, unique_namespace
 
 SERVICE_READY_TIMEOUT_S = 60.0
 

@@ -17,6 +17,7 @@ from flask import Flask
 from psycopg import sql
 from pydantic import SecretStr
 
+from harness.processes import free_port, gunicorn_app, infra_env, running, unique_namespace
 from services.common.database import make_engine, sqlalchemy_url, upgrade
 from services.common.redis_client import sync_redis
 from services.common.settings import InfraSettings
@@ -26,7 +27,6 @@ from strategist import create_app
 from strategist.auth.keys import KEY_PREFIX, KeyStore, issue_key, key_hash
 from strategist.auth.ratelimit import RedisLimiter
 from strategist.settings import StrategistSettings
-from tests.support.processes import free_port, gunicorn_app, infra_env, running, unique_namespace
 
 REVOCATION_CACHE_TTL_S = "1"
 REVOCATION_HANG_GUARD_S = 15.0

@@ -12,12 +12,12 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import TopicReader
+from harness.processes import free_port, infra_env
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from strategist.analysis.ids import new_analysis_id
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import TopicReader
-from tests.support.processes import free_port, infra_env
 
 ANSWER_TIMEOUT_S = 60.0
 AUDIT_TIMEOUT_S = 120.0

@@ -11,9 +11,9 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from core.response import build_response
+from harness.processes import infra_env
 from schemas.query import QueryRequested
 from strategist.analysis.ids import new_analysis_id
-from tests.support.processes import infra_env
 
 AUDIT_TIMEOUT_S = 120.0
 ADMIN_TIMEOUT_S = 15.0

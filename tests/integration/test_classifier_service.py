@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from harness.kafka import TopicReader
 from schemas.classified import QueryClassified
 from schemas.dead_letter import DeadLetter
 from schemas.query import QueryRequested
@@ -14,7 +15,6 @@ from schemas.response import AnalysisResponded
 from services.classifier.handler import shipped_router
 from services.classifier.tier_model import DEFAULT_ARTIFACT, checksum_path
 from services.common.redis_keys import RedisKeys
-from tests.support.kafka import TopicReader
 
 START_FAILURE_TIMEOUT_S = 60.0
 """The process loads the artifact before touching the broker: it should exit in seconds."""

@@ -18,6 +18,9 @@ import httpx
 import pytest
 
 from core.confidence import calibrated
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import TopicReader
+from harness.processes import free_port, infra_env
 from providers.catalogue import GEMINI_FLASH, SONAR
 from schemas.calibration import CALIBRATION_KEY, CalibrationPublished
 from schemas.classified import QueryClassified
@@ -27,9 +30,6 @@ from schemas.parts import Answer, AttemptSummary, Classification, RouteStep
 from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from services.scorer.escalation import escalated_query_id
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import TopicReader
-from tests.support.processes import free_port, infra_env
 
 ANSWER_TIMEOUT_S = 60.0
 SEND_TIMEOUT_S = 10.0

@@ -7,9 +7,9 @@ import sys
 
 from confluent_kafka import Consumer
 
+from harness.kafka import TopicReader
+from harness.processes import REPO_ROOT, infra_env
 from schemas.dead_letter import DeadLetter
-from tests.support.kafka import TopicReader
-from tests.support.processes import REPO_ROOT, infra_env
 
 POISON = b'{"query_id": "p1", "query": 42}\xff'
 

@@ -20,6 +20,7 @@ import redis
 from flask import Flask
 
 from core.attempt import completion_request
+from harness.processes import free_port
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
@@ -38,7 +39,6 @@ from strategist.analysis.loop import LoopRunner
 from strategist.router import _finished
 from tests.support.emulator_server import running_emulator
 from tests.support.forwarder import forwarder
-from tests.support.processes import free_port
 
 REASON = "Intelligent routing is switched off"
 TIMEOUT_S = 10.0

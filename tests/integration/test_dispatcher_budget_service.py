@@ -12,6 +12,8 @@ import redis
 from confluent_kafka import Consumer
 
 from core.attempt import completion_request
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import TopicReader
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, SONAR
 from schemas.attempt import ProviderAttempt
 from schemas.classified import QueryClassified
@@ -20,9 +22,7 @@ from schemas.parts import Classification, RouteStep
 from schemas.query import QueryRequested
 from services.common.spend import BUDGET_EXHAUSTED, read_usage, set_monthly_limit
 from services.common.spend import max_call_cost_usd as max_cost_usd
-from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.fake_local_model import REFUSE_MARKER, fake_local_model
-from tests.support.kafka import TopicReader
 
 CAMPAIGN = "campaign-load"
 QUERIES = 300

@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import TopicReader
+from harness.processes import free_port
 from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
@@ -25,9 +28,6 @@ from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
 from services.dispatcher.attempts import CANCELLED_KIND
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import TopicReader
-from tests.support.processes import free_port
 
 COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"
 LIVE = "latest polls in Arizona this week"

@@ -8,6 +8,7 @@ import time
 import pytest
 from redis.exceptions import RedisError
 
+from harness.processes import free_port, unique_namespace
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
 from services.common.failures import Action, decide_failure
@@ -15,7 +16,6 @@ from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.dispatcher.cache import RedisCompletionCache
 from services.dispatcher.lease import RedisDispatchLease
-from tests.support.processes import free_port, unique_namespace
 from tests.unit.dispatcher_fakes import ScriptedProvider, completion_of, make_dispatcher
 
 COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka import Consumer
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import TopicReader
+from harness.processes import free_port
 from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
 from schemas.attempt import ProviderAttempt
 from schemas.classified import QueryClassified
@@ -17,9 +20,6 @@ from schemas.completion import CompletionProduced
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import TopicReader
-from tests.support.processes import free_port
 
 COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"
 FAILOVER_BUDGET_MS = 5000

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
+from harness.processes import unique_namespace
 from schemas.health import ProviderStatus
 from schemas.topics import TopicNames, TopicSpec
 from services.common.admin import create_topics
 from services.dispatcher.status_view import ProviderStatusView, StatusFeed
-from tests.support.processes import unique_namespace
 
 RECOVERY_TIMEOUT_S = 45.0
 """The follower's backoff doubles up to 10 s; this only catches a feed that never recovers."""

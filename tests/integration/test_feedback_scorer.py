@@ -6,6 +6,8 @@ import time
 
 import redis
 
+from harness.kafka import TopicReader
+from harness.processes import free_port
 from schemas.completion import CompletionProduced
 from schemas.feedback import FeedbackGiven
 from schemas.parts import Answer, AttemptSummary
@@ -13,8 +15,6 @@ from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.classifier.handler import classify
 from services.common.redis_keys import RedisKeys
-from tests.support.kafka import TopicReader
-from tests.support.processes import free_port
 
 ANSWER_TIMEOUT_S = 30.0
 COUNT_TIMEOUT_S = 30.0

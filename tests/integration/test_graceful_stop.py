@@ -14,14 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import TopicReader
+from harness.processes import STOP_TIMEOUT_S, free_port
 from schemas.attempt import ProviderAttempt
 from schemas.completion import CompletionProduced
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
 from services.common.worker import DRAIN_TIMEOUT_S
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import TopicReader
-from tests.support.processes import STOP_TIMEOUT_S, free_port
 
 QUERIES = 80
 LOAD_BEFORE_STOP_S = 0.5

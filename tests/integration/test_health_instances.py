@@ -18,14 +18,14 @@ from dataclasses import replace
 import pytest
 from confluent_kafka import Producer
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import TopicReader, delete_namespace
+from harness.processes import ManagedProcess, unique_namespace
 from schemas.health import ProviderStatus
 from schemas.topics import TopicNames, TopicSpec
 from services.common.admin import create_topics
 from services.common.producer import producer_config
 from tests.integration.test_health_service import provider_env
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import TopicReader, delete_namespace
-from tests.support.processes import ManagedProcess, unique_namespace
 
 ATTEMPT_PARTITIONS = 2
 PROVIDERS = {"gemini", "perplexity", "local"}

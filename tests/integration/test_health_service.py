@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.kafka import TopicReader
+from harness.processes import ManagedProcess, free_port
 from schemas.attempt import ProviderAttempt
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
@@ -24,9 +27,6 @@ from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
 from services.common.redis_keys import RedisKeys
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.kafka import TopicReader
-from tests.support.processes import ManagedProcess, free_port
 
 DETECTION_DEADLINE_S = 5.0
 STARTUP_TIMEOUT_S = 30.0

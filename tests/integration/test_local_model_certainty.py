@@ -110,7 +110,8 @@ def test_logprobs_equal_llama_cpps_own_logits_all_path():
 
 def test_the_real_set_measures_self_agreement_and_its_cost_when_asked():
     """`python -m evaluation.confidence_real --agreement-samples N` on the real server."""
-    from evaluation.confidence_real import graded_local_answers, render, summarise
+    from evaluation.confidence_real import render, summarise
+    from evaluation.graded_answers import graded_local_answers
 
     with running_local_model_server(LOCAL_MODEL_PATH="") as base_url:
         graded = graded_local_answers(3, url=base_url, say=lambda _: None, agreement_samples=2)

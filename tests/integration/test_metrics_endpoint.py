@@ -18,11 +18,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.processes import ManagedProcess, free_port, gunicorn_app, infra_env, running
 from schemas.topics import TopicNames
 from tests.integration.conftest import ServiceFactory
-from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.keys import test_key
-from tests.support.processes import ManagedProcess, free_port, gunicorn_app, infra_env, running
 
 API = "/api/v1/strategist"
 POLLS = "latest polls in Arizona this week"

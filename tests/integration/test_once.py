@@ -8,10 +8,10 @@ import uuid
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from harness.processes import free_port
 from services.common.lease import RedisLease
 from services.common.once import Once
 from services.common.redis_client import async_redis
-from tests.support.processes import free_port
 
 
 def _keys() -> tuple[str, str]:

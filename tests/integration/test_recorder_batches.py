@@ -20,7 +20,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Engine, event
 
-from bench.recorder import query_events
+from bench.recorded_events import query_events
 from schemas.attempt import ProviderAttempt
 from schemas.base import EventModel
 from schemas.feedback import FeedbackGiven

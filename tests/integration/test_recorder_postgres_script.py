@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support.processes import REPO_ROOT, free_port
+from harness.processes import REPO_ROOT, free_port
 
 SCRIPT_TIMEOUT_S = 120.0
 SCRIPT = str(REPO_ROOT / "scripts" / "postgres.sh")

@@ -19,6 +19,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from psycopg import sql
 
+from harness.emulator_process import EmulatorControl, running_emulator
+from harness.processes import free_port
 from schemas.feedback import FeedbackGiven
 from schemas.query import QueryRequested
 from schemas.topics import TopicNames
@@ -27,10 +29,8 @@ from services.common.settings import InfraSettings
 from services.common.tables import TABLES
 from services.recorder.rebuild import rebuild
 from services.recorder.settings import RecorderSettings
-from services.recorder.worker import SERVICE, audit_topics
+from services.recorder.worker import SERVICE, recorded_topics
 from tests.integration.conftest import ServiceFactory
-from tests.support.emulator_process import EmulatorControl, running_emulator
-from tests.support.processes import free_port
 
 RUN_TIMEOUT_S = 90.0
 CAUGHT_UP_TIMEOUT_S = 60.0
@@ -95,7 +95,7 @@ def wait_for(check: Any, timeout_s: float, what: str) -> Any:
 
 def recorder_caught_up(bootstrap: str, topics: TopicNames) -> bool:
     """Every recorder group has committed up to the end of its topic."""
-    for topic in audit_topics(topics):
+    for topic in recorded_topics(topics):
         group = f"{topics.namespace}.{SERVICE}.{topic.name.removeprefix(topics.namespace + '.')}"
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                              "enable.auto.commit": False})
@@ -116,7 +116,7 @@ def recorder_caught_up(bootstrap: str, topics: TopicNames) -> bool:
 def republish_everything(bootstrap: str, topics: TopicNames) -> int:
     """Publish every record of every audit topic again, same key, same bytes."""
     copies = 0
-    for topic in audit_topics(topics):
+    for topic in recorded_topics(topics):
         consumer = Consumer({"bootstrap.servers": bootstrap,
                              "group.id": f"test-copy-{uuid.uuid4().hex}",
                              "enable.auto.commit": False, "enable.partition.eof": True})
@@ -232,5 +232,5 @@ def test_recorder_writes_every_table_ignores_copies_and_rebuilds_identically(
     assert counts == {name: len(rows) for name, rows in live.items()}
     assert rebuilt == live
     finals = {topic: (done, total) for topic, done, total in progress}
-    assert set(finals) == {t.name for t in audit_topics(topics)}
+    assert set(finals) == {t.name for t in recorded_topics(topics)}
     assert all(done == total for done, total in finals.values()), finals

@@ -7,6 +7,9 @@ import time
 
 import redis
 
+from harness.emulator_process import running_emulator
+from harness.kafka import TopicReader
+from harness.processes import free_port
 from schemas.completion import CompletionProduced
 from schemas.dead_letter import DeadLetter
 from schemas.parts import Answer, AttemptSummary, Citation
@@ -14,9 +17,6 @@ from schemas.query import QueryOptions, QueryRequested
 from schemas.response import AnalysisResponded
 from services.classifier.handler import classify
 from services.common.redis_keys import RedisKeys
-from tests.support.emulator_process import running_emulator
-from tests.support.kafka import TopicReader
-from tests.support.processes import free_port
 
 OUTAGE_S = 3.0
 

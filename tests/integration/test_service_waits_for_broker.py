@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.processes import free_port
 from tests.integration.conftest import SERVICE_READY_TIMEOUT_S, ServiceFactory
 from tests.support.forwarder import forwarder
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kafka import delete_namespace
-from tests.support.processes import REPO_ROOT, free_port, unique_namespace
+from harness.kafka import delete_namespace
+from harness.processes import REPO_ROOT, free_port, unique_namespace
 
 UP_TIMEOUT_S = 420.0
 """Only to catch a hang: the stack takes 30-60 s, the local model most of it."""

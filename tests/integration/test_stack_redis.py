@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.processes import REPO_ROOT, free_port
+from harness.processes import REPO_ROOT, free_port
 
 SCRIPT_TIMEOUT_S = 60.0
 FSYNC_WAIT_S = 2.5

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from harness.kafka import TopicReader
 from schemas.dead_letter import DeadLetter
 from schemas.query import QueryRequested
 from schemas.topics import TopicSpec
@@ -19,7 +20,6 @@ from services.common.admin import create_topics
 from services.common.consumer import consumer_config
 from services.common.producer import EventProducer, producer_config
 from services.common.worker import EventWorker, Outgoing
-from tests.support.kafka import TopicReader
 
 # The producer gives up on an undeliverable event after this: short, so the test sees
 # DeliveryError quickly (the services use 30 s).

@@ -2,7 +2,7 @@
 
 Cheaper than a subprocess (no interpreter start), and the same app and threaded
 server as `python -m emulator`. For the emulator as a real process (to kill it,
-or to share it with services under test) see `tests.support.emulator_process`.
+or to share it with services under test) see `harness.emulator_process`.
 """
 
 from __future__ import annotations

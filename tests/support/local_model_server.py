@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import ManagedProcess, free_port, infra_env, python_module
+from harness.processes import ManagedProcess, free_port, infra_env, python_module
 
 LOAD_TIMEOUT_S = 120.0
 """First start may assemble the Gemma GGUF from its PyPI chunks before loading it."""

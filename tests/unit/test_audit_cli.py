@@ -10,7 +10,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from audit.__main__ import cli, parse_time
+from audit.__main__ import cli
+from audit.options import parse_time
 from audit.output import emit
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from bench.stats import (
     Distribution,
     RateRun,
     max_sustained_qps,
+    nearest_rank_percentile,
     overhead_ms,
-    percentile,
     reference_run,
     summary,
 )
@@ -52,10 +52,10 @@ def _run(path: str, rate: float, scale: float, p99: float | None, errors: int = 
 
 def test_percentile_is_nearest_rank():
     values = list(range(1, 101))
-    assert percentile(values, 50) == 50
-    assert percentile(values, 99) == 99
-    assert percentile(values, 100) == 100
-    assert percentile([7.0], 99) == 7.0
+    assert nearest_rank_percentile(values, 50) == 50
+    assert nearest_rank_percentile(values, 99) == 99
+    assert nearest_rank_percentile(values, 100) == 100
+    assert nearest_rank_percentile([7.0], 99) == 7.0
 
 
 def test_overhead_is_total_minus_provider_and_never_negative():

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from audit.calibrate import Graded, fit_calibration
+from core.calibration import Graded, fit_calibration
+from core.calibration_metrics import auroc, bootstrap, brier, ece, reliability
 from core.confidence import apply_calibration, calibrated
-from evaluation.confidence_metrics import auroc, bootstrap, brier, ece, reliability
 from schemas.calibration import IDENTITY, CalibrationPublished
 from schemas.parts import Confidence
 

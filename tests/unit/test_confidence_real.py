@@ -9,17 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.confidence_real import (
-    KINDS,
-    MAX_OUTPUT_TOKENS,
-    GradedAnswer,
-    Task,
-    grade,
-    load_tasks,
-    normalise,
-    render,
-    summarise,
-)
+from evaluation.checkable_tasks import KINDS, Task, grade, load_tasks, normalise
+from evaluation.confidence_real import render, summarise
+from evaluation.graded_answers import MAX_OUTPUT_TOKENS, GradedAnswer
 
 MIN_TASKS = 200
 MIN_PER_KIND = 40

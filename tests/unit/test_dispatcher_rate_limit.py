@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from emulator.faults import RATE_LIMIT_RETRY_AFTER_S
+from harness.processes import free_port
 from providers.registry import build_providers, close_providers
 from providers.settings import ProviderSettings
 from schemas.completion import CompletionProduced
@@ -22,7 +23,6 @@ from services.classifier.handler import classify
 from services.dispatcher.cooldowns import ProviderCooldowns
 from services.dispatcher.failover import MAX_RATE_LIMIT_RETRIES
 from tests.support.emulator_server import running_emulator
-from tests.support.processes import free_port
 from tests.unit.dispatcher_fakes import completion_of, make_dispatcher
 
 COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"

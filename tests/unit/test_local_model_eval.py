@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.local_model_scores import KINDS, degenerate_reason, first_label, score_answer
+from evaluation.local_model_scores import KINDS, degenerate_reason, first_label, grade_answer
 from evaluation.local_models import (
     DEFAULT_DEV_PATH,
     REFS_PATH,
@@ -70,12 +70,12 @@ QUESTION = "typo check: RE-ELECT COMMISIONER LYDIA BARNES ... Echols countys"
     ],
 )  # fmt: skip
 def test_answers_are_scored_against_their_reference(answer: str, ref: dict, score: float):
-    assert score_answer(answer, QUESTION, ref) == pytest.approx(score)
+    assert grade_answer(answer, QUESTION, ref) == pytest.approx(score)
 
 
 def test_unknown_reference_kind_is_an_error():
     with pytest.raises(ValueError, match="unknown reference kind"):
-        score_answer("text", QUESTION, {"id": "dv-1", "kind": "vibes"})
+        grade_answer("text", QUESTION, {"id": "dv-1", "kind": "vibes"})
 
 
 def test_first_label_is_a_whole_word():

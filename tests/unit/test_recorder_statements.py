@@ -7,7 +7,7 @@ of row so that SQLAlchemy's compiled cache and executemany apply.
 
 from __future__ import annotations
 
-from bench.recorder import query_events
+from bench.recorded_events import query_events
 from schemas.feedback import FeedbackGiven
 from services.recorder.handler import records
 from services.recorder.statements import statement_for

@@ -10,22 +10,19 @@ import numpy as np
 import pytest
 
 from schemas.parts import TIERS
-from services.classifier.dataset import load_split
-from services.classifier.embedder import Embedder
-from services.classifier.handler import shipped_router
-from services.classifier.tier_model import DEFAULT_ARTIFACT, ArtifactError, TierModel, checksum_path
-from services.classifier.tier_router import TierRouter
-from services.classifier.train import (
-    CASCADE_OFF,
-    EMBEDDING_TOKENS,
+from services.classifier.cascade import (
     FAST_ACCURACY_LOSS,
-    GUARD_OFF,
     LOCAL_UNDER_ROUTING_GOAL,
     cascade_predictions,
     choose_thresholds,
-    fit_model,
-    subset,
 )
+from services.classifier.dataset import load_split
+from services.classifier.embedder import Embedder
+from services.classifier.fitting import CASCADE_OFF, EMBEDDING_TOKENS, GUARD_OFF, fit_model
+from services.classifier.handler import shipped_router
+from services.classifier.tier_model import DEFAULT_ARTIFACT, ArtifactError, TierModel, checksum_path
+from services.classifier.tier_router import TierRouter
+from services.classifier.train import subset
 
 SMALL_SUBSET = 24
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.processes import free_port
 from providers.settings import ProviderSettings
 from tests.support.emulator_server import running_emulator
-from tests.support.processes import free_port
 
 FAKE_GEMINI_KEY = "AIzaSyFAKEKEY0123456789abcdefghijklmnop"
 FAKE_PERPLEXITY_KEY = "pplx-FAKEKEY0123456789abcdefghijklmnop"

@@ -11,6 +11,7 @@ import httpx2
 import pytest
 from google.genai import errors as genai_errors
 
+from harness.processes import free_port
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, GEMINI_PRO
 from providers.errors import (
@@ -26,7 +27,6 @@ from providers.errors import (
 )
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
-from tests.support.processes import free_port
 from tests.unit.providers.conftest import FAKE_GEMINI_KEY, KeyedEmulatorSettings
 
 QUESTION = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.processes import free_port
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable
@@ -21,7 +22,6 @@ from providers.local_server import (
 )
 from providers.settings import ProviderSettings
 from tests.support.local_model_server import running_local_model_server
-from tests.support.processes import free_port
 
 TWEET = "Fix the spelling of this tweet: 'Vote for Maria on Tusday, polls open at 7am!'"
 

@@ -14,6 +14,7 @@ import pytest
 
 from emulator import create_app
 from emulator.server import make_server
+from harness.processes import free_port
 from providers.base import CompletionRequest, SourceRef
 from providers.catalogue import DEFAULT_CATALOGUE, SONAR, SONAR_PRO
 from providers.errors import (
@@ -29,7 +30,6 @@ from providers.errors import (
 )
 from providers.perplexity import PerplexityProvider, citations_from
 from providers.settings import ProviderSettings
-from tests.support.processes import free_port
 from tests.unit.providers.conftest import FAKE_PERPLEXITY_KEY, KeyedEmulatorSettings
 
 QUESTION = "latest polls in Arizona this week"

@@ -1,7 +1,8 @@
-"""Start our own processes (services, app, emulator) as real subprocesses for tests.
+"""Start our own processes (services, app, emulator) as real subprocesses for tests,
+benchmarks and chaos runs.
 
-Each test run gets a unique topic namespace, so tests never see each other's
-events and never collide with a stack started by `make up`.
+Each run gets a unique topic namespace, so runs never see each other's events and
+never collide with a stack started by `make up`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = REPO_ROOT / "var" / "log" / "tests"
 STOP_TIMEOUT_S = 15.0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import ManagedProcess, free_port, infra_env, python_module
+from harness.processes import ManagedProcess, free_port, infra_env, python_module
 
 READY_TIMEOUT_S = 30.0
 

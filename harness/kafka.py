@@ -1,4 +1,4 @@
-"""Reading and writing topics from tests, with the real broker."""
+"""Reading and writing topics from tests and measuring tools, with the real broker."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """How good a confidence score is: calibration error, ranking, Brier, reliability, intervals.
 
+Beside the fit (core/calibration.py), which chooses its method by held-out log loss and
+ECE; `make eval-confidence` (evaluation/) reports them all.
+
 - ECE (expected calibration error): the predictions are put in 15 equal-width bins over
   [0, 1]; ECE is the mean over bins of |mean prediction - share right|, weighted by the
   bin's share of the answers. 0 means "70 % confident" is right 70 % of the time.
