@@ -101,7 +101,10 @@ class Context:
     def __init__(self) -> None:
         self.settings = AuditSettings()
         self.topics = self.settings.infra.topics
-        self.reader = WindowReader(bootstrap_servers=self.settings.infra.kafka_bootstrap_servers)
+        self.reader = WindowReader(
+            bootstrap_servers=self.settings.infra.kafka_bootstrap_servers,
+            security=self.settings.infra.kafka_security,
+        )
 
     def trails(self, window: Window, settle: timedelta = SETTLE) -> TrailBuilder:
         with progress_bar("reading topics") as (on_total, advance):
@@ -333,9 +336,15 @@ def calibrate(ctx: Context, min_graded: int | None, dry_run: bool, fmt: str) -> 
     else:
         infra = ctx.settings.infra
         try:
-            create_topics(infra.kafka_bootstrap_servers, ctx.topics.specs())
+            create_topics(
+                infra.kafka_bootstrap_servers, ctx.topics.specs(), security=infra.kafka_security
+            )
             producer = EventProducer(
-                config=producer_config(infra.kafka_bootstrap_servers, client_id="audit-calibrate")
+                config=producer_config(
+                    infra.kafka_bootstrap_servers,
+                    client_id="audit-calibrate",
+                    security=infra.kafka_security,
+                )
             ).start()
             try:
                 producer.send_and_wait(

@@ -57,6 +57,7 @@ from bench.stack import stack_env
 from bench.stats import Distribution, RateRun, percentile, summary
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.settings import InfraSettings
 from strategist.keys import issue_key
 from tests.support.emulator_process import EmulatorControl, running_emulator
 from tests.support.kafka import delete_namespace
@@ -384,7 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     namespace = unique_namespace("bench")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    create_topics(bootstrap, TopicNames(namespace).specs())
+    create_topics(
+        bootstrap, TopicNames(namespace).specs(), security=InfraSettings().kafka_security
+    )
     print(f"[bench] machine: {machine()}; namespace {namespace}")
     print(
         f"[bench] rates {args.rates} q/s, {args.duration:g} s each, latency scales "

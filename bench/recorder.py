@@ -50,6 +50,7 @@ from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded, Confidence, ConfidenceComponent, Routing
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.settings import InfraSettings
 from services.recorder.database import make_engine, upgrade
 from services.recorder.settings import sqlalchemy_url
 from services.recorder.writer import RecordWriter
@@ -230,7 +231,7 @@ def run_process(url: str, queries: int) -> dict[str, Any]:
     """Measure the recorder process itself over `queries` queries' records from Kafka."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
     names = TopicNames(unique_namespace("benchrec"))
-    create_topics(bootstrap, names.specs())
+    create_topics(bootstrap, names.specs(), security=InfraSettings().kafka_security)
     targets = [names.queries, names.classified, names.provider_attempts, names.responses]
     try:
         with _scratch_database(url) as scratch:

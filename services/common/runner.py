@@ -52,7 +52,11 @@ def run_service(
 def make_producer(infra: InfraSettings, service: str) -> EventProducer:
     """The process's one producer (started lazily on first send)."""
     return EventProducer(
-        config=producer_config(infra.kafka_bootstrap_servers, client_id=f"{service}-{os.getpid()}")
+        config=producer_config(
+            infra.kafka_bootstrap_servers,
+            client_id=f"{service}-{os.getpid()}",
+            security=infra.kafka_security,
+        )
     )
 
 
@@ -81,6 +85,7 @@ def worker_consumer_config(infra: InfraSettings, service: str) -> dict[str, Any]
             if infra.service_instance_id
             else None
         ),
+        security=infra.kafka_security,
     )
     if infra.metrics_port:
         config.update(lag_sampling(service))

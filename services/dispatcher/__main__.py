@@ -42,6 +42,7 @@ def main() -> None:
         feed = StatusFeed(
             view=view,
             bootstrap_servers=infra.kafka_bootstrap_servers,
+            security=infra.kafka_security,
             topic=infra.topics.provider_health,
             stale_after_s=settings.health_stale_after_s,
             on_down=inflight.cancel_provider,

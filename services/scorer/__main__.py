@@ -40,6 +40,7 @@ def main() -> None:
             start_following,
             calibration,
             bootstrap_servers=infra.kafka_bootstrap_servers,
+            security=infra.kafka_security,
             topic=infra.topics.calibrations,
             catch_up_s=settings.calibration_catch_up_s,
         )

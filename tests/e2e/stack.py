@@ -23,6 +23,7 @@ import httpx
 
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.settings import InfraSettings
 from services.health.settings import HealthSettings
 from strategist.keys import IssuedKey, Role
 from tests.support.emulator_process import EmulatorControl
@@ -111,7 +112,7 @@ def running_stack(
     """The stack in a fresh namespace; `apps` maps extra app names to their extra env."""
     namespace = unique_namespace("e2e")
     topics = TopicNames(namespace)
-    create_topics(bootstrap, topics.specs())
+    create_topics(bootstrap, topics.specs(), security=InfraSettings().kafka_security)
     env = infra_env(
         namespace,
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,

@@ -9,6 +9,7 @@ import redis
 
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.kafka_security import KafkaSecurity
 from services.common.producer import EventProducer
 from tests.support.kafka import delete_namespace, test_producer
 from tests.support.processes import ManagedProcess, infra_env, python_module, unique_namespace
@@ -17,10 +18,12 @@ SERVICE_READY_TIMEOUT_S = 60.0
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str, redis_url: str) -> Iterator[TopicNames]:
+def topics(
+    kafka_bootstrap: str, kafka_security: KafkaSecurity, redis_url: str
+) -> Iterator[TopicNames]:
     """A fresh namespace; its topics, consumer groups and Redis keys go at the end."""
     names = TopicNames(unique_namespace())
-    create_topics(kafka_bootstrap, names.specs())
+    create_topics(kafka_bootstrap, names.specs(), security=kafka_security)
     yield names
     delete_namespace(kafka_bootstrap, redis_url, names.namespace)
 
