@@ -12,8 +12,8 @@ from services.common.redis_keys import RedisKeys
 from services.common.runner import make_producer, make_set_aside, run_service
 from services.common.spend import SpendLedger
 from services.dispatcher.cache import RedisCompletionCache
+from services.dispatcher.dispatch_lease import RedisDispatchLease
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.lease import RedisDispatchLease
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.status_view import ProviderStatusView, StatusFeed
 from services.dispatcher.worker import SERVICE, build_worker

@@ -29,9 +29,9 @@ from schemas.completion import AttemptSummary
 from schemas.topics import TopicNames
 from services.common.metrics import record_attempt
 from services.common.worker import Outgoing
-from services.dispatcher.budget import AttemptLimits
+from services.dispatcher.campaign_spend import CampaignSpend
+from services.dispatcher.deadline import AttemptLimits
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.spending import CampaignSpend
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ skipped when this process cannot call its model (the dispatcher's catalogue lack
 its provider has no client: catalogues that differ between processes), its provider asked
 us to wait (Retry-After), the health stream marks it down, its circuit is open
 (circuits.py), an earlier model refused the input as too long for a window no smaller than
-this one's, or the budget is spent. Each attempt's limits
-come from the route budget (budget.py); attempts themselves are run by attempts.py.
+this one's, or the route's deadline leaves it no time. Each attempt's limits
+come from the route's deadline (deadline.py); attempts themselves are run by attempts.py.
+"Budget" here is money only: the campaign's monthly spend limit (`budget_exhausted`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ from schemas.topics import TopicNames
 from services.common.spend import BUDGET_EXHAUSTED, SpendLedger, is_paid_model
 from services.common.worker import Outgoing
 from services.dispatcher.attempts import AttemptRunner
-from services.dispatcher.budget import (
+from services.dispatcher.campaign_spend import CampaignSpend
+from services.dispatcher.circuits import Admission, CircuitBoard, circuit_key
+from services.dispatcher.cooldowns import ProviderCooldowns
+from services.dispatcher.deadline import (
+    DEADLINE_PASSED,
     MIN_ATTEMPT_S,
     Deadline,
     StepLimits,
@@ -39,8 +44,6 @@ from services.dispatcher.budget import (
     reserve_s,
     step_limits,
 )
-from services.dispatcher.circuits import Admission, CircuitBoard, circuit_key
-from services.dispatcher.cooldowns import ProviderCooldowns
 from services.dispatcher.failover import (
     MAX_RATE_LIMIT_RETRIES,
     Next,
@@ -50,7 +53,6 @@ from services.dispatcher.failover import (
     counts_against_circuit,
 )
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.spending import CampaignSpend
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ class RouteLimits:
     """Time limits and retry bounds of a walk (DISPATCHER_* settings)."""
 
     attempt_timeout_cap_s: float = 4.5
-    route_budget_s: float = 25.0
+    route_deadline_s: float = 25.0
     rate_limit_max_wait_s: float = 2.0
     rate_limit_retries: int = MAX_RATE_LIMIT_RETRIES
 
@@ -148,10 +150,10 @@ class RouteWalk:
         """The completion and the finished-attempt events (the `started` ones are sent).
 
         `delivery` names this delivery of the query (its lease token): a step called
-        again after a crash is booked as a new expense under it (spending.py).
+        again after a crash is booked as a new expense under it (campaign_spend.py).
         """
         started = time.monotonic()
-        deadline = Deadline(self._limits.route_budget_s)
+        deadline = Deadline(self._limits.route_deadline_s)
         spend = await CampaignSpend.open(self._ledger, classified.query.campaign_id, delivery)
         route = list(classified.route)
         limits = [
@@ -223,9 +225,9 @@ class RouteWalk:
                 own, later, deadline.remaining_s(), self._limits.attempt_timeout_cap_s
             )
             if given.total_s < MIN_ATTEMPT_S:
-                budget_s = self._limits.route_budget_s
+                total_s = self._limits.route_deadline_s
                 walk.summaries.append(
-                    _skipped(step, "budget_spent", f"the route's {budget_s:.0f} s are spent")
+                    _skipped(step, DEADLINE_PASSED, f"the route's {total_s:.0f} s are spent")
                 )
                 self._circuits.neutral(key)  # a probe admitted for this step was not made
                 return False

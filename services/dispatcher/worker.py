@@ -23,7 +23,7 @@ SERVICE = "dispatcher"
 def route_limits(settings: DispatcherSettings) -> RouteLimits:
     return RouteLimits(
         attempt_timeout_cap_s=settings.attempt_timeout_cap_s,
-        route_budget_s=settings.route_budget_s,
+        route_deadline_s=settings.route_deadline_s,
         rate_limit_max_wait_s=settings.rate_limit_max_wait_s,
         rate_limit_retries=settings.rate_limit_retries,
     )

@@ -92,7 +92,7 @@ def dispatch(redis_url: str, namespace: str) -> DispatchOnce:
                     lease=MemoryLease(),
                     publish=Broker().publish,
                     topics=TOPICS,
-                    limits=RouteLimits(attempt_timeout_cap_s=cap_s, route_budget_s=10.0),
+                    limits=RouteLimits(attempt_timeout_cap_s=cap_s, route_deadline_s=10.0),
                     ledger=SpendLedger(redis=client, namespace=namespace),
                     inflight=inflight,
                 )
