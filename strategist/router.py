@@ -39,7 +39,7 @@ from providers.catalogue import cached_catalogue
 from schemas.completion import AttemptSummary
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
-from services.common.spend import BUDGET_EXHAUSTED
+from services.common.spend_rules import BUDGET_EXHAUSTED
 from strategist.analysis_id import created_with_key
 from strategist.auth import Caller, current_caller
 from strategist.errors import ApiError

@@ -27,9 +27,9 @@ from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from schemas.completion import AttemptSummary
 from schemas.topics import TopicNames
+from services.common.campaign_spend import CampaignSpend
 from services.common.metrics import record_attempt
 from services.common.worker import Outgoing
-from services.dispatcher.campaign_spend import CampaignSpend
 from services.dispatcher.deadline import AttemptLimits
 from services.dispatcher.inflight import InFlightAttempts
 

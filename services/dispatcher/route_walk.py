@@ -29,10 +29,11 @@ from schemas.base import ProviderName
 from schemas.classified import QueryClassified, RouteStep
 from schemas.completion import Answer, AttemptSummary, CompletionProduced
 from schemas.topics import TopicNames
-from services.common.spend import BUDGET_EXHAUSTED, SpendLedger, is_paid_model
+from services.common.campaign_spend import CampaignSpend
+from services.common.spend import SpendLedger
+from services.common.spend_rules import BUDGET_EXHAUSTED, is_paid_model
 from services.common.worker import Outgoing
 from services.dispatcher.attempts import AttemptRunner
-from services.dispatcher.campaign_spend import CampaignSpend
 from services.dispatcher.circuits import Admission, CircuitBoard, circuit_key
 from services.dispatcher.cooldowns import ProviderCooldowns
 from services.dispatcher.deadline import (
@@ -150,7 +151,7 @@ class RouteWalk:
         """The completion and the finished-attempt events (the `started` ones are sent).
 
         `delivery` names this delivery of the query (its lease token): a step called
-        again after a crash is booked as a new expense under it (campaign_spend.py).
+        again after a crash is booked as a new expense under it (services.common.campaign_spend).
         """
         started = time.monotonic()
         deadline = Deadline(self._limits.route_deadline_s)

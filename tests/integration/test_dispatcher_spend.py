@@ -15,8 +15,9 @@ from schemas.classified import Classification, QueryClassified, RouteStep
 from schemas.completion import CompletionProduced
 from schemas.query import QueryRequested
 from services.common.redis_client import async_redis
-from services.common.spend import BUDGET_EXHAUSTED, SpendLedger, read_usage, set_monthly_limit
-from services.common.spend import max_call_cost_usd as max_cost_usd
+from services.common.spend import SpendLedger, read_usage, set_monthly_limit
+from services.common.spend_rules import BUDGET_EXHAUSTED
+from services.common.spend_rules import max_call_cost_usd as max_cost_usd
 from services.dispatcher.attempts import CANCELLED_KIND
 from services.dispatcher.handler import Dispatcher
 from services.dispatcher.inflight import InFlightAttempts
