@@ -9,9 +9,10 @@ from schemas.query import QueryRequested
 from services.classifier.handler import classify
 from services.classifier.settings import ClassifierSettings
 from services.classifier.tier_router import TierRouter
+from services.common.dead_letter_sink import SetAside
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
-from services.common.worker import EventWorker, Outgoing, SetAside
+from services.common.worker import EventWorker, Outgoing
 
 SERVICE = "classifier"
 

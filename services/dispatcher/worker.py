@@ -8,10 +8,11 @@ from providers.base import Provider
 from providers.catalogue import Catalogue
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
+from services.common.dead_letter_sink import SetAside
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
 from services.common.spend import SpendLedger
-from services.common.worker import EventWorker, Outgoing, SetAside
+from services.common.worker import EventWorker, Outgoing
 from services.dispatcher.handler import CompletionCache, Dispatcher, DispatchLease, HealthLookup
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits

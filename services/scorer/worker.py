@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from schemas.completion import CompletionProduced
+from services.common.dead_letter_sink import SetAside
 from services.common.producer import EventProducer
 from services.common.runner import worker_consumer_config
-from services.common.worker import EventWorker, SetAside
+from services.common.worker import EventWorker
 from services.scorer.handler import Scorer
 from services.scorer.settings import ScorerSettings
 
