@@ -24,7 +24,7 @@ from services.common.kafka_config import admin_config
 from services.common.kafka_security import KafkaSecurity
 from services.common.producer import EventProducer
 from services.common.redis_keys import RedisKeys
-from services.common.runner import worker_consumer_config
+from services.common.startup import service_worker
 from services.common.worker import EventWorker, Outgoing
 from services.health.handler import HealthMonitor
 from services.health.ownership import ProviderOwnership
@@ -62,14 +62,13 @@ def build_attempts_worker(
         publisher.remember(statuses)
         return [Outgoing(topics.provider_health, s.provider, s) for s in statuses]
 
-    return EventWorker(
+    return service_worker(
+        settings.infra,
         service=SERVICE,
         topic=topics.provider_attempts,
         event_type=ProviderAttempt,
         handle=handle,
-        consumer_config=worker_consumer_config(settings.infra, SERVICE),
         producer=producer,
-        dead_letter_topic=topics.dead_letters,
         max_in_flight=settings.max_in_flight,
         on_partitions_changed=on_partitions_changed,
     )
