@@ -101,9 +101,9 @@ class Context:
     def __init__(self) -> None:
         self.settings = AuditSettings()
         self.topics = self.settings.infra.topics
+        infra = self.settings.infra
         self.reader = WindowReader(
-            bootstrap_servers=self.settings.infra.kafka_bootstrap_servers,
-            security=self.settings.infra.kafka_security,
+            bootstrap_servers=infra.kafka_bootstrap_servers, security=infra.kafka_security
         )
 
     def trails(self, window: Window, settle: timedelta = SETTLE) -> TrailBuilder:
@@ -335,16 +335,11 @@ def calibrate(ctx: Context, min_graded: int | None, dry_run: bool, fmt: str) -> 
         summary["published"] = "no (dry run)"
     else:
         infra = ctx.settings.infra
+        bootstrap, security = infra.kafka_bootstrap_servers, infra.kafka_security
         try:
-            create_topics(
-                infra.kafka_bootstrap_servers, ctx.topics.specs(), security=infra.kafka_security
-            )
+            create_topics(bootstrap, ctx.topics.specs(), security=security)
             producer = EventProducer(
-                config=producer_config(
-                    infra.kafka_bootstrap_servers,
-                    client_id="audit-calibrate",
-                    security=infra.kafka_security,
-                )
+                config=producer_config(bootstrap, client_id="audit-calibrate", security=security)
             ).start()
             try:
                 producer.send_and_wait(

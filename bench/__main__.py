@@ -385,9 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     namespace = unique_namespace("bench")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    create_topics(
-        bootstrap, TopicNames(namespace).specs(), security=InfraSettings().kafka_security
-    )
+    create_topics(bootstrap, TopicNames(namespace).specs(), security=InfraSettings().kafka_security)
     print(f"[bench] machine: {machine()}; namespace {namespace}")
     print(
         f"[bench] rates {args.rates} q/s, {args.duration:g} s each, latency scales "

@@ -55,9 +55,7 @@ def measured_stack(
     """The stack, ready (`/readyz`), with an admin key made in `database_url`."""
     namespace = unique_namespace(prefix)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    create_topics(
-        bootstrap, TopicNames(namespace).specs(), security=InfraSettings().kafka_security
-    )
+    create_topics(bootstrap, TopicNames(namespace).specs(), security=InfraSettings().kafka_security)
     key = issue_key(database_url, prefix, role="admin", rate_per_minute=KEY_RATE_PER_MINUTE)
     try:
         with running_emulator(latency_scale=latency_scale) as emulator:
