@@ -51,7 +51,10 @@ class Context:
     def __init__(self) -> None:
         self.settings = AuditSettings()
         self.topics = self.settings.infra.topics
-        self.reader = WindowReader(bootstrap_servers=self.settings.infra.kafka_bootstrap_servers)
+        infra = self.settings.infra
+        self.reader = WindowReader(
+            bootstrap_servers=infra.kafka_bootstrap_servers, security=infra.kafka_security
+        )
 
     def trails(self, window: Window, settle: timedelta = SETTLE) -> TrailBuilder:
         with progress_bar("reading topics") as (on_total, advance):

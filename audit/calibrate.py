@@ -95,11 +95,11 @@ def calibration_report(
 def publish_calibration(infra: InfraSettings, calibration: CalibrationPublished) -> str:
     """Send `calibration` to the calibrations topic (its topics created if missing) and
     wait for the broker's acknowledgement; the topic's name. Raises CalibrationNotPublished."""
-    topics = infra.topics
+    topics, bootstrap, security = infra.topics, infra.kafka_bootstrap_servers, infra.kafka_security
     try:
-        create_topics(infra.kafka_bootstrap_servers, topics.specs())
+        create_topics(bootstrap, topics.specs(), security=security)
         producer = EventProducer(
-            config=producer_config(infra.kafka_bootstrap_servers, client_id=CLIENT_ID)
+            config=producer_config(bootstrap, client_id=CLIENT_ID, security=security)
         ).start()
         try:
             producer.send_and_wait(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from services.common.follower import fetch_available, follower_config
+from services.common.kafka_security import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,9 @@ class Span:
 class WindowReader:
     """Reads records of `topics` stamped in [since_ms, until_ms]; connects per read."""
 
-    def __init__(self, *, bootstrap_servers: str) -> None:
+    def __init__(self, *, bootstrap_servers: str, security: KafkaSecurity) -> None:
         self._bootstrap = bootstrap_servers
+        self._security = security
 
     def spans(self, consumer: Consumer, topics: Iterable[str], since_ms: int) -> list[Span]:
         """Where each partition's window starts (offsets-for-times) and where it ends now."""
@@ -92,7 +94,9 @@ class WindowReader:
     ) -> list[Record]:
         """Every record of `topics` stamped in [since_ms, until_ms], in offset order per
         partition. Raises TopicUnavailable."""
-        consumer = Consumer(follower_config(self._bootstrap, owner="audit"))
+        consumer = Consumer(
+            follower_config(self._bootstrap, owner="audit", security=self._security)
+        )
         try:
             spans = self.spans(consumer, topics, since_ms)
             if on_total is not None:

@@ -56,6 +56,7 @@ from harness.processes import (
 )
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.settings import InfraSettings
 from strategist.auth.keys import issue_key
 
 DEFAULT_RATES = (50.0, 100.0, 200.0, 300.0, 400.0)
@@ -205,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     namespace = unique_namespace("bench")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    create_topics(bootstrap, TopicNames(namespace).specs())
+    create_topics(bootstrap, TopicNames(namespace).specs(), security=InfraSettings().kafka_security)
     print(f"[bench] machine: {machine()}; namespace {namespace}")
     print(
         f"[bench] rates {args.rates} q/s, {args.duration:g} s each, latency scales "

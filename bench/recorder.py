@@ -48,6 +48,7 @@ from schemas.base import EventModel
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
 from services.common.database import local_database_url, make_engine, sqlalchemy_url, upgrade
+from services.common.settings import InfraSettings
 from services.recorder.writer import RecordWriter
 
 DEFAULT_QUERIES = 1000
@@ -169,7 +170,7 @@ def run_process(url: str, queries: int) -> dict[str, Any]:
     """Measure the recorder process itself over `queries` queries' records from Kafka."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
     names = TopicNames(unique_namespace("benchrec"))
-    create_topics(bootstrap, names.specs())
+    create_topics(bootstrap, names.specs(), security=InfraSettings().kafka_security)
     targets = [names.queries, names.classified, names.provider_attempts, names.responses]
     try:
         with _scratch_database(url) as scratch:

@@ -34,6 +34,7 @@ from harness.processes import (
 )
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.settings import InfraSettings
 from strategist.auth.keys import issue_key
 
 SERVICES = ("classifier", "dispatcher", "scorer", "health")
@@ -119,7 +120,7 @@ def measured_stack(
     """The stack with one app, ready (`/readyz`), with an admin key made in `database_url`."""
     namespace = unique_namespace(prefix)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    create_topics(bootstrap, TopicNames(namespace).specs())
+    create_topics(bootstrap, TopicNames(namespace).specs(), security=InfraSettings().kafka_security)
     key = issue_key(database_url, prefix, role="admin", rate_per_minute=KEY_RATE_PER_MINUTE)
     try:
         with running_emulator(latency_scale=latency_scale) as emulator:

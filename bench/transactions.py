@@ -30,22 +30,31 @@ from harness.kafka import delete_namespace
 from schemas.topics import TopicSpec
 from services.common.admin import create_topics
 from services.common.consumer import consumer_config
+from services.common.kafka_security import KafkaSecurity
 from services.common.producer import producer_config
+from services.common.settings import InfraSettings
 
 TIMEOUT_S = 30.0
 PAYLOAD = b'{"bench": "' + b"x" * 600 + b'"}'
 
 
-def _hop(bootstrap: str, source: str, sink: str, messages: int, transactional: bool) -> list[float]:
+def _hop(
+    bootstrap: str,
+    security: KafkaSecurity,
+    source: str,
+    sink: str,
+    messages: int,
+    transactional: bool,
+) -> list[float]:
     """Per-message time from consumed to (output acknowledged and input offset committed)."""
     group = f"{source}-{'txn' if transactional else 'plain'}"
     consumer = Consumer(
         {
-            **consumer_config(bootstrap, group_id=group, client_id="bench"),
+            **consumer_config(bootstrap, group_id=group, client_id="bench", security=security),
             "isolation.level": "read_committed",
         }
     )
-    config = producer_config(bootstrap, client_id="bench-hop")
+    config = producer_config(bootstrap, client_id="bench-hop", security=security)
     if transactional:
         config["transactional.id"] = f"bench-{uuid.uuid4().hex}"
     producer = Producer(config)
@@ -89,16 +98,19 @@ def main(argv: list[str] | None = None) -> int:
 
     namespace = f"bench-txn-{uuid.uuid4().hex[:8]}"
     source, sink = f"{namespace}.in.v1", f"{namespace}.out.v1"
-    create_topics(args.bootstrap, [TopicSpec(source, 1), TopicSpec(sink, 1)])
+    security = InfraSettings().kafka_security
+    create_topics(args.bootstrap, [TopicSpec(source, 1), TopicSpec(sink, 1)], security=security)
     try:
-        feeder = Producer(producer_config(args.bootstrap, client_id="bench-feed"))
+        feeder = Producer(
+            producer_config(args.bootstrap, client_id="bench-feed", security=security)
+        )
         for i in range(args.messages):
             feeder.produce(source, value=PAYLOAD, key=str(i))
         feeder.flush(TIMEOUT_S)
         # Warm-up pass on each mode would consume the same messages: each mode has its own
         # group, so both read the same input from the beginning.
-        plain = _hop(args.bootstrap, source, sink, args.messages, transactional=False)
-        txn = _hop(args.bootstrap, source, sink, args.messages, transactional=True)
+        plain = _hop(args.bootstrap, security, source, sink, args.messages, transactional=False)
+        txn = _hop(args.bootstrap, security, source, sink, args.messages, transactional=True)
     finally:
         delete_namespace(args.bootstrap, None, namespace)
     for name, values in (("ack + commit", plain), ("transaction", txn)):

@@ -15,7 +15,7 @@ import sys
 
 from chaos.run import FAULT_SCHEDULE, ChaosReport, run_chaos
 from services.common.logs import configure_logging
-from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
+from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL, InfraSettings
 
 
 def _table(report: ChaosReport) -> str:
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         duration_s=args.duration,
         rate=args.rate,
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP_SERVERS),
+        security=InfraSettings().kafka_security,
         redis_url=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
         database_url=database_url,
         skip=frozenset(name.strip() for name in args.skip.split(",") if name.strip()),

@@ -44,7 +44,7 @@ class Ledger:
         return sorted(a for a in ids if len(self.paid_calls.get(a, ())) > 1)
 
 
-def ledger_consumer_config(bootstrap: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
+def ledger_consumer_config(bootstrap: str, security: KafkaSecurity) -> dict[str, Any]:
     """The shared consumer configuration (with the Kafka security settings, so the ledger
     reads a secured cluster like every service), under a group of its own that commits
     nothing: the ledger assigns partitions and reads them from the start."""
@@ -56,8 +56,8 @@ def ledger_consumer_config(bootstrap: str, security: KafkaSecurity | None = None
     )
 
 
-def _read_all(bootstrap: str, topic: str) -> list[bytes]:
-    consumer = Consumer(ledger_consumer_config(bootstrap))
+def _read_all(bootstrap: str, security: KafkaSecurity, topic: str) -> list[bytes]:
+    consumer = Consumer(ledger_consumer_config(bootstrap, security))
     try:
         metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
         partitions = metadata.topics[topic].partitions
@@ -82,15 +82,17 @@ def _read_all(bootstrap: str, topic: str) -> list[bytes]:
         consumer.close()
 
 
-def read_ledger(bootstrap: str, responses_topic: str, attempts_topic: str) -> Ledger:
+def read_ledger(
+    bootstrap: str, security: KafkaSecurity, responses_topic: str, attempts_topic: str
+) -> Ledger:
     ledger = Ledger()
-    for raw in _read_all(bootstrap, responses_topic):
+    for raw in _read_all(bootstrap, security, responses_topic):
         try:
             response = AnalysisResponded.from_bytes(raw)
         except ValidationError:
             continue
         ledger.responses[response.analysis_id].add(response.event_id)
-    for raw in _read_all(bootstrap, attempts_topic):
+    for raw in _read_all(bootstrap, security, attempts_topic):
         try:
             attempt = ProviderAttempt.from_bytes(raw)
         except ValidationError:

@@ -26,6 +26,7 @@ from harness.processes import (
 )
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.kafka_security import KafkaSecurity
 from strategist.auth.keys import issue_key
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ def run_chaos(
     duration_s: float,
     rate: float,
     bootstrap: str,
+    security: KafkaSecurity,
     redis_url: str,
     database_url: str,
     skip: frozenset[str] = frozenset(),
@@ -151,7 +153,7 @@ def run_chaos(
     `database_url`, with a rate far above the load's (the limit is not under test)."""
     namespace = unique_namespace("chaos")
     topics = TopicNames(namespace)
-    create_topics(bootstrap, topics.specs())
+    create_topics(bootstrap, topics.specs(), security=security)
     report = ChaosReport(duration_s=duration_s, rate_per_s=rate)
     port = free_port()
 
@@ -182,7 +184,7 @@ def run_chaos(
             finally:
                 stack.stop()
         say("reading the responses and provider-attempts topics")
-        ledger = read_ledger(bootstrap, topics.responses, topics.provider_attempts)
+        ledger = read_ledger(bootstrap, security, topics.responses, topics.provider_attempts)
         report.answered_twice = len(ledger.answered_twice(ids))
         report.paid_twice = len(ledger.paid_twice(ids))
     finally:

@@ -14,12 +14,14 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.base import EventModel
 from services.common.producer import EventProducer, producer_config
+from services.common.settings import InfraSettings
 
 E = TypeVar("E", bound=EventModel)
 
 
 def test_producer(bootstrap: str) -> EventProducer:
-    return EventProducer(config=producer_config(bootstrap, client_id="tests"))
+    security = InfraSettings().kafka_security  # the test settings, as a service's are
+    return EventProducer(config=producer_config(bootstrap, client_id="tests", security=security))
 
 
 class TopicReader:

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from providers.catalogue import cached_catalogue
 from schemas.health import ProviderStatus
 from schemas.response import AnalysisResponded
-from services.common.spend import BUDGET_EXHAUSTED
+from services.common.spend_rules import BUDGET_EXHAUSTED
 from strategist.analysis.direct import BOOKS_UNAVAILABLE
 from strategist.analysis.feedback import (
     AnalysisWithFeedback,

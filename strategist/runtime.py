@@ -23,7 +23,8 @@ from providers.catalogue import Catalogue
 from providers.gemini import GeminiProvider
 from schemas.topics import AUDIT_RETENTION_MS
 from services.common.admin import ensure_topics
-from services.common.kafka_security import admin_config
+from services.common.kafka_config import admin_config
+from services.common.kafka_security import KafkaSecurity
 from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.common.spend import SpendLedger
@@ -46,8 +47,9 @@ CLOSE_TIMEOUT_S = 2.0
 class KafkaProbe:
     """Readiness check: a metadata request to the broker within a deadline."""
 
-    def __init__(self, *, bootstrap_servers: str) -> None:
+    def __init__(self, *, bootstrap_servers: str, security: KafkaSecurity) -> None:
         self._bootstrap = bootstrap_servers
+        self._security = security
         self._admin: AdminClient | None = None
         self._lock = threading.Lock()
 
@@ -55,7 +57,7 @@ class KafkaProbe:
         """Returns when the broker answered; raises (KafkaException) otherwise."""
         with self._lock:
             if self._admin is None:
-                self._admin = AdminClient(admin_config(self._bootstrap))
+                self._admin = AdminClient(admin_config(self._bootstrap, security=self._security))
             admin = self._admin
         admin.list_topics(timeout=timeout_s)
 
@@ -103,13 +105,14 @@ class Components:
 def build_components(settings: StrategistSettings) -> Components:
     """Wire the clients; none of them connects before its first call."""
     infra = settings.infra
+    security = infra.kafka_security
     topics = infra.topics
     catalogue = Catalogue.load(settings.providers.catalogue_path)
     store = ResultStore(
         url=infra.redis_url, keys=RedisKeys(infra.topic_namespace), ttl_s=infra.result_ttl_s
     )
     producer = QueryPublisher.producer_for(
-        infra.kafka_bootstrap_servers, settings.kafka_delivery_timeout_s
+        infra.kafka_bootstrap_servers, settings.kafka_delivery_timeout_s, security=security
     )
     publisher = QueryPublisher(
         producer=producer,
@@ -118,7 +121,7 @@ def build_components(settings: StrategistSettings) -> Components:
     )
     waiter = ResponseWaiter(
         store=store,
-        consumer_config=ResponseWaiter.config(infra.kafka_bootstrap_servers),
+        consumer_config=ResponseWaiter.config(infra.kafka_bootstrap_servers, security=security),
         topic=topics.responses,
         prepare=lambda: ensure_topics(infra),
     )
@@ -142,6 +145,7 @@ def build_components(settings: StrategistSettings) -> Components:
         store=store,
         archive=ResponseArchive(
             bootstrap_servers=infra.kafka_bootstrap_servers,
+            security=security,
             topic=topics.responses,
             queries_topic=topics.queries,
             retention_ms=AUDIT_RETENTION_MS,
@@ -158,7 +162,7 @@ def build_components(settings: StrategistSettings) -> Components:
         settings=settings,
         service=service,
         store=store,
-        kafka=KafkaProbe(bootstrap_servers=infra.kafka_bootstrap_servers),
+        kafka=KafkaProbe(bootstrap_servers=infra.kafka_bootstrap_servers, security=security),
         catalogue=catalogue,
         waiter=waiter,
         publisher=publisher,

@@ -20,7 +20,8 @@ from confluent_kafka.admin import AdminClient
 
 from harness.kafka import delete_namespace
 from harness.processes import CREATED_NAMESPACES
-from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
+from services.common.kafka_security import KafkaSecurity
+from services.common.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL, InfraSettings
 
 REACHABILITY_TIMEOUT_S = 5.0
 
@@ -64,6 +65,13 @@ def kafka_bootstrap() -> Iterator[str]:
                 yield container.get_bootstrap_server()
                 return
     _unavailable(f"Kafka at {bootstrap}", problem)
+
+
+@pytest.fixture(scope="session")
+def kafka_security() -> KafkaSecurity:
+    """The Kafka security of the test settings (`KAFKA_SECURITY_PROTOCOL`, ...; PLAINTEXT
+    for the local broker), handed to every config builder as a service's `__main__` does."""
+    return InfraSettings().kafka_security
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
@@ -12,16 +11,14 @@ from services.classifier.tier_model import ArtifactError
 from services.classifier.tier_router import TierRouter
 from services.classifier.worker import SERVICE, build_worker
 from services.common.logs import configure_logging
-from services.common.redis_client import async_redis
-from services.common.runner import make_producer, make_set_aside, run_service
+from services.common.startup import ServiceRun, run_service
 
 logger = logging.getLogger(__name__)
 
 
 def main() -> None:
     settings = ClassifierSettings()
-    infra = settings.infra
-    configure_logging(infra.log_level)
+    configure_logging(settings.infra.log_level)
     try:
         router = TierRouter.load(settings.router_path)
     except (ArtifactError, EmbedderError) as err:
@@ -29,22 +26,14 @@ def main() -> None:
         sys.exit(f"classifier: cannot start: {err}")
     logger.info("router loaded version=%s path=%s", router.version, settings.router_path)
 
-    async def run(stop: asyncio.Event) -> None:
-        producer = make_producer(infra, SERVICE)
-        redis = async_redis(infra.redis_url, concurrency=settings.max_in_flight)
+    async def run(service: ServiceRun) -> None:
+        redis = service.redis(settings.max_in_flight)
         worker = build_worker(
-            settings,
-            producer=producer,
-            router=router,
-            set_aside=make_set_aside(infra, producer=producer, redis=redis),
+            settings, producer=service.producer, router=router, set_aside=service.set_aside(redis)
         )
-        try:
-            await worker.run(stop)
-        finally:
-            producer.close()
-            await redis.aclose()
+        await worker.run(service.stop)
 
-    run_service(SERVICE, infra, run)
+    run_service(SERVICE, settings.infra, run)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.topics import TopicNames, TopicSpec
 from services.common.failures import retry_delay_s
-from services.common.kafka_security import admin_config
+from services.common.kafka_config import admin_config
+from services.common.kafka_security import KafkaSecurity
 from services.common.logs import configure_logging
 from services.common.settings import InfraSettings
 
@@ -36,12 +37,14 @@ UNREACHABLE_CODES = frozenset(
 """Admin errors that mean the broker is away or starting, not that it refused."""
 
 
-def create_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
+def create_topics(
+    bootstrap_servers: str, specs: list[TopicSpec], *, security: KafkaSecurity
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created.
 
     Raises KafkaException when the broker cannot be reached or refuses a topic.
     """
-    admin = AdminClient(admin_config(bootstrap_servers))
+    admin = AdminClient(admin_config(bootstrap_servers, security=security))
     existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
     missing = [s for s in specs if s.name not in existing]
     if not missing:
@@ -73,7 +76,9 @@ def create_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
 def ensure_topics(settings: InfraSettings) -> list[str]:
     """Create every topic of the configured namespace (start-up step of each process)."""
     return create_topics(
-        settings.kafka_bootstrap_servers, TopicNames(settings.topic_namespace).specs()
+        settings.kafka_bootstrap_servers,
+        TopicNames(settings.topic_namespace).specs(),
+        security=settings.kafka_security,
     )
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common.kafka_security import KafkaSecurity, kafka_config
+from services.common.kafka_config import kafka_config
+from services.common.kafka_security import KafkaSecurity
 
 SESSION_TIMEOUT_MS = 6_000
 HEARTBEAT_INTERVAL_MS = 1_000
@@ -32,11 +33,11 @@ def consumer_config(
     client_id: str,
     auto_offset_reset: str = "earliest",
     instance_id: str | None = None,
-    security: KafkaSecurity | None = None,
+    security: KafkaSecurity,
 ) -> dict[str, Any]:
     """Manual commits only: an offset is committed after the message's outputs are delivered.
 
-    With the Kafka security settings (`security`, else the process's own) merged in."""
+    With the Kafka security settings (`security`) merged in."""
     config: dict[str, Any] = {
         "group.id": group_id,
         "client.id": client_id,
@@ -50,4 +51,4 @@ def consumer_config(
     }
     if instance_id:
         config["group.instance.id"] = instance_id
-    return kafka_config(bootstrap_servers, config, security)
+    return kafka_config(bootstrap_servers, config, security=security)

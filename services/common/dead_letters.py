@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 else infra.group_id(REPUBLISHER_GROUP)
             ),
             client_id="dead-letters",
+            security=infra.kafka_security,
         )
     )
     if listing_only:  # always from the beginning, never committed
@@ -135,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     rows: list[dict[str, object]] = []
     producer = EventProducer(
-        config=producer_config(infra.kafka_bootstrap_servers, client_id="dead-letters")
+        config=producer_config(
+            infra.kafka_bootstrap_servers, client_id="dead-letters", security=infra.kafka_security
+        )
     )
     try:
         for item in read_letters(consumer, topic):

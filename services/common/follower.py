@@ -29,7 +29,8 @@ from typing import Any, Literal
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from services.common.kafka_security import KafkaSecurity, kafka_config
+from services.common.kafka_config import kafka_config
+from services.common.kafka_security import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +47,10 @@ RecordHandler = Callable[[bytes | None, bytes | None, int, int], None]
 
 
 def follower_config(
-    bootstrap_servers: str, *, owner: str, security: KafkaSecurity | None = None
+    bootstrap_servers: str, *, owner: str, security: KafkaSecurity
 ) -> dict[str, Any]:
     """Assign-only consumer settings: a group id nobody joins (librdkafka needs one); with
-    the Kafka security settings (`security`, else the process's own) merged in."""
+    the Kafka security settings (`security`) merged in."""
     client_id = f"{owner}-{socket.gethostname()}-{os.getpid()}"
     settings = {
         "group.id": f"{client_id}-{uuid.uuid4().hex[:8]}",
@@ -59,7 +60,7 @@ def follower_config(
         "enable.partition.eof": False,
         "fetch.wait.max.ms": 50,
     }
-    return kafka_config(bootstrap_servers, settings, security)
+    return kafka_config(bootstrap_servers, settings, security=security)
 
 
 def fetch_available(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Any]:

@@ -1,12 +1,10 @@
-"""Kafka client security (SASL_SSL with SCRAM, or mutual TLS), merged into every client's
-configuration in one place: `kafka_config`.
+"""Kafka client security (SASL_SSL with SCRAM, or mutual TLS) as one value object.
 
-The settings come from the environment through `InfraSettings` (`KAFKA_SECURITY_PROTOCOL`,
-`KAFKA_SASL_*`, `KAFKA_SSL_*`; docs/security.md has an example) and are passed to
-librdkafka unchanged in meaning. Every config builder in services/common (consumer,
-producer, follower, admin) goes through `kafka_config`, so a client cannot be built
-without them. A builder given no `KafkaSecurity` uses the process's own, read once from
-the environment: processes whose wiring predates these settings are covered too.
+`KafkaSecurity` is built once per process from its settings (`InfraSettings.kafka_security`,
+from `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*`; docs/security.md has an
+example) and handed to every config builder (`services.common.kafka_config`), the way
+quix-streams passes a `ConnectionConfig` and FastStream a security object: nothing here
+reads the environment, and this module imports nothing from the settings.
 
 Secrets are `SecretStr` until the moment the librdkafka dict is built; the dict itself
 is handed to the client and never logged.
@@ -14,8 +12,7 @@ is handed to the client and never logged.
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
@@ -73,36 +70,3 @@ class KafkaSecurity(BaseModel):
             elif value is not None:
                 config[key] = value
         return config
-
-
-@functools.cache
-def process_security() -> KafkaSecurity:
-    """This process's settings, read once from the environment (`InfraSettings`)."""
-    from services.common.settings import InfraSettings  # settings imports this module
-
-    return InfraSettings().kafka_security
-
-
-LATENCY_DEFAULTS: dict[str, Any] = {"socket.nagle.disable": True}
-
-
-def kafka_config(
-    bootstrap_servers: str, settings: dict[str, Any], security: KafkaSecurity | None = None
-) -> dict[str, Any]:
-    """A client's librdkafka configuration: servers, latency defaults, its own settings, then
-    security (which wins: no builder can turn it off).
-
-    Nagle's algorithm is off: with `linger.ms` 0 each event is its own small request, and
-    Nagle would hold one back until the broker acknowledged the one before it."""
-    chosen = security if security is not None else process_security()
-    return {
-        "bootstrap.servers": bootstrap_servers,
-        **LATENCY_DEFAULTS,
-        **settings,
-        **chosen.librdkafka(),
-    }
-
-
-def admin_config(bootstrap_servers: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
-    """For an AdminClient (topic creation, partition counts, metadata probes)."""
-    return kafka_config(bootstrap_servers, {}, security)

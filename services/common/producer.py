@@ -17,7 +17,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from schemas.base import EventModel
-from services.common.kafka_security import KafkaSecurity, kafka_config
+from services.common.kafka_config import kafka_config
+from services.common.kafka_security import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,10 @@ def producer_config(
     *,
     client_id: str,
     delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS,
-    security: KafkaSecurity | None = None,
+    security: KafkaSecurity,
 ) -> dict[str, Any]:
     """Durable defaults: wait for all in-sync replicas, idempotent, no batching delay;
-    with the Kafka security settings (`security`, else the process's own) merged in."""
+    with the Kafka security settings (`security`) merged in."""
     settings = {
         "client.id": client_id,
         "acks": "all",
@@ -53,7 +54,7 @@ def producer_config(
         "message.timeout.ms": delivery_timeout_ms,
         "socket.connection.setup.timeout.ms": min(delivery_timeout_ms, 10_000),
     }
-    return kafka_config(bootstrap_servers, settings, security)
+    return kafka_config(bootstrap_servers, settings, security=security)
 
 
 class EventProducer:

@@ -21,6 +21,10 @@ the real cost. So reservations never leak, and spend is never under-counted.
 The limit applies every calendar month (UTC); spend is kept per month
 (`MONTH_KEYS_TTL_S`). Redis persists (AOF), so the books survive a restart. Redis
 errors propagate: the dispatcher's worker retries the message rather than pay unguarded.
+
+This module is the ledger; its atomic steps are the Lua of `spend_scripts.py`, the money
+rules (costs, rounding, refusals) are in `spend_rules.py`, and one query's dealings with
+the books (hold, settle, release) in `campaign_spend.py`.
 """
 
 from __future__ import annotations
@@ -35,14 +39,13 @@ from typing import Any, Literal
 import redis
 import redis.asyncio
 
-from providers.base import CompletionRequest
-from providers.catalogue import ModelSpec
 from schemas.base import utc_now
 from services.common.redis_keys import RedisKeys
+from services.common.spend_rules import from_micro_usd, settled_cost_usd, to_micro_usd
+from services.common.spend_scripts import RESERVE_LUA, SETTLE_LUA, USAGE_LUA
 
 logger = logging.getLogger(__name__)
 
-MICRO_USD = 1_000_000
 SETTLED_TTL_S = 7 * 24 * 3600
 """How long a settled attempt id is remembered (far beyond any redelivery)."""
 MONTH_KEYS_TTL_S = 400 * 24 * 3600
@@ -50,120 +53,11 @@ MONTH_KEYS_TTL_S = 400 * 24 * 3600
 LAPSE_GRACE_S = 60.0
 """Added to an attempt's time limit before its reservation lapses: a live process settles
 well within it, so only a crashed one's reservation lapses."""
-CALL_INPUT_OVERHEAD_TOKENS = 64
-"""Tokens a chat template adds around the system and user messages (role markers)."""
-BUDGET_EXHAUSTED = "budget_exhausted"
-"""The prefix of an error when the campaign's limit stopped a paid call (the app answers
-402 Payment Required)."""
-
-_LUA_COMMON = """
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function int(x) return string.format('%d', x) end
-local function reserved_total(reserved_key)
-  local total = 0
-  for _, v in ipairs(redis.call('HVALS', reserved_key)) do total = total + tonumber(v) end
-  return total
-end
--- Reservations past their deadline are charged in full (their call may have been billed).
-local function lapse(spent_key, reserved_key, until_key, lapsed_key, ttl)
-  local ids = redis.call('ZRANGEBYSCORE', until_key, '-inf', now_ms())
-  for _, id in ipairs(ids) do
-    local amount = tonumber(redis.call('HGET', reserved_key, id) or '0')
-    redis.call('HDEL', reserved_key, id)
-    redis.call('ZREM', until_key, id)
-    redis.call('INCRBY', spent_key, int(amount))
-    redis.call('HSET', lapsed_key, id, int(amount))
-    redis.call('EXPIRE', spent_key, ttl)
-    redis.call('EXPIRE', lapsed_key, ttl)
-  end
-end
-local function books(limit_key, spent_key, reserved_key)
-  return {redis.call('GET', limit_key) or '', tonumber(redis.call('GET', spent_key) or '0'),
-          reserved_total(reserved_key)}
-end
-"""
-
-# KEYS: limit, spent, reserved, until, lapsed, settled marker
-# ARGV: reservation id, amount, hold ms, month keys ttl s
-RESERVE_LUA = (
-    _LUA_COMMON
-    + """
-local ttl = tonumber(ARGV[4])
-lapse(KEYS[2], KEYS[3], KEYS[4], KEYS[5], ttl)
-local id, amount = ARGV[1], tonumber(ARGV[2])
-if redis.call('EXISTS', KEYS[6]) == 1 then
-  local b = books(KEYS[1], KEYS[2], KEYS[3]); return {'settled', b[1], b[2], b[3]}
-end
-if redis.call('HEXISTS', KEYS[3], id) == 1 then
-  redis.call('ZADD', KEYS[4], now_ms() + tonumber(ARGV[3]), id)
-  local b = books(KEYS[1], KEYS[2], KEYS[3]); return {'held', b[1], b[2], b[3]}
-end
--- a lapsed earlier call under this id stays charged; this is a new call
-redis.call('HDEL', KEYS[5], id)
-local b = books(KEYS[1], KEYS[2], KEYS[3])
-if b[1] ~= '' and b[2] + b[3] + amount > tonumber(b[1]) then
-  return {'refused', b[1], b[2], b[3]}
-end
-redis.call('HSET', KEYS[3], id, int(amount))
-redis.call('ZADD', KEYS[4], now_ms() + tonumber(ARGV[3]), id)
-for i = 3, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
-return {'reserved', b[1], b[2], b[3] + amount}
-"""
-)
-
-# KEYS: limit, spent, reserved, until, lapsed, settled marker
-# ARGV: reservation id, cost, settled ttl s, month keys ttl s, mode ('settle' | 'release')
-SETTLE_LUA = (
-    _LUA_COMMON
-    + """
-local id, cost, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
-if redis.call('EXISTS', KEYS[6]) == 1 then
-  local b = books(KEYS[1], KEYS[2], KEYS[3]); return {'duplicate', b[1], b[2], b[3]}
-end
-local lapsed = redis.call('HGET', KEYS[5], id)
-if redis.call('HEXISTS', KEYS[3], id) == 1 then
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
-  redis.call('INCRBY', KEYS[2], int(cost))
-elseif lapsed then
-  redis.call('HDEL', KEYS[5], id)
-  redis.call('INCRBY', KEYS[2], int(cost - tonumber(lapsed)))
-else
-  redis.call('INCRBY', KEYS[2], int(cost))
-end
-redis.call('EXPIRE', KEYS[2], ttl)
-if ARGV[5] == 'settle' then redis.call('SET', KEYS[6], int(cost), 'EX', ARGV[3]) end
-local b = books(KEYS[1], KEYS[2], KEYS[3]); return {'settled', b[1], b[2], b[3]}
-"""
-)
-
-# KEYS: limit, spent, reserved, until, lapsed; ARGV: month keys ttl s
-USAGE_LUA = (
-    _LUA_COMMON
-    + """
-lapse(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]))
-return books(KEYS[1], KEYS[2], KEYS[3])
-"""
-)
 
 
 def month_of(moment: datetime) -> str:
     """`YYYY-MM` of a moment, in UTC (the books' month)."""
     return moment.astimezone(UTC).strftime("%Y-%m")
-
-
-def to_micro_usd(usd: float) -> int:
-    """Rounded up: a reservation or a cost is never booked below what it is."""
-    if usd < 0:
-        raise ValueError(f"an amount of money cannot be negative: {usd}")
-    return math.ceil(round(usd * MICRO_USD, 3))
-
-
-def from_micro_usd(micro: int) -> float:
-    return micro / MICRO_USD
 
 
 @dataclass(frozen=True)
@@ -203,50 +97,6 @@ class ReserveOutcome:
     @property
     def granted(self) -> bool:
         return self.reservation is not None
-
-
-def max_call_cost_usd(spec: ModelSpec, request: CompletionRequest) -> float:
-    """The most one call can cost: every prompt byte a token (a BPE token covers at least
-    one UTF-8 byte) plus the template's overhead, and the request's output cap."""
-    text = request.prompt + (request.system or "")
-    input_bound = len(text.encode()) + CALL_INPUT_OVERHEAD_TOKENS
-    return spec.cost_usd(input_bound, request.max_output_tokens)
-
-
-def is_paid_model(spec: ModelSpec) -> bool:
-    """False for a free model (the local one): it reserves nothing."""
-    p = spec.pricing
-    return p.input_per_million_usd > 0 or p.output_per_million_usd > 0 or p.per_request_usd > 0
-
-
-def settled_cost_usd(outcome: str, cost_usd: float, max_cost_usd: float) -> float:
-    """What a finished call is booked at, by its outcome: a success at the cost the provider
-    reported; a timeout at the reserved maximum (the provider may have done and billed the
-    work, we cannot know how much, so the books assume the worst); an error or a skip at
-    nothing (a provider does not bill a request it refused or failed)."""
-    if outcome == "success":
-        return cost_usd
-    if outcome == "timeout":
-        return max_cost_usd
-    return 0.0
-
-
-def refusal_text(provider: str, model: str, amount_usd: float, usage: CampaignUsage) -> str:
-    """Why one paid call was refused, for an error or an explanation."""
-    return (
-        f"{provider}/{model} needs up to ${amount_usd:.6f}, ${usage.remaining_usd or 0.0:.6f} left"
-    )
-
-
-def budget_exhausted_error(
-    campaign_id: str, limit_usd: float | None, refusals: Sequence[str]
-) -> str:
-    """The error of a query the campaign's monthly limit stopped (starts `budget_exhausted`,
-    which the app maps to 402)."""
-    return (
-        f"{BUDGET_EXHAUSTED}: campaign {campaign_id} has reached its monthly spend "
-        f"limit of ${limit_usd or 0.0:.2f} ({'; '.join(refusals)})"
-    )
 
 
 def _usage(campaign_id: str, month: str, reply: Sequence[Any]) -> CampaignUsage:

@@ -10,9 +10,9 @@ are idempotent by event id. Poison messages go to the dead-letter topic.
 Each output event's id is derived from its input's (input id, output topic,
 position), so a redelivered step publishes the same events again, not new
 ones, and downstream consumers can drop the copy by id. What happens when a
-message fails is decided in `failures.py`; a bug in this loop itself stops the
-worker (the process exits and is restarted) rather than leaving an offset in
-flight forever.
+message fails is decided in `failures.py` and a dead letter is written by
+`dead_letter_sink.py`; a bug in this loop itself stops the worker (the process exits
+and is restarted) rather than leaving an offset in flight forever.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from schemas.base import EventModel
-from schemas.dead_letter import DeadLetter, Header
-from services.common.failures import Action, decide_failure, retry_delay_s
+from services.common.dead_letter_sink import DeadLetterSink, SetAside
+from services.common.failures import Action, decide_failure
 from services.common.follower import fetch_available
 from services.common.metrics import WorkerMetrics
 from services.common.offsets import OffsetTracker, Ticket
@@ -45,7 +45,6 @@ COMMIT_INTERVAL_S = 0.5
 DRAIN_TIMEOUT_S = 8.0
 """On SIGTERM, finish in-flight messages for this long; the scripts and docker-compose
 wait 15 s before SIGKILL, so the drain and the final commit always fit."""
-MAX_ERROR_MESSAGE_CHARS = 2000
 OUTPUT_ID_NAMESPACE = uuid.UUID("0b5d6f4e-8c1a-4f3e-a2d7-5e9c4b1a7f20")
 
 E = TypeVar("E", bound=EventModel)
@@ -63,22 +62,8 @@ class Outgoing:
 Handler = Callable[[E], Awaitable[Sequence[Outgoing]]]
 
 
-class SetAside(Protocol):
-    """Ends the query of a dead-lettered message (see `services.common.set_aside`)."""
-
-    async def publish(
-        self, *, stage: str, where: str, key: bytes | None, value: bytes, error: BaseException
-    ) -> None: ...
-
-
 class WorkerCrashed(RuntimeError):
     """A message task failed outside the failure policy: stop, so the process restarts."""
-
-
-def _base64_or_none(value: str | bytes | None) -> str | None:
-    if value is None:
-        return None
-    return DeadLetter.encode(value.encode() if isinstance(value, str) else value)
 
 
 def derived_outputs(input_event_id: str, outputs: Sequence[Outgoing]) -> list[Outgoing]:
@@ -122,7 +107,13 @@ class EventWorker(Generic[E]):
         self._handle = handle
         self._consumer_config = dict(consumer_config)
         self._producer = producer
-        self._dead_letter_topic = dead_letter_topic
+        self._dead_letters = DeadLetterSink(
+            service=service,
+            topic=topic,
+            producer=producer,
+            dead_letter_topic=dead_letter_topic,
+            set_aside=set_aside,
+        )
         self._max_in_flight = max_in_flight
         self._tracker = OffsetTracker()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -132,7 +123,6 @@ class EventWorker(Generic[E]):
         self._consumer: Consumer | None = None
         self._on_partitions_changed = on_partitions_changed
         self._assigned: set[int] = set()
-        self._set_aside = set_aside
         self._crash: BaseException | None = None
         self.processed = 0
         self.dead_lettered = 0
@@ -240,77 +230,13 @@ class EventWorker(Generic[E]):
                 logger.warning(
                     "%s dead-lettering %s: %s: %s", self.service, where, type(err).__name__, err
                 )
-                await self._dead_letter_until_done(message, err, where)
+                await self._dead_letters.put(message, err, where)
+                self.dead_lettered += 1
                 outcome = "dead_lettered"
                 break
         self._metrics.handled(outcome, time.monotonic() - started)
         if self._tracker.done(ticket):
             self.processed += 1
-
-    async def _dead_letter_until_done(
-        self, message: Message, error: BaseException, where: str
-    ) -> None:
-        """Dead-letter, then answer the query as failed. Each step is retried with backoff
-        while Kafka or Redis are away (the offset stays in flight, so a stop redelivers)."""
-        letter = self._letter(message, error)
-        await self._until_done(
-            f"dead-letter {where}",
-            lambda: self._producer.send_async(self._dead_letter_topic, message.key(), letter),
-        )
-        set_aside = self._set_aside
-        if set_aside is not None:
-            await self._until_done(
-                f"answer the query of {where} as failed",
-                lambda: set_aside.publish(
-                    stage=self.service,
-                    where=where,
-                    key=message.key(),
-                    value=message.value() or b"",
-                    error=error,
-                ),
-            )
-        self.dead_lettered += 1
-
-    async def _until_done(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await step()
-                return
-            except Exception as err:  # Kafka or Redis away: wait, never drop the offset
-                delay = retry_delay_s(attempt)
-                logger.warning(
-                    "%s could not %s (%s: %s); retrying in %.1fs",
-                    self.service,
-                    what,
-                    type(err).__name__,
-                    err,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-
-    def _letter(self, message: Message, error: BaseException) -> DeadLetter:
-        raw = message.value() or b""
-        key = message.key()
-        _kind, timestamp = message.timestamp()
-        headers = message.headers()
-        pairs = headers.items() if isinstance(headers, dict) else (headers or [])
-        return DeadLetter(
-            service=self.service,
-            source_topic=message.topic() or self.topic,
-            partition=message.partition() or 0,
-            offset=message.offset() or 0,
-            timestamp_ms=timestamp if timestamp and timestamp > 0 else None,
-            key_base64=DeadLetter.encode(key) if key is not None else None,
-            payload_base64=DeadLetter.encode(raw),
-            payload_preview=DeadLetter.preview(raw),
-            headers=[
-                Header(name=name, value_base64=_base64_or_none(value)) for name, value in pairs
-            ],
-            error_type=type(error).__name__,
-            error_message=str(error)[:MAX_ERROR_MESSAGE_CHARS],
-        )
 
     async def _commit(self) -> None:
         offsets = self._tracker.committable()

@@ -6,14 +6,12 @@ import asyncio
 import contextlib
 
 from providers.catalogue import Catalogue
-from providers.registry import build_providers, close_providers
-from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
-from services.common.runner import make_producer, make_set_aside, run_service
 from services.common.spend import SpendLedger
+from services.common.startup import ServiceRun, run_service
 from services.dispatcher.cache import RedisCompletionCache
+from services.dispatcher.dispatch_lease import RedisDispatchLease
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.lease import RedisDispatchLease
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.status_view import ProviderStatusView, StatusFeed
 from services.dispatcher.worker import SERVICE, build_worker
@@ -33,44 +31,36 @@ def main() -> None:
     settings = DispatcherSettings()
     infra = settings.infra
 
-    async def run(stop: asyncio.Event) -> None:
-        producer = make_producer(infra, SERVICE)
-        providers = build_providers(settings.providers)
-        redis = async_redis(infra.redis_url, concurrency=settings.max_in_flight)
+    async def run(service: ServiceRun) -> None:
+        providers = service.providers(settings.providers)
+        redis = service.redis(settings.max_in_flight)
         view = ProviderStatusView(stale_after_s=settings.health_stale_after_s)
         inflight = InFlightAttempts()
         feed = StatusFeed(
             view=view,
             bootstrap_servers=infra.kafka_bootstrap_servers,
+            security=infra.kafka_security,
             topic=infra.topics.provider_health,
             stale_after_s=settings.health_stale_after_s,
             on_down=inflight.cancel_provider,
         ).start()
-        watcher = asyncio.create_task(watch_status_feed(feed, stop))
-        try:
-            worker = build_worker(
-                settings,
-                producer=producer,
-                providers=providers,
-                catalogue=Catalogue.load(settings.providers.catalogue_path),
-                health=view,
-                cache=RedisCompletionCache(
-                    redis=redis, keys=RedisKeys(infra.topic_namespace), ttl_s=infra.result_ttl_s
-                ),
-                lease=RedisDispatchLease(
-                    redis=redis, keys=RedisKeys(infra.topic_namespace), ttl_s=settings.lease_ttl_s
-                ),
-                set_aside=make_set_aside(infra, producer=producer, redis=redis),
-                ledger=SpendLedger(redis=redis, namespace=infra.topic_namespace),
-                inflight=inflight,
-            )
-            await worker.run(stop)
-        finally:
-            watcher.cancel()
-            feed.stop()
-            producer.close()
-            await close_providers(providers)
-            await redis.aclose()
+        service.on_exit(feed.stop)
+        watcher = asyncio.create_task(watch_status_feed(feed, service.stop))
+        service.on_exit(watcher.cancel)
+        keys = RedisKeys(infra.topic_namespace)
+        worker = build_worker(
+            settings,
+            producer=service.producer,
+            providers=providers,
+            catalogue=Catalogue.load(settings.providers.catalogue_path),
+            health=view,
+            cache=RedisCompletionCache(redis=redis, keys=keys, ttl_s=infra.result_ttl_s),
+            lease=RedisDispatchLease(redis=redis, keys=keys, ttl_s=settings.lease_ttl_s),
+            set_aside=service.set_aside(redis),
+            ledger=SpendLedger(redis=redis, namespace=infra.topic_namespace),
+            inflight=inflight,
+        )
+        await worker.run(service.stop)
 
     run_service(SERVICE, infra, run)
 

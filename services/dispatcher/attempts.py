@@ -27,11 +27,11 @@ from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from schemas.parts import AttemptSummary
 from schemas.topics import TopicNames
+from services.common.campaign_spend import CampaignSpend
 from services.common.metrics import record_attempt
 from services.common.worker import Outgoing
-from services.dispatcher.budget import AttemptLimits
+from services.dispatcher.deadline import AttemptLimits
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.spending import CampaignSpend
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,8 @@ from services.common.worker import Outgoing
 from services.dispatcher.circuits import CircuitBoard
 from services.dispatcher.cooldowns import ProviderCooldowns
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.route_walk import HealthLookup, RouteLimits, RouteWalk
+from services.dispatcher.route_walk import RouteLimits, RouteWalk
+from services.dispatcher.skips import HealthLookup
 
 logger = logging.getLogger(__name__)
 

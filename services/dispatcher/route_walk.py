@@ -1,12 +1,12 @@
 """One walk along a query's route: skip, attempt, retry the same model, fail over.
 
-What each fault leads to is decided in failover.py; this module carries it out. A step is
-skipped when this process cannot call its model (the dispatcher's catalogue lacks it, or
-its provider has no client: catalogues that differ between processes), its provider asked
-us to wait (Retry-After), the health stream marks it down, its circuit is open
-(circuits.py), an earlier model refused the input as too long for a window no smaller than
-this one's, or the budget is spent. Each attempt's limits
-come from the route budget (budget.py); attempts themselves are run by attempts.py.
+What each fault leads to is decided in failover.py; this module carries it out. Why a
+step is skipped (uncallable here, Retry-After, marked down, circuit open, a window too
+small) is skips.py's; a step is also skipped when the route's deadline leaves it no time.
+Each attempt's limits come from the route's deadline (deadline.py); attempts themselves
+are run by attempts.py; what the walk found and its completion are walk_outcome.py's.
+"Budget" here is money only: the campaign's monthly spend limit (`budget_exhausted`);
+when it refuses every paid model, the free local model is added to the route.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 from providers.base import Provider
 from providers.catalogue import Catalogue, ModelSpec
@@ -27,12 +26,17 @@ from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
-from schemas.parts import Answer, AttemptSummary, RouteStep
+from schemas.parts import Answer, RouteStep
 from schemas.topics import TopicNames
-from services.common.spend import BUDGET_EXHAUSTED, SpendLedger, is_paid_model
+from services.common.campaign_spend import CampaignSpend
+from services.common.spend import SpendLedger
+from services.common.spend_rules import BUDGET_EXHAUSTED, is_paid_model
 from services.common.worker import Outgoing
 from services.dispatcher.attempts import AttemptRunner
-from services.dispatcher.budget import (
+from services.dispatcher.circuits import CircuitBoard, circuit_key
+from services.dispatcher.cooldowns import ProviderCooldowns
+from services.dispatcher.deadline import (
+    DEADLINE_PASSED,
     MIN_ATTEMPT_S,
     Deadline,
     StepLimits,
@@ -40,37 +44,27 @@ from services.dispatcher.budget import (
     reserve_s,
     step_limits,
 )
-from services.dispatcher.circuits import Admission, CircuitBoard, circuit_key
-from services.dispatcher.cooldowns import ProviderCooldowns
 from services.dispatcher.failover import (
     MAX_RATE_LIMIT_RETRIES,
     Next,
     RetryBounds,
     after_failure,
-    context_too_small,
     counts_against_circuit,
 )
 from services.dispatcher.inflight import InFlightAttempts
-from services.dispatcher.spending import CampaignSpend
+from services.dispatcher.skips import HealthLookup, StepSkips, skipped
+from services.dispatcher.walk_outcome import WalkState, completion, failure_error
 
 logger = logging.getLogger(__name__)
 
-MARKED_DOWN = "health monitor reports the provider down"
-CIRCUIT_OPEN = "the model failed repeatedly; its circuit is open until a probe succeeds"
 OVER_LIMIT = "the campaign's monthly spend limit cannot cover this model's maximum cost"
 LOCAL_FOR_BUDGET = (
     "budget: the campaign's monthly spend limit cannot cover the paid models; "
     "the local model costs nothing"
 )
-UNKNOWN_MODEL = "unknown_model"
-"""The error kind of a step skipped because this process cannot call its model."""
 LOCAL_PROVIDER = "local"
 RETRY_JITTER = 0.5
 """A same-model retry waits its backoff times 1 to 1 + this (spreads a burst of retries)."""
-
-
-class HealthLookup(Protocol):
-    def is_down(self, provider: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -78,31 +72,9 @@ class RouteLimits:
     """Time limits and retry bounds of a walk (DISPATCHER_* settings)."""
 
     attempt_timeout_cap_s: float = 4.5
-    route_budget_s: float = 25.0
+    route_deadline_s: float = 25.0
     rate_limit_max_wait_s: float = 2.0
     rate_limit_retries: int = MAX_RATE_LIMIT_RETRIES
-
-
-def _skipped(step: RouteStep, kind: str, message: str) -> AttemptSummary:
-    return AttemptSummary(
-        provider=step.provider,
-        model=step.model,
-        outcome="skipped",
-        error_kind=kind,
-        error_message=message,
-    )
-
-
-@dataclass
-class _Walk:
-    """One walk's running state."""
-
-    summaries: list[AttemptSummary] = field(default_factory=list)
-    finished: list[ProviderAttempt] = field(default_factory=list)
-    answer: Answer | None = None
-    error: str | None = None
-    refused_window: int = 0
-    """The largest context window that refused the input as too long (0: none did)."""
 
 
 class RouteWalk:
@@ -126,9 +98,15 @@ class RouteWalk:
         self._ledger = ledger
         self._providers = dict(providers)
         self._catalogue = catalogue
-        self._health = health
         self._cooldowns = cooldowns
         self._circuits = circuits or CircuitBoard()
+        self._skips = StepSkips(
+            providers=self._providers,
+            catalogue=catalogue,
+            health=health,
+            cooldowns=cooldowns,
+            circuits=self._circuits,
+        )
         self._limits = limits
         self._observed = observed or ObservedLatency()
         self._attempts = AttemptRunner(
@@ -141,7 +119,7 @@ class RouteWalk:
 
     def refused(self, classified: QueryClassified, error: ProviderError) -> CompletionProduced:
         """A failed completion without any call: no provider can take this query."""
-        return self._completion(classified, [], None, str(error), time.monotonic())
+        return completion(classified, [], None, str(error), time.monotonic())
 
     async def run(
         self, classified: QueryClassified, *, delivery: str = ""
@@ -149,22 +127,22 @@ class RouteWalk:
         """The completion and the finished-attempt events (the `started` ones are sent).
 
         `delivery` names this delivery of the query (its lease token): a step called
-        again after a crash is booked as a new expense under it (spending.py).
+        again after a crash is booked as a new expense under it (services.common.campaign_spend).
         """
         started = time.monotonic()
-        deadline = Deadline(self._limits.route_budget_s)
+        deadline = Deadline(self._limits.route_deadline_s)
         spend = await CampaignSpend.open(self._ledger, classified.query.campaign_id, delivery)
         route = list(classified.route)
         limits = [
-            None if self._uncallable(step) else self._step_limits(step) for step in route
+            None if self._skips.uncallable(step) else self._step_limits(step) for step in route
         ]
-        forced = self._forced_step(route)
-        walk = _Walk()
+        forced = self._skips.forced_step(route)
+        walk = WalkState()
         index = -1
         while index + 1 < len(route) or self._add_local_step(route, limits, spend, walk.answer):
             index += 1
             step = route[index]
-            skip = self._skip(step, index, forced, route, walk)
+            skip = self._skips.skip(step, index, forced, route, walk.refused_window)
             if skip is not None:
                 walk.summaries.append(skip)
                 continue
@@ -174,30 +152,16 @@ class RouteWalk:
             stop = await self._step(classified, step, own, later, deadline, spend, walk)
             if walk.answer is not None or stop:
                 break
-        error = walk.error
-        if walk.answer is None and spend.refusals:
-            error = spend.exhausted_error(error)
-        elif walk.answer is None and error is None:
-            reasons = dict.fromkeys(s.error_message for s in walk.summaries if s.error_message)
-            error = "no provider in the route could be tried"
-            if reasons:
-                error += ": " + "; ".join(reasons)
-        elif walk.answer is None and forced is not None:
-            step = route[forced]
-            error = (
-                f"every step of the route is unavailable; tried {step.provider}/{step.model} "
-                f"anyway: {error}"
-            )
-        completion = self._completion(
+        produced = completion(
             classified,
             walk.summaries,
             walk.answer,
-            error,
+            failure_error(walk, spend, route, forced),
             started,
             route=route,
             budget_remaining_usd=await spend.remaining_usd(),
         )
-        return completion, walk.finished
+        return produced, walk.finished
 
     async def _step(
         self,
@@ -207,7 +171,7 @@ class RouteWalk:
         later: Sequence[StepLimits],
         deadline: Deadline,
         spend: CampaignSpend,
-        walk: _Walk,
+        walk: WalkState,
     ) -> bool:
         """Attempt one step, retrying its model as failover.py decides; True to stop the
         route (an answer, or an error no other model may avoid)."""
@@ -224,16 +188,16 @@ class RouteWalk:
                 own, later, deadline.remaining_s(), self._limits.attempt_timeout_cap_s
             )
             if given.total_s < MIN_ATTEMPT_S:
-                budget_s = self._limits.route_budget_s
+                total_s = self._limits.route_deadline_s
                 walk.summaries.append(
-                    _skipped(step, "budget_spent", f"the route's {budget_s:.0f} s are spent")
+                    skipped(step, DEADLINE_PASSED, f"the route's {total_s:.0f} s are spent")
                 )
                 self._circuits.neutral(key)  # a probe admitted for this step was not made
                 return False
             number = len(walk.finished) + 1
             attempted = await self._attempts.run(classified, spec, number, given, spend)
             if attempted is None:
-                walk.summaries.append(_skipped(step, BUDGET_EXHAUSTED, OVER_LIMIT))
+                walk.summaries.append(skipped(step, BUDGET_EXHAUSTED, OVER_LIMIT))
                 self._circuits.neutral(key)
                 return False
             result, event = attempted
@@ -323,104 +287,4 @@ class RouteWalk:
             first_token_s=first_token_s,
             stall_s=spec.stall_timeout_s,
             hosted_cap_s=self._limits.attempt_timeout_cap_s,
-        )
-
-    def _uncallable(self, step: RouteStep) -> str | None:
-        """Why this process cannot call the step's model (None: it can). The classifier
-        built the route from its own catalogue; a dispatcher whose catalogue differs
-        skips the step instead of dead-lettering the query."""
-        callable_here = step.provider in self._providers and any(
-            spec.model_id == step.model for spec in self._catalogue.for_provider(step.provider)
-        )
-        if callable_here:
-            return None
-        return (
-            f"{step.provider}/{step.model} is not in the dispatcher's catalogue "
-            f"(CATALOGUE_PATH) or has no client"
-        )
-
-    def _unavailable(self, step: RouteStep) -> bool:
-        return (
-            self._health.is_down(step.provider)
-            or self._cooldowns.remaining_s(step.provider) > 0
-            or self._circuits.is_open(circuit_key(step.provider, step.model))
-        )
-
-    def _forced_step(self, route: Sequence[RouteStep]) -> int | None:
-        """When no step is available, the one tried anyway: a false alarm must not stop all
-        traffic. The last step not cooling down (its Retry-After is a certain refusal), else
-        the last step. Never a step this process cannot call; None when there is none."""
-        callable_steps = [i for i, step in enumerate(route) if not self._uncallable(step)]
-        if not callable_steps or not all(self._unavailable(route[i]) for i in callable_steps):
-            return None
-        for index in reversed(callable_steps):
-            if self._cooldowns.remaining_s(route[index].provider) <= 0:
-                return index
-        return callable_steps[-1]
-
-    def _skip(
-        self,
-        step: RouteStep,
-        index: int,
-        forced: int | None,
-        route: Sequence[RouteStep],
-        walk: _Walk,
-    ) -> AttemptSummary | None:
-        uncallable = self._uncallable(step)
-        if uncallable is not None:
-            return _skipped(step, UNKNOWN_MODEL, uncallable)
-        window = self._catalogue.get(step.provider, step.model).capabilities.context_window
-        if context_too_small(walk.refused_window, window):
-            return _skipped(
-                step,
-                ContextTooLong.kind,
-                f"the input is too long for a {walk.refused_window}-token window; "
-                f"this model's is {window}",
-            )
-        if index == forced:
-            return None
-        anyway = ""
-        if forced is not None:
-            target = route[forced]
-            anyway = f" (so is every step; {target.provider}/{target.model} is tried anyway)"
-        cooling_s = self._cooldowns.remaining_s(step.provider)
-        if cooling_s > 0:
-            return _skipped(
-                step,
-                "rate_limited",
-                f"the provider asked us to wait (Retry-After); {cooling_s:.1f} s left{anyway}",
-            )
-        if self._health.is_down(step.provider):
-            return _skipped(step, "marked_down", MARKED_DOWN + anyway)
-        if forced is None:
-            admission = self._circuits.admit(circuit_key(step.provider, step.model))
-            if admission is Admission.SKIP:
-                return _skipped(step, "circuit_open", CIRCUIT_OPEN)
-            if admission is Admission.PROBE:
-                logger.info("%s/%s half-open: this attempt is the probe", step.provider, step.model)
-        elif self._circuits.is_open(circuit_key(step.provider, step.model)):
-            return _skipped(step, "circuit_open", CIRCUIT_OPEN + anyway)
-        return None
-
-    def _completion(
-        self,
-        classified: QueryClassified,
-        summaries: list[AttemptSummary],
-        answer: Answer | None,
-        error: str | None,
-        started: float,
-        *,
-        route: list[RouteStep] | None = None,
-        budget_remaining_usd: float | None = None,
-    ) -> CompletionProduced:
-        return CompletionProduced(
-            query=classified.query,
-            classification=classified.classification,
-            route=classified.route if route is None else route,
-            budget_remaining_usd=budget_remaining_usd,
-            status="succeeded" if answer else "failed",
-            answer=answer,
-            attempts=summaries,
-            error=None if answer else error,
-            dispatch_latency_ms=round((time.monotonic() - started) * 1000.0, 1),
         )

@@ -23,11 +23,13 @@ class DispatcherSettings(BaseSettings):
         "step keeps back from the earlier ones. A model with a first-token limit is not "
         "capped: it fails on its first-token, stall or total limit (slow is not failed).",
     )
-    route_budget_s: float = Field(
+    route_deadline_s: float = Field(
         default=25.0,
         gt=0,
+        validation_alias="DISPATCHER_ROUTE_BUDGET_S",  # the env name predates "deadline"
         description="Total time one query may spend on its route (attempts and Retry-After "
-        "waits). Keep it below STRATEGIST_SYNC_TIMEOUT_S (30 s) with room for the other hops.",
+        "waits): its deadline (services/dispatcher/deadline.py), from DISPATCHER_ROUTE_BUDGET_S. "
+        "Keep it below STRATEGIST_SYNC_TIMEOUT_S (30 s) with room for the other hops.",
     )
     lease_ttl_s: float = Field(
         default=LEASE_TTL_S,
@@ -39,7 +41,7 @@ class DispatcherSettings(BaseSettings):
         default=2.0,
         ge=0,
         description="Longest Retry-After waited out to call the same model once more (if the "
-        "route budget allows); a longer one moves on to the fallback at once.",
+        "route deadline allows); a longer one moves on to the fallback at once.",
     )
     rate_limit_retries: int = Field(
         default=MAX_RATE_LIMIT_RETRIES,

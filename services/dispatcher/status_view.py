@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from schemas.health import ProviderStatus
 from services.common.follower import TopicFollower, follower_config
+from services.common.kafka_security import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class StatusFeed:
         *,
         view: ProviderStatusView,
         bootstrap_servers: str,
+        security: KafkaSecurity,
         topic: str,
         stale_after_s: float,
         on_down: Callable[[str], None] | None = None,
@@ -103,7 +105,7 @@ class StatusFeed:
         self._reported_stale = False
         self.follower = TopicFollower(
             name="provider-status",
-            config=follower_config(bootstrap_servers, owner="dispatcher-status"),
+            config=follower_config(bootstrap_servers, owner="dispatcher-status", security=security),
             topic=topic,
             start_at="beginning",
             on_record=self._on_record,

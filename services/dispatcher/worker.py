@@ -8,10 +8,11 @@ from providers.base import Provider
 from providers.catalogue import Catalogue
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
+from services.common.dead_letter_sink import SetAside
 from services.common.producer import EventProducer
-from services.common.runner import worker_consumer_config
 from services.common.spend import SpendLedger
-from services.common.worker import EventWorker, Outgoing, SetAside
+from services.common.startup import service_worker
+from services.common.worker import EventWorker, Outgoing
 from services.dispatcher.handler import CompletionCache, Dispatcher, DispatchLease, HealthLookup
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits
@@ -23,7 +24,7 @@ SERVICE = "dispatcher"
 def route_limits(settings: DispatcherSettings) -> RouteLimits:
     return RouteLimits(
         attempt_timeout_cap_s=settings.attempt_timeout_cap_s,
-        route_budget_s=settings.route_budget_s,
+        route_deadline_s=settings.route_deadline_s,
         rate_limit_max_wait_s=settings.rate_limit_max_wait_s,
         rate_limit_retries=settings.rate_limit_retries,
     )
@@ -59,14 +60,13 @@ def build_worker(
         ledger=ledger,
         inflight=inflight,
     )
-    return EventWorker(
+    return service_worker(
+        settings.infra,
         service=SERVICE,
         topic=topics.classified,
         event_type=QueryClassified,
         handle=dispatcher.handle,
-        consumer_config=worker_consumer_config(settings.infra, SERVICE),
         producer=producer,
-        dead_letter_topic=topics.dead_letters,
         max_in_flight=settings.max_in_flight,
         set_aside=set_aside,
     )

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from redis.asyncio import Redis
 
-from providers.registry import build_providers, close_providers
-from services.common.runner import make_producer, run_service
+from services.common.startup import ServiceRun, run_service
 from services.health.settings import HealthSettings
 from services.health.worker import SERVICE, HealthService
 
@@ -16,23 +13,17 @@ REDIS_SOCKET_TIMEOUT_S = 2.0
 
 def main() -> None:
     settings = HealthSettings()
-    infra = settings.infra
 
-    async def run(stop: asyncio.Event) -> None:
-        producer = make_producer(infra, SERVICE)
-        providers = build_providers(settings.providers)
-        redis = Redis.from_url(infra.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+    async def run(service: ServiceRun) -> None:
+        providers = service.providers(settings.providers)
+        redis = Redis.from_url(settings.infra.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT_S,
                                socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S)
-        try:
-            service = HealthService(settings, producer=producer, redis=redis,
-                                    providers=providers)
-            await service.run(stop)
-        finally:
-            producer.close()
-            await close_providers(providers)
-            await redis.aclose()
+        service.on_exit_async(redis.aclose)
+        monitor = HealthService(settings, producer=service.producer, redis=redis,
+                                providers=providers)
+        await monitor.run(service.stop)
 
-    run_service(SERVICE, infra, run)
+    run_service(SERVICE, settings.infra, run)
 
 
 if __name__ == "__main__":

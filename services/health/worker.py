@@ -20,10 +20,11 @@ from providers.base import Provider
 from providers.registry import select_providers
 from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName, utc_now
-from services.common.kafka_security import admin_config
+from services.common.kafka_config import admin_config
+from services.common.kafka_security import KafkaSecurity
 from services.common.producer import EventProducer
 from services.common.redis_keys import RedisKeys
-from services.common.runner import worker_consumer_config
+from services.common.startup import service_worker
 from services.common.worker import EventWorker, Outgoing
 from services.health.handler import HealthMonitor
 from services.health.ownership import ProviderOwnership
@@ -39,9 +40,9 @@ PARTITION_COUNT_RETRY_S = 1.0
 """After a failed look-up of the attempts topic's partition count, try again this soon."""
 
 
-def attempt_partition_count(bootstrap_servers: str, topic: str) -> int:
+def attempt_partition_count(bootstrap_servers: str, topic: str, *, security: KafkaSecurity) -> int:
     """How many partitions `topic` has now (blocking; raises KafkaException)."""
-    admin = AdminClient(admin_config(bootstrap_servers))
+    admin = AdminClient(admin_config(bootstrap_servers, security=security))
     metadata = admin.list_topics(topic, timeout=METADATA_TIMEOUT_S)
     found = metadata.topics.get(topic)
     if found is None or found.error is not None or not found.partitions:
@@ -61,14 +62,13 @@ def build_attempts_worker(
         publisher.remember(statuses)
         return [Outgoing(topics.provider_health, s.provider, s) for s in statuses]
 
-    return EventWorker(
+    return service_worker(
+        settings.infra,
         service=SERVICE,
         topic=topics.provider_attempts,
         event_type=ProviderAttempt,
         handle=handle,
-        consumer_config=worker_consumer_config(settings.infra, SERVICE),
         producer=producer,
-        dead_letter_topic=topics.dead_letters,
         max_in_flight=settings.max_in_flight,
         on_partitions_changed=on_partitions_changed,
     )
@@ -113,7 +113,8 @@ class HealthService:
         )
         self._count_partitions = count_partitions or (
             lambda: attempt_partition_count(infra.kafka_bootstrap_servers,
-                                            infra.topics.provider_attempts))
+                                            infra.topics.provider_attempts,
+                                            security=infra.kafka_security))
         self._partition_count: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assignment: frozenset[int] = frozenset()

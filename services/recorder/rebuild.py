@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select, text
 
 from services.common.database import VERSION_TABLE, make_engine, upgrade
 from services.common.follower import follower_config
+from services.common.kafka_security import KafkaSecurity
 from services.common.tables import TABLES
 from services.recorder.handler import records
 from services.recorder.settings import RecorderSettings
@@ -55,15 +56,16 @@ def rebuild(settings: RecorderSettings, progress: Progress | None = None) -> dic
     untouched.
     """
     bootstrap = settings.infra.kafka_bootstrap_servers
+    security = settings.infra.kafka_security
     topics = recorded_topics(settings.infra.topics)
-    extents = _extents(bootstrap, topics)
+    extents = _extents(bootstrap, topics, security)
     engine = make_engine(settings.database_url.get_secret_value(), pool_size=1)
     try:
         drop_all(engine)
         upgrade(engine)
         writer = RecordWriter(engine=engine)
         for topic in topics:
-            read = _replay(bootstrap, topic, extents[topic.name], writer,
+            read = _replay(bootstrap, security, topic, extents[topic.name], writer,
                            progress or _no_progress)
             logger.info("rebuild: %d records from %s", read, topic.name)
         return row_counts(engine)
@@ -85,8 +87,10 @@ def drop_all(engine: Engine) -> None:
     logger.info("dropped %d recorder tables", len(TABLES))
 
 
-def _extents(bootstrap: str, topics: list[RecordedTopic]) -> dict[str, dict[int, tuple[int, int]]]:
-    consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild"))
+def _extents(
+    bootstrap: str, topics: list[RecordedTopic], security: KafkaSecurity
+) -> dict[str, dict[int, tuple[int, int]]]:
+    consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild", security=security))
     try:
         return {topic.name: _end_offsets(consumer, topic.name) for topic in topics}
     finally:
@@ -101,10 +105,10 @@ def row_counts(engine: Engine) -> dict[str, int]:
                 for table in TABLES}
 
 
-def _replay(bootstrap: str, topic: RecordedTopic, ends: dict[int, tuple[int, int]],
-            writer: RecordWriter, progress: Progress) -> int:
+def _replay(bootstrap: str, security: KafkaSecurity, topic: RecordedTopic,
+            ends: dict[int, tuple[int, int]], writer: RecordWriter, progress: Progress) -> int:
     """Apply every record of `topic` from each partition's first offset to its end."""
-    consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild"))
+    consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild", security=security))
     try:
         total = sum(high - low for low, high in ends.values())
         progress(topic.name, 0, total)

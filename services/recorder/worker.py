@@ -22,7 +22,7 @@ from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.common.producer import EventProducer
-from services.common.runner import worker_consumer_config
+from services.common.startup import service_worker
 from services.common.worker import EventWorker, Handler, Outgoing
 from services.recorder.group_commit import MAX_BATCH_EVENTS, GroupCommit
 from services.recorder.handler import records
@@ -82,14 +82,13 @@ def build_workers(
     workers: list[EventWorker[EventModel]] = []
     for topic in recorded_topics(infra.topics):
         service = f"{SERVICE}.{topic.name.removeprefix(prefix)}"
-        workers.append(EventWorker(
+        workers.append(service_worker(
+            infra,
             service=service,
             topic=topic.name,
             event_type=topic.event_type,
             handle=handle,
-            consumer_config=worker_consumer_config(infra, service),
             producer=producer,
-            dead_letter_topic=infra.topics.dead_letters,
             max_in_flight=settings.max_in_flight,
         ))
     return workers

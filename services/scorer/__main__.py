@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from providers.catalogue import Catalogue
-from providers.registry import build_providers, close_providers
 from services.common.once import Once
-from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
-from services.common.runner import make_producer, make_set_aside, run_service
 from services.common.spend import SpendLedger
+from services.common.startup import ServiceRun, run_service
 from services.scorer.calibration import CalibrationView, start_following
 from services.scorer.cross_check import ProviderCrossCheck
 from services.scorer.feedback import FeedbackTally, build_feedback_worker
@@ -28,11 +26,11 @@ def main() -> None:
     settings = ScorerSettings()
     infra = settings.infra
 
-    async def run(stop: asyncio.Event) -> None:
-        producer = make_producer(infra, SERVICE)
-        providers = build_providers(settings.providers)
+    async def run(service: ServiceRun) -> None:
+        producer = service.producer
+        providers = service.providers(settings.providers)
         catalogue = Catalogue.load(settings.providers.catalogue_path)
-        redis = async_redis(infra.redis_url, concurrency=settings.max_in_flight)
+        redis = service.redis(settings.max_in_flight)
         keys = RedisKeys(infra.topic_namespace)
         once = Once(redis=redis, result_ttl_s=infra.result_ttl_s)
         calibration = CalibrationView()
@@ -40,9 +38,11 @@ def main() -> None:
             start_following,
             calibration,
             bootstrap_servers=infra.kafka_bootstrap_servers,
+            security=infra.kafka_security,
             topic=infra.topics.calibrations,
             catch_up_s=settings.calibration_catch_up_s,
         )
+        service.on_exit(follower.stop)
         scorer = Scorer(
             catalogue=catalogue,
             history=RedisHistoryStore(redis=redis, keys=keys),
@@ -62,23 +62,14 @@ def main() -> None:
             decisions=RedisEscalationDecisions(once=once, keys=keys),
         )
         worker = build_worker(
-            settings,
-            producer=producer,
-            scorer=scorer,
-            set_aside=make_set_aside(infra, producer=producer, redis=redis),
+            settings, producer=producer, scorer=scorer, set_aside=service.set_aside(redis)
         )
         feedback = build_feedback_worker(
             settings, producer=producer, tally=FeedbackTally(redis=redis, keys=keys)
         )
-        try:
-            async with asyncio.TaskGroup() as workers:  # one failing stops the other
-                workers.create_task(worker.run(stop))
-                workers.create_task(feedback.run(stop))
-        finally:
-            follower.stop()
-            producer.close()
-            await close_providers(providers)
-            await redis.aclose()
+        async with asyncio.TaskGroup() as workers:  # one failing stops the other
+            workers.create_task(worker.run(service.stop))
+            workers.create_task(feedback.run(service.stop))
 
     run_service(SERVICE, infra, run)
 

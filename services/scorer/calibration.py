@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from schemas.calibration import IDENTITY, CalibrationPublished
 from services.common.follower import METADATA_TIMEOUT_S, TopicFollower, follower_config
+from services.common.kafka_security import KafkaSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -72,20 +73,22 @@ class CalibrationView:
 
 
 def calibration_follower(
-    view: CalibrationView, *, bootstrap_servers: str, topic: str
+    view: CalibrationView, *, bootstrap_servers: str, security: KafkaSecurity, topic: str
 ) -> TopicFollower:
     return TopicFollower(
         name="calibrations",
-        config=follower_config(bootstrap_servers, owner="scorer-calibrations"),
+        config=follower_config(bootstrap_servers, owner="scorer-calibrations", security=security),
         topic=topic,
         start_at="beginning",
         on_record=view.on_record,
     )
 
 
-def end_offset(bootstrap_servers: str, topic: str) -> int:
+def end_offset(bootstrap_servers: str, topic: str, *, security: KafkaSecurity) -> int:
     """Where the (single-partition) topic ends now; 0 when it cannot be read."""
-    consumer = Consumer(follower_config(bootstrap_servers, owner="scorer-calibrations-end"))
+    consumer = Consumer(
+        follower_config(bootstrap_servers, owner="scorer-calibrations-end", security=security)
+    )
     try:
         _low, high = consumer.get_watermark_offsets(
             TopicPartition(topic, 0), timeout=METADATA_TIMEOUT_S
@@ -99,11 +102,18 @@ def end_offset(bootstrap_servers: str, topic: str) -> int:
 
 
 def start_following(
-    view: CalibrationView, *, bootstrap_servers: str, topic: str, catch_up_s: float
+    view: CalibrationView,
+    *,
+    bootstrap_servers: str,
+    security: KafkaSecurity,
+    topic: str,
+    catch_up_s: float,
 ) -> TopicFollower:
     """Start the follower and wait up to `catch_up_s` for the calibration already published."""
-    follower = calibration_follower(view, bootstrap_servers=bootstrap_servers, topic=topic).start()
-    end = end_offset(bootstrap_servers, topic)
+    follower = calibration_follower(
+        view, bootstrap_servers=bootstrap_servers, security=security, topic=topic
+    ).start()
+    end = end_offset(bootstrap_servers, topic, security=security)
     if not view.wait_caught_up(end, catch_up_s):
         logger.warning(
             "calibrations not read within %.0fs; scoring with %s until they are",

@@ -29,9 +29,8 @@ from schemas.completion import CompletionProduced
 from schemas.parts import ConfidenceComponent
 from services.common.once import Once
 from services.common.redis_keys import RedisKeys
-from services.common.spend import (
-    Reservation,
-    SpendLedger,
+from services.common.spend import Reservation, SpendLedger
+from services.common.spend_rules import (
     budget_exhausted_error,
     is_paid_model,
     max_call_cost_usd,

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from schemas.feedback import FeedbackGiven
 from services.common.producer import EventProducer
 from services.common.redis_keys import RedisKeys
-from services.common.runner import worker_consumer_config
+from services.common.startup import service_worker
 from services.common.worker import EventWorker, Outgoing
 from services.scorer.settings import ScorerSettings
 
@@ -96,14 +96,12 @@ def build_feedback_worker(
 ) -> EventWorker[FeedbackGiven]:
     """The feedback consumer: its own group, so every feedback event is counted once per
     namespace however many scorer instances run."""
-    topics = settings.infra.topics
-    return EventWorker(
+    return service_worker(
+        settings.infra,
         service=SERVICE,
-        topic=topics.feedback,
+        topic=settings.infra.topics.feedback,
         event_type=FeedbackGiven,
         handle=tally.handle,
-        consumer_config=worker_consumer_config(settings.infra, SERVICE),
         producer=producer,
-        dead_letter_topic=topics.dead_letters,
         max_in_flight=MAX_IN_FLIGHT,
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from schemas.completion import CompletionProduced
+from services.common.dead_letter_sink import SetAside
 from services.common.producer import EventProducer
-from services.common.runner import worker_consumer_config
-from services.common.worker import EventWorker, SetAside
+from services.common.startup import service_worker
+from services.common.worker import EventWorker
 from services.scorer.handler import Scorer
 from services.scorer.settings import ScorerSettings
 
@@ -19,15 +20,13 @@ def build_worker(
     scorer: Scorer,
     set_aside: SetAside | None = None,
 ) -> EventWorker[CompletionProduced]:
-    topics = settings.infra.topics
-    return EventWorker(
+    return service_worker(
+        settings.infra,
         service=SERVICE,
-        topic=topics.completions,
+        topic=settings.infra.topics.completions,
         event_type=CompletionProduced,
         handle=scorer.handle,
-        consumer_config=worker_consumer_config(settings.infra, SERVICE),
         producer=producer,
-        dead_letter_topic=topics.dead_letters,
         max_in_flight=settings.max_in_flight,
         set_aside=set_aside,
     )

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.common.follower import fetch_available, follower_config
+from services.common.kafka_security import KafkaSecurity
 from strategist.analysis.ids import created_ms
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class ResponseArchive:
         self,
         *,
         bootstrap_servers: str,
+        security: KafkaSecurity,
         topic: str,
         queries_topic: str,
         retention_ms: int,
@@ -72,6 +74,7 @@ class ResponseArchive:
         budget_s: float = DEFAULT_BUDGET_S,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._security = security
         self._topic = topic
         self._queries_topic = queries_topic
         self._retention_ms = retention_ms
@@ -116,7 +119,9 @@ class ResponseArchive:
         self, topic: str, analysis_id: str, start_ms: int, end_ms: int, pick: Pick[T]
     ) -> T | None:
         deadline = time.monotonic() + self._budget_s
-        consumer = Consumer(follower_config(self._bootstrap, owner="strategist-archive"))
+        consumer = Consumer(
+            follower_config(self._bootstrap, owner="strategist-archive", security=self._security)
+        )
         try:
             open_until = self._position(consumer, topic, start_ms)
             key = analysis_id.encode()

@@ -34,15 +34,8 @@ from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.common.failures import retry_delay_s
-from services.common.spend import (
-    CampaignUsage,
-    Reservation,
-    ReserveOutcome,
-    SpendLedger,
-    budget_exhausted_error,
-    max_call_cost_usd,
-    refusal_text,
-)
+from services.common.spend import CampaignUsage, Reservation, ReserveOutcome, SpendLedger
+from services.common.spend_rules import budget_exhausted_error, max_call_cost_usd, refusal_text
 from strategist.analysis.loop import LoopRunner
 
 logger = logging.getLogger(__name__)

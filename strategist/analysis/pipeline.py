@@ -18,6 +18,7 @@ from confluent_kafka import KafkaException
 
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
+from services.common.kafka_security import KafkaSecurity
 from services.common.producer import DeliveryError, EventProducer, producer_config
 
 logger = logging.getLogger(__name__)
@@ -39,11 +40,14 @@ class QueryPublisher:
         self._timeout_s = delivery_timeout_s
 
     @staticmethod
-    def producer_for(bootstrap_servers: str, delivery_timeout_s: float) -> EventProducer:
+    def producer_for(
+        bootstrap_servers: str, delivery_timeout_s: float, *, security: KafkaSecurity
+    ) -> EventProducer:
         config: dict[str, Any] = producer_config(
             bootstrap_servers,
             client_id=f"strategist-app-{os.getpid()}",
             delivery_timeout_ms=int(delivery_timeout_s * 1000),
+            security=security,
         )
         return EventProducer(config=config)
 

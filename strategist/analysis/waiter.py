@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from schemas.response import AnalysisResponded
 from services.common.follower import TopicFollower, follower_config
+from services.common.kafka_security import KafkaSecurity
 from strategist.analysis.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -92,8 +93,8 @@ class ResponseWaiter:
         self.delivered = 0
 
     @staticmethod
-    def config(bootstrap_servers: str) -> dict[str, Any]:
-        return follower_config(bootstrap_servers, owner="strategist-app")
+    def config(bootstrap_servers: str, *, security: KafkaSecurity) -> dict[str, Any]:
+        return follower_config(bootstrap_servers, owner="strategist-app", security=security)
 
     # --- the follower ----------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from providers.model_lookup import find_model
 from schemas.response import AnalysisResponded
-from services.common.spend import BUDGET_EXHAUSTED
+from services.common.spend_rules import BUDGET_EXHAUSTED
 from strategist.analysis.store import StoreUnavailable
 from strategist.auth.gate import current_caller, current_gate
 from strategist.errors import HTTP_CODES, STORE_RETRY_AFTER_S, ApiError, blocked_attempt

@@ -33,6 +33,7 @@ from harness.processes import (
 )
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.settings import InfraSettings
 from services.health.settings import HealthSettings
 from strategist.auth.keys import IssuedKey, Role
 from tests.support.keys import test_key
@@ -111,7 +112,7 @@ def running_stack(
     """The stack in a fresh namespace; `apps` maps extra app names to their extra env."""
     namespace = unique_namespace("e2e")
     topics = TopicNames(namespace)
-    create_topics(bootstrap, topics.specs())
+    create_topics(bootstrap, topics.specs(), security=InfraSettings().kafka_security)
     env = infra_env(
         namespace,
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,

@@ -20,6 +20,7 @@ from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.kafka_security import KafkaSecurity
 from services.common.redis_keys import RedisKeys
 from strategist.analysis.store import ResultStore
 from strategist.analysis.waiter import ResponseWaiter
@@ -33,9 +34,9 @@ TTL_S = 600
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str) -> TopicNames:
+def topics(kafka_bootstrap: str, kafka_security: KafkaSecurity) -> TopicNames:
     names = TopicNames(unique_namespace("waiter"))
-    create_topics(kafka_bootstrap, names.specs())
+    create_topics(kafka_bootstrap, names.specs(), security=kafka_security)
     return names
 
 
@@ -46,12 +47,12 @@ def store(redis_url: str, topics: TopicNames) -> ResultStore:
 
 @pytest.fixture
 def waiters(
-    kafka_bootstrap: str, topics: TopicNames, store: ResultStore
+    kafka_bootstrap: str, kafka_security: KafkaSecurity, topics: TopicNames, store: ResultStore
 ) -> Iterator[list[ResponseWaiter]]:
     started = [
         ResponseWaiter(
             store=store,
-            consumer_config=ResponseWaiter.config(kafka_bootstrap),
+            consumer_config=ResponseWaiter.config(kafka_bootstrap, security=kafka_security),
             topic=topics.responses,
         )
         for _ in range(2)

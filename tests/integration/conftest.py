@@ -11,16 +11,19 @@ from harness.kafka import delete_namespace, test_producer
 from harness.processes import ManagedProcess, infra_env, python_module, unique_namespace
 from schemas.topics import TopicNames
 from services.common.admin import create_topics
+from services.common.kafka_security import KafkaSecurity
 from services.common.producer import EventProducer
 
 SERVICE_READY_TIMEOUT_S = 60.0
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str, redis_url: str) -> Iterator[TopicNames]:
+def topics(
+    kafka_bootstrap: str, kafka_security: KafkaSecurity, redis_url: str
+) -> Iterator[TopicNames]:
     """A fresh namespace; its topics, consumer groups and Redis keys go at the end."""
     names = TopicNames(unique_namespace())
-    create_topics(kafka_bootstrap, names.specs())
+    create_topics(kafka_bootstrap, names.specs(), security=kafka_security)
     yield names
     delete_namespace(kafka_bootstrap, redis_url, names.namespace)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from chaos.run import run_chaos
+from services.common.kafka_security import KafkaSecurity
 
 DURATION_S = 45.0
 RATE_PER_S = 4.0
@@ -18,12 +19,13 @@ pytestmark = pytest.mark.integration
 
 
 def test_nothing_lost_answered_twice_paid_twice_or_forgotten_under_kill_9(
-    kafka_bootstrap: str, redis_url: str, database_url: str
+    kafka_bootstrap: str, kafka_security: KafkaSecurity, redis_url: str, database_url: str
 ) -> None:
     report = run_chaos(
         duration_s=DURATION_S,
         rate=RATE_PER_S,
         bootstrap=kafka_bootstrap,
+        security=kafka_security,
         redis_url=redis_url,
         database_url=database_url,
         progress=True,

@@ -26,13 +26,8 @@ from services.classifier.handler import classify
 from services.common.once import Once
 from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
-from services.common.spend import (
-    BUDGET_EXHAUSTED,
-    SpendLedger,
-    max_call_cost_usd,
-    read_usage,
-    set_monthly_limit,
-)
+from services.common.spend import SpendLedger, read_usage, set_monthly_limit
+from services.common.spend_rules import BUDGET_EXHAUSTED, max_call_cost_usd
 from services.scorer.cross_check import ProviderCrossCheck
 
 SECOND = DEFAULT_CATALOGUE.get("gemini", GEMINI_FLASH)

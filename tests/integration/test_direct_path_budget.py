@@ -27,13 +27,8 @@ from providers.settings import ProviderSettings
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.common.redis_client import async_redis
-from services.common.spend import (
-    BUDGET_EXHAUSTED,
-    SpendLedger,
-    max_call_cost_usd,
-    read_usage,
-    set_monthly_limit,
-)
+from services.common.spend import SpendLedger, read_usage, set_monthly_limit
+from services.common.spend_rules import BUDGET_EXHAUSTED, max_call_cost_usd
 from strategist.analysis.direct import BOOKS_UNAVAILABLE, DirectAnalyzer
 from strategist.analysis.loop import LoopRunner
 from strategist.router import _finished

@@ -20,8 +20,9 @@ from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
 from schemas.parts import Classification, RouteStep
 from schemas.query import QueryRequested
-from services.common.spend import BUDGET_EXHAUSTED, read_usage, set_monthly_limit
-from services.common.spend import max_call_cost_usd as max_cost_usd
+from services.common.spend import read_usage, set_monthly_limit
+from services.common.spend_rules import BUDGET_EXHAUSTED
+from services.common.spend_rules import max_call_cost_usd as max_cost_usd
 from tests.support.fake_local_model import REFUSE_MARKER, fake_local_model
 
 CAMPAIGN = "campaign-load"

@@ -15,7 +15,7 @@ from services.common.failures import Action, decide_failure
 from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.dispatcher.cache import RedisCompletionCache
-from services.dispatcher.lease import RedisDispatchLease
+from services.dispatcher.dispatch_lease import RedisDispatchLease
 from tests.unit.dispatcher_fakes import ScriptedProvider, completion_of, make_dispatcher
 
 COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"

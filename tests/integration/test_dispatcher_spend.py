@@ -16,8 +16,9 @@ from schemas.completion import CompletionProduced
 from schemas.parts import Classification, RouteStep
 from schemas.query import QueryRequested
 from services.common.redis_client import async_redis
-from services.common.spend import BUDGET_EXHAUSTED, SpendLedger, read_usage, set_monthly_limit
-from services.common.spend import max_call_cost_usd as max_cost_usd
+from services.common.spend import SpendLedger, read_usage, set_monthly_limit
+from services.common.spend_rules import BUDGET_EXHAUSTED
+from services.common.spend_rules import max_call_cost_usd as max_cost_usd
 from services.dispatcher.attempts import CANCELLED_KIND
 from services.dispatcher.handler import Dispatcher
 from services.dispatcher.inflight import InFlightAttempts
@@ -93,7 +94,7 @@ def dispatch(redis_url: str, namespace: str) -> DispatchOnce:
                     lease=MemoryLease(),
                     publish=Broker().publish,
                     topics=TOPICS,
-                    limits=RouteLimits(attempt_timeout_cap_s=cap_s, route_budget_s=10.0),
+                    limits=RouteLimits(attempt_timeout_cap_s=cap_s, route_deadline_s=10.0),
                     ledger=SpendLedger(redis=client, namespace=namespace),
                     inflight=inflight,
                 )

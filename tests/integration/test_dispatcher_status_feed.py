@@ -24,17 +24,27 @@ def _wait_for(condition, timeout_s: float) -> bool:
 
 
 def test_the_view_recovers_after_the_follower_failed_on_a_missing_topic(
-    kafka_bootstrap, producer
+    kafka_bootstrap, kafka_security, producer
 ) -> None:
     topic = TopicNames(unique_namespace()).provider_health  # not created yet
     view = ProviderStatusView(stale_after_s=20)
-    feed = StatusFeed(view=view, bootstrap_servers=kafka_bootstrap, topic=topic, stale_after_s=20)
+    feed = StatusFeed(
+        view=view,
+        bootstrap_servers=kafka_bootstrap,
+        security=kafka_security,
+        topic=topic,
+        stale_after_s=20,
+    )
     feed.start()
     try:
         assert _wait_for(lambda: feed.follower.failing, RECOVERY_TIMEOUT_S)
         assert feed.stale and feed.follower.failures >= 1
 
-        create_topics(kafka_bootstrap, [TopicSpec(topic, 1, {"cleanup.policy": "compact"})])
+        create_topics(
+            kafka_bootstrap,
+            [TopicSpec(topic, 1, {"cleanup.policy": "compact"})],
+            security=kafka_security,
+        )
         down = ProviderStatus(provider="gemini", state="down", reason="test", error_rate=1.0)
         producer.send_and_wait(topic, "gemini", down, 10)
 

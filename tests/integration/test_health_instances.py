@@ -24,6 +24,7 @@ from harness.processes import ManagedProcess, unique_namespace
 from schemas.health import ProviderStatus
 from schemas.topics import TopicNames, TopicSpec
 from services.common.admin import create_topics
+from services.common.kafka_security import KafkaSecurity
 from services.common.producer import producer_config
 from tests.integration.test_health_service import provider_env
 
@@ -39,12 +40,14 @@ DELIVERY_TIMEOUT_S = 10.0
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str, redis_url: str) -> Iterator[TopicNames]:
+def topics(
+    kafka_bootstrap: str, kafka_security: KafkaSecurity, redis_url: str
+) -> Iterator[TopicNames]:
     """This test's namespace, with a two-partition attempts topic."""
     names = TopicNames(unique_namespace())
     specs = [replace(s, partitions=ATTEMPT_PARTITIONS) if s.name == names.provider_attempts
              else s for s in names.specs()]
-    create_topics(kafka_bootstrap, specs)
+    create_topics(kafka_bootstrap, specs, security=kafka_security)
     yield names
     delete_namespace(kafka_bootstrap, redis_url, names.namespace)
 
@@ -84,14 +87,18 @@ def settle(reader: TopicReader) -> dict[str, str]:
 
 
 @pytest.mark.integration
-def test_default_partitioner_is_crc32_of_the_key(kafka_bootstrap: str) -> None:
+def test_default_partitioner_is_crc32_of_the_key(
+    kafka_bootstrap: str, kafka_security: KafkaSecurity
+) -> None:
     """What ownership relies on: the producer config the dispatcher uses puts key K on
     partition zlib.crc32(K) % partitions."""
     partitions = 7
     topic = f"{unique_namespace()}.partitioner.v1"
-    create_topics(kafka_bootstrap, [TopicSpec(topic, partitions)])
+    create_topics(kafka_bootstrap, [TopicSpec(topic, partitions)], security=kafka_security)
     try:
-        producer = Producer(producer_config(kafka_bootstrap, client_id="partitioner-test"))
+        producer = Producer(
+            producer_config(kafka_bootstrap, client_id="partitioner-test", security=kafka_security)
+        )
         keys = sorted(PROVIDERS) + [uuid.uuid4().hex for _ in range(40)]
         landed: dict[str, int] = {}
 

@@ -176,7 +176,7 @@ def make_dispatcher(
     broker: Broker | None = None,
     cooldowns: ProviderCooldowns | None = None,
     cap: float = 4.5,
-    budget: float = 25.0,
+    deadline: float = 25.0,
     max_wait: float = 2.0,
     catalogue: Catalogue | None = None,
     circuits: CircuitBoard | None = None,
@@ -191,7 +191,7 @@ def make_dispatcher(
         publish=(broker or Broker()).publish,
         topics=TOPICS,
         limits=RouteLimits(
-            attempt_timeout_cap_s=cap, route_budget_s=budget, rate_limit_max_wait_s=max_wait
+            attempt_timeout_cap_s=cap, route_deadline_s=deadline, rate_limit_max_wait_s=max_wait
         ),
         cooldowns=cooldowns,
         circuits=circuits,

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 import chaos.ledger
-from services.common.kafka_security import process_security
+from services.common.kafka_security import KafkaSecurity
+from services.common.settings import InfraSettings
 
 UNREACHABLE = "127.0.0.1:1"
 SASL_PASSWORD = "ledger-sasl-secret-5d1e"
@@ -38,21 +39,21 @@ class RecordingConsumer:
 
 
 @pytest.fixture
-def scram_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def scram_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[InfraSettings]:
     for name, value in SCRAM_ENV.items():
         monkeypatch.setenv(name, value)
-    process_security.cache_clear()
-    yield
-    process_security.cache_clear()
+    yield InfraSettings()
 
 
 def test_the_ledger_consumer_carries_the_kafka_security_settings(
-    scram_env: None, monkeypatch: pytest.MonkeyPatch
+    scram_env: InfraSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     RecordingConsumer.configs.clear()
     monkeypatch.setattr(chaos.ledger, "Consumer", RecordingConsumer)
     with pytest.raises(Built):
-        chaos.ledger.read_ledger(UNREACHABLE, "t.responses", "t.attempts")
+        chaos.ledger.read_ledger(
+            UNREACHABLE, scram_env.kafka_security, "t.responses", "t.attempts"
+        )
     [config] = RecordingConsumer.configs
     assert config["bootstrap.servers"] == UNREACHABLE
     assert config["security.protocol"] == "SASL_SSL"
@@ -63,6 +64,6 @@ def test_the_ledger_consumer_carries_the_kafka_security_settings(
 
 
 def test_each_ledger_read_has_a_group_of_its_own() -> None:
-    first = chaos.ledger.ledger_consumer_config(UNREACHABLE)
-    second = chaos.ledger.ledger_consumer_config(UNREACHABLE)
+    first = chaos.ledger.ledger_consumer_config(UNREACHABLE, KafkaSecurity())
+    second = chaos.ledger.ledger_consumer_config(UNREACHABLE, KafkaSecurity())
     assert first["group.id"] != second["group.id"]

@@ -13,7 +13,8 @@ from pydantic import SecretStr, ValidationError
 
 from services.common.consumer import consumer_config
 from services.common.follower import follower_config
-from services.common.kafka_security import KafkaSecurity, admin_config, process_security
+from services.common.kafka_config import admin_config
+from services.common.kafka_security import KafkaSecurity
 from services.common.producer import producer_config
 from services.common.settings import InfraSettings
 
@@ -27,7 +28,7 @@ SCRAM_ENV = {
     "KAFKA_SASL_PASSWORD": SASL_PASSWORD,
 }
 
-BUILDERS: dict[str, Callable[[KafkaSecurity | None], dict[str, Any]]] = {
+BUILDERS: dict[str, Callable[[KafkaSecurity], dict[str, Any]]] = {
     "consumer": lambda s: consumer_config(UNREACHABLE, group_id="g", client_id="c", security=s),
     "producer": lambda s: producer_config(UNREACHABLE, client_id="p", security=s),
     "follower": lambda s: follower_config(UNREACHABLE, owner="f", security=s),
@@ -39,16 +40,14 @@ BUILDERS: dict[str, Callable[[KafkaSecurity | None], dict[str, Any]]] = {
 def scram_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[InfraSettings]:
     for name, value in SCRAM_ENV.items():
         monkeypatch.setenv(name, value)
-    process_security.cache_clear()
     yield InfraSettings()
-    process_security.cache_clear()
 
 
 @pytest.mark.parametrize("client", sorted(BUILDERS))
 def test_scram_settings_from_the_environment_reach_every_client(
     client: str, scram_env: InfraSettings
 ) -> None:
-    config = BUILDERS[client](None)  # no security given: the process's own, from the env
+    config = BUILDERS[client](scram_env.kafka_security)  # as a `__main__` hands it down
     assert {k: config[k] for k in ("security.protocol", "sasl.mechanism", "sasl.username")} == {
         "security.protocol": "SASL_SSL",
         "sasl.mechanism": "SCRAM-SHA-512",
@@ -74,6 +73,16 @@ def test_mutual_tls_settings_reach_every_client(client: str) -> None:
     assert config["ssl.key.location"] == "/etc/kafka/client.key"
     assert config["ssl.key.password"] == KEY_PASSWORD
     assert "sasl.password" not in config
+
+
+@pytest.mark.parametrize("client", sorted(BUILDERS))
+def test_a_builder_never_reads_the_environment_behind_its_caller(
+    client: str, scram_env: InfraSettings
+) -> None:
+    """The security given is the security used, whatever the environment says."""
+    config = BUILDERS[client](KafkaSecurity())
+    assert config["security.protocol"] == "PLAINTEXT"
+    assert not any(key.startswith(("sasl.", "ssl.")) for key in config)
 
 
 def test_the_local_broker_default_is_plaintext_without_secrets() -> None:
@@ -113,10 +122,13 @@ def test_secrets_never_appear_in_the_clients_logs(
     """librdkafka accepts the settings (an unknown or invalid key raises here) and logs
     none of them while it tries to connect."""
     caplog.set_level(logging.DEBUG)
-    consumer = Consumer(consumer_config(UNREACHABLE, group_id="g", client_id="c"))
-    follower = Consumer(follower_config(UNREACHABLE, owner="f"))
-    producer = Producer(producer_config(UNREACHABLE, client_id="p"))
-    AdminClient(admin_config(UNREACHABLE))
+    security = scram_env.kafka_security
+    consumer = Consumer(
+        consumer_config(UNREACHABLE, group_id="g", client_id="c", security=security)
+    )
+    follower = Consumer(follower_config(UNREACHABLE, owner="f", security=security))
+    producer = Producer(producer_config(UNREACHABLE, client_id="p", security=security))
+    AdminClient(admin_config(UNREACHABLE, security=security))
     producer.poll(0.5)  # let the background threads try (and log)
     consumer.close()
     follower.close()
@@ -127,4 +139,4 @@ def test_secrets_never_appear_in_the_clients_logs(
 
 @pytest.mark.parametrize("client", sorted(BUILDERS))
 def test_every_client_sends_small_requests_without_nagles_delay(client: str) -> None:
-    assert BUILDERS[client](None)["socket.nagle.disable"] is True
+    assert BUILDERS[client](KafkaSecurity())["socket.nagle.disable"] is True

@@ -22,8 +22,8 @@ from prometheus_client import REGISTRY
 from schemas.attempt import ProviderAttempt
 from schemas.health import ProviderStatus
 from services.common import metrics
-from services.common.runner import worker_consumer_config
 from services.common.settings import InfraSettings
+from services.common.startup import worker_consumer_config
 from strategist import create_app
 from strategist.metrics import answer_path
 from strategist.runtime import Runtime

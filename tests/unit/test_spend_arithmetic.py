@@ -8,10 +8,11 @@ import pytest
 
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_PRO, LOCAL_MODEL, SONAR
-from services.common.spend import CALL_INPUT_OVERHEAD_TOKENS as INPUT_OVERHEAD_TOKENS
-from services.common.spend import _usage, month_of, to_micro_usd
-from services.common.spend import is_paid_model as is_paid
-from services.common.spend import max_call_cost_usd as max_cost_usd
+from services.common.spend import _usage, month_of
+from services.common.spend_rules import CALL_INPUT_OVERHEAD_TOKENS as INPUT_OVERHEAD_TOKENS
+from services.common.spend_rules import is_paid_model as is_paid
+from services.common.spend_rules import max_call_cost_usd as max_cost_usd
+from services.common.spend_rules import to_micro_usd
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import pytest
 
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, GEMINI_FLASH, GEMINI_PRO, LOCAL_MODEL, SONAR
-from services.common.spend import (
+from services.common.spend import CampaignUsage
+from services.common.spend_rules import (
     BUDGET_EXHAUSTED,
-    CampaignUsage,
     budget_exhausted_error,
     is_paid_model,
     max_call_cost_usd,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.health import ProviderStatus
+from services.common.kafka_security import KafkaSecurity
 from services.dispatcher.status_view import ProviderStatusView, StatusFeed
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
@@ -48,7 +49,8 @@ def test_stale_statuses_are_ignored() -> None:
 
 def test_the_feed_decodes_records_and_skips_malformed_ones() -> None:
     view = ProviderStatusView(stale_after_s=20)
-    feed = StatusFeed(view=view, bootstrap_servers="127.0.0.1:1", topic="t", stale_after_s=20)
+    feed = StatusFeed(view=view, bootstrap_servers="127.0.0.1:1", security=KafkaSecurity(),
+                      topic="t", stale_after_s=20)
     feed._on_record(b"gemini", b"not json", 0, 1)
     feed._on_record(b"gemini", _status("down", datetime.now(UTC)).to_bytes(), 0, 2)
     assert view.is_down("gemini")
@@ -56,5 +58,5 @@ def test_the_feed_decodes_records_and_skips_malformed_ones() -> None:
 
 def test_the_feed_is_stale_before_any_status_arrives_within_its_window() -> None:
     feed = StatusFeed(view=ProviderStatusView(stale_after_s=0.0), bootstrap_servers="127.0.0.1:1",
-                      topic="t", stale_after_s=0.0)
+                      security=KafkaSecurity(), topic="t", stale_after_s=0.0)
     assert feed.stale and feed.report()

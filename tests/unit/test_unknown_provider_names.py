@@ -21,7 +21,7 @@ from schemas.query import QueryOptions, QueryRequested
 from services.classifier.handler import classify
 from services.classifier.model_route import NO_MODEL, build_route
 from services.common.producer import EventProducer
-from services.dispatcher.route_walk import UNKNOWN_MODEL
+from services.dispatcher.skips import UNKNOWN_MODEL
 from services.health.settings import HealthSettings
 from services.health.worker import HealthService
 from tests.e2e.stack import monitored_providers

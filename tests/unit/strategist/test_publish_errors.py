@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from schemas.query import QueryRequested
+from services.common.kafka_security import KafkaSecurity
 from services.common.producer import EventProducer, producer_config
 from strategist.analysis.pipeline import PipelineUnavailable, QueryPublisher
 from tests.unit.strategist.conftest import FakedApp
@@ -22,7 +23,9 @@ Faked = Callable[..., FakedApp]
 
 def test_an_unserialisable_query_is_not_pipeline_unavailable() -> None:
     # Nothing listens on port 1; serialisation fails before any connection is made.
-    producer = EventProducer(config=producer_config("127.0.0.1:1", client_id="unit"))
+    producer = EventProducer(
+        config=producer_config("127.0.0.1:1", client_id="unit", security=KafkaSecurity())
+    )
     publisher = QueryPublisher(producer=producer, topic="queries", delivery_timeout_s=0.5)
     # As a JSON value inside `context` got past validation before (pydantic checks plain
     # str fields, not JsonValue); built unvalidated here to stand for any such bug.

@@ -13,7 +13,7 @@ from schemas.classified import QueryClassified
 from schemas.parts import TIERS, Classification
 from schemas.query import QueryOptions, QueryRequested
 from services.classifier.model_route import build_route, tier_for
-from services.dispatcher.budget import (
+from services.dispatcher.deadline import (
     MIN_ATTEMPT_S,
     StepLimits,
     attempt_limits,
@@ -49,14 +49,14 @@ def _every_route():
 
 
 @pytest.mark.parametrize("route", _every_route(), ids=lambda r: ">".join(m for _, m in r))
-def test_no_route_can_outlast_the_budget_or_the_apps_deadline(route) -> None:
+def test_no_route_can_outlast_its_deadline_or_the_apps(route) -> None:
     settings = DispatcherSettings()
     cap = settings.attempt_timeout_cap_s
     limits = [own_limit_s(p, DEFAULT_CATALOGUE.get(p, m).timeout_s, cap) for p, m in route]
-    worst = worst_case_s(limits, budget_s=settings.route_budget_s, reserve_cap_s=cap)
-    assert worst <= settings.route_budget_s
-    assert settings.route_budget_s + OTHER_HOPS_MARGIN_S <= APP_SYNC_DEADLINE_S
-    # without the budget, the sum of the model timeouts breaks the deadline (the old defect)
+    worst = worst_case_s(limits, deadline_s=settings.route_deadline_s, reserve_cap_s=cap)
+    assert worst <= settings.route_deadline_s
+    assert settings.route_deadline_s + OTHER_HOPS_MARGIN_S <= APP_SYNC_DEADLINE_S
+    # without the deadline, the sum of the model timeouts breaks the deadline (the old defect)
     if any(p == "local" for p, _ in route) and len(route) > 2:
         assert sum(limits) > APP_SYNC_DEADLINE_S
 
@@ -65,13 +65,13 @@ def test_a_local_primary_leaves_room_for_the_hosted_fallbacks() -> None:
     settings = DispatcherSettings()
     cap = settings.attempt_timeout_cap_s
     limits = [30.0, cap, cap]  # simple tier: local, then two hosted steps
-    assert worst_case_s(limits, budget_s=25.0, reserve_cap_s=cap) == pytest.approx(25.0)
-    assert worst_case_s(limits[:1], budget_s=25.0, reserve_cap_s=cap) == pytest.approx(25.0)
-    assert worst_case_s([cap] * 3 + [30.0], budget_s=25.0, reserve_cap_s=cap) == 25.0
+    assert worst_case_s(limits, deadline_s=25.0, reserve_cap_s=cap) == pytest.approx(25.0)
+    assert worst_case_s(limits[:1], deadline_s=25.0, reserve_cap_s=cap) == pytest.approx(25.0)
+    assert worst_case_s([cap] * 3 + [30.0], deadline_s=25.0, reserve_cap_s=cap) == 25.0
     assert cap > MIN_ATTEMPT_S
 
 
-def test_a_route_of_hanging_providers_ends_within_its_budget() -> None:
+def test_a_route_of_hanging_providers_ends_within_its_deadline() -> None:
     cheap = Classification(
         complexity=0.1, needs_live_data=False, analysis_type="editing", cost_sensitive=True
     )
@@ -82,14 +82,14 @@ def test_a_route_of_hanging_providers_ends_within_its_budget() -> None:
     )
     assert simple.route[0].provider == "local", simple.route
     providers = [ScriptedProvider(n, hang=True) for n in ("gemini", "perplexity", "local")]
-    budget_s = 3.0
-    dispatcher = make_dispatcher(providers, cap=0.8, budget=budget_s)
+    deadline_s = 3.0
+    dispatcher = make_dispatcher(providers, cap=0.8, deadline=deadline_s)
     started = time.monotonic()
     completion = completion_of(asyncio.run(asyncio.wait_for(dispatcher.handle(simple), 20)))
     elapsed = time.monotonic() - started
     assert completion.status == "failed"
-    assert elapsed < budget_s + 1.0, f"route took {elapsed:.1f}s of a {budget_s}s budget"
-    # the local primary (30 s timeout) did not eat the budget: both fallbacks were tried
+    assert elapsed < deadline_s + 1.0, f"route took {elapsed:.1f}s of a {deadline_s}s deadline"
+    # the local primary (30 s timeout) did not eat the deadline: both fallbacks were tried
     assert [a.provider for a in completion.attempts] == ["local", "gemini", "perplexity"]
     assert [a.outcome for a in completion.attempts] == ["timeout"] * 3
 

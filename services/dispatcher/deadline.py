@@ -1,8 +1,10 @@
-"""The time a query may spend on its route, and what each attempt may take of it.
+"""The time a query may spend on its route (its deadline), and what each attempt may take.
 
-The app waits `STRATEGIST_SYNC_TIMEOUT_S` (30 s) for an answer, so a route that can run
-longer (the local model alone may take 30 s) answers nobody. Every route gets a total
-budget below that deadline. Each later step keeps a reserve of its own limit, up to the
+"Deadline" is time only; "budget" in the dispatcher is money (`budget_exhausted`, the
+campaign's spend limit). The app waits `STRATEGIST_SYNC_TIMEOUT_S` (30 s) for an answer, so
+a route that can run longer (the local model alone may take 30 s) answers nobody. Every
+route gets a deadline (`DISPATCHER_ROUTE_BUDGET_S`, the setting `route_deadline_s`) below
+the app's wait. Each later step keeps a reserve of its own limit, up to the
 hosted cap, so an early step that hangs cannot starve the fallbacks; the last step gets
 whatever is left.
 
@@ -22,13 +24,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 MIN_ATTEMPT_S = 0.5
-"""An attempt shorter than this cannot answer; such a step is skipped for lack of budget."""
+"""An attempt shorter than this cannot answer; such a step is skipped for lack of time."""
+DEADLINE_PASSED = "budget_spent"
+"""`error_kind` of a step skipped because the route's deadline left it no time. The value
+predates the word "deadline" and is kept as it is: the decision records and the API's
+`attempts[].error_kind` carry it."""
 HOSTED_PROVIDERS = frozenset({"gemini", "perplexity"})
 """Paid APIs whose attempts are capped for the failover promise; the local model is not."""
 
 
 def own_limit_s(provider: str, model_timeout_s: float, hosted_cap_s: float) -> float:
-    """A step's limit before the budget: its model's timeout, capped for hosted providers."""
+    """A step's limit before the deadline: its model's timeout, capped for hosted providers."""
     return min(model_timeout_s, hosted_cap_s) if provider in HOSTED_PROVIDERS else model_timeout_s
 
 
@@ -47,12 +53,12 @@ def attempt_limit_s(own_limit_s: float, later_reserve_s: float, remaining_s: flo
     return max(min(own_limit_s, max(spare_s, MIN_ATTEMPT_S), remaining_s), 0.0)
 
 
-def worst_case_s(limits_s: Sequence[float], *, budget_s: float, reserve_cap_s: float) -> float:
+def worst_case_s(limits_s: Sequence[float], *, deadline_s: float, reserve_cap_s: float) -> float:
     """Total time of a route whose every attempt runs to its limit."""
     elapsed = 0.0
     for index, own in enumerate(limits_s):
         later = sum(reserve_s(limit, reserve_cap_s) for limit in limits_s[index + 1 :])
-        limit = attempt_limit_s(own, later, budget_s - elapsed)
+        limit = attempt_limit_s(own, later, deadline_s - elapsed)
         if limit < MIN_ATTEMPT_S:
             break
         elapsed += limit
@@ -60,11 +66,11 @@ def worst_case_s(limits_s: Sequence[float], *, budget_s: float, reserve_cap_s: f
 
 
 class Deadline:
-    """A query's route budget, counted on a monotonic clock from construction."""
+    """A query's route deadline, `total_s` from construction on a monotonic clock."""
 
-    def __init__(self, budget_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, total_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._ends = clock() + budget_s
+        self._ends = clock() + total_s
 
     def remaining_s(self) -> float:
         return max(self._ends - self._clock(), 0.0)
@@ -72,7 +78,7 @@ class Deadline:
 
 @dataclass(frozen=True)
 class StepLimits:
-    """A step's own limits before the budget cuts them (`first_token_s` None: no streaming
+    """A step's own limits before the deadline cuts them (`first_token_s` None: no streaming
     limit, the total is the only one)."""
 
     total_s: float
@@ -111,7 +117,7 @@ def step_limits(
 def attempt_limits(
     own: StepLimits, later: Sequence[StepLimits], remaining_s: float, reserve_cap_s: float
 ) -> AttemptLimits:
-    """The next attempt's limits within the budget (see the module docstring).
+    """The next attempt's limits within the deadline (see the module docstring).
 
     The first token (or, without streaming, the whole call) must come before every later
     step's reserve is touched; a streaming answer may then run on until only the next

@@ -5,7 +5,7 @@ redelivery while the first is still calling). Without a lease both pay a provide
 The holder dispatches and keeps the lease alive while it works
 (`services.common.lease`); another delivery waits for the holder's completion in
 the completion cache and takes over only when the lease lapses without one (its
-holder died: a few seconds, not a whole route budget). A Redis error is raised:
+holder died: a few seconds, not a whole route deadline). A Redis error is raised:
 the worker retries the message rather than dispatch without the guard.
 """
 
