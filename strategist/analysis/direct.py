@@ -5,9 +5,10 @@ the rollout) and, as the emergency fallback, when the event pipeline cannot take
 a query. The answer is scored and shaped by the scorer's own functions, so both
 paths return the same body; `routing.path` is "direct" and the explanation says why.
 
-The call is paid from the campaign's monthly budget exactly as the dispatcher's are
-(`services.common.spend`, the same books): its maximum cost is reserved before the
-call and settled after (the real cost; the maximum on a timeout; nothing on an error).
+The call is paid from the campaign's monthly budget by the dispatcher's own sequence
+(`services.common.campaign_spend`: the same books, the same rules): its maximum cost is
+held before the call and settled after (the real cost; the maximum on a timeout; nothing
+on an error).
 When the budget cannot cover it, the answer is a failed response whose error starts
 with `budget_exhausted` (the API's 402), as from the pipeline. When the books cannot
 be reached (Redis down), the call is not made: money is never spent unguarded.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import redis
 
@@ -33,9 +36,9 @@ from schemas.base import ProviderName
 from schemas.parts import AttemptSummary
 from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
+from services.common.campaign_spend import CampaignSpend, Hold
 from services.common.failures import retry_delay_s
-from services.common.spend import CampaignUsage, Reservation, ReserveOutcome, SpendLedger
-from services.common.spend_rules import budget_exhausted_error, max_call_cost_usd, refusal_text
+from services.common.spend import SpendLedger
 from strategist.analysis.loop import LoopRunner
 
 logger = logging.getLogger(__name__)
@@ -80,11 +83,11 @@ class DirectAnalyzer:
         `reason` is the plain-language why of taking this path, for the explanation.
         """
         spec = self._spec
-        held = self._reserve(query)
-        if isinstance(held, str):
-            return self._unpaid(query, reason=reason, error=held)
+        booked = self._hold(query)
+        if isinstance(booked, str):
+            return self._unpaid(query, reason=reason, error=booked)
         result = self._call(query)
-        usage = self._settle(held, result)
+        remaining_usd = self._settle(*booked, result)
         answer = result.answer
         if result.error is not None:
             logger.warning(
@@ -114,53 +117,49 @@ class DirectAnalyzer:
             error=str(result.error) if result.error is not None else None,
             direct_reason=reason,
             baseline_cost_usd=baseline_cost_usd(self._catalogue, answer),
-            budget_remaining_usd=None if usage is None else usage.remaining_usd,
+            budget_remaining_usd=remaining_usd,
         )
 
-    def _reserve(self, query: QueryRequested) -> Reservation | str | None:
-        """The call's reservation (None: not booked), or the error that stops the call."""
-        if self._ledger is None or query.campaign_id is None:
-            return None
+    def _hold(self, query: QueryRequested) -> tuple[CampaignSpend, Hold] | str:
+        """The campaign's books and the call's hold (the same sequence as the dispatcher's,
+        `services.common.campaign_spend`), or the error that stops the call."""
         spec = self._spec
-        amount = max_call_cost_usd(spec, completion_request(query, spec, self._timeout_s))
-        analysis_id = query.analysis_id
-        reservation_id = f"direct:{analysis_id}:{uuid.uuid4().hex}"  # each call is an expense
-        outcome = self._reserve_patiently(analysis_id, query.campaign_id, reservation_id, amount)
+        request = completion_request(query, spec, self._timeout_s)
+        call_id = f"direct:{query.analysis_id}:{uuid.uuid4().hex}"  # each call is an expense
+
+        async def open_and_hold() -> tuple[CampaignSpend, Hold | None]:
+            spend = await CampaignSpend.open(self._ledger, query.campaign_id, delivery=call_id)
+            return spend, await spend.hold(spec, request, call_id, hold_s=self._timeout_s + 1.0)
+
+        outcome = self._patiently(query.analysis_id, open_and_hold)
         if isinstance(outcome, BaseException):
             logger.error(
                 "direct path: analysis=%s not called, spend books unavailable (%s)",
-                analysis_id,
+                query.analysis_id,
                 type(outcome).__name__,
             )
             return (
                 f"{BOOKS_UNAVAILABLE}: the campaign's spend books (Redis) cannot be reached, "
                 "so no paid call was made; retry"
             )
-        if outcome.reservation is None:
-            return budget_exhausted_error(
-                query.campaign_id,
-                outcome.usage.limit_usd,
-                [refusal_text(spec.provider, spec.model_id, amount, outcome.usage)],
-            )
-        return outcome.reservation
+        spend, hold = outcome
+        if hold is None:
+            return spend.exhausted_error(None)
+        return spend, hold
 
-    def _reserve_patiently(
-        self, analysis_id: str, campaign_id: str, reservation_id: str, amount: float
-    ) -> ReserveOutcome | BaseException:
+    def _patiently(
+        self,
+        analysis_id: str,
+        books_step: Callable[[], Coroutine[Any, Any, tuple[CampaignSpend, Hold | None]]],
+    ) -> tuple[CampaignSpend, Hold | None] | BaseException:
         """The books' answer, retried with backoff for `BOOKS_RETRY_WINDOW_S` while Redis
         is unreachable; the last error when it stays away."""
         give_up_at = time.monotonic() + BOOKS_RETRY_WINDOW_S
-        assert self._ledger is not None
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._runner.run(
-                    self._ledger.reserve(
-                        campaign_id, reservation_id, amount, hold_s=self._timeout_s + 1.0
-                    ),
-                    BOOKS_TIMEOUT_S,
-                )
+                return self._runner.run(books_step(), BOOKS_TIMEOUT_S)
             except (redis.RedisError, TimeoutError) as err:
                 delay_s = retry_delay_s(attempt)
                 if time.monotonic() + delay_s >= give_up_at:
@@ -173,24 +172,20 @@ class DirectAnalyzer:
                 )
                 time.sleep(delay_s)
 
-    def _settle(self, held: Reservation | None, result: AttemptResult) -> CampaignUsage | None:
-        """Book the call by its outcome. A failure is logged, not raised: the caller gets
-        the answer it paid for, and the reservation lapses at its full amount."""
-        if self._ledger is None or held is None:
-            return None
-        summary = result.summary
+    def _settle(self, spend: CampaignSpend, hold: Hold, result: AttemptResult) -> float | None:
+        """Book the call by its outcome; what the limit leaves (None: no limit, or the books
+        could not be reached). A failure is logged, not raised: the caller gets the answer
+        it paid for, and the reservation lapses at its full amount."""
         try:
-            return self._runner.run(
-                self._ledger.settle_outcome(held, summary.outcome, summary.cost_usd),
-                BOOKS_TIMEOUT_S,
-            )
+            self._runner.run(spend.settle(hold, result.summary), BOOKS_TIMEOUT_S)
         except (redis.RedisError, TimeoutError) as err:
             logger.warning(
                 "direct path: reservation=%s not settled (%s); it lapses at its full amount",
-                held.reservation_id,
+                hold.reservation_id,
                 type(err).__name__,
             )
             return None
+        return None if spend.last is None else spend.last.remaining_usd
 
     def _unpaid(self, query: QueryRequested, *, reason: str, error: str) -> AnalysisResponded:
         """The failed response of a call that was not made (budget, or no books)."""
