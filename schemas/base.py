@@ -9,7 +9,7 @@ from uuid import uuid4
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_PROVIDER_NAME_CHARS: Final = 32
-"""The recorder stores provider names in 32-character columns (services/recorder/models.py)."""
+"""The recorder stores provider names in 32-character columns (services/common/tables.py)."""
 PROVIDER_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]*$"
 
 ProviderName = Annotated[
