@@ -45,20 +45,17 @@ from evaluation.routine.tasks import Check, Task
 
 ECHO_MAX_EDIT_RATIO = 0.05
 """An answer this close to the input is the input handed back."""
+_NUMBER_WORDS = (
+    "zero cero|once one uno|twice two dos|three tres|four cuatro|five cinco|six seis|"
+    "seven siete|eight ocho|nine nueve|ten diez|eleven|twelve doce|thirteen trece|"
+    "fourteen catorce|fifteen quince|sixteen dieciseis|seventeen diecisiete|"
+    "eighteen dieciocho|nineteen diecinueve|twenty veinte"
+)
 NUMBER_WORDS = {
-    word: value
-    for value, group in enumerate(
-        [
-            "zero cero", "one a uno una un", "two dos", "three tres", "four cuatro",
-            "five cinco", "six seis", "seven siete", "eight ocho", "nine nueve", "ten diez",
-            "eleven once", "twelve doce", "thirteen trece", "fourteen catorce",
-            "fifteen quince", "sixteen dieciseis", "seventeen diecisiete",
-            "eighteen dieciocho", "nineteen diecinueve", "twenty veinte",
-        ]  # fmt: skip
-    )
-    for word in group.split()
-    if word not in ("a", "un")
+    word: value for value, group in enumerate(_NUMBER_WORDS.split("|")) for word in group.split()
 }
+"""Counts written as words, English and Spanish (folded). Not "a"/"una" (articles far more
+often than counts), and "once" is the English one: a Spanish eleven is written "11"."""
 _MIN_STEM_LABEL = 5
 """Labels at least this long match any ending ("positiv-o/-a/-e", "neutr-al/-o")."""
 

@@ -20,8 +20,7 @@ Language = Literal["en", "es"]
 MIN_SIGNALS = 2
 SHARE = 0.7
 
-ENGLISH = frozenset(
-    """the and of to in is are was were be been being for on with at by from this that
+_ENGLISH_WORDS = """the and of to in is are was were be been being for on with at by from this that
     these those it its it's have has had will would can could should must you your
     yours we our ours us they their them he she his her him not but or if an all about
     more who what when where how which there here then than thank thanks please vote
@@ -33,10 +32,8 @@ ENGLISH = frozenset(
     street support work working workers team time thanks voice future together
     county city state local candidate office saturday sunday monday tuesday wednesday
     thursday friday january february march april june july august september october
-    november december""".split()
-)
-SPANISH = frozenset(
-    """el la los las de del y en que es un una unos unas por para con su sus se lo al
+    november december"""
+_SPANISH_WORDS = """el la los las de del y en que es un una unos unas por para con su sus se lo al
     como mas más pero este esta estos estas esto está están son fue ser hay muy tu tus
     nuestro nuestra nuestros nuestras nosotros ustedes usted le les sin sobre entre
     cuando donde dónde porque también ya gracias vota votar voto votos votantes
@@ -48,8 +45,9 @@ SPANISH = frozenset(
     lunes martes miércoles jueves viernes enero febrero marzo abril mayo junio julio
     agosto septiembre octubre noviembre diciembre puede pueden podemos queremos tiene
     tienen hacer favor estimado estimada querido querida saludos atentamente hola ante
-    desde hasta después antes ahora aquí todo toda nueva nuevo gran""".split()
-)
+    desde hasta después antes ahora aquí todo toda nueva nuevo gran"""
+ENGLISH = frozenset(_ENGLISH_WORDS.split())
+SPANISH = frozenset(_SPANISH_WORDS.split())
 _SPANISH_MARKS = set("áéíóúñü¿¡")
 
 
@@ -68,9 +66,7 @@ def guess_language(text: str) -> LanguageGuess:
     for word in words(text.lower()):
         word = word.replace("’", "'").strip("'-")
         in_english, in_spanish = word in ENGLISH, word in SPANISH
-        if any(char in _SPANISH_MARKS for char in word):
-            spanish += 1
-        elif in_spanish and not in_english:
+        if any(char in _SPANISH_MARKS for char in word) or (in_spanish and not in_english):
             spanish += 1
         elif in_english and not in_spanish:
             english += 1

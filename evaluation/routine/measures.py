@@ -22,7 +22,7 @@ _WORD = re.compile(r"\d+(?:[.,:]\d+)*|[\w'’#@-]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"(?<=\d)[.,](?=\d{3}\b)")
 _PLACEHOLDER = re.compile(r"\[[^\]]*\]")
-_SENTENCE_OPENERS = set(".!?:;¿¡\"“”«(*#•-–\n[")
+_SENTENCE_OPENERS = set('.!?:;¿¡"“”«(*#•-–\n[')
 _NAME_TOKEN = re.compile(r"[\w’'-]+")
 TITLES = frozenset(
     {"mr", "mrs", "ms", "dr", "sr", "sra", "srta", "st", "i", "i'm", "i've", "i'll", "i'd"}
@@ -52,7 +52,7 @@ def body(answer: str) -> str:
         text = "\n".join(lines[1:]).strip()
     if len(text) >= 2 and text[0] in _WRAPPING_QUOTES and text[-1] in _WRAPPING_QUOTES:
         inner = text[1:-1]
-        if not any(quote in inner for quote in "\"“”"):
+        if not any(quote in inner for quote in '"“”'):
             text = inner.strip()
     return text
 
@@ -91,10 +91,16 @@ def capitalised_names(text: str) -> list[str]:
         if not token[0].isupper():
             continue
         before = text[: match.start()].rstrip(" \t")
-        if not before or before[-1] in _SENTENCE_OPENERS:
+        if not before or (before[-1] in _SENTENCE_OPENERS and not _after_title(before)):
             continue
         found.append(re.sub(r"['’](?:s)?$", "", token))
     return [name for name in found if fold(name) not in TITLES]
+
+
+def _after_title(before: str) -> bool:
+    """`before` ends with an abbreviated title ("Dr.", "Sra."): no sentence ends there."""
+    last = before[:-1].split()[-1:] if before.endswith(".") else []
+    return bool(last) and fold(last[0]) in TITLES
 
 
 def vocabulary(text: str) -> set[str]:

@@ -76,13 +76,20 @@ class Check(BaseModel):
         named = [
             name
             for name, value in (
-                ("similarity", self.min_similarity), ("edit_ratio", self.max_edit_ratio),
-                ("required", self.required), ("forbidden", self.forbidden),
-                ("grounded", self.grounded), ("min_words", self.min_words),
-                ("max_words", self.max_words), ("max_chars", self.max_chars),
-                ("count", self.count), ("max_item_words", self.max_item_words),
-                ("label", self.expected_label), ("number", self.expected_number),
-                ("language", self.language), ("not_echo", self.not_echo),
+                ("similarity", self.min_similarity),
+                ("edit_ratio", self.max_edit_ratio),
+                ("required", self.required),
+                ("forbidden", self.forbidden),
+                ("grounded", self.grounded),
+                ("min_words", self.min_words),
+                ("max_words", self.max_words),
+                ("max_chars", self.max_chars),
+                ("count", self.count),
+                ("max_item_words", self.max_item_words),
+                ("label", self.expected_label),
+                ("number", self.expected_number),
+                ("language", self.language),
+                ("not_echo", self.not_echo),
             )  # fmt: skip
             if value not in (None, False, [])
         ]
