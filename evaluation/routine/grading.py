@@ -19,7 +19,10 @@ strategist would delete costs nothing, while a wrong fact, language or count doe
 - label: the first label named is the expected one (`positiva` names `positivo`);
 - number: the first number in the answer, digits or a word, is the expected count;
 - language: `language.guess_language` decides the language asked for;
-- not_echo: not the input handed back (nearly) unchanged, nor the whole query copied.
+- not_echo: not the input handed back (nearly) unchanged, nor the whole query copied;
+- copied: at most `max_copied_share` of the answer is one run of words from the input;
+- degenerate (always): no line said 3 times, no 6-word phrase 3 times, not a list of
+  numbers (`evaluation.local_model_scores.degenerate_reason`, the comparison's rule).
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from evaluation.local_model_scores import degenerate_reason
 from evaluation.routine.language import guess_language
 from evaluation.routine.measures import (
     body,
     capitalised_names,
     contains_phrase,
+    copied_share,
     edit_ratio,
     fold,
     items,
@@ -244,9 +249,23 @@ def _not_echo(task: Task, check: Check, text: str, answer: str) -> Reason:
     return None
 
 
+def _copied(task: Task, check: Check, text: str, answer: str) -> Reason:
+    if check.max_copied_share is None:
+        return None
+    share = copied_share(text, task.material)
+    if share <= check.max_copied_share:
+        return None
+    return f"{share:.0%} of the answer copied from the input (at most {check.max_copied_share:.0%})"
+
+
+def _degenerate(task: Task, check: Check, text: str, answer: str) -> Reason:
+    return degenerate_reason(answer)
+
+
 _CHECKS: tuple[tuple[str, Callable[[Task, Check, str, str], Reason]], ...] = (
     ("similarity", _similarity), ("edit_ratio", _edit_ratio), ("required", _required),
     ("forbidden", _forbidden), ("grounded", _grounded), ("length", _length),
     ("count", _count), ("max_item_words", _item_words), ("label", _label),
     ("number", _number), ("language", _language), ("not_echo", _not_echo),
+    ("copied", _copied), ("degenerate", _degenerate),
 )  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from difflib import SequenceMatcher
 
 _PREAMBLE_MAX_WORDS = 12
 """A first line ending in ':' and at most this long is a preamble ("Here are five subject
@@ -28,6 +29,14 @@ TITLES = frozenset(
     {"mr", "mrs", "ms", "dr", "sr", "sra", "srta", "st", "i", "i'm", "i've", "i'll", "i'd"}
 )
 """Capitalised words that are never an invented name."""
+_CALENDAR_WORDS = (
+    "monday tuesday wednesday thursday friday saturday sunday january february march april "
+    "june july august september october november december lunes martes miercoles jueves "
+    "viernes sabado domingo"
+)
+CALENDAR = frozenset(_CALENDAR_WORDS.split())
+"""Weekdays and months are checked even where they start a sentence ("Monday night phone
+bank" from a tally dated Tuesday). Not "May", a sentence's first word far more often."""
 
 
 def fold(text: str) -> str:
@@ -81,9 +90,9 @@ def numbers(text: str) -> list[str]:
 
 
 def capitalised_names(text: str) -> list[str]:
-    """Words that start with a capital and do not start a sentence, a line or an item:
-    the candidates for a name, a place, a month or a weekday. Bracketed placeholders
-    ("[Your Name]") are ignored: they invent nothing."""
+    """Words that start with a capital and do not start a sentence, a line or an item
+    (weekdays and months wherever they are): the candidates for a name, a place or a
+    date. Bracketed placeholders ("[Your Name]") are ignored: they invent nothing."""
     text = _PLACEHOLDER.sub(" ", text)
     found = []
     for match in _NAME_TOKEN.finditer(text):
@@ -91,7 +100,8 @@ def capitalised_names(text: str) -> list[str]:
         if not token[0].isupper():
             continue
         before = text[: match.start()].rstrip(" \t")
-        if not before or (before[-1] in _SENTENCE_OPENERS and not _after_title(before)):
+        starts = not before or (before[-1] in _SENTENCE_OPENERS and not _after_title(before))
+        if starts and fold(token) not in CALENDAR:
             continue
         found.append(re.sub(r"['’](?:s)?$", "", token))
     return [name for name in found if fold(name) not in TITLES]
@@ -158,3 +168,13 @@ def contains_phrase(text: str, phrase: str, *, exact: bool = False) -> bool:
     start = r"(?<![\w#@])" if phrase[0].isalnum() or phrase[0] in "#@" else ""
     end = r"(?!\w)" if phrase[-1].isalnum() else ""
     return re.search(start + re.escape(phrase) + end, text) is not None
+
+
+def copied_share(answer: str, source: str) -> float:
+    """The longest run of consecutive words the answer shares with `source`, as a share
+    of the answer's words (folded): 1 when the answer is a stretch of the source."""
+    got, have = words(fold(answer)), words(fold(source))
+    if not got or not have:
+        return 0.0
+    longest = SequenceMatcher(None, got, have, autojunk=False).find_longest_match()
+    return longest.size / len(got)

@@ -58,6 +58,9 @@ class Check(BaseModel):
     expected_number: int | None = None
     language: Lang | None = None
     not_echo: bool = False
+    max_copied_share: float | None = Field(default=None, gt=0, le=1)
+    """At most this share of the answer may be one run of words copied from the input
+    (a rewrite that hands most of the text back is not a rewrite)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Check:
@@ -90,6 +93,7 @@ class Check(BaseModel):
                 ("number", self.expected_number),
                 ("language", self.language),
                 ("not_echo", self.not_echo),
+                ("copied", self.max_copied_share),
             )  # fmt: skip
             if value not in (None, False, [])
         ]

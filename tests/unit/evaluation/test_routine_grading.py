@@ -119,6 +119,42 @@ CASES = [
     ("number: as a word", task(kind="count", expected_number=3), "It appears three times.", True,
      None),
     ("empty answer", task(max_words=10), "   ", False, "answered"),
+    (
+        "grounded: a weekday that starts a sentence",
+        task("Summarize: Tuesday phone bank, 9 callers.", kind="summarise", grounded=True),
+        "Monday night phone bank: 9 callers.",
+        False,
+        "grounded",
+    ),
+    (
+        "copied: the rewrite hands the input back",
+        task(
+            "Rewrite in plain language: Individuals who have relocated must update registration.",
+            input="Individuals who have relocated must update registration.",
+            max_copied_share=0.6,
+        ),
+        "Please note: individuals who have relocated must update registration.",
+        False,
+        "copied",
+    ),
+    (
+        "copied: a real rewrite",
+        task(
+            "Rewrite in plain language: Individuals who have relocated must update registration.",
+            input="Individuals who have relocated must update registration.",
+            max_copied_share=0.6,
+        ),
+        "Moved? Update your voter registration.",
+        True,
+        None,
+    ),
+    (
+        "degenerate: a line said three times",
+        task(max_words=50),
+        "Vote early.\nVote early.\nVote early.",
+        False,
+        "degenerate",
+    ),
 ]  # fmt: skip
 
 
