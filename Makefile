@@ -30,7 +30,7 @@ help:
 	@echo "make eval-confidence  ECE, AUROC and Brier before and after calibration on the simulated"
 	@echo "             and real graded sets, and escalation's cost and accuracy"
 	@echo "make eval-routine  each model's usable rate per routine task kind (data/routine/, dev"
-	@echo "             split; the local model for real, ~10 min) into data/routine/capability.json (EVAL_ROUTINE_ARGS='--limit 20' to smoke-test)"
+	@echo "             split; the local model for real, 5-8 min) into data/routine/capability.json (EVAL_ROUTINE_ARGS='--limit 20' to smoke-test)"
 	@echo "make train-router  retrain the classifier's tier router (deterministic; see docs/routing.md)"
 	@echo "make failover  inject every provider fault through the emulator: attempts, answering"
 	@echo "             model, time to the answer and completeness, through both APIs"
