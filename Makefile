@@ -14,7 +14,7 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 MYPY_PATHS := schemas core services providers emulator strategist audit evaluation chaos bench harness
 
-.PHONY: help setup up down status demo test bench chaos eval eval-confidence failover train-router lint clean
+.PHONY: help setup up down status demo test bench chaos eval eval-confidence eval-routine failover train-router lint clean
 
 help:
 	@echo "make setup   install system packages, .venv, Kafka jars and the local model"
@@ -29,6 +29,8 @@ help:
 	@echo "             the local model candidates (EVAL_ARGS=--skip-local-models to skip them)"
 	@echo "make eval-confidence  ECE, AUROC and Brier before and after calibration on the simulated"
 	@echo "             and real graded sets, and escalation's cost and accuracy"
+	@echo "make eval-routine  each model's usable rate per routine task kind (data/routine/, dev"
+	@echo "             split; the local model for real, 5-8 min) into data/routine/capability.json (EVAL_ROUTINE_ARGS='--limit 20' to smoke-test)"
 	@echo "make train-router  retrain the classifier's tier router (deterministic; see docs/routing.md)"
 	@echo "make failover  inject every provider fault through the emulator: attempts, answering"
 	@echo "             model, time to the answer and completeness, through both APIs"
@@ -65,6 +67,9 @@ eval: up
 
 eval-confidence: setup
 	@$(PY) -m evaluation.confidence $(EVAL_CONFIDENCE_ARGS)
+
+eval-routine: setup
+	@$(PY) -m evaluation.routine $(EVAL_ROUTINE_ARGS)
 
 train-router: setup
 	@$(PY) -m services.classifier.train $(TRAIN_ARGS)
