@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 
 from services.common.logs import configure_logging
-from strategist import metrics, openapi, probes, router
+from strategist import console, metrics, openapi, probes, router
 from strategist.auth.cli import keys
 from strategist.auth.gate import AuthGate
 from strategist.auth.keyring import Keyring
@@ -38,6 +38,7 @@ def create_app(settings: StrategistSettings | None = None) -> Flask:
     app.register_blueprint(probes.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(openai_routes.bp)
+    console.init_app(app, settings)
     logger.info(
         "strategist app: namespace=%s routing.enabled=%s rollout=%d%% sync_timeout=%.1fs "
         "gemini=%s perplexity=%s auth=%s",

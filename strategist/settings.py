@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.settings import ProviderSettings
@@ -97,6 +97,31 @@ class AuthSettings(BaseModel):
         return self.mode == KEYLESS_MODE
 
 
+DEFAULT_CONSOLE_SESSION_HOURS = 8.0
+DEFAULT_CONSOLE_PAGE_SIZE = 25
+
+
+class ConsoleSettings(BaseModel):
+    """The web console (`STRATEGIST_CONSOLE__*`, pages under `/console/`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the console's session cookie and CSRF tokens; the same in every "
+        "app process (at least 32 characters). Unset: the console answers 503 naming it.",
+    )
+    session_hours: float = Field(
+        default=DEFAULT_CONSOLE_SESSION_HOURS,
+        gt=0,
+        le=24 * 7,
+        description="A console sign-in expires after this long.",
+    )
+    page_size: int = Field(
+        default=DEFAULT_CONSOLE_PAGE_SIZE, ge=5, le=200, description="History rows per page."
+    )
+
+
 class StrategistSettings(BaseSettings):
     """Everything the Flask app reads from its environment, built once in `create_app`."""
 
@@ -109,6 +134,7 @@ class StrategistSettings(BaseSettings):
 
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     sync_timeout_s: float = Field(
         default=DEFAULT_SYNC_TIMEOUT_S,
         gt=0,

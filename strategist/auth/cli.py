@@ -16,7 +16,6 @@ The database is `DATABASE_URL`, migrated first (the recorder does the same at st
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 import click
@@ -24,7 +23,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from services.common.redis_client import sync_redis
-from services.common.spend import read_usage, set_monthly_limit
+from services.common.spend import read_usage
+from strategist.auth.issuing import BudgetNotSet, create_key
 from strategist.auth.keys import ROLES, KeyRecord, KeyStore, KeyStoreUnavailable
 from strategist.runtime import EXTENSION as RUNTIME
 from strategist.settings import StrategistSettings
@@ -86,28 +86,26 @@ def create(
 ) -> None:
     """Create a key for CAMPAIGN; the key is the last line of the output."""
     settings = _settings()
-    if monthly_budget_usd is not None:
-        client = sync_redis(settings.infra.redis_url, concurrency=1)
-        try:
-            set_monthly_limit(
-                client, settings.infra.topic_namespace, campaign, monthly_budget_usd
-            )
-        except Exception as err:  # redis errors; nothing was created yet
-            raise click.ClickException(f"monthly budget not set: {type(err).__name__}") from err
-        finally:
-            client.close()
+    client = (sync_redis(settings.infra.redis_url, concurrency=1)
+              if monthly_budget_usd is not None else None)
     store = _store()
     try:
-        record, key = store.create(
-            campaign,
+        record, key = create_key(
+            store,
+            redis_client=client,
+            namespace=settings.infra.topic_namespace,
+            campaign_id=campaign,
             role="admin" if role == "admin" else "strategist",
             rate_per_minute=rate_per_minute,
-            expires_in=timedelta(days=expires_days) if expires_days else None,
+            monthly_budget_usd=monthly_budget_usd,
+            expires_days=expires_days,
         )
-    except KeyStoreUnavailable as err:
+    except (BudgetNotSet, KeyStoreUnavailable) as err:
         raise click.ClickException(str(err)) from err
     finally:
         store.close()
+        if client is not None:
+            client.close()
     rate = rate_per_minute or settings.auth.default_rate_per_minute
     click.echo(f"created {record.key_id}: campaign={campaign} role={record.role} "
                f"rate={rate}/min expires={_when(record.expires_at)}")

@@ -30,6 +30,10 @@ class KeyLookup:
     def lookup(self, key: str) -> KeyRecord | None:
         raise NotImplementedError
 
+    def lookup_hash(self, hashed: str) -> KeyRecord | None:
+        """As `lookup`, by the key's hash (the console's session keeps only the hash)."""
+        raise NotImplementedError
+
     def used(self, record: KeyRecord) -> None:
         """Note that `record`'s key served a request (cheap; may write later)."""
 
@@ -60,7 +64,9 @@ class Keyring(KeyLookup):
 
         Raises KeyStoreUnavailable when the database cannot say (and nothing is cached).
         """
-        hashed = key_hash(key)
+        return self.lookup_hash(key_hash(key))
+
+    def lookup_hash(self, hashed: str) -> KeyRecord | None:
         now = self._clock()
         with self._lock:
             cached = self._cache.get(hashed)
