@@ -27,7 +27,7 @@ from strategist.analysis.pipeline import PipelineUnavailable
 from strategist.analysis.store import StoreUnavailable
 from strategist.analysis.waiter import ResponseWaiter
 from strategist.auth.keyring import KeyLookup
-from strategist.auth.keys import KeyRecord, KeyStoreUnavailable, Role, new_key
+from strategist.auth.keys import KeyRecord, KeyStoreUnavailable, Role, key_hash, new_key
 
 
 def answered(
@@ -281,6 +281,11 @@ class MemoryKeyring(KeyLookup):
         if self.down:
             raise KeyStoreUnavailable("lookup: OperationalError")
         return self.records.get(key)
+
+    def lookup_hash(self, hashed: str) -> KeyRecord | None:
+        if self.down:
+            raise KeyStoreUnavailable("lookup: OperationalError")
+        return next((r for k, r in self.records.items() if key_hash(k) == hashed), None)
 
     def used(self, record: KeyRecord) -> None:
         self.used_ids.append(record.key_id)
