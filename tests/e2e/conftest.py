@@ -47,6 +47,7 @@ def stack_factory(
 
     def start(
         apps: dict[str, dict[str, str]] | None = None,
+        extra_services: tuple[str, ...] = (),
     ) -> contextlib.AbstractContextManager[Stack]:
         return running_stack(
             bootstrap=kafka_bootstrap,
@@ -55,6 +56,7 @@ def stack_factory(
             emulator=emulator,
             local_model_url=local_model_url,
             apps=apps,
+            extra_services=extra_services,
         )
 
     return start

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -108,8 +109,10 @@ def running_stack(
     emulator: EmulatorControl,
     local_model_url: str,
     apps: dict[str, dict[str, str]] | None = None,
+    extra_services: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
-    """The stack in a fresh namespace; `apps` maps extra app names to their extra env."""
+    """The stack in a fresh namespace; `apps` maps extra app names to their extra env;
+    `extra_services` adds services beyond the four (the console's tests add "recorder")."""
     namespace = unique_namespace("e2e")
     topics = TopicNames(namespace)
     create_topics(bootstrap, topics.specs(), security=InfraSettings().kafka_security)
@@ -121,8 +124,12 @@ def running_stack(
         EMULATOR_URL=emulator.base_url,
         LOCAL_MODEL_URL=local_model_url,
         STRATEGIST_SYNC_TIMEOUT_S=str(APP_SYNC_TIMEOUT_S),
+        STRATEGIST_CONSOLE__SECRET_KEY=secrets.token_hex(32),
     )
-    services = {name: python_module(name, f"services.{name}", env) for name in SERVICES}
+    services = {
+        name: python_module(name, f"services.{name}", env)
+        for name in (*SERVICES, *extra_services)
+    }
     app_specs: dict[str, dict[str, str]] = {"routed": {}, **(apps or {})}
     ports = {name: free_port() for name in app_specs}
     app_processes = {
@@ -131,7 +138,7 @@ def running_stack(
     }
     admin = test_key(database_url, f"{namespace}-admin")
     with running(*services.values(), *app_processes.values()):
-        for name in CONSUMING_SERVICES:
+        for name in (*CONSUMING_SERVICES, *extra_services):
             services[name].wait_for_log(" assigned ", SERVICE_READY_TIMEOUT_S)
         apps_up = {}
         for name, process in app_processes.items():

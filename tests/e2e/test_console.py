@@ -1,0 +1,280 @@
+"""The console in a real browser (Debian's Chromium) against the whole stack.
+
+One stack (the four services, the recorder, the app) and one browser session for the
+module; the tests run in order, as a person would: sign in, ask and watch the answer
+arrive, give feedback, try to inject script, filter the history, open a trail, look at
+another campaign's analysis, then as an admin: providers (Gemini going down live),
+spend, routing, keys (create, revoke, the revoked key's session ends). Every page is
+checked with axe-core (no serious or critical violations). With
+`CONSOLE_SCREENSHOTS=<dir>` (`make screenshots`) each page is saved there as a PNG.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select
+
+from strategist.auth.keys import IssuedKey, KeyStore
+from tests.e2e.stack import Stack, StackFactory
+from tests.support import browser as b
+
+pytestmark = pytest.mark.e2e
+
+CAMPAIGN = "console-e2e"
+PROBE = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>"
+DOWN_WITHIN_S = 20.0
+"""Generous on a shared 2-core machine; the figure measured is printed."""
+
+
+@pytest.fixture(scope="module")
+def stack(stack_factory: StackFactory) -> Iterator[Stack]:
+    missing = b.available()
+    if missing:
+        pytest.skip(missing)
+    with stack_factory(extra_services=("recorder",)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def driver(stack: Stack) -> Iterator[webdriver.Chrome]:
+    with b.chromium() as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def strategist_key(stack: Stack) -> IssuedKey:
+    return stack.key_for(f"{stack.namespace}-{CAMPAIGN}")
+
+
+@pytest.fixture(scope="module")
+def asked(stack: Stack) -> dict[str, str]:
+    return {}
+
+
+def _url(stack: Stack, path: str = "") -> str:
+    return f"{stack.app.base_url}/console/{path}"
+
+
+def _check_page(driver: webdriver.Chrome, name: str) -> None:
+    """No serious accessibility problem, no script error; a screenshot when asked."""
+    assert b.axe_violations(driver) == [], name
+    errors = [e for e in b.console_errors(driver) if "favicon" not in e]
+    assert errors == [], errors
+    folder = os.environ.get("CONSOLE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+def _sign_in(driver: webdriver.Chrome, stack: Stack, key: str) -> None:
+    driver.get(_url(stack, "login"))
+    field = b.find(driver, "api-key")
+    field.clear()
+    field.send_keys(key)
+    b.find(driver, "sign-in").click()
+    b.wait_for(lambda: b.find_all(driver, "signed-in-as"), message="signed in")
+
+
+def _sign_out(driver: webdriver.Chrome) -> None:
+    b.find(driver, "sign-out").click()
+    b.wait_for(lambda: b.find_all(driver, "login-form"), message="signed out")
+
+
+def test_sign_in_refuses_a_wrong_key_and_accepts_a_right_one(
+    driver: webdriver.Chrome, stack: Stack, strategist_key: IssuedKey
+) -> None:
+    driver.get(_url(stack))
+    b.wait_for(lambda: b.find_all(driver, "login-form"), message="sent to sign in")
+    _check_page(driver, "login")
+    b.find(driver, "api-key").send_keys("csk_" + "x" * 43)
+    b.find(driver, "sign-in").click()
+    assert "not known" in b.wait_for(lambda: b.find(driver, "login-error")).text
+    _sign_in(driver, stack, strategist_key.key)
+    assert b.find(driver, "signed-in-as").text == f"{strategist_key.campaign_id} · strategist"
+
+
+def test_ask_watch_the_answer_arrive_and_give_feedback(
+    driver: webdriver.Chrome, stack: Stack, asked: dict[str, str]
+) -> None:
+    driver.get(_url(stack))
+    b.find(driver, "query").send_keys("Draft a short thank-you note to our volunteers")
+    Select(b.find(driver, "prefer")).select_by_value("cost")
+    b.find(driver, "ask").click()
+    assert b.wait_for(lambda: b.find_all(driver, "stage"), 10, "stages shown")
+    answer = b.wait_for(lambda: b.find(driver, "answer"), 90, "the answer")
+    assert answer.text.strip()
+    route = b.find(driver, "route").text
+    assert "Answered by" in route and "/" in b.find(driver, "route-model").text
+    assert "estimated on Gemini 2.5 Pro" in b.find(driver, "cost").text
+    assert b.find(driver, "confidence").text.startswith("Confidence")
+    asked["id"] = b.find(driver, "answer-panel").get_attribute("data-analysis-id") or ""
+    _check_page(driver, "ask")
+    b.find(driver, "feedback-comment").send_keys("warm and short")
+    b.find(driver, "feedback-partially-correct").click()
+    given = b.wait_for(lambda: b.find(driver, "feedback-given"), message="feedback taken")
+    assert "partially correct" in given.text
+
+
+def test_script_in_a_question_is_shown_as_text_and_never_runs(
+    driver: webdriver.Chrome, stack: Stack, asked: dict[str, str]
+) -> None:
+    driver.get(_url(stack))
+    b.find(driver, "query").send_keys(f"Summarise {PROBE} for the field team")
+    b.find(driver, "ask").click()
+    answer = b.wait_for(lambda: b.find(driver, "answer"), 90, "the answer")
+    time.sleep(1.0)  # anything injected would have run by now
+    assert driver.execute_script("return window.__pwned === undefined")
+    assert not driver.find_elements("css selector", ".answer-panel img, .answer-panel script")
+    asked["probe_text"] = answer.text
+
+
+def test_history_filters_and_opens_the_trail(
+    driver: webdriver.Chrome, stack: Stack, asked: dict[str, str]
+) -> None:
+    driver.get(_url(stack, "history"))
+    rows = b.wait_for(lambda: _rows_after_reload(driver, 2), 30, "two analyses recorded")
+    assert len(rows) == 2
+    _check_page(driver, "history")
+    b.find(driver, "filter-text").send_keys("volunteers")
+    b.find(driver, "filter-apply").click()
+    b.wait_for(lambda: len(b.find_all(driver, "history-row")) == 1, message="filtered")
+    [row] = b.find_all(driver, "history-row")
+    assert row.get_attribute("data-analysis-id") == asked["id"]
+    Select(b.find(driver, "filter-status")).select_by_value("failed")
+    b.wait_for(lambda: b.find_all(driver, "history-empty"), message="no failed analyses")
+    driver.get(_url(stack, f"analyses/{asked['id']}"))
+    events = b.wait_for(lambda: _events_after_reload(driver), 30, "the trail recorded")
+    labels = [e.text for e in events]
+    assert any("Query submitted" in t for t in labels)
+    assert any("Attempt 1" in t for t in labels)
+    chart = b.find(driver, "timeline-chart")
+    b.wait_for(lambda: chart.get_attribute("data-drawn") not in (None, "", "0"), 10, "drawn")
+    assert int(chart.get_attribute("data-drawn") or 0) == len(events)
+    _check_page(driver, "analysis")
+
+
+def _rows_after_reload(driver: webdriver.Chrome, n: int) -> list[WebElement] | None:
+    rows = b.find_all(driver, "history-row")
+    if len(rows) >= n:
+        return rows
+    driver.refresh()
+    return None
+
+
+def _events_after_reload(driver: webdriver.Chrome) -> list[WebElement] | None:
+    events = b.find_all(driver, "timeline-event")
+    texts = " ".join(e.text for e in events)
+    if "Attempt" in texts and "Answer" in texts:
+        return events
+    driver.refresh()
+    return None
+
+
+def test_another_campaigns_analysis_is_not_found(
+    driver: webdriver.Chrome, stack: Stack, asked: dict[str, str]
+) -> None:
+    _sign_out(driver)
+    other = stack.key_for(f"{stack.namespace}-other")
+    _sign_in(driver, stack, other.key)
+    driver.get(_url(stack, f"analyses/{asked['id']}"))
+    assert "another campaign" in b.find(driver, "error-message").text
+    driver.get(_url(stack, "history"))
+    assert b.find_all(driver, "history-empty")
+
+
+def test_a_form_post_without_its_csrf_token_is_refused(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.app.base_url) as client:
+        client.get("/console/login")
+        reply = client.post("/console/login", data={"api_key": stack.app.key.key})
+    assert reply.status_code == 400
+    assert "Form refused" in reply.text
+
+
+def test_providers_page_shows_gemini_go_down_without_a_reload(
+    driver: webdriver.Chrome, stack: Stack
+) -> None:
+    _sign_out(driver)
+    _sign_in(driver, stack, stack.app.key.key)
+    driver.get(_url(stack, "providers"))
+    status = b.find(driver, "provider-status-gemini")
+    b.wait_for(lambda: b.find(driver, "stream-state").text == "live", 15, "stream open")
+    assert status.text == "healthy"
+    _check_page(driver, "providers")
+    stack.emulator.set_mode("gemini", "down")
+    started = time.monotonic()
+    try:
+        b.wait_for(lambda: status.text == "down", DOWN_WITHIN_S, "gemini shown down")
+        print(f"gemini shown down {time.monotonic() - started:.1f}s after the emulator")
+    finally:
+        stack.emulator.set_mode("gemini", "ok")
+    b.wait_for(lambda: status.text == "healthy", DOWN_WITHIN_S, "gemini back")
+
+
+def test_spend_and_routing_pages_draw_their_charts(
+    driver: webdriver.Chrome, stack: Stack
+) -> None:
+    driver.get(_url(stack, "spend"))
+    assert "estimated for the same answers on Gemini 2.5 Pro" in b.find(
+        driver, "saving-summary").text
+    chart = b.find(driver, "savings-chart")
+    b.wait_for(lambda: chart.get_attribute("data-drawn") not in (None, "", "0", "error"),
+               15, "savings drawn")
+    _check_page(driver, "spend")
+    driver.get(_url(stack, "routing"))
+    tiers = b.find(driver, "tier-chart")
+    b.wait_for(lambda: tiers.get_attribute("data-drawn") not in (None, "", "0", "error"),
+               15, "tiers drawn")
+    _check_page(driver, "routing")
+
+
+def test_keys_create_revoke_and_the_revoked_session_ends(
+    driver: webdriver.Chrome, stack: Stack
+) -> None:
+    campaign = f"{stack.namespace}-made-in-console"
+    first, _ = _create_key(driver, stack, campaign)
+    row = _key_row(driver, first)
+    row.find_element(*b.testid("key-revoke")).click()
+    assert "Revoked" in b.wait_for(lambda: b.find(driver, "key-revoked")).text
+    assert _key_row(driver, first).find_element(*b.testid("key-state")).text == "revoked"
+    _, new_key = _create_key(driver, stack, campaign)
+    _check_page(driver, "keys")
+    _sign_out(driver)
+    _sign_in(driver, stack, new_key)
+    assert campaign in b.find(driver, "signed-in-as").text
+    store = KeyStore(database_url=stack.database_url, pool_size=1)
+    try:
+        [record] = [k for k in store.all() if k.campaign_id == campaign and not k.revoked_at]
+        store.revoke(record.key_id)  # as another admin would, elsewhere
+    finally:
+        store.close()
+    revoked_at = time.monotonic()
+    b.wait_for(lambda: _sent_to_sign_in(driver, stack), 15, "the revoked key's session ended")
+    print(f"revoked session ended {time.monotonic() - revoked_at:.1f}s after the revocation")
+
+
+def _sent_to_sign_in(driver: webdriver.Chrome, stack: Stack) -> bool:
+    driver.get(_url(stack, "history"))
+    return bool(b.find_all(driver, "login-form"))
+
+
+def _create_key(driver: webdriver.Chrome, stack: Stack, campaign: str) -> tuple[str, str]:
+    """(key id, key) of a key made on the Keys page."""
+    driver.get(_url(stack, "keys"))
+    b.find(driver, "key-campaign").send_keys(campaign)
+    b.find(driver, "key-create").click()
+    key = b.wait_for(lambda: b.find(driver, "new-key")).get_attribute("value") or ""
+    assert key.startswith("csk_")
+    return b.find(driver, "key-created").get_attribute("data-key-id") or "", key
+
+
+def _key_row(driver: webdriver.Chrome, key_id: str) -> WebElement:
+    return next(r for r in b.find_all(driver, "key-row")
+                if r.get_attribute("data-key-id") == key_id)
