@@ -14,14 +14,16 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 MYPY_PATHS := schemas core services providers emulator strategist audit evaluation chaos bench harness
 
-.PHONY: help setup up down status demo test bench chaos eval eval-confidence eval-routine failover train-router lint clean
+.PHONY: help setup up down status demo screenshots test bench chaos eval eval-confidence eval-routine failover train-router lint clean
 
 help:
 	@echo "make setup   install system packages, .venv, Kafka jars and the local model"
 	@echo "make up      start the whole stack in the background (make down stops it)"
 	@echo "make down    stop the stack"
 	@echo "make status  show what runs"
-	@echo "make demo    set up, start the stack and run the sample questions"
+	@echo "make demo    set up, start the stack and run the sample questions; ends with the"
+	@echo "             console's URL and an admin key to sign in with"
+	@echo "make screenshots  the console's browser tests, saving a PNG of each page in docs/console/"
 	@echo "make test    run the test suite against a real Kafka, Redis and PostgreSQL"
 	@echo "             (TESTS=tests/unit PYTEST_ARGS='-x -k name' to narrow it)"
 	@echo "make bench   pipeline overhead and throughput benchmark (BENCH_ARGS='--rates 50,100 --duration 10' to shorten; its last line is JSON)"
@@ -53,8 +55,11 @@ status:
 
 demo: setup
 	@scripts/stack.sh up
+	@echo "[demo] the stack runs in the background until 'make down'"
 	@$(PY) -m demo
-	@echo "[demo] the stack is still running in the background; 'make down' stops it"
+
+screenshots: setup
+	@CONSOLE_SCREENSHOTS=docs/console scripts/with-infra.sh $(PY) -m pytest tests/e2e/test_console.py -q $(PYTEST_ARGS)
 
 test: setup
 	@scripts/with-infra.sh $(PY) -m pytest $(TESTS) $(PYTEST_ARGS)

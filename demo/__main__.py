@@ -24,7 +24,8 @@ from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
 from schemas.query import QueryRequested
-from strategist.auth.tool_keys import tool_headers
+from strategist.auth.keys import KeyStoreUnavailable
+from strategist.auth.tool_keys import NoKeyAvailable, tool_headers, tool_key
 
 API = "/api/v1/strategist"
 REQUEST_TIMEOUT_S = 90.0
@@ -183,7 +184,20 @@ def main(argv: list[str] | None = None) -> int:
             "[demo] answers marked [emulator] came from the provider emulator (no API keys "
             "set); costs are computed from its realistic token usage at list prices."
         )
+    _console_sign_in(args.url)
     return 0
+
+
+def _console_sign_in(url: str) -> None:
+    """The console's address and an admin key to sign in with (made now, shown once)."""
+    try:
+        key = tool_key(CAMPAIGN, role="admin", rate_per_minute=KEY_RATE_PER_MINUTE)
+    except (NoKeyAvailable, KeyStoreUnavailable) as err:
+        print(f"[demo] console: {url}/console/ (no key made: {err}; "
+              "flask --app strategist keys create CAMPAIGN --role admin makes one)")
+        return
+    print(f"[demo] console: {url}/console/ ; sign in with this admin key (shown once):")
+    print(key.key)
 
 
 if __name__ == "__main__":

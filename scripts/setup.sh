@@ -4,7 +4,7 @@
 # a second or two because every step checks before it acts.
 #
 #   1. system packages (apt, only what is missing): redis-server, postgresql, kcat, Java 17+, Maven,
-#      python3-venv, shellcheck and docker-compose (for `make lint`), and a C/C++
+#      chromium and chromium-driver (the console's browser tests), python3-venv, shellcheck and docker-compose (for `make lint`), and a C/C++
 #      toolchain + cmake when llama-cpp-python must be built
 #   2. .venv with `pip install -e '.[test,dev]'` (skipped while var/.deps-stamp is newer
 #      than pyproject.toml and names the same extras), llama-cpp-python built with
@@ -83,6 +83,8 @@ have shellcheck || pkgs+=(shellcheck)         # make lint: the scripts
 have docker-compose || pkgs+=(docker-compose) # make lint: validates docker-compose.yml, no daemon
 [[ "$(java_major)" -ge 17 ]] || pkgs+=(default-jdk-headless)
 have mvn || pkgs+=(maven)
+have chromium || pkgs+=(chromium)              # the console's browser tests (never downloaded)
+have chromedriver || pkgs+=(chromium-driver)
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || pkgs+=(ca-certificates)
 if ! have "$PYTHON"; then
     pkgs+=(python3 python3-venv)

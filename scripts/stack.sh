@@ -23,6 +23,8 @@
 #   VAR_DIR           where pids, logs and data go (default var/; see lib.sh)
 #   STOP_TIMEOUT_S    SIGTERM-to-SIGKILL grace of `down` (default 15; see lib.sh)
 #   APP_WORKERS, APP_THREADS             gunicorn workers/threads (default 2 / 8)
+#   STRATEGIST_CONSOLE__SECRET_KEY  signs the console's session cookie; when unset, one is
+#                     generated on first start into var/console/secret (mode 600) and reused
 #   GEMINI_API_KEY, PERPLEXITY_API_KEY, LOCAL_MODEL_PATH, ...  read by the services
 #   STACK_READY_TIMEOUT_S   per-process readiness timeout (default 60; local model 180)
 #   STACK_GRACE_S           how long services without a health URL must stay up (default 3)
@@ -86,6 +88,17 @@ ready_url() {
         app) echo "http://$APP_BIND/readyz" ;;
         *) echo "" ;;
     esac
+}
+
+# console_secret: the console's session-signing key, generated once (like Redis's password).
+console_secret() {
+    local file="$VAR_DIR/console/secret"
+    if [[ ! -s "$file" ]]; then
+        mkdir -p "$VAR_DIR/console"
+        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$file")
+    fi
+    chmod 600 "$file"
+    cat "$file"
 }
 
 launch() { # launch NAME CMD...
@@ -175,6 +188,8 @@ cmd_up() {
     export REDIS_URL
     DATABASE_URL="$("$ROOT/scripts/postgres.sh" url)"
     export DATABASE_URL
+    STRATEGIST_CONSOLE__SECRET_KEY="${STRATEGIST_CONSOLE__SECRET_KEY:-$(console_secret)}"
+    export STRATEGIST_CONSOLE__SECRET_KEY
 
     wait_ready emulator
     wait_ready local-model "${STACK_READY_TIMEOUT_S:-180}"
@@ -194,7 +209,7 @@ cmd_up() {
     # Services have no health URL: they must at least survive their first seconds.
     ((LAUNCHED == 0)) || sleep "$GRACE_S"
     check_alive "${ALL[@]}"
-    log "stack up in $(elapsed "$t0"): app http://$APP_BIND, Kafka $KAFKA_BOOTSTRAP_SERVERS, Redis $(redact_url "$REDIS_URL")"
+    log "stack up in $(elapsed "$t0"): app http://$APP_BIND (console http://$APP_BIND/console/), Kafka $KAFKA_BOOTSTRAP_SERVERS, Redis $(redact_url "$REDIS_URL")"
 }
 
 cmd_down() {
