@@ -37,6 +37,7 @@ from strategist.console.figures import (
     status_history,
     tier_mix_by_day,
 )
+from strategist.console.records import RecordsUnavailable
 from strategist.provider_view import provider_view
 from strategist.runtime import current_runtime
 
@@ -71,9 +72,11 @@ def _states(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def providers() -> str:
     signin.admin()
     view = _providers()
-    since = hour_ago(utc_now())
-    return render_template("console/providers.html", view=view,
-                           latency=latency_by_model(records(), since))
+    try:  # the live table is worth showing without the decision records
+        latency = latency_by_model(records(), hour_ago(utc_now()))
+    except RecordsUnavailable:
+        latency = None
+    return render_template("console/providers.html", view=view, latency=latency)
 
 
 @bp.get("/providers/history.json")

@@ -66,7 +66,7 @@ def _url(stack: Stack, path: str = "") -> str:
 def _check_page(driver: webdriver.Chrome, name: str) -> None:
     """No serious accessibility problem, no script error; a screenshot when asked."""
     assert b.axe_violations(driver) == [], name
-    errors = [e for e in b.console_errors(driver) if "favicon" not in e]
+    errors = b.console_errors(driver)
     assert errors == [], errors
     folder = os.environ.get("CONSOLE_SCREENSHOTS")
     if folder:
