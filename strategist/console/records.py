@@ -176,11 +176,8 @@ class Records:
 
 
 def _plain(row: Any) -> dict[str, Any] | None:
-    """A fetched ORM row as a dict of its columns."""
-    if row is None:
-        return None
-    entity = row[0]
-    return {col.name: getattr(entity, col.key) for col in entity.__table__.columns}
+    """A fetched row as a dict of its columns."""
+    return None if row is None else dict(row._mapping)
 
 
 def rows_of(result: Sequence[Any]) -> list[dict[str, Any]]:
