@@ -67,14 +67,14 @@ def spend_by_model(records: Records, since: datetime) -> list[dict[str, Any]]:
     return records.run(lambda c: rows_of(c.execute(statement).all()))
 
 
-def spending_campaigns(records: Records, since: datetime, limit: int) -> list[str]:
-    """The campaigns with the most spent since `since` (at most `limit`)."""
+def spending_campaigns(records: Records, since: datetime, limit: int) -> dict[str, float]:
+    """The campaigns with the most recorded cost since `since` (at most `limit`): cost."""
     a = Analysis
-    statement = (select(a.campaign_id).where(a.analysis_id >= id_at(since),
-                                             a.campaign_id.is_not(None))
-                 .group_by(a.campaign_id)
-                 .order_by(func.sum(a.cost_usd).desc().nulls_last()).limit(limit))
-    return records.run(lambda c: [r[0] for r in c.execute(statement).all()])
+    cost = func.coalesce(func.sum(a.cost_usd), 0.0)
+    statement = (select(a.campaign_id, cost).where(a.analysis_id >= id_at(since),
+                                                   a.campaign_id.is_not(None))
+                 .group_by(a.campaign_id).order_by(cost.desc()).limit(limit))
+    return records.run(lambda c: {r[0]: r[1] for r in c.execute(statement).all()})
 
 
 def savings_by_day(records: Records, since: datetime) -> list[dict[str, Any]]:

@@ -22,6 +22,8 @@ from strategist.runtime import current_runtime
 logger = logging.getLogger(__name__)
 
 KEY_STORE = "strategist.console.keys"
+SHOWN_KEYS = 50
+"""The newest keys listed; a campaign filter narrows further."""
 
 
 class NewKeyForm(BaseModel):
@@ -42,11 +44,14 @@ def key_store() -> KeyStore:
 
 
 def _listing(**context: object) -> str:
+    campaign = (request.args.get("campaign") or "").strip()
     try:
-        keys = key_store().all()
+        keys = [k for k in key_store().all() if not campaign or k.campaign_id == campaign]
     except KeyStoreUnavailable:
         keys, context["error"] = [], "The key store (PostgreSQL) is unreachable; retry."
-    return render_template("console/keys.html", keys=keys, roles=ROLES, **context)
+    keys.sort(key=lambda k: k.created_at, reverse=True)
+    return render_template("console/keys.html", keys=keys[:SHOWN_KEYS], total=len(keys),
+                           campaign=campaign, roles=ROLES, **context)
 
 
 @bp.get("/keys")

@@ -117,8 +117,8 @@ def _usage(since: Any) -> list[dict[str, Any]]:
     campaigns = spending_campaigns(records(), since, MAX_CAMPAIGNS)
     client = sync_redis(settings.infra.redis_url, concurrency=1)
     try:
-        return [read_usage(client, settings.infra.topic_namespace, c).__dict__
-                for c in campaigns]
+        return [{**read_usage(client, settings.infra.topic_namespace, c).__dict__,
+                 "recorded_usd": cost} for c, cost in campaigns.items()]
     finally:
         client.close()
 

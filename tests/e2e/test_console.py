@@ -71,7 +71,7 @@ def _check_page(driver: webdriver.Chrome, name: str) -> None:
     folder = os.environ.get("CONSOLE_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+        b.screenshot(driver, Path(folder) / f"{name}.png")
 
 
 def _sign_in(driver: webdriver.Chrome, stack: Stack, key: str) -> None:
@@ -97,8 +97,14 @@ def test_sign_in_refuses_a_wrong_key_and_accepts_a_right_one(
     b.find(driver, "api-key").send_keys("csk_" + "x" * 43)
     b.find(driver, "sign-in").click()
     assert "not known" in b.wait_for(lambda: b.find(driver, "login-error")).text
+    b.console_errors(driver)  # the 401 of that attempt was expected
     _sign_in(driver, stack, strategist_key.key)
     assert b.find(driver, "signed-in-as").text == f"{strategist_key.campaign_id} · strategist"
+    driver.set_window_size(*b.PHONE)
+    try:
+        assert b.fits(driver), "the ask page scrolls sideways at phone width"
+    finally:
+        driver.set_window_size(*b.WINDOW)
 
 
 def test_ask_watch_the_answer_arrive_and_give_feedback(
@@ -186,6 +192,7 @@ def test_another_campaigns_analysis_is_not_found(
     _sign_in(driver, stack, other.key)
     driver.get(_url(stack, f"analyses/{asked['id']}"))
     assert "another campaign" in b.find(driver, "error-message").text
+    b.console_errors(driver)  # that 404 was expected
     driver.get(_url(stack, "history"))
     assert b.find_all(driver, "history-empty")
 

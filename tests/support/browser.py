@@ -109,6 +109,23 @@ def axe_violations(driver: webdriver.Chrome) -> list[dict[str, Any]]:
     ]
 
 
+def screenshot(driver: webdriver.Chrome, path: Path) -> None:
+    """The whole page (not just the window) as a PNG, at the window's width."""
+    width, height = driver.get_window_size().values()
+    full = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, max(int(full) + 140, height))  # + the window's chrome
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(width, height)
+
+
+def fits(driver: webdriver.Chrome) -> bool:
+    """The page needs no sideways scrolling at the window's width."""
+    return bool(driver.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"))
+
+
 def console_errors(driver: webdriver.Chrome) -> list[str]:
     """Messages the page logged at SEVERE (a CSP refusal, a script error)."""
     return [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]

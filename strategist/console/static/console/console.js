@@ -34,7 +34,7 @@
         type: "bar",
         data: {
           labels: points.map(function (p) { return p.label; }),
-          datasets: [{ label: "ms from the start", backgroundColor: SERIES[0],
+          datasets: [{ label: "ms from the start", backgroundColor: SERIES[0], minBarLength: 4,
                        data: points.map(function (p) { return [p.start, p.end]; }) }]
         },
         options: { indexAxis: "y", scales: { x: { title: { display: true, text: "ms" } } } }
@@ -100,7 +100,7 @@
       });
       return {
         type: "bar",
-        data: { datasets: [{ label: "state (green healthy, orange degraded, red down)", data: data, backgroundColor: colours }] },
+        data: { datasets: [{ label: "state (green healthy, orange degraded, red down)", data: data, backgroundColor: colours, minBarLength: 2 }] },
         options: { indexAxis: "y", scales: { x: { min: 0, max: 60, title: { display: true, text: "minutes in the last hour" } },
                                              y: { type: "category", labels: Object.keys(body.providers) } } }
       };
