@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 
 from strategist.console.records import id_at
 from strategist.settings import ConsoleSettings
@@ -24,7 +25,7 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _console(faked: Faked) -> tuple[FlaskClient, Parts]:
-    client, parts = faked(console=ConsoleSettings(secret_key=SECRET))
+    client, parts = faked(console=ConsoleSettings(secret_key=SecretStr(SECRET)))
     browser = client.application.test_client()  # no Authorization header: a browser
     return browser, parts
 
