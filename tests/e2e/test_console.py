@@ -21,7 +21,17 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
+from sqlalchemy import delete, select
 
+from services.common.database import make_engine, sqlalchemy_url
+from services.common.tables import (
+    Analysis,
+    ApiKey,
+    ConfidenceScore,
+    Feedback,
+    ProviderAttemptRecord,
+    RoutingDecision,
+)
 from strategist.auth.keys import IssuedKey, KeyStore
 from tests.e2e.stack import Stack, StackFactory
 from tests.support import browser as b
@@ -39,8 +49,30 @@ def stack(stack_factory: StackFactory) -> Iterator[Stack]:
     missing = b.available()
     if missing:  # make test installs it (scripts/setup.sh); CI must not skip
         (pytest.fail if os.environ.get("CI") else pytest.skip)(missing)
-    with stack_factory(extra_services=("recorder",)) as running:
-        yield running
+    started: list[Stack] = []
+    try:
+        with stack_factory(extra_services=("recorder",)) as running:
+            started.append(running)
+            yield running
+    finally:  # once the recorder has stopped writing
+        for done in started:
+            _delete_rows(done)
+
+
+def _delete_rows(stack: Stack) -> None:
+    """The decision records and API keys of this module's campaigns (all named after the
+    stack's namespace)."""
+    campaigns = f"{stack.namespace}-%"
+    engine = make_engine(sqlalchemy_url(stack.database_url), pool_size=1)
+    try:
+        with engine.begin() as connection:
+            ids = select(Analysis.analysis_id).where(Analysis.campaign_id.like(campaigns))
+            for table in (Feedback, ConfidenceScore, ProviderAttemptRecord, RoutingDecision):
+                connection.execute(delete(table).where(table.analysis_id.in_(ids)))
+            connection.execute(delete(Analysis).where(Analysis.campaign_id.like(campaigns)))
+            connection.execute(delete(ApiKey).where(ApiKey.campaign_id.like(campaigns)))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +251,7 @@ def test_providers_page_shows_gemini_go_down_without_a_reload(
     started = time.monotonic()
     try:
         b.wait_for(lambda: status.text == "down", DOWN_WITHIN_S, "gemini shown down")
+        assert b.find(driver, "provider-circuit-gemini").text == "open: skipped"
         print(f"gemini shown down {time.monotonic() - started:.1f}s after the emulator")
     finally:
         stack.emulator.set_mode("gemini", "ok")

@@ -147,6 +147,8 @@
         cell.textContent = s.state;
         cell.className = "state state-" + s.state;
       }
+      var circuit = table.querySelector('[data-circuit-of="' + CSS.escape(s.provider) + '"]');
+      if (circuit) { circuit.textContent = s.state === "down" ? "open: skipped" : "closed: routed"; }
       var why = table.querySelector('[data-reason-of="' + CSS.escape(s.provider) + '"]');
       if (why) { why.textContent = s.reason || "-"; }
     });
