@@ -101,8 +101,12 @@ def _headers(response: Response) -> Response:
 
 
 def _page(template: str, status: int, **context: object) -> Response:
-    reply = Response(render_template(f"console/{template}", **context), status=status)
-    return protect(reply)
+    """A whole page; for an htmx request only the message, to swap into the page."""
+    if request.headers.get("HX-Request") and "message" in context:
+        body = render_template("console/partials/problem.html", message=context["message"])
+    else:
+        body = render_template(f"console/{template}", **context)
+    return protect(Response(body, status=status))
 
 
 @bp.errorhandler(CSRFError)

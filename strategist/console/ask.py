@@ -90,8 +90,10 @@ def progress(analysis_id: str) -> Response | str:
     caller = signin.caller()
     try:
         outcome = visible_outcome(caller, analysis_id)
-    except StoreUnavailable:
-        return _problem("The result store (Redis) is unreachable; still trying.", 200)
+    except StoreUnavailable:  # keep polling: Redis usually comes back
+        return render_template("console/partials/progress.html", analysis_id=analysis_id,
+                               stages=[], poll_s=POLL_EVERY_S,
+                               note="The result store (Redis) is unreachable; still trying.")
     if outcome.response is None:
         try:
             recorded = records().analysis(analysis_id)

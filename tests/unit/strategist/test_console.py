@@ -192,3 +192,12 @@ def test_feedback_is_published_and_acknowledged(faked: Faked) -> None:
     [given] = desk.given
     assert (given.analysis_id, given.rating, given.comment) == (
         analysis_id, "partially_correct", "close")
+
+
+def test_an_htmx_request_gets_the_message_not_a_whole_page(faked: Faked) -> None:
+    browser, _ = _console(faked)
+    _sign_in(browser, _key(browser, "alpha"))
+    reply = browser.get(f"/console/analyses/{'0' * 32}/progress", headers={"HX-Request": "true"})
+    assert reply.status_code == 404
+    body = reply.get_data(as_text=True)
+    assert 'data-testid="problem"' in body and "<html" not in body
