@@ -40,7 +40,10 @@ def _settings() -> StrategistSettings:
 def _store() -> KeyStore:
     url = _settings().infra.database_url
     if url is None:
-        raise click.ClickException("DATABASE_URL is not set: API keys live in PostgreSQL")
+        raise click.ClickException(
+            "DATABASE_URL is not set: API keys live in PostgreSQL (for the local stack: "
+            'export DATABASE_URL="$(scripts/postgres.sh url)")'
+        )
     store = KeyStore(database_url=url.get_secret_value(), pool_size=1)
     try:
         store.ensure_schema()
