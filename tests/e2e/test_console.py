@@ -183,19 +183,21 @@ def test_history_filters_and_opens_the_trail(
     _check_page(driver, "history")
     b.find(driver, "filter-text").send_keys("volunteers")
     b.find(driver, "filter-apply").click()
-    b.wait_for(lambda: len(b.find_all(driver, "history-row")) == 1, message="filtered")
-    [row] = b.find_all(driver, "history-row")
-    assert row.get_attribute("data-analysis-id") == asked["id"]
+    b.wait_for(  # read inside the wait: htmx may swap the rows while they are read
+        lambda: _row_ids(driver) == [asked["id"]], message="filtered to the one analysis"
+    )
     Select(b.find(driver, "filter-status")).select_by_value("failed")
     b.wait_for(lambda: b.find_all(driver, "history-empty"), message="no failed analyses")
     driver.get(_url(stack, f"analyses/{asked['id']}"))
-    events = b.wait_for(lambda: _events_after_reload(driver), 30, "the trail recorded")
-    labels = [e.text for e in events]
+    labels = b.wait_for(lambda: _event_texts_after_reload(driver), 30, "the trail recorded")
     assert any("Query submitted" in t for t in labels)
     assert any("Attempt 1" in t for t in labels)
-    chart = b.find(driver, "timeline-chart")
-    b.wait_for(lambda: chart.get_attribute("data-drawn") not in (None, "", "0"), 10, "drawn")
-    assert int(chart.get_attribute("data-drawn") or 0) == len(events)
+    b.wait_for(
+        lambda: int(b.find(driver, "timeline-chart").get_attribute("data-drawn") or 0)
+        == len(labels),
+        10,
+        "every trail event drawn on the timeline",
+    )
     _check_page(driver, "analysis")
 
 
@@ -207,11 +209,14 @@ def _rows_after_reload(driver: webdriver.Chrome, n: int) -> list[WebElement] | N
     return None
 
 
-def _events_after_reload(driver: webdriver.Chrome) -> list[WebElement] | None:
-    events = b.find_all(driver, "timeline-event")
-    texts = " ".join(e.text for e in events)
-    if "Attempt" in texts and "Answer" in texts:
-        return events
+def _row_ids(driver: webdriver.Chrome) -> list[str | None]:
+    return [row.get_attribute("data-analysis-id") for row in b.find_all(driver, "history-row")]
+
+
+def _event_texts_after_reload(driver: webdriver.Chrome) -> list[str] | None:
+    texts = [event.text for event in b.find_all(driver, "timeline-event")]
+    if any("Attempt" in t for t in texts) and any("Answer" in t for t in texts):
+        return texts
     driver.refresh()
     return None
 
@@ -243,19 +248,26 @@ def test_providers_page_shows_gemini_go_down_without_a_reload(
     _sign_out(driver)
     _sign_in(driver, stack, stack.app.key.key)
     driver.get(_url(stack, "providers"))
-    status = b.find(driver, "provider-status-gemini")
     b.wait_for(lambda: b.find(driver, "stream-state").text == "live", 15, "stream open")
-    assert status.text == "healthy"
+    assert b.find(driver, "provider-status-gemini").text == "healthy"
     _check_page(driver, "providers")
     stack.emulator.set_mode("gemini", "down")
     started = time.monotonic()
     try:
-        b.wait_for(lambda: status.text == "down", DOWN_WITHIN_S, "gemini shown down")
+        b.wait_for(  # found anew each time: a live update may replace the row
+            lambda: b.find(driver, "provider-status-gemini").text == "down",
+            DOWN_WITHIN_S,
+            "gemini shown down",
+        )
         assert b.find(driver, "provider-circuit-gemini").text == "open: skipped"
         print(f"gemini shown down {time.monotonic() - started:.1f}s after the emulator")
     finally:
         stack.emulator.set_mode("gemini", "ok")
-    b.wait_for(lambda: status.text == "healthy", DOWN_WITHIN_S, "gemini back")
+    b.wait_for(
+        lambda: b.find(driver, "provider-status-gemini").text == "healthy",
+        DOWN_WITHIN_S,
+        "gemini back",
+    )
 
 
 def test_spend_and_routing_pages_draw_their_charts(
