@@ -41,7 +41,8 @@ MAX_BATCH_EVENTS = 500
 class _Waiting:
     records: Sequence[Upsert]
     done: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future())
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class GroupCommit:
@@ -86,8 +87,8 @@ class GroupCommit:
         try:
             await self._linger()
             while self._queue:
-                batch = self._queue[:self._max_batch]
-                del self._queue[:self._max_batch]
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
                 await self._write_batch(batch)
         except BaseException as err:  # cancelled at shutdown, or a bug: no caller waits forever
             for waiting in batch + self._queue:
@@ -110,8 +111,9 @@ class GroupCommit:
 
     async def _write_batch(self, batch: list[_Waiting]) -> None:
         try:
-            await asyncio.to_thread(self._writer.write_records,
-                                    [r for waiting in batch for r in waiting.records])
+            await asyncio.to_thread(
+                self._writer.write_records, [r for waiting in batch for r in waiting.records]
+            )
         except TransientHandlerError as err:
             for waiting in batch:
                 _fail(waiting, TransientHandlerError(str(err)), err)
@@ -120,8 +122,12 @@ class GroupCommit:
             if len(batch) == 1:
                 _fail(batch[0], err, None)
                 return
-            logger.warning("a batch of %d events failed (%s: %s); writing them one by one",
-                           len(batch), type(err).__name__, err)
+            logger.warning(
+                "a batch of %d events failed (%s: %s); writing them one by one",
+                len(batch),
+                type(err).__name__,
+                err,
+            )
             for waiting in batch:
                 await self._write_batch([waiting])
             return
