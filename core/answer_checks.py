@@ -17,6 +17,13 @@ question and the answer alone:
 - `grounded`: a number, or a capitalised name or date, in the answer that is nowhere in
   the question, for the kinds that must only use the input (summaries, extraction,
   rewrites, fixes, lists made from a text);
+- `label`: the question offers labels ("positive, negative or neutral") and the answer
+  does not name exactly one of them;
+- `number`: a counting question ("how many", "cuántas") answered without a number;
+- `edited`: a fix, proofread or re-casing that is not the pasted text corrected (far
+  from it, by edit distance);
+- `off_task`: the model talking about itself instead of doing the task ("as an
+  analyst, I specialize in ...", "I'm ready to assist");
 - `degenerate`: a loop (a line said three times, a phrase repeated), or empty.
 
 Pure: `check_answer(query, answer, kind)` returns the failed checks with reasons. The
@@ -90,6 +97,17 @@ _LANGUAGE_ASKED = (
     ("en", re.compile(r"\b(?:into|to|in) english\b|\b(?:al|en) ingles\b")),
 )
 _HASHTAG = re.compile(r"#\w+")
+_LABELS = re.compile(r"\b([a-z]{3,}), ([a-z]{3,}),? (?:or|o) ([a-z]{3,})\b")
+_COUNTING = re.compile(r"^\W*(?:how many|count\b|cuant[oa]s|cuenta\b)")
+_OFF_TASK = re.compile(
+    r"\bas an? (?:ai|analyst|assistant|language model)\b|\bi specialize in\b|"
+    r"\bi'm ready to assist\b|\bmy primary (?:role|focus)\b|\bi'd be happy to\b|"
+    r"\bi'll be happy to help\b|\bsorry for (?:the|any) confusion\b|\bi can't provide\b|"
+    r"\bplease provide (?:me|the|a)\b"
+)
+EDITED_MAX_RATIO = 0.4
+"""A fix changes a few characters; an answer this far from the pasted text (case and
+accents ignored) is another text."""
 UNTRANSLATED_RUN_WORDS = 3
 """A translation that keeps this many consecutive words of the input (not a name) left
 part of it untranslated: "... earlier at your local library es el que ..."."""
@@ -133,6 +151,10 @@ def check_answer(query: str, answer: str, kind: str | None = None) -> list[Faile
             ("length", _length(asked, text)),
             ("language", _language(instruction, asked, material, text, kind)),
             ("grounded", _grounded(query, material, text, kind)),
+            ("label", _label(asked, text)),
+            ("number", _counted(asked, text, kind)),
+            ("edited", _edited(material, text, kind)),
+            ("off_task", _off_task(text)),
             ("degenerate", degenerate_reason(answer)),
         )
         if reason is not None
@@ -203,6 +225,39 @@ def _language(
         return None
     seen = "a mix" if guess.language is None else guess.language
     return f"answer in {seen}, {wanted} asked"
+
+
+def _label(asked: str, text: str) -> str | None:
+    match = _LABELS.search(asked)
+    if match is None:
+        return None
+    offered = match.groups()
+    named = {label for label in offered if re.search(rf"\b{label[:-1]}\w?\b", fold(text))}
+    if len(named) == 1:
+        return None
+    return f"names {len(named)} of the labels offered ({', '.join(offered)}), one asked"
+
+
+def _counted(asked: str, text: str, kind: str | None) -> str | None:
+    if kind != "count" and not _COUNTING.search(asked):
+        return None
+    if numbers(text) or any(fold(word) in _NUMBER_WORDS for word in words(text)):
+        return None
+    return "a count was asked and the answer has no number"
+
+
+def _edited(material: str, text: str, kind: str | None) -> str | None:
+    if kind not in EDITING_KINDS or not material:
+        return None
+    ratio = edit_ratio(fold(text), fold(material))
+    if ratio <= EDITED_MAX_RATIO:
+        return None
+    return f"not the pasted text corrected (edit ratio {ratio:.2f} > {EDITED_MAX_RATIO})"
+
+
+def _off_task(text: str) -> str | None:
+    match = _OFF_TASK.search(fold(text))
+    return None if match is None else f"talks about itself: {match.group(0)!r}"
 
 
 def _untranslated(material: str, text: str) -> str | None:

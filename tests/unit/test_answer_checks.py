@@ -49,6 +49,20 @@ TALLY = "Summarize in one line:\n\nVolunteers made 4,200 calls and reached 900 v
          "Doors on Saturday, 20th March, 2023\nCalls on Monday at 18:45", "grounded"),
         ("Proofread:\n\nThank you to everyone at the libary.",
          "Thank you to everyone at the Library of Congress 2023.", "grounded"),
+        # label: one of the labels offered
+        ("Positive, negative or neutral?\n\nThird mailer this week, stop.",
+         "Positive: proud team.\nNegative: they failed before.", "label"),
+        ("¿Positivo, negativo o neutro?\n\nDejen de molestarme.",
+         "Ya tres llamadas hoy.", "label"),
+        # number: a count answered without one
+        ("How many times is 'housing' listed?\n\nhousing, transit, housing",
+         "Housing is the top issue.", "number"),
+        # edited: a fix that is another text
+        ("Put this headline in title case:\n\ncounty expands early voting hours",
+         "Senior Citizens Campaign\nThis headline is a critical part of our strategy.", "edited"),
+        # off task: the model talking about itself
+        ("Politely decline a vendor's offer of paid robocalls.",
+         "I'm sorry for any confusion, but as an analyst I specialize in data.", "off_task"),
         # degenerate
         ("Write a slogan for the library campaign.",
          "Keep it open\nKeep it open\nKeep it open", "degenerate"),
