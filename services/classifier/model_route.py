@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.capability_policy import CapabilityPolicy, cheapest_hosted
+from core.capability_policy import CapabilityPolicy, KindVerdict, cheapest_hosted
 from providers.catalogue import (
     DEFAULT_CATALOGUE,
     GEMINI_FLASH,
@@ -223,7 +223,7 @@ def _tier_route(
             RouteStep(provider="local", model=LOCAL_MODEL, reason=_local_last(classification)),
         ]
     else:
-        route = _routine_route(classification, why, catalogue, capability)
+        route = _routine_route(classification, options, why, catalogue, capability)
     if options.providers:
         allowed = set(options.providers)
         filtered = [step for step in route if step.provider in allowed]
@@ -233,15 +233,23 @@ def _tier_route(
 
 def _routine_route(
     classification: Classification,
+    options: QueryOptions,
     why: str,
     catalogue: Catalogue,
     capability: CapabilityPolicy | None,
 ) -> list[RouteStep]:
     """The simple tier's route: the local model first where the capability policy lets
-    it serve the task's kind, else the cheapest hosted model with the reason."""
+    it serve the task's kind (or the caller prefers cost: the scorer's pre-release check
+    still stands between its answer and the caller), else the cheapest hosted model."""
     verdict = capability.verdict(classification.routine_kind) if capability else None
     hosted = cheapest_hosted(catalogue) if verdict is not None and not verdict.local else None
-    if verdict is None or hosted is None:
+    if verdict is not None and hosted is not None and options.prefer == "cost":
+        verdict = KindVerdict(
+            True,
+            f"caller prefers cost: the local model first although {verdict.reason}; its "
+            "answer is checked before release",
+        )
+    if verdict is None or verdict.local or hosted is None:
         return [
             RouteStep(
                 provider="local",

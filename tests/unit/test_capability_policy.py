@@ -146,3 +146,14 @@ def test_a_smoke_test_or_a_file_without_a_measured_local_model_is_refused(tmp_pa
     path.write_text(_file({"slogan": _rate(9)}, judged=False).model_dump_json())
     with pytest.raises(CapabilityFileError, match="no measured"):
         CapabilityPolicy.load(path)
+
+
+def test_a_caller_preferring_cost_gets_the_local_model_first_with_the_reason() -> None:
+    query = QueryRequested(
+        query_id="t6", query="Translate into Spanish:\n\nVote early.",
+        options=QueryOptions(prefer="cost"),
+    )  # fmt: skip
+    first, second, *_ = classify(query, capability=POLICY).route
+    assert first.provider == "local"
+    assert "caller prefers cost" in first.reason and "0% usable" in first.reason
+    assert second.model == GEMINI_FLASH  # where a failed check escalates
