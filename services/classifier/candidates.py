@@ -44,9 +44,7 @@ def compare(
         f"MiniLM ({MAX_TOKENS} tokens) + LR": (False, full, 1.0),
         f"MiniLM ({EMBEDDING_TOKENS} tokens) + LR": (False, short, 1.0),
         f"TF-IDF + MiniLM ({EMBEDDING_TOKENS} tokens) + LR (chosen)": (
-            True,
-            short,
-            EMBEDDING_SCALE,
+            True, short, EMBEDDING_SCALE
         ),
     }
     results = []
@@ -55,9 +53,8 @@ def compare(
     for name, (uses_tfidf, embedder, scale) in candidates.items():
         offset = width if uses_tfidf else 0
 
-        def row(
-            text: str, tfidf: bool = uses_tfidf, model: Embedder | None = embedder, s: float = scale
-        ) -> np.ndarray:
+        def row(text: str, tfidf: bool = uses_tfidf, model: Embedder | None = embedder,
+                s: float = scale) -> np.ndarray:
             parts = [transform_all(blocks, text).dense(width)] if tfidf else []
             return np.concatenate([*parts, *([s * model.embed(text)] if model else [])])
 
@@ -69,15 +66,9 @@ def compare(
         head.fit(np.stack(rows), labels)
         weights, bias = head.coef_, head.intercept_
 
-        def decide(
-            text: str,
-            tfidf: bool = uses_tfidf,
-            model: Embedder | None = embedder,
-            s: float = scale,
-            w: np.ndarray = weights,
-            b: np.ndarray = bias,
-            start: int = offset,
-        ) -> str:
+        def decide(text: str, tfidf: bool = uses_tfidf, model: Embedder | None = embedder,
+                   s: float = scale, w: np.ndarray = weights, b: np.ndarray = bias,
+                   start: int = offset) -> str:
             """As the classifier decides: sparse TF-IDF columns, then the embedding."""
             logits = b.copy()
             if tfidf:

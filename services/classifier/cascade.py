@@ -89,7 +89,9 @@ def cascade_predictions(
     return np.where(guarded, others.argmax(axis=1), tiers), embedded
 
 
-def choose_thresholds(fast: np.ndarray, full: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def choose_thresholds(
+    fast: np.ndarray, full: np.ndarray, labels: np.ndarray
+) -> dict[str, float]:
     """The guard and cascade thresholds (see the module docstring), with their
     cross-validated accuracy, under-routing and share of decisions that embed."""
     complex_rows = labels == TIERS.index("complex")

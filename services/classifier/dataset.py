@@ -16,7 +16,9 @@ from schemas.parts import TIERS
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "routing"
 SPLITS: tuple[str, ...] = ("train", "dev", "test", "holdout")
 LANGUAGES = ("en", "es")
-ANALYSIS_TYPES = ("polling", "strategy", "messaging", "opposition_research", "editing", "general")
+ANALYSIS_TYPES = (
+    "polling", "strategy", "messaging", "opposition_research", "editing", "general"
+)
 
 
 class DatasetError(ValueError):

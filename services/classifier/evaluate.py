@@ -94,7 +94,9 @@ def timed(
     for text in texts:
         started, cpu = time.perf_counter(), time.thread_time()
         tiers.append(decide(text))
-        times.append(((time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000))
+        times.append(
+            ((time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000)
+        )
     return tiers, times
 
 
@@ -136,10 +138,8 @@ def render(scores: Sequence[RoutingScore]) -> str:
 def _matrix(s: RoutingScore) -> str:
     width = max(len(t) for t in TIERS) + 2
     head = " " * width + "".join(t.rjust(width) for t in TIERS)
-    rows = [
-        t.ljust(width) + "".join(str(n).rjust(width) for n in row)
-        for t, row in zip(TIERS, s.confusion, strict=True)
-    ]
+    rows = [t.ljust(width) + "".join(str(n).rjust(width) for n in row)
+            for t, row in zip(TIERS, s.confusion, strict=True)]
     return "\n".join([head, *rows])
 
 

@@ -173,10 +173,9 @@ class TierModel:
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected:
             raise ArtifactError(
-                path,
-                f"checksum mismatch (file {actual[:12]}…, {checksum_path(path).name} "
+                path, f"checksum mismatch (file {actual[:12]}…, {checksum_path(path).name} "
                 f"{expected[:12]}…): corrupt or edited; retrain with python -m "
-                "services.classifier.train",
+                "services.classifier.train"
             )
         try:
             return _from_json(json.loads(data))
@@ -254,3 +253,4 @@ def _floats(values: Any) -> list[float]:
 
 def _canonical(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+

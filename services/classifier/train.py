@@ -77,9 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--fit-on",
-        choices=sorted(FIT_CHOICES),
-        default="train+dev",
+        "--fit-on", choices=sorted(FIT_CHOICES), default="train+dev",
         help="splits to fit the shipped model on (the choice was made on dev first)",
     )
     parser.add_argument("--limit", type=int, default=None, help="fit on a seeded subset")
@@ -89,10 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.compare:
         scores = compare(
-            load_split("train", args.data_dir),
-            load_split("dev", args.data_dir),
-            seed=args.seed,
-            progress=progress_to_stderr,
+            load_split("train", args.data_dir), load_split("dev", args.data_dir),
+            seed=args.seed, progress=progress_to_stderr,
         )
         if args.format == "json":
             print(json.dumps([asdict(s) for s in scores], indent=2))

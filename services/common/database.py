@@ -44,7 +44,7 @@ def sqlalchemy_url(url: str) -> str:
     """`url` with psycopg 3 named as the driver (a plain `postgresql://` URL is accepted)."""
     for scheme in PLAIN_SCHEMES:
         if url.startswith(scheme):
-            return SQLALCHEMY_DRIVER_SCHEME + url[len(scheme) :]
+            return SQLALCHEMY_DRIVER_SCHEME + url[len(scheme):]
     return url
 
 
@@ -70,12 +70,8 @@ def local_database_url() -> str:
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """A pooled engine (nothing connects until first use)."""
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        pool_pre_ping=POOL_PRE_PING,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
-    )
+    return create_engine(url, pool_size=pool_size, pool_pre_ping=POOL_PRE_PING,
+                         connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def alembic_config(engine_url: str | None = None) -> Config:

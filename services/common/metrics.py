@@ -88,7 +88,8 @@ PROVIDER_COST = Counter(
 )
 PROVIDER_HEALTH = Gauge(
     "strategist_provider_health",
-    "1 for the state the health service last published for a provider it owns, 0 for the others.",
+    "1 for the state the health service last published for a provider it owns, 0 for the "
+    "others.",
     ["provider", "state"],
 )
 

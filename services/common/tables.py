@@ -161,9 +161,8 @@ class ProviderStatusChange(Base):
     """A provider status the health service published on a change (heartbeats are not kept)."""
 
     __tablename__ = "provider_status_changes"
-    __table_args__ = (
-        Index("ix_provider_status_changes_provider_changed_at", "provider", "changed_at"),
-    )
+    __table_args__ = (Index("ix_provider_status_changes_provider_changed_at",
+                            "provider", "changed_at"),)
 
     event_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))

@@ -16,15 +16,11 @@ def main() -> None:
 
     async def run(service: ServiceRun) -> None:
         providers = service.providers(settings.providers)
-        redis = Redis.from_url(
-            settings.infra.redis_url,
-            socket_timeout=REDIS_SOCKET_TIMEOUT_S,
-            socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
-        )
+        redis = Redis.from_url(settings.infra.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+                               socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S)
         service.on_exit_async(redis.aclose)
-        monitor = HealthService(
-            settings, producer=service.producer, redis=redis, providers=providers
-        )
+        monitor = HealthService(settings, producer=service.producer, redis=redis,
+                                providers=providers)
         await monitor.run(service.stop)
 
     run_service(SERVICE, settings.infra, run)

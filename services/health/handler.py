@@ -87,13 +87,8 @@ class ProbeResult:
         else:
             kind, message = "unexpected", redact(f"{type(err).__name__}: {err}")
         outcome: ProbeOutcome = "rate_limited" if isinstance(err, RateLimited) else "failed"
-        return cls(
-            at=at,
-            outcome=outcome,
-            latency_ms=latency_ms,
-            error_kind=kind,
-            error=f"{kind}: {message}",
-        )
+        return cls(at=at, outcome=outcome, latency_ms=latency_ms, error_kind=kind,
+                   error=f"{kind}: {message}")
 
 
 @dataclass(frozen=True)
@@ -121,22 +116,19 @@ def assess(signals: HealthSignals, t: Thresholds) -> Assessment:
     degraded: list[str] = []
     failures = signals.consecutive_probe_failures
     if failures:
-        text = (
-            f"{failures} consecutive probe failure{'s' if failures > 1 else ''}"
-            f" (last: {signals.last_probe_error_kind})"
-        )
+        text = (f"{failures} consecutive probe failure{'s' if failures > 1 else ''}"
+                f" (last: {signals.last_probe_error_kind})")
         (down if failures >= t.down_after_failures else degraded).append(text)
     traffic = signals.traffic
     if traffic.samples >= t.min_samples:
-        rate_text = f"error rate {traffic.error_rate:.0%} over the last {traffic.samples} calls"
+        rate_text = (f"error rate {traffic.error_rate:.0%} over the last {traffic.samples} calls")
         if traffic.error_rate >= t.down_error_rate:
             down.append(rate_text)
         elif traffic.error_rate >= t.degraded_error_rate:
             degraded.append(rate_text)
         if traffic.p95_ms is not None and traffic.p95_ms > signals.latency_limit_ms:
-            degraded.append(
-                f"p95 latency {traffic.p95_ms:.0f} ms above {signals.latency_limit_ms:.0f} ms"
-            )
+            degraded.append(f"p95 latency {traffic.p95_ms:.0f} ms above "
+                            f"{signals.latency_limit_ms:.0f} ms")
     if signals.probe_rate_limited:
         degraded.append("rate limited (probe got 429)")
     elif traffic.last_rate_limited_at is not None and (
@@ -144,31 +136,28 @@ def assess(signals: HealthSignals, t: Thresholds) -> Assessment:
     ):
         degraded.append(f"rate limited ({traffic.rate_limited} calls got 429)")
     if signals.probe_p95_ms is not None and signals.probe_p95_ms > t.degraded_probe_p95_ms:
-        degraded.append(
-            f"slow probes: p95 {signals.probe_p95_ms:.0f} ms above {t.degraded_probe_p95_ms:.0f} ms"
-        )
+        degraded.append(f"slow probes: p95 {signals.probe_p95_ms:.0f} ms above "
+                        f"{t.degraded_probe_p95_ms:.0f} ms")
     if down:
         return Assessment("down", "; ".join(down + degraded))
     if degraded:
         return Assessment("degraded", "; ".join(degraded))
     if traffic.samples:
-        return Assessment(
-            "healthy",
-            f"probes ok; error rate {traffic.error_rate:.0%} over the last {traffic.samples} calls",
-        )
+        return Assessment("healthy", f"probes ok; error rate {traffic.error_rate:.0%} over "
+                                     f"the last {traffic.samples} calls")
     return Assessment("healthy", "probes ok; no recent traffic")
 
 
 class ProviderTracker:
     """One provider's signals and current state."""
 
-    def __init__(
-        self, provider: ProviderName, thresholds: Thresholds, publisher: str | None = None
-    ) -> None:
+    def __init__(self, provider: ProviderName, thresholds: Thresholds,
+                 publisher: str | None = None) -> None:
         self.provider = provider
         self.publisher = publisher
         self._t = thresholds
-        self._window = AttemptWindow(max_samples=thresholds.window_size, span_s=thresholds.window_s)
+        self._window = AttemptWindow(max_samples=thresholds.window_size,
+                                     span_s=thresholds.window_s)
         self._probe_latencies: deque[float] = deque(maxlen=PROBE_LATENCY_SAMPLES)
         self.failures = 0
         self.successes = 0
@@ -191,15 +180,9 @@ class ProviderTracker:
         if kind in ECHO_KINDS:
             return False
         ok = outcome in FINISHED_OK_OUTCOMES or kind in REQUEST_CAUSED_ERRORS
-        self._window.add(
-            Sample(
-                event_id=attempt.event_id,
-                at=attempt.occurred_at,
-                ok=ok,
-                latency_ms=attempt.latency_ms,
-                rate_limited=kind == RATE_LIMITED_KIND,
-            )
-        )
+        self._window.add(Sample(event_id=attempt.event_id, at=attempt.occurred_at, ok=ok,
+                                latency_ms=attempt.latency_ms,
+                                rate_limited=kind == RATE_LIMITED_KIND))
         if not ok:
             message = redact(attempt.error_message or attempt.outcome)
             self._note_error(attempt.occurred_at, f"{kind or attempt.outcome}: {message}")
@@ -232,11 +215,8 @@ class ProviderTracker:
             self.last_error, self._last_error_at = error, at
 
     def signals(self, now: datetime) -> HealthSignals:
-        probe_p95 = (
-            percentile(self._probe_latencies, 95)
-            if len(self._probe_latencies) >= MIN_PROBE_LATENCY_SAMPLES
-            else None
-        )
+        probe_p95 = (percentile(self._probe_latencies, 95)
+                     if len(self._probe_latencies) >= MIN_PROBE_LATENCY_SAMPLES else None)
         return HealthSignals(
             now=now,
             consecutive_probe_failures=self.failures,
@@ -259,14 +239,9 @@ class ProviderTracker:
             self.state, self.reason = wanted.state, wanted.reason
         else:
             base = self.reason.split(RECOVERING_MARK)[0]
-            self.reason = (
-                base
-                if not self.successes
-                else (
-                    f"{base}{RECOVERING_MARK}{self.successes}/"
-                    f"{self._t.recover_after_successes} probes ok)"
-                )
-            )
+            self.reason = base if not self.successes else (
+                f"{base}{RECOVERING_MARK}{self.successes}/"
+                f"{self._t.recover_after_successes} probes ok)")
         return self.state != previous
 
     def status(self, now: datetime, *, heartbeat: bool = False) -> ProviderStatus:
@@ -300,12 +275,8 @@ class HealthMonitor:
     `publisher` names this instance in every status it makes (see ProviderStatus).
     """
 
-    def __init__(
-        self,
-        providers: Iterable[ProviderName],
-        thresholds: Thresholds,
-        publisher: str | None = None,
-    ) -> None:
+    def __init__(self, providers: Iterable[ProviderName], thresholds: Thresholds,
+                 publisher: str | None = None) -> None:
         self._thresholds = thresholds
         self._publisher = publisher
         self.trackers = {p: ProviderTracker(p, thresholds, publisher) for p in providers}
@@ -314,7 +285,8 @@ class HealthMonitor:
         """Forget what is known about `provider`: another instance answered for it
         meanwhile, so old signals here are stale. No status until its next probe."""
         if provider in self.trackers:
-            self.trackers[provider] = ProviderTracker(provider, self._thresholds, self._publisher)
+            self.trackers[provider] = ProviderTracker(provider, self._thresholds,
+                                                      self._publisher)
 
     def on_attempt(self, attempt: ProviderAttempt, now: datetime) -> list[ProviderStatus]:
         """A real-traffic attempt; a status when it changed the provider's state."""

@@ -61,20 +61,14 @@ class ProviderOwnership:
 
     def assign(self, partitions: frozenset[int], partition_count: int) -> OwnershipChange:
         """Take the consumer's full set of attempt partitions after a rebalance."""
-        owned = frozenset(
-            p for p in self._providers if attempt_partition(p, partition_count) in partitions
-        )
+        owned = frozenset(p for p in self._providers
+                          if attempt_partition(p, partition_count) in partitions)
         change = OwnershipChange(gained=owned - self._owned, lost=self._owned - owned)
         self._owned = owned
         if change.gained or change.lost:
-            logger.info(
-                "partitions=%s of %d: now answering for %s (gained %s, lost %s)",
-                sorted(partitions),
-                partition_count,
-                sorted(owned) or "no provider",
-                sorted(change.gained) or "none",
-                sorted(change.lost) or "none",
-            )
+            logger.info("partitions=%s of %d: now answering for %s (gained %s, lost %s)",
+                        sorted(partitions), partition_count, sorted(owned) or "no provider",
+                        sorted(change.gained) or "none", sorted(change.lost) or "none")
             self._changed.set()
             self._changed = asyncio.Event()
         return change

@@ -61,20 +61,17 @@ class Prober:
         self._heartbeat_s = heartbeat_s
 
     async def run(self, stop: asyncio.Event) -> None:
-        logger.info(
-            "probing %s (timeout %.1fs), heartbeat every %.1fs",
-            ", ".join(f"{p} every {self._intervals_s[p]:.1f}s" for p in sorted(self._providers)),
-            self._timeout_s,
-            self._heartbeat_s,
-        )
+        logger.info("probing %s (timeout %.1fs), heartbeat every %.1fs",
+                    ", ".join(f"{p} every {self._intervals_s[p]:.1f}s"
+                              for p in sorted(self._providers)),
+                    self._timeout_s, self._heartbeat_s)
         async with asyncio.TaskGroup() as group:
             for name, provider in self._providers.items():
                 group.create_task(self._probe_loop(name, provider, stop), name=f"probe-{name}")
             group.create_task(self._heartbeat_loop(stop), name="heartbeat")
 
-    async def _probe_loop(
-        self, name: ProviderName, provider: Provider, stop: asyncio.Event
-    ) -> None:
+    async def _probe_loop(self, name: ProviderName, provider: Provider,
+                          stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self._ownership is not None and not self._ownership.owns(name):
                 await self._ownership.wait_owned(name, stop)
@@ -82,9 +79,8 @@ class Prober:
             started = time.monotonic()
             result = await self.probe_once(provider, name=name)
             if result.outcome != "ok":
-                logger.debug(
-                    "probe provider=%s %s after %.0f ms", name, result.error, result.latency_ms
-                )
+                logger.debug("probe provider=%s %s after %.0f ms", name, result.error,
+                             result.latency_ms)
             await self._publisher.publish(self._monitor.on_probe(name, result))
             await _sleep_or_stop(stop, self._intervals_s[name] - (time.monotonic() - started))
 

@@ -33,15 +33,8 @@ REDIS_RETRY_DELAY_S = 1.0
 class StatusPublisher:
     """Sends statuses to the health topic (keyed by provider) and mirrors them into Redis."""
 
-    def __init__(
-        self,
-        *,
-        producer: EventProducer,
-        topic: str,
-        redis: Redis,
-        redis_key: str,
-        owns: Callable[[str], bool] | None = None,
-    ) -> None:
+    def __init__(self, *, producer: EventProducer, topic: str, redis: Redis,
+                 redis_key: str, owns: Callable[[str], bool] | None = None) -> None:
         self._producer = producer
         self._owns = owns or (lambda _provider: True)
         self._topic = topic
@@ -72,9 +65,8 @@ class StatusPublisher:
                 self._unwritten.add(status.provider)
                 record_status(status)
             if not status.heartbeat:
-                logger.info(
-                    "provider=%s state=%s reason=%s", status.provider, status.state, status.reason
-                )
+                logger.info("provider=%s state=%s reason=%s", status.provider, status.state,
+                            status.reason)
         if statuses:
             self._dirty.set()
 
@@ -87,9 +79,8 @@ class StatusPublisher:
             return
         sends = [self._producer.send(self._topic, s.provider, s) for s in statuses]
         self.remember(statuses)
-        results = await asyncio.gather(
-            *(asyncio.wrap_future(f) for f in sends), return_exceptions=True
-        )
+        results = await asyncio.gather(*(asyncio.wrap_future(f) for f in sends),
+                                       return_exceptions=True)
         for status, result in zip(statuses, results, strict=True):
             if isinstance(result, DeliveryError):
                 logger.warning("provider=%s status not delivered: %s", status.provider, result)

@@ -51,12 +51,8 @@ def attempt_partition_count(bootstrap_servers: str, topic: str, *, security: Kaf
 
 
 def build_attempts_worker(
-    settings: HealthSettings,
-    *,
-    monitor: HealthMonitor,
-    publisher: StatusPublisher,
-    producer: EventProducer,
-    on_partitions_changed: Callable[[frozenset[int]], None],
+    settings: HealthSettings, *, monitor: HealthMonitor, publisher: StatusPublisher,
+    producer: EventProducer, on_partitions_changed: Callable[[frozenset[int]], None],
 ) -> EventWorker[ProviderAttempt]:
     """Reads the dispatcher's attempt events in the health service's own consumer group."""
     topics = settings.infra.topics
@@ -86,11 +82,7 @@ class HealthService:
     """
 
     def __init__(
-        self,
-        settings: HealthSettings,
-        *,
-        producer: EventProducer,
-        redis: Redis,
+        self, settings: HealthSettings, *, producer: EventProducer, redis: Redis,
         providers: Mapping[ProviderName, Provider],
         count_partitions: Callable[[], int] | None = None,
     ) -> None:
@@ -100,43 +92,29 @@ class HealthService:
         # catalogue does not declare) stops start-up naming it and the known ones
         monitored = select_providers(providers, settings.monitored_providers)
         self.ownership = ProviderOwnership(monitored)
-        self.monitor = HealthMonitor(
-            monitored, settings.thresholds(), publisher=settings.instance_id
-        )
+        self.monitor = HealthMonitor(monitored, settings.thresholds(),
+                                     publisher=settings.instance_id)
         self.publisher = StatusPublisher(
-            producer=producer,
-            topic=infra.topics.provider_health,
-            redis=redis,
+            producer=producer, topic=infra.topics.provider_health, redis=redis,
             redis_key=RedisKeys(infra.topic_namespace).provider_status(),
             owns=self.ownership.owns,
         )
         self.attempts = build_attempts_worker(
-            settings,
-            monitor=self.monitor,
-            publisher=self.publisher,
-            producer=producer,
-            on_partitions_changed=self._partitions_changed,
-        )
+            settings, monitor=self.monitor, publisher=self.publisher, producer=producer,
+            on_partitions_changed=self._partitions_changed)
         self.prober = Prober(
-            providers=monitored,
-            monitor=self.monitor,
-            publisher=self.publisher,
-            intervals_s={
-                p: settings.probe_interval_for(p, emulated=provider.emulated)
-                for p, provider in monitored.items()
-            },
+            providers=monitored, monitor=self.monitor, publisher=self.publisher,
+            intervals_s={p: settings.probe_interval_for(p, emulated=provider.emulated)
+                         for p, provider in monitored.items()},
             timeout_s=settings.probe_timeout_s,
             timeouts_s={p: settings.probe_timeout_for(p) for p in monitored},
             heartbeat_s=settings.heartbeat_s,
             ownership=self.ownership,
         )
         self._count_partitions = count_partitions or (
-            lambda: attempt_partition_count(
-                infra.kafka_bootstrap_servers,
-                infra.topics.provider_attempts,
-                security=infra.kafka_security,
-            )
-        )
+            lambda: attempt_partition_count(infra.kafka_bootstrap_servers,
+                                            infra.topics.provider_attempts,
+                                            security=infra.kafka_security))
         self._partition_count: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assignment: frozenset[int] = frozenset()
@@ -167,9 +145,8 @@ class HealthService:
         for gained ones (their first probe publishes their state)."""
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._assignment_changed.wait(), timeout=PARTITION_COUNT_RETRY_S
-                )
+                await asyncio.wait_for(self._assignment_changed.wait(),
+                                       timeout=PARTITION_COUNT_RETRY_S)
             if not self._assignment_changed.is_set():
                 continue
             self._assignment_changed.clear()
@@ -177,11 +154,8 @@ class HealthService:
             try:
                 self._partition_count = await asyncio.to_thread(self._count_partitions)
             except Exception as err:  # broker briefly unreachable: keep the last count
-                logger.warning(
-                    "partition count of the attempts topic unknown (%s: %s)",
-                    type(err).__name__,
-                    err,
-                )
+                logger.warning("partition count of the attempts topic unknown (%s: %s)",
+                               type(err).__name__, err)
                 if self._partition_count is None:
                     self._assignment_changed.set()  # nothing to go on yet: ask again
                     await asyncio.sleep(PARTITION_COUNT_RETRY_S)

@@ -15,12 +15,12 @@ def main() -> None:
     settings = RecorderSettings()  # type: ignore[call-arg]  # DATABASE_URL from the environment
 
     async def run(service: ServiceRun) -> None:
-        engine = make_engine(settings.database_url.get_secret_value(), pool_size=settings.pool_size)
+        engine = make_engine(settings.database_url.get_secret_value(),
+                             pool_size=settings.pool_size)
         service.on_exit(engine.dispose)
         await asyncio.to_thread(upgrade, engine)
-        workers = build_workers(
-            settings, producer=service.producer, writer=RecordWriter(engine=engine)
-        )
+        workers = build_workers(settings, producer=service.producer,
+                                writer=RecordWriter(engine=engine))
         await run_workers(workers, service.stop)
 
     run_service(SERVICE, settings.infra, run)

@@ -41,8 +41,7 @@ MAX_BATCH_EVENTS = 500
 class _Waiting:
     records: Sequence[Upsert]
     done: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+        default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class GroupCommit:
@@ -87,8 +86,8 @@ class GroupCommit:
         try:
             await self._linger()
             while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
+                batch = self._queue[:self._max_batch]
+                del self._queue[:self._max_batch]
                 await self._write_batch(batch)
         except BaseException as err:  # cancelled at shutdown, or a bug: no caller waits forever
             for waiting in batch + self._queue:
@@ -111,9 +110,8 @@ class GroupCommit:
 
     async def _write_batch(self, batch: list[_Waiting]) -> None:
         try:
-            await asyncio.to_thread(
-                self._writer.write_records, [r for waiting in batch for r in waiting.records]
-            )
+            await asyncio.to_thread(self._writer.write_records,
+                                    [r for waiting in batch for r in waiting.records])
         except TransientHandlerError as err:
             for waiting in batch:
                 _fail(waiting, TransientHandlerError(str(err)), err)
@@ -122,12 +120,8 @@ class GroupCommit:
             if len(batch) == 1:
                 _fail(batch[0], err, None)
                 return
-            logger.warning(
-                "a batch of %d events failed (%s: %s); writing them one by one",
-                len(batch),
-                type(err).__name__,
-                err,
-            )
+            logger.warning("a batch of %d events failed (%s: %s); writing them one by one",
+                           len(batch), type(err).__name__, err)
             for waiting in batch:
                 await self._write_batch([waiting])
             return

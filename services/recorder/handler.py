@@ -121,9 +121,8 @@ def on_response(event: AnalysisResponded) -> list[Upsert]:
             # Before calibration the score is the raw combined signal itself.
             "raw_score": confidence.score if confidence.raw_score is None else confidence.raw_score,
             "calibration_version": confidence.calibration_version,
-            "components": {
-                name: part.model_dump(mode="json") for name, part in confidence.components.items()
-            },
+            "components": {name: part.model_dump(mode="json")
+                           for name, part in confidence.components.items()},
             "provider": routing.provider,
             "model": routing.model,
             "analysis_type": event.analysis_type,

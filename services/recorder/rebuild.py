@@ -65,9 +65,8 @@ def rebuild(settings: RecorderSettings, progress: Progress | None = None) -> dic
         upgrade(engine)
         writer = RecordWriter(engine=engine)
         for topic in topics:
-            read = _replay(
-                bootstrap, security, topic, extents[topic.name], writer, progress or _no_progress
-            )
+            read = _replay(bootstrap, security, topic, extents[topic.name], writer,
+                           progress or _no_progress)
             logger.info("rebuild: %d records from %s", read, topic.name)
         return row_counts(engine)
     finally:
@@ -101,22 +100,13 @@ def _extents(
 def row_counts(engine: Engine) -> dict[str, int]:
     """Rows per recorder table, by table name."""
     with engine.connect() as connection:
-        return {
-            table.name: int(
-                connection.execute(select(func.count()).select_from(table)).scalar_one()
-            )
-            for table in TABLES
-        }
+        return {table.name: int(connection.execute(select(func.count()).select_from(table))
+                                .scalar_one())
+                for table in TABLES}
 
 
-def _replay(
-    bootstrap: str,
-    security: KafkaSecurity,
-    topic: RecordedTopic,
-    ends: dict[int, tuple[int, int]],
-    writer: RecordWriter,
-    progress: Progress,
-) -> int:
+def _replay(bootstrap: str, security: KafkaSecurity, topic: RecordedTopic,
+            ends: dict[int, tuple[int, int]], writer: RecordWriter, progress: Progress) -> int:
     """Apply every record of `topic` from each partition's first offset to its end."""
     consumer = Consumer(follower_config(bootstrap, owner="audit-rebuild", security=security))
     try:
@@ -125,9 +115,8 @@ def _replay(
         pending = {p: high for p, (low, high) in ends.items() if high > low}
         if not pending:
             return 0
-        consumer.assign(
-            [TopicPartition(topic.name, p, low) for p, (low, _) in ends.items() if p in pending]
-        )
+        consumer.assign([TopicPartition(topic.name, p, low) for p, (low, _) in ends.items()
+                         if p in pending])
         read = 0
         last_record = time.monotonic()
         while pending:
@@ -146,10 +135,8 @@ def _replay(
             elif _past_the_end(consumer, topic.name, pending):
                 continue
             elif time.monotonic() - last_record > STALL_TIMEOUT_S:
-                raise RebuildError(
-                    f"{topic.name}: no records for {STALL_TIMEOUT_S:.0f}s with "
-                    f"partitions {sorted(pending)} unfinished"
-                )
+                raise RebuildError(f"{topic.name}: no records for {STALL_TIMEOUT_S:.0f}s with "
+                                   f"partitions {sorted(pending)} unfinished")
         return read
     finally:
         consumer.close()

@@ -72,9 +72,8 @@ def _earliest_wins(
     wins = or_(old[present].is_(None), tuple_(*order(new)) < tuple_(*order(old)))
     combine = dict(merged or {})
     update: dict[str, ColumnElement[Any]] = {
-        name: combine[name](new, old)
-        if name in combine
-        else case((wins, new[name]), else_=old[name])
+        name: combine[name](new, old) if name in combine else case((wins, new[name]),
+                                                                    else_=old[name])
         for name in columns
         if name != key
     }
@@ -99,49 +98,33 @@ def _pending(c: Columns) -> ColumnElement[int]:
 StatementBuilder = Callable[[Sequence[str]], Insert]
 _BUILDERS: dict[str, StatementBuilder] = {
     "query": lambda columns: _earliest_wins(
-        Analysis.__table__,
-        "analysis_id",
-        columns,  # type: ignore[arg-type]
-        _by_time("query_recorded_at", "query_event_id"),
-        present="query_event_id",
-    ),
+        Analysis.__table__, "analysis_id", columns,  # type: ignore[arg-type]
+        _by_time("query_recorded_at", "query_event_id"), present="query_event_id"),
     "classified": lambda columns: _earliest_wins(
-        RoutingDecision.__table__,
-        "analysis_id",
-        columns,  # type: ignore[arg-type]
-        _by_time("decided_at", "event_id"),
-        present="event_id",
-    ),
+        RoutingDecision.__table__, "analysis_id", columns,  # type: ignore[arg-type]
+        _by_time("decided_at", "event_id"), present="event_id"),
     "attempt": lambda columns: _earliest_wins(
-        ProviderAttemptRecord.__table__,
-        "attempt_id",
-        columns,  # type: ignore[arg-type]
+        ProviderAttemptRecord.__table__, "attempt_id", columns,  # type: ignore[arg-type]
         lambda c: (_pending(c), c["recorded_at"], c["event_id"]),
         present="event_id",
         # LEAST ignores nulls: the earliest `started` time whichever record came first.
         merged={"started_at": lambda new, old: func.least(old["started_at"], new["started_at"])},
     ),
     "response": lambda columns: _earliest_wins(
-        Analysis.__table__,
-        "analysis_id",
-        columns,  # type: ignore[arg-type]
-        _by_time("responded_at", "response_event_id"),
-        present="response_event_id",
+        Analysis.__table__, "analysis_id", columns,  # type: ignore[arg-type]
+        _by_time("responded_at", "response_event_id"), present="response_event_id",
         # The query's campaign is the record; the response's only fills a row without one
         # (a direct-path answer), so the value does not depend on which topic came first.
-        merged={
-            "campaign_id": lambda new, old: func.coalesce(old["campaign_id"], new["campaign_id"])
-        },
+        merged={"campaign_id": lambda new, old: func.coalesce(old["campaign_id"],
+                                                              new["campaign_id"])},
     ),
     "confidence": lambda columns: _earliest_wins(
-        ConfidenceScore.__table__,
-        "analysis_id",
-        columns,  # type: ignore[arg-type]
-        _by_time("scored_at", "event_id"),
-        present="event_id",
-    ),
-    "feedback": lambda columns: _insert_once(Feedback.__table__, "event_id", columns),  # type: ignore[arg-type]
-    "status": lambda columns: _insert_once(ProviderStatusChange.__table__, "event_id", columns),  # type: ignore[arg-type]
+        ConfidenceScore.__table__, "analysis_id", columns,  # type: ignore[arg-type]
+        _by_time("scored_at", "event_id"), present="event_id"),
+    "feedback": lambda columns: _insert_once(
+        Feedback.__table__, "event_id", columns),  # type: ignore[arg-type]
+    "status": lambda columns: _insert_once(
+        ProviderStatusChange.__table__, "event_id", columns),  # type: ignore[arg-type]
 }
 """How each kind of row is written, given the columns an event fills."""
 

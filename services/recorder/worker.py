@@ -82,17 +82,15 @@ def build_workers(
     workers: list[EventWorker[EventModel]] = []
     for topic in recorded_topics(infra.topics):
         service = f"{SERVICE}.{topic.name.removeprefix(prefix)}"
-        workers.append(
-            service_worker(
-                infra,
-                service=service,
-                topic=topic.name,
-                event_type=topic.event_type,
-                handle=handle,
-                producer=producer,
-                max_in_flight=settings.max_in_flight,
-            )
-        )
+        workers.append(service_worker(
+            infra,
+            service=service,
+            topic=topic.name,
+            event_type=topic.event_type,
+            handle=handle,
+            producer=producer,
+            max_in_flight=settings.max_in_flight,
+        ))
     return workers
 
 

@@ -25,12 +25,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from services.common.failures import TransientHandlerError
 from services.recorder.statements import Upsert
 
-TRANSIENT_SQLSTATE_ERRORS = (
-    pg_errors.UndefinedTable,
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-    pg_errors.AdminShutdown,
-)
+TRANSIENT_SQLSTATE_ERRORS = (pg_errors.UndefinedTable, pg_errors.SerializationFailure,
+                             pg_errors.DeadlockDetected, pg_errors.AdminShutdown)
 
 
 def is_transient_db_error(error: DBAPIError) -> bool:
@@ -63,10 +59,9 @@ def in_lock_order(records: Sequence[Upsert]) -> list[tuple[Insert, list[dict[str
     for record in records:
         groups.setdefault(id(record.statement), []).append(record)
     ordered = sorted(groups.values(), key=lambda group: group[0].lock_order[0])
-    return [
-        (group[0].statement, [r.params for r in sorted(group, key=lambda r: r.lock_order)])
-        for group in ordered
-    ]
+    return [(group[0].statement,
+             [r.params for r in sorted(group, key=lambda r: r.lock_order)])
+            for group in ordered]
 
 
 class RecordWriter:
