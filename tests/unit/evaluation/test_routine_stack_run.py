@@ -17,9 +17,10 @@ from services.classifier.dataset import Example
 TASK = next(t for t in load_tasks("dev") if t.kind == "translate" and t.lang == "es")
 
 
-def _outcome(provider: str, text: str, seconds: float = 1.0, escalated: bool = False):
+def _outcome(provider: str, text: str, seconds: float = 1.0, escalated: bool = False,
+             **ms: float):  # fmt: skip
     return RoutineOutcome(TASK, 200, provider, "simple", "translate", text, seconds, 0.0,
-                          escalated, "count" if escalated else None)  # fmt: skip
+                          escalated, "count" if escalated else None, **ms)  # fmt: skip
 
 
 def test_local_answers_are_graded_and_hosted_ones_counted_usable() -> None:
@@ -32,10 +33,12 @@ def test_local_answers_are_graded_and_hosted_ones_counted_usable() -> None:
     assert HOSTED_NOTE in render([f], [])
 
 
-def test_escalation_latency_is_paired_with_the_same_task_unchecked() -> None:
-    checked = [_outcome("gemini", "x", seconds=2.5, escalated=True)]
-    today = {TASK.id: _outcome("local", "y", seconds=2.0)}
-    assert escalation_added_s(checked, today) == [0.5]
+def test_escalation_latency_excludes_the_local_call_and_the_usual_overhead() -> None:
+    plain = [_outcome("local", "y", latency_ms=2100, provider_ms=2000),
+             _outcome("local", "y", latency_ms=900, provider_ms=700)]  # overheads 100, 200
+    escalated = _outcome("gemini", "x", escalated=True, latency_ms=3000, provider_ms=2600,
+                         set_aside_ms=2000)  # fmt: skip
+    assert escalation_added_s([*plain, escalated]) == [0.9]  # 3000 - 2000 - 100
     assert p95([]) is None and p95([1.0, 2.0, 3.0]) == 3.0
 
 
