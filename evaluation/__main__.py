@@ -5,6 +5,7 @@ never used for a choice); `--split test` gives the older test split, read before
 
     python -m evaluation [--url URL] [--split holdout|test|dev] [--concurrency N]
                          [--skip-local-models] [--local-limit N] [--format table|json]
+                         [--skip-routine | --routine-only] [--routine-limit N]
 
 1. Sends every question of the split through the running stack's
    `POST /api/v1/strategist/analyze` (`make eval` starts the stack first) with an API
@@ -19,6 +20,11 @@ never used for a choice); `--split test` gives the older test split, read before
 3. Prints the router's decision time (features + model, in process).
 4. Compares the local model candidates on the dev split's simple tier
    (`evaluation.local_models`), unless skipped.
+5. Routine work (`evaluation.routine.stack_run`): the routine set's test split through
+   the stack under the capability policy, beside today's policy and the local model
+   checked, measured in the same run: usable final answers, the local model's share and
+   the usable rate of what it serves, and the latency escalation adds at p95.
+   `--routine-only` runs this section alone.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ import sys
 from dataclasses import asdict
 
 from core.economics import measured_baseline_cost_usd
+from evaluation.routine.stack_run import RoutineRun, measure
+from evaluation.routine.stack_run import render as render_routine
+from evaluation.routine.tasks import load_tasks
 from evaluation.routing import (
     EVAL_CAMPAIGN,
     LEARNED,
@@ -37,6 +46,7 @@ from evaluation.routing import (
     render_priced,
     run_through_stack,
     score_routers,
+    today_policy_cost,
 )
 from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
@@ -51,6 +61,34 @@ from strategist.auth.tool_keys import tool_headers
 EVAL_KEY_RATE_PER_MINUTE = 100_000
 """The evaluation sends the whole split as fast as the stack answers: not a rate test."""
 TARGETS = "targets: accuracy >= 92%, complex sent to the local model <= 3%, saving >= 60%"
+ROUTINE_TARGETS = (
+    "targets: usable final answers >= 90%, saving against all-Pro >= 51%, escalation adds "
+    "<= 1 s at p95"
+)
+ROUTINE_CONCURRENCY = 2
+"""The local model answers one request at a time: more callers only queue."""
+
+
+def _routine(args: argparse.Namespace, headers: dict[str, str]) -> RoutineRun:
+    tasks = load_tasks("test")
+    if args.routine_limit is not None:
+        tasks = tasks[: args.routine_limit]
+    print(f"[eval] {len(tasks)} routine test tasks through {args.url}", file=sys.stderr)
+    return measure(
+        tasks, args.url, campaign=EVAL_CAMPAIGN, concurrency=ROUTINE_CONCURRENCY,
+        headers=headers, say=lambda line: print(f"[eval] {line}", file=sys.stderr),
+    )  # fmt: skip
+
+
+def _print_routine(run: RoutineRun, saving: float | None, today_saving: float | None) -> None:
+    print(f"\n## Routine work (data/routine/ test split, {ROUTINE_TARGETS})\n")
+    print(render_routine(run.passes, run.added_s))
+    if saving is not None and today_saving is not None:
+        print(
+            f"saving against all-Gemini-2.5-Pro on the routing split: {saving:.1%} under the "
+            f"capability policy; today's policy in the same run (simple tier on the local "
+            f"model at $0, estimated): {today_saving:.1%}"
+        )
 
 
 async def _measured_all_pro(examples: list[Example]) -> tuple[float, int]:
@@ -80,11 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-local-models", action="store_true")
     parser.add_argument("--local-limit", type=int, default=None, help="items per local model")
     parser.add_argument("--format", choices=["table", "json"], default="table")
+    routine = parser.add_mutually_exclusive_group()
+    routine.add_argument("--skip-routine", action="store_true", help="no routine section")
+    routine.add_argument("--routine-only", action="store_true", help="only the routine section")
+    parser.add_argument("--routine-limit", type=int, default=None, help="first N routine tasks")
     args = parser.parse_args(argv)
+    headers = tool_headers(EVAL_CAMPAIGN, rate_per_minute=EVAL_KEY_RATE_PER_MINUTE)
+    if args.routine_only:
+        run = _routine(args, headers)
+        if args.format == "json":
+            print(json.dumps(run.to_json(), indent=2))
+        else:
+            _print_routine(run, None, None)
+        return 0
 
     examples = load_split(args.split)
     print(f"[eval] {len(examples)} {args.split} questions through {args.url}", file=sys.stderr)
-    headers = tool_headers(EVAL_CAMPAIGN, rate_per_minute=EVAL_KEY_RATE_PER_MINUTE)
     outcomes = run_through_stack(
         examples, args.url, concurrency=args.concurrency, headers=headers, progress=_progress
     )
@@ -94,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     saving = 1 - spent / baseline if baseline else 0.0
     measured_pro, pro_failed = asyncio.run(_measured_all_pro(examples))
     measured_saving = 1 - spent / measured_pro if measured_pro else 0.0
+    today_saving = 1 - today_policy_cost(outcomes) / measured_pro if measured_pro else 0.0
     perfect = perfect_router_cost(outcomes)
     perfect_saving = 1 - perfect / measured_pro if perfect is not None and measured_pro else None
     scores = score_routers(outcomes)
@@ -104,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         from evaluation.local_models import compare_local_models
 
         local = compare_local_models(DATA_DIR / "dev.jsonl", limit=args.local_limit)
+    routine_run = None if args.skip_routine else _routine(args, headers)
 
     if args.format == "json":
         print(
@@ -126,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                     "decision_ms_p50": timing.decision_ms_p50,
                     "decision_ms_p99": timing.decision_ms_p99,
                     "local_models": local.to_json() if local is not None else None,
+                    "today_policy_saving": today_saving,
+                    "routine": routine_run.to_json() if routine_run is not None else None,
                 },
                 indent=2,
             )
@@ -163,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     if local is not None:
         print("\n## Local model candidates (dev split, simple tier)\n")
         print(local.table())
+    if routine_run is not None:
+        _print_routine(routine_run, measured_saving, today_saving)
     return 0 if not failed else 1
 
 

@@ -17,47 +17,19 @@ A degenerate answer (empty, repeated lines or phrases, a list of numbers) scores
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping
 from difflib import SequenceMatcher
 from typing import Any
 
+from core.text_measures import degenerate_reason
+
 KINDS = ("fix", "extract", "label", "generate")
-REPEATED_LINE_MIN = 3
-"""A non-empty line seen this often is a loop, not a list."""
-REPEATED_PHRASE_WORDS = 6
-REPEATED_PHRASE_MIN = 3
-"""The same six-word phrase three times: the model is looping inside a paragraph."""
-NUMBER_LIST_MIN = 5
-NUMBER_LIST_SHARE = 0.5
-"""At least five numbers making up half the words: Gemma's failure mode on plain prompts."""
 ECHO_SIMILARITY = 0.9
 """An answer this similar to the question repeats it instead of doing the task."""
 DEFAULT_MIN_WORDS = 3
 DEFAULT_MAX_WORDS = 250
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_NUMBER = re.compile(r"^[\d.,:%$]+$")
-
-
-def degenerate_reason(text: str) -> str | None:
-    """Why an answer is unusable whatever the task ("empty", "repeated lines", ...), or None."""
-    if not text.strip():
-        return "empty"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if lines and Counter(lines).most_common(1)[0][1] >= REPEATED_LINE_MIN:
-        return "repeated lines"
-    words = text.lower().split()
-    phrases = Counter(
-        tuple(words[i : i + REPEATED_PHRASE_WORDS])
-        for i in range(len(words) - REPEATED_PHRASE_WORDS + 1)
-    )
-    if phrases and phrases.most_common(1)[0][1] >= REPEATED_PHRASE_MIN:
-        return "repeated phrase"
-    numbers = sum(1 for word in words if _NUMBER.match(word.strip("().-")))
-    if numbers >= NUMBER_LIST_MIN and numbers >= NUMBER_LIST_SHARE * len(words):
-        return "number list"
-    return None
 
 
 def grade_answer(answer: str, question: str, ref: Mapping[str, Any]) -> float:

@@ -66,6 +66,8 @@ class Outcome:
     baseline_cost_usd: float
     answer_chars: int
     error: str | None = None
+    provider: str | None = None
+    """The provider whose answer was returned."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def run_through_stack(
             cost_usd=float(routing.get("cost_usd") or 0.0),
             baseline_cost_usd=float(routing.get("baseline_cost_usd") or 0.0),
             answer_chars=len(body.get("result") or ""),
+            provider=routing.get("provider"),
             error=None if response.status_code == 200 else str(body.get("error"))[:200],
         )
 
@@ -157,6 +160,14 @@ def score_routers(
             PricedScore(score(name, examples, tiers, times, deep if learned else None), cost)
         )
     return priced
+
+
+def today_policy_cost(outcomes: Sequence[Outcome]) -> float:
+    """What today's policy (before issue 19: every simple-tier question on the local model,
+    which costs nothing per call) would have spent in this run: the run's spend less what
+    hosted models were paid for simple-tier questions. An estimate: it assumes the local
+    model would have answered each of them."""
+    return sum(o.cost_usd for o in outcomes if not (o.tier == "simple" and o.provider != "local"))
 
 
 def perfect_router_cost(outcomes: Sequence[Outcome]) -> float | None:

@@ -24,6 +24,15 @@ Tier = Literal["simple", "standard", "complex", "live"]
 newer than the models' training (Perplexity)."""
 TIERS: tuple[Tier, ...] = get_args(Tier)
 """Every tier, in the order of `Tier` (the tier router's class order depends on it)."""
+RoutineKind = Literal[
+    "rewrite", "shorten", "fix_grammar", "proofread", "translate", "summarise",
+    "sentiment", "extract", "list", "count", "capitalise", "subject_lines", "slogan",
+    "hashtags", "thank_you", "bio", "decline", "reminder",
+]  # fmt: skip
+"""The kinds of routine task the routine set grades (data/routine/) and the classifier
+recognises (core/routine_kind.py), so the route can follow the local model's measured
+usable rate per kind."""
+ROUTINE_KINDS: tuple[RoutineKind, ...] = get_args(RoutineKind)
 
 
 class Classification(Frozen):
@@ -56,6 +65,11 @@ class Classification(Frozen):
     deep_analysis: bool = Field(
         default=False,
         description="A live question that also asks for deep analysis (Sonar Pro).",
+    )
+    routine_kind: RoutineKind | None = Field(
+        default=None,
+        description="The kind of routine task recognised in the query (rewrite, translate, "
+        "...), whatever the tier; None when none was recognised.",
     )
 
 

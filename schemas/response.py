@@ -47,7 +47,8 @@ class Routing(Frozen):
     escalated_from: list[AttemptSummary] = Field(
         default_factory=list,
         description="Answers set aside because their confidence was below the escalation "
-        "threshold; the answer returned is the next model's.",
+        "threshold or they failed the pre-release check (a local answer); the answer "
+        "returned is the next model's.",
     )
     escalation_reason: str | None = None
     input_tokens: int | None = Field(

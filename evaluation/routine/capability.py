@@ -1,11 +1,10 @@
 """Usable rates per model and task kind, and the one file they are kept in.
 
 `data/routine/capability.json` is written by `python -m evaluation.routine` (`make
-eval-routine`) from the dev split and is meant to be read by the classifier at start-up
-(issue 19, section 2): the local model serves a routine kind only where its measured
-rate reaches the policy's threshold. The file names the GGUF it measured (file name,
-size, sha256 prefix), so a reader can tell that `LOCAL_MODEL_PATH` now points at another
-model and the figures are stale.
+eval-routine`) from the dev split and read by the classifier at start-up: the local
+model serves a routine kind only where its measured rate reaches the policy's threshold
+(`core/capability_policy.py`). The file's models are in `schemas/capability.py`, so
+production never imports `evaluation`.
 
 Hosted models cannot be judged here (their answers come from the emulator, which
 writes plausible filler), so each is listed with every task counted usable,
@@ -16,76 +15,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation.routine.grading import Grade
 from evaluation.routine.tasks import KINDS, Task
+from schemas.capability import (
+    FORMAT_VERSION,
+    CapabilityFile,
+    GgufIdentity,
+    KindRate,
+    ModelCapability,
+)
 
-FORMAT_VERSION: Literal[1] = 1
+__all__ = [
+    "FORMAT_VERSION", "CapabilityFile", "GgufIdentity", "KindRate", "ModelCapability",
+    "hosted_model", "measured_model", "rate_of", "rates_by_kind", "table",
+]  # fmt: skip
+
 HOSTED_NOTE = (
     "hosted answers come from the emulator and cannot be judged: every task is counted "
     "usable (not measured)"
 )
 LOCAL_NOTE = "measured: the configured local model answered every task with the production prompt"
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
-
-
-class KindRate(BaseModel):
-    """How many tasks of a kind were asked, how many answers were usable, and which
-    checks the others failed (a task can fail several)."""
-
-    model_config = _FROZEN
-
-    n: int = Field(ge=0)
-    usable: int = Field(ge=0)
-    rate: float = Field(ge=0, le=1)
-    failed_checks: dict[str, int] = Field(default_factory=dict)
-
-
-class GgufIdentity(BaseModel):
-    """Which model file was measured: enough to notice that another one is configured."""
-
-    model_config = _FROZEN
-
-    file: str
-    bytes: int | None = None
-    sha256_prefix: str | None = None
-
-
-class ModelCapability(BaseModel):
-    """One model's usable rate per kind, and whether it was judged at all."""
-
-    model_config = _FROZEN
-
-    provider: str
-    model_id: str
-    judged: bool
-    note: str
-    gguf: GgufIdentity | None = None
-    prompt_format: str | None = None
-    overall: KindRate
-    kinds: dict[str, KindRate]
-    seconds_per_task: float | None = None
-
-
-class CapabilityFile(BaseModel):
-    """The whole file: what was measured, on which split, when, and the rates."""
-
-    model_config = _FROZEN
-
-    format_version: Literal[1] = FORMAT_VERSION
-    split: str
-    measured_at: datetime
-    tasks_file: str
-    tasks: int
-    tasks_sha256_prefix: str
-    limit: int | None = None
-    """Set when only the first N tasks were asked: a smoke test, not a measurement."""
-    models: list[ModelCapability]
 
 
 def rate_of(grades: Sequence[Grade]) -> KindRate:

@@ -22,7 +22,7 @@ strategist would delete costs nothing, while a wrong fact, language or count doe
 - not_echo: not the input handed back (nearly) unchanged, nor the whole query copied;
 - copied: at most `max_copied_share` of the answer is one run of words from the input;
 - degenerate (always): no line said 3 times, no 6-word phrase 3 times, not a list of
-  numbers (`evaluation.local_model_scores.degenerate_reason`, the comparison's rule).
+  numbers (`core.text_measures.degenerate_reason`, the comparison's rule).
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from evaluation.local_model_scores import degenerate_reason
-from evaluation.routine.language import guess_language
-from evaluation.routine.measures import (
+from core.language import guess_language
+from core.text_measures import (
     body,
     capitalised_names,
     contains_phrase,
     copied_share,
+    degenerate_reason,
     edit_ratio,
     fold,
     items,

@@ -12,20 +12,18 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from schemas.parts import ROUTINE_KINDS, RoutineKind
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "data" / "routine"
 SPLITS = ("dev", "test")
 ID_PREFIX = {"dev": "rd-", "test": "rt-"}
-Kind = Literal[
-    "rewrite", "shorten", "fix_grammar", "proofread", "translate", "summarise",
-    "sentiment", "extract", "list", "count", "capitalise", "subject_lines", "slogan",
-    "hashtags", "thank_you", "bio", "decline", "reminder",
-]  # fmt: skip
-KINDS: tuple[str, ...] = get_args(Kind)
+Kind = RoutineKind
+KINDS: tuple[str, ...] = ROUTINE_KINDS
 Lang = Literal["en", "es"]
 Phrase = str | list[str]
 """A required phrase, or a list of alternatives of which one must appear."""

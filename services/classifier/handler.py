@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from core.capability_policy import CapabilityPolicy
 from core.prompt import context_text, estimated_tokens
+from core.routine_kind import routine_kind
 from providers.catalogue import DEFAULT_CATALOGUE, Catalogue
 from schemas.classified import QueryClassified
 from schemas.parts import Classification, Tier
@@ -35,9 +37,11 @@ def classify(
     query: QueryRequested,
     router: TierRouter | None = None,
     catalogue: Catalogue = DEFAULT_CATALOGUE,
+    capability: CapabilityPolicy | None = None,
 ) -> QueryClassified:
     """The classification of `query` with the reasons for it, and the ordered route
-    (a model the caller names is looked up in `catalogue`: the deployment's own)."""
+    (a model the caller names is looked up in `catalogue`: the deployment's own;
+    `capability` decides which routine kinds the local model serves, see `build_route`)."""
     router = router or shipped_router()
     context_chars = len(context_text(query))
     features = extract_features(query.query, context_chars)
@@ -78,11 +82,12 @@ def classify(
         tier_probabilities=decision.probabilities,
         router_version=decision.version,
         deep_analysis=deep,
+        routine_kind=routine_kind(query.query),
     )
     return QueryClassified(
         query=query,
         classification=classification,
-        route=build_route(classification, query.options, catalogue),
+        route=build_route(classification, query.options, catalogue, capability),
     )
 
 

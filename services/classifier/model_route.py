@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.capability_policy import CapabilityPolicy, KindVerdict, cheapest_hosted
 from providers.catalogue import (
     DEFAULT_CATALOGUE,
     GEMINI_FLASH,
@@ -91,14 +92,19 @@ def build_route(
     classification: Classification,
     options: QueryOptions,
     catalogue: Catalogue = DEFAULT_CATALOGUE,
+    capability: CapabilityPolicy | None = None,
 ) -> list[RouteStep]:
     """Ordered candidates with the reason for each position; filtered by `options.providers`.
+
+    With `capability` (the classifier's, from the measured capability file), a routine
+    task goes to the local model only for kinds it is measured good enough at; without
+    it (callers without settings), every routine task goes to the local model.
 
     With `options.model` named and in `catalogue`, that model comes first (see
     `named_route`); a name the catalogue does not hold leaves the tier's route, with a
     reason saying so (the app refuses unknown names, so only a catalogue that differs
     between app and classifier gets here)."""
-    tier_route = _tier_route(classification, options, catalogue)
+    tier_route = _tier_route(classification, options, catalogue, capability)
     if options.model is None:
         return tier_route
     spec = find_model(catalogue, options.model)
@@ -151,14 +157,19 @@ def named_route(
 
 
 def _tier_route(
-    classification: Classification, options: QueryOptions, catalogue: Catalogue
+    classification: Classification,
+    options: QueryOptions,
+    catalogue: Catalogue,
+    capability: CapabilityPolicy | None = None,
 ) -> list[RouteStep]:
     """The route the tier gives (no named model); `catalogue` gives the model of a
     provider the caller restricts the route to when the tier's route has none."""
     tier, why = _tier_and_why(classification, options)
     if tier == "live":
-        deep = classification.deep_analysis or classification.tier is None and (
-            classification.complexity >= RULE_COMPLEX_THRESHOLD
+        deep = (
+            classification.deep_analysis
+            or classification.tier is None
+            and (classification.complexity >= RULE_COMPLEX_THRESHOLD)
         )
         pro = (deep and options.prefer != "cost") or options.prefer == "quality"
         live_model = SONAR_PRO if pro else SONAR
@@ -212,22 +223,62 @@ def _tier_route(
             RouteStep(provider="local", model=LOCAL_MODEL, reason=_local_last(classification)),
         ]
     else:
-        route = [
+        route = _routine_route(classification, options, why, catalogue, capability)
+    if options.providers:
+        allowed = set(options.providers)
+        filtered = [step for step in route if step.provider in allowed]
+        route = filtered or _restricted_route(options.providers, catalogue)
+    return route
+
+
+def _routine_route(
+    classification: Classification,
+    options: QueryOptions,
+    why: str,
+    catalogue: Catalogue,
+    capability: CapabilityPolicy | None,
+) -> list[RouteStep]:
+    """The simple tier's route: the local model first where the capability policy lets
+    it serve the task's kind (or the caller prefers cost: the scorer's pre-release check
+    still stands between its answer and the caller), else the cheapest hosted model."""
+    verdict = capability.verdict(classification.routine_kind) if capability else None
+    hosted = cheapest_hosted(catalogue) if verdict is not None and not verdict.local else None
+    if verdict is not None and hosted is not None and options.prefer == "cost":
+        verdict = KindVerdict(
+            True,
+            f"caller prefers cost: the local model first although {verdict.reason}; its "
+            "answer is checked before release",
+        )
+    if verdict is None or verdict.local or hosted is None:
+        return [
             RouteStep(
                 provider="local",
                 model=LOCAL_MODEL,
-                reason=f"{why}: routine text task on the self-hosted model at no per-call cost",
+                reason=f"{why}: routine text task on the self-hosted model at no per-call cost"
+                + (f"; {verdict.reason}" if verdict is not None else ""),
             ),
             RouteStep(
                 provider="gemini", model=GEMINI_FLASH, reason="fallback: lowest-cost hosted model"
             ),
             RouteStep(provider="perplexity", model=SONAR, reason="fallback on a third provider"),
         ]
-    if options.providers:
-        allowed = set(options.providers)
-        filtered = [step for step in route if step.provider in allowed]
-        route = filtered or _restricted_route(options.providers, catalogue)
-    return route
+    first = RouteStep(
+        provider=hosted.provider,
+        model=hosted.model_id,
+        reason=f"{why}: {verdict.reason}; the cheapest hosted model, {hosted.model_id}, "
+        "answers instead",
+    )
+    others = [
+        RouteStep(provider="perplexity", model=SONAR, reason="fallback on another provider"),
+        RouteStep(
+            provider="gemini", model=GEMINI_FLASH, reason="fallback: lowest-cost Gemini model"
+        ),
+    ]
+    return [
+        first,
+        *(step for step in others if (step.provider, step.model) != (first.provider, first.model)),
+        RouteStep(provider="local", model=LOCAL_MODEL, reason="last resort: self-hosted model"),
+    ]
 
 
 def _preference(options: QueryOptions) -> str:

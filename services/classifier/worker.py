@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.capability_policy import CapabilityPolicy
 from providers.catalogue import Catalogue
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
@@ -22,6 +23,7 @@ def build_worker(
     *,
     producer: EventProducer,
     router: TierRouter,
+    capability: CapabilityPolicy | None = None,
     set_aside: SetAside | None = None,
 ) -> EventWorker[QueryRequested]:
     topics = settings.infra.topics
@@ -29,7 +31,8 @@ def build_worker(
 
     async def handle(query: QueryRequested) -> Sequence[Outgoing]:
         # A decision is a few milliseconds of CPU: cheaper inline than a thread hop.
-        return [Outgoing(topics.classified, query.query_id, classify(query, router, catalogue))]
+        classified = classify(query, router, catalogue, capability)
+        return [Outgoing(topics.classified, query.query_id, classified)]
 
     return service_worker(
         settings.infra,

@@ -77,6 +77,14 @@ class CrossCheckOutcome:
         )
 
 
+def same_model_reason(second: ModelSpec) -> str:
+    """Why a cross-check of the second model's own answer is not run."""
+    return (
+        f"the answer came from the cross-check model {second.provider}/{second.model_id} "
+        "itself, and a model asked again agrees with itself (SCORER_CROSS_CHECK_MODEL names it)"
+    )
+
+
 class ProviderCrossCheck:
     """Checks with `second` when the scorer is configured to, or the caller asked for it.
 
@@ -128,7 +136,9 @@ class ProviderCrossCheck:
             return None
         second = self._second
         if (answer.provider, answer.model) == (second.provider, second.model_id):
-            return None
+            # The same model asked twice agrees with itself: no second opinion. Say so
+            # instead of dropping the caller's request silently.
+            return CrossCheckOutcome(agreement=None, skipped=same_model_reason(second))
         provider = self._providers.get(second.provider)
         if provider is None:
             return None

@@ -1,4 +1,11 @@
-"""Confidence-driven escalation: ask the next model on the route when an answer is too unsure.
+"""Escalation: ask the next model on the route when an answer is too unsure, or when a
+local answer fails the pre-release check.
+
+The pre-release check (`core/answer_checks.py`, `EscalationPolicy.check_reason`) runs on
+every answer of a checked provider (the local model) before it is released, whatever
+its confidence or calibration: an answer that echoes the prompt, misses a count, length
+or language the question asked for, or brings numbers or names the question does not
+have, goes to the next model with the failed checks as the reason.
 
 When the calibrated confidence of an answer from a cheap model (the local model or
 Gemini Flash, `SCORER_ESCALATION_MODELS`) is below the threshold (per campaign, or the
@@ -22,6 +29,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from core.answer_checks import check_answer
+from core.routine_kind import routine_kind
 from schemas.calibration import IDENTITY_VERSION
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
@@ -56,6 +65,9 @@ class EscalationPolicy:
     requires_calibration: bool = True
     """Escalate only under a fitted calibration: the identity's score is a weighted mean,
     not a probability, so a probability threshold means nothing against it."""
+    checked_providers: frozenset[str] = frozenset({"local"})
+    """Providers whose every answer passes the pre-release checks (core/answer_checks.py)
+    before it is released; a failed check escalates whatever the confidence."""
 
     def threshold_for(self, campaign_id: str | None) -> float:
         if campaign_id is not None and campaign_id in self.campaign_thresholds:
@@ -79,6 +91,26 @@ class EscalationPolicy:
         where = (answer.provider, answer.model)
         position = next((i for i, s in enumerate(route) if (s.provider, s.model) == where), None)
         return [] if position is None else list(route[position + 1 :])
+
+    def check_reason(
+        self, completion: CompletionProduced, remaining: Sequence[RouteStep]
+    ) -> str | None:
+        """Why this answer goes to `remaining[0]` because it failed a pre-release check
+        (the prompt echoed, a count, length or language asked for not met, a fact not in
+        the question); None when it passes or is not checked. Pure."""
+        answer = completion.answer
+        if answer is None or not remaining or answer.provider not in self.checked_providers:
+            return None
+        query = completion.query.query
+        kind = completion.classification.routine_kind or routine_kind(query)
+        failed = check_answer(query, answer.text, kind)
+        if not failed:
+            return None
+        nxt = remaining[0]
+        return (
+            f"the {answer.provider}/{answer.model} answer failed the pre-release check "
+            f"({'; '.join(str(f) for f in failed)}); asked {nxt.provider}/{nxt.model} next"
+        )
 
     def reason(
         self, completion: CompletionProduced, confidence: Confidence, remaining: Sequence[RouteStep]

@@ -181,10 +181,10 @@ class Scorer:
         remaining = policy.remaining_steps(scored.completion)
         if not remaining:
             return None
-        reason = await decisions.decide(
-            scored.completion.query.query_id,
-            policy.reason(scored.completion, scored.confidence, remaining),
+        why = policy.check_reason(scored.completion, remaining) or policy.reason(
+            scored.completion, scored.confidence, remaining
         )
+        reason = await decisions.decide(scored.completion.query.query_id, why)
         if reason is None:
             return None
         return escalate(

@@ -53,6 +53,11 @@ class ScorerSettings(BaseSettings):
         description="Escalate only once a calibration is fitted (the identity's score is not "
         "a probability).",
     )
+    answer_checks: bool = Field(
+        default=True,
+        description="Check every local answer before release (core/answer_checks.py); a "
+        "failed check escalates to the next model on the route.",
+    )
     calibration_catch_up_s: float = Field(
         default=10.0,
         gt=0.0,
@@ -67,6 +72,7 @@ class ScorerSettings(BaseSettings):
             campaign_thresholds=dict(self.escalation_campaign_thresholds),
             max_escalations=self.escalation_max,
             requires_calibration=self.escalation_requires_calibration,
+            checked_providers=frozenset({"local"}) if self.answer_checks else frozenset(),
             models=frozenset(
                 (provider, model)
                 for provider, _, model in (m.partition("/") for m in self.escalation_models)

@@ -74,8 +74,23 @@ def test_complex_strategy_question_goes_to_gemini(stack: Stack) -> None:
     assert body["analysis_type"] == "strategy"
 
 
-def test_spelling_fix_is_answered_by_the_local_model(stack: Stack) -> None:
+def test_spelling_fix_goes_to_flash_because_the_local_model_is_measured_too_weak(
+    stack: Stack,
+) -> None:
+    """SmolLM2-135M fixes 1 of 10 spellings usably on the routine set (capability.json),
+    so the capability policy sends the fix to the cheapest hosted model and says why."""
     response = stack.app.analyze(TWEET)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    _assert_routed_body(body, "gemini")
+    assert body["routing"]["classification"]["routine_kind"] == "fix_grammar"
+    first = body["routing"]["route"][0]
+    assert first["model"] == "gemini-2.5-flash"
+    assert "local model not used for grammar and spelling fixes" in first["reason"]
+
+
+def test_a_caller_restricted_to_the_local_model_is_answered_by_it(stack: Stack) -> None:
+    response = stack.app.analyze(TWEET, options={"providers": ["local"]})
     assert response.status_code == 200, response.text
     body = response.json()
     _assert_routed_body(body, "local")

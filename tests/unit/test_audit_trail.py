@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from audit.reader import Record
+from audit.show import render, trail_document
 from audit.trail import TrailBuilder, ms
 from audit.verify import DEAD_LETTER, NO_QUERY, NO_RESPONSE, UNUSED_ATTEMPT, find_gaps
 from audit.whatif import Policy, policy_decider, what_if
@@ -238,3 +240,14 @@ def test_an_escalated_round_joins_its_analysis_and_its_set_aside_answer_is_not_a
     assert len(trail.attempts) == 2 and [c.query.query_id for c in trail.escalated] == [derived]
     window = Window(T0, T0 + timedelta(minutes=1))
     assert find_gaps(builder, window, now=T0 + timedelta(hours=1)) == []
+
+    # `audit show` lists the answer that was set aside, with why: never shown to the caller.
+    document = trail_document(trail)
+    assert document["set_aside"] == [
+        {"round": 1, "provider": "gemini", "model": "gemini-2.5-flash",
+         "reason": "confidence 0.30 below 0.50", "confidence": 0.3, "answer": "ok"}
+    ]  # fmt: skip
+    text = io.StringIO()
+    render(document, text)
+    assert "SET ASIDE (round 1: not shown to the caller)" in text.getvalue()
+    assert "confidence 0.30 below 0.50" in text.getvalue()

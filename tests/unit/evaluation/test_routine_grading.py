@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from core.language import guess_language
+from core.text_measures import body, capitalised_names, edit_ratio, items, numbers
 from evaluation.routine.grading import first_label, first_number, grade
-from evaluation.routine.language import guess_language
-from evaluation.routine.measures import body, capitalised_names, edit_ratio, items, numbers
 from evaluation.routine.tasks import Task
 
 SUMMARY_INPUT = (

@@ -37,6 +37,15 @@ _CALENDAR_WORDS = (
 CALENDAR = frozenset(_CALENDAR_WORDS.split())
 """Weekdays and months are checked even where they start a sentence ("Monday night phone
 bank" from a tally dated Tuesday). Not "May", a sentence's first word far more often."""
+REPEATED_LINE_MIN = 3
+"""A non-empty line seen this often is a loop, not a list."""
+REPEATED_PHRASE_WORDS = 6
+REPEATED_PHRASE_MIN = 3
+"""The same six-word phrase three times: the model is looping inside a paragraph."""
+NUMBER_LIST_MIN = 5
+NUMBER_LIST_SHARE = 0.5
+"""At least five numbers making up half the words: Gemma's failure mode on plain prompts."""
+_NUMBER_WORD = re.compile(r"^[\d.,:%$]+$")
 
 
 def fold(text: str) -> str:
@@ -178,3 +187,23 @@ def copied_share(answer: str, source: str) -> float:
         return 0.0
     longest = SequenceMatcher(None, got, have, autojunk=False).find_longest_match()
     return longest.size / len(got)
+
+
+def degenerate_reason(text: str) -> str | None:
+    """Why an answer is unusable whatever the task ("empty", "repeated lines", ...), or None."""
+    if not text.strip():
+        return "empty"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and Counter(lines).most_common(1)[0][1] >= REPEATED_LINE_MIN:
+        return "repeated lines"
+    words = text.lower().split()
+    phrases = Counter(
+        tuple(words[i : i + REPEATED_PHRASE_WORDS])
+        for i in range(len(words) - REPEATED_PHRASE_WORDS + 1)
+    )
+    if phrases and phrases.most_common(1)[0][1] >= REPEATED_PHRASE_MIN:
+        return "repeated phrase"
+    numbers = sum(1 for word in words if _NUMBER_WORD.match(word.strip("().-")))
+    if numbers >= NUMBER_LIST_MIN and numbers >= NUMBER_LIST_SHARE * len(words):
+        return "number list"
+    return None

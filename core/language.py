@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from evaluation.routine.measures import words
+from core.text_measures import words
 
 Language = Literal["en", "es"]
 MIN_SIGNALS = 2
