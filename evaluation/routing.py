@@ -66,6 +66,9 @@ class Outcome:
     baseline_cost_usd: float
     answer_chars: int
     error: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    output_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ def run_through_stack(
             baseline_cost_usd=float(routing.get("baseline_cost_usd") or 0.0),
             answer_chars=len(body.get("result") or ""),
             error=None if response.status_code == 200 else str(body.get("error"))[:200],
+            provider=routing.get("provider"),
+            model=routing.get("model"),
+            output_tokens=routing.get("output_tokens"),
         )
 
     outcomes: list[Outcome] = []
