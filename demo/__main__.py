@@ -21,6 +21,7 @@ import httpx
 from core.economics import measured_baseline_cost_usd
 from demo.questions import SAMPLE_QUESTIONS
 from demo.routine_policy import routine_policy_table
+from evaluation.baseline_agreement import Agreement
 from providers.catalogue import DEFAULT_CATALOGUE
 from providers.gemini import GeminiProvider
 from providers.settings import ProviderSettings
@@ -161,19 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         f"[demo] routed: total cost ${routed_cost:.6f}, median latency "
         f"{statistics.median(latencies):.0f} ms"
     )
-    if sum(baselines) > 0:
-        print(
-            f"[demo] the same answers priced at Gemini 2.5 Pro (routing.baseline_cost_usd, an "
-            f"estimate): ${sum(baselines):.6f} -> saving {1 - routed_cost / sum(baselines):.0%}"
-        )
-    if not args.no_baseline:
-        baseline = asyncio.run(_baseline_cost(SAMPLE_QUESTIONS, settings))
-        if baseline:
-            saving = 1 - routed_cost / baseline
-            print(
-                f"[demo] baseline (all to Gemini 2.5 Pro, measured now): ${baseline:.6f} -> "
-                f"saving {saving:.0%}"
-            )
+    baseline = None if args.no_baseline else asyncio.run(_baseline_cost(SAMPLE_QUESTIONS, settings))
+    for line in Agreement(routed_cost, sum(baselines), baseline or 0.0).lines():
+        print(f"[demo] {line}")
     usage = client.get(f"{API}/usage")
     if usage.status_code == 200:
         books = usage.json()

@@ -36,6 +36,7 @@ import sys
 from dataclasses import asdict
 
 from core.economics import measured_baseline_cost_usd
+from evaluation.baseline_agreement import Agreement
 from evaluation.routine.stack_run import RoutineRun, measure
 from evaluation.routine.stack_run import render as render_routine
 from evaluation.routine.tasks import load_tasks
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                     "saving": saving,
                     "measured_all_pro_usd": measured_pro,
                     "measured_saving": measured_saving,
+                    "all_pro_estimate_gap": Agreement(spent, baseline, measured_pro).gap,
                     "perfect_router_usd": perfect,
                     "perfect_router_saving": perfect_saving,
                     "routers": [
@@ -191,10 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(measured, thinking tokens billed): ${measured_pro:.4f} -> saving "
         f"{measured_saving:.1%}{f' ({pro_failed} Pro calls failed)' if pro_failed else ''}"
     )
-    print(
-        f"  per-answer estimate (routing.baseline_cost_usd: the answers' own tokens at Pro's "
-        f"price, no thinking): ${baseline:.4f} -> saving {saving:.1%}"
-    )
+    for line in Agreement(spent, baseline, measured_pro).lines(measured_line=False):
+        print(f"  {line}")
     if perfect is not None and perfect_saving is not None:
         print(
             f"  a router that never errs (estimate: each question at this run's mean measured "

@@ -68,6 +68,10 @@ class Outcome:
     error: str | None = None
     provider: str | None = None
     """The provider whose answer was returned."""
+    model: str | None = None
+    """The model whose answer was returned."""
+    output_tokens: int | None = None
+    """The answer's output tokens (the all-Pro estimate's fit reads them)."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,10 @@ def run_through_stack(
             cost_usd=float(routing.get("cost_usd") or 0.0),
             baseline_cost_usd=float(routing.get("baseline_cost_usd") or 0.0),
             answer_chars=len(body.get("result") or ""),
-            provider=routing.get("provider"),
             error=None if response.status_code == 200 else str(body.get("error"))[:200],
+            provider=routing.get("provider"),
+            model=routing.get("model"),
+            output_tokens=routing.get("output_tokens"),
         )
 
     outcomes: list[Outcome] = []

@@ -25,8 +25,10 @@ class Routing(Frozen):
     baseline_cost_usd: float = Field(
         ge=0.0,
         default=0.0,
-        description="Estimated cost of the same answer on Gemini 2.5 Pro (same input tokens, "
-        "output tokens as produced, Pro's list price): the all-Pro baseline of the savings.",
+        description="Estimated cost of the same question on Gemini 2.5 Pro (the same input "
+        "tokens; the answer's output tokens scaled to Pro's answer length plus Pro's thinking "
+        "tokens; Pro's list price, no request fee): the all-Pro baseline of the savings "
+        "(core.economics, docs/routing.md).",
     )
     latency_ms: float = Field(ge=0.0)
     provider_latency_ms: float = Field(ge=0.0, default=0.0)

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from core.confidence import History
+from core.economics import PRO_BASELINE
 from providers.catalogue import DEFAULT_CATALOGUE
 from schemas.completion import CompletionProduced
 from schemas.parts import Answer, AttemptSummary, Citation
@@ -226,7 +227,9 @@ def test_every_answer_carries_its_all_gemini_pro_baseline() -> None:
     response = asyncio.run(_scorer(Results()).score(completion))
     answer = SONAR_ANSWER
     pro = DEFAULT_CATALOGUE.get("gemini", "gemini-2.5-pro")
-    expected = pro.cost_usd(answer.input_tokens, answer.output_tokens)
+    ratio = PRO_BASELINE.answer_ratio["perplexity/sonar"]  # Pro writes longer, and thinks
+    pro_output = round(answer.output_tokens * ratio + PRO_BASELINE.mean_thoughts_tokens)
+    expected = pro.cost_usd(answer.input_tokens, pro_output)  # Pro has no request fee
     assert response.routing.baseline_cost_usd == pytest.approx(expected)
     failed = asyncio.run(_scorer(Results()).score(_completion("latest polls", None, [])))
     assert failed.routing.baseline_cost_usd == 0.0  # no answer, nothing to compare
