@@ -1,0 +1,56 @@
+"""The scorer's spans: scoring one completion, and the escalation decision after it
+(its own span, so an escalated analysis shows where and why it went on)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from opentelemetry.trace import Span
+
+from schemas.classified import QueryClassified
+from schemas.completion import CompletionProduced
+from schemas.parts import Confidence
+from services.common.tracing import ANALYSIS_ID, PREFIX, step_span
+
+
+class StepTrace:
+    """Writes what a scorer step found onto its span (nothing when tracing is off)."""
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+    def confidence(self, confidence: Confidence | None) -> None:
+        if confidence is not None and self.span.is_recording():
+            self.span.set_attribute(f"{PREFIX}confidence", confidence.score)
+
+    def escalated(self, escalated: QueryClassified | None) -> None:
+        if not self.span.is_recording():
+            return
+        self.span.set_attribute(f"{PREFIX}escalated", escalated is not None)
+        escalation = escalated.query.escalation if escalated is not None else None
+        if escalation is not None:
+            self.span.set_attribute(f"{PREFIX}escalation.reason", escalation.reason)
+            self.span.set_attribute(f"{PREFIX}escalation.query_id", escalated.query.query_id)  # type: ignore[union-attr]
+
+
+def _attributes(completion: CompletionProduced) -> dict[str, Any]:
+    attributes: dict[str, Any] = {ANALYSIS_ID: completion.query.analysis_id}
+    if completion.answer is not None:
+        attributes[f"{PREFIX}cost_usd"] = completion.answer.cost_usd
+    return attributes
+
+
+@contextlib.contextmanager
+def score_span(completion: CompletionProduced) -> Iterator[StepTrace]:
+    """The span of scoring `completion`'s answer."""
+    with step_span("score", _attributes(completion)) as span:
+        yield StepTrace(span)
+
+
+@contextlib.contextmanager
+def escalation_span(completion: CompletionProduced) -> Iterator[StepTrace]:
+    """The span of deciding whether `completion`'s answer escalates to the next model."""
+    with step_span("escalation", _attributes(completion)) as span:
+        yield StepTrace(span)
