@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import json
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +60,8 @@ TRACE_TIMEOUT_S = 60.0
 
 @dataclass
 class TracedStack:
+    namespace: str
+    env: dict[str, str]
     receiver: OtlpReceiver
     services: dict[str, ManagedProcess]
     client: httpx.Client
@@ -103,7 +108,7 @@ def stack(
             for name in ("classifier", "dispatcher", "scorer"):
                 services[name].wait_for_log(" assigned ", SERVICE_READY_TIMEOUT_S)
             app.wait_until(functools.partial(_ok, f"{base_url}/healthz"), APP_READY_TIMEOUT_S, "up")
-            yield TracedStack(receiver, services, client, emulator)
+            yield TracedStack(namespace, env, receiver, services, client, emulator)
 
 
 def _analyze(stack: TracedStack) -> tuple[str, str, httpx.Response]:
@@ -160,6 +165,12 @@ def test_one_analysis_is_one_trace_across_the_app_and_every_service(stack: Trace
     assert attempt.status_code != STATUS_ERROR
     score = next(s for s in spans if s.name == "score")
     assert 0.0 <= score.attributes["strategist.confidence"] <= 1.0
+    # `audit show` names the trace, read from the query event's headers.
+    shown = subprocess.run(
+        [sys.executable, "-m", "audit", "show", analysis_id, "--format", "json"],
+        env=stack.env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert json.loads(shown.stdout)["analyses"][0]["trace_id"] == trace_id
     # No prompt nor answer text leaves the process by default.
     answer = reply.json()["result"]
     for span in stack.receiver.spans():
@@ -184,6 +195,12 @@ def test_a_failover_shows_two_sibling_attempts_the_failed_one_with_its_error(
     assert failed and failed[0].attributes["gen_ai.provider.name"] == "gcp.gemini"
     assert failed[0].attributes["error.type"]
     assert attempts[-1].status_code != STATUS_ERROR
+    # The dispatcher's log line about the failed attempt names the trace and the analysis.
+    failure_lines = [
+        line for line in stack.services["dispatcher"].log_tail(400).splitlines()
+        if f"trace={trace_id}" in line
+    ]  # fmt: skip
+    assert failure_lines and all(" analysis=" in line for line in failure_lines)
 
 
 def test_a_query_redelivered_after_a_dispatcher_kill_stays_in_its_trace(
