@@ -11,10 +11,14 @@ from collections.abc import Iterator
 import pytest
 from confluent_kafka import Message
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
+from providers.errors import ServerError
+from schemas.query import QueryRequested
+from services.classifier.handler import classify
 from services.common import tracing
 from services.common.logs import LOG_FORMAT
 from services.common.tracing import (
@@ -26,6 +30,7 @@ from services.common.tracing import (
     message_trace_id,
     publishing,
 )
+from tests.unit.dispatcher_fakes import ScriptedProvider, make_dispatcher
 
 _EXPORTER = InMemorySpanExporter()
 _PROVIDER = TracerProvider()
@@ -111,3 +116,42 @@ def test_a_line_outside_any_trace_says_so() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", None, None)
     log_context().filter(record)
     assert logging.Formatter(LOG_FORMAT).format(record).endswith("trace=- analysis=-")
+
+
+QUESTION = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"
+
+
+def _dispatch_with_one_server_error() -> list[ReadableSpan]:
+    gemini = ScriptedProvider("gemini", errors=[ServerError("gemini", "500 internal", 500)])
+    dispatcher = make_dispatcher([gemini, ScriptedProvider("perplexity")])
+    classified = classify(QueryRequested(query_id="q1", query=QUESTION))
+    asyncio.run(dispatcher.handle(classified))
+    return [s for s in _EXPORTER.get_finished_spans() if s.name.startswith("chat ")]
+
+
+def test_each_attempt_is_a_genai_span_the_failed_one_with_its_error_and_no_prompt(
+    traced: InMemorySpanExporter,
+) -> None:
+    with trace.get_tracer("test").start_as_current_span("process classified"):
+        failed, answered = _dispatch_with_one_server_error()
+    assert failed.parent is not None and answered.parent is not None
+    assert failed.parent.span_id == answered.parent.span_id, "siblings"
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes is not None and failed.attributes["error.type"] == "server_error"
+    attributes = answered.attributes or {}
+    assert attributes["gen_ai.provider.name"] == "gcp.gemini"
+    assert attributes["gen_ai.request.model"] == attributes["gen_ai.response.model"]
+    assert attributes["gen_ai.usage.output_tokens"] > 0
+    assert attributes["strategist.analysis.id"] == "q1"
+    assert answered.status.status_code is not StatusCode.ERROR
+    assert all(QUESTION not in str(value) for value in attributes.values())
+
+
+def test_content_capture_puts_the_question_and_the_answer_on_the_span(
+    traced: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracing, "_capture_content", True)
+    answered = _dispatch_with_one_server_error()[-1]
+    attributes = answered.attributes or {}
+    assert QUESTION in str(attributes["gen_ai.input.messages"])
+    assert "assistant" in str(attributes["gen_ai.output.messages"])
