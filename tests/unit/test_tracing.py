@@ -141,7 +141,7 @@ def test_each_attempt_is_a_genai_span_the_failed_one_with_its_error_and_no_promp
     attributes = answered.attributes or {}
     assert attributes["gen_ai.provider.name"] == "gcp.gemini"
     assert attributes["gen_ai.request.model"] == attributes["gen_ai.response.model"]
-    assert attributes["gen_ai.usage.output_tokens"] > 0
+    assert isinstance(tokens := attributes["gen_ai.usage.output_tokens"], int) and tokens > 0
     assert attributes["strategist.analysis.id"] == "q1"
     assert answered.status.status_code is not StatusCode.ERROR
     assert all(QUESTION not in str(value) for value in attributes.values())
