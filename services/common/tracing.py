@@ -40,6 +40,18 @@ T = TypeVar("T")
 
 ENDPOINT_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 CAPTURE_CONTENT_VARIABLE: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+STANDARD_VARIABLES: Final = (
+    *ENDPOINT_VARIABLES,
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_SDK_DISABLED",
+    CAPTURE_CONTENT_VARIABLE,
+)
+"""The OpenTelemetry variables a deployment sets (read by the SDK, not by our settings
+classes: their names are the specification's, shared by every OpenTelemetry SDK)."""
 TRACER_NAME: Final = "strategist"
 PREFIX: Final = "strategist."
 """Our own span attributes live under this prefix (the GenAI ones in `genai_attributes`)."""
