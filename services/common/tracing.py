@@ -60,6 +60,7 @@ ANALYSIS_ID: Final = f"{PREFIX}analysis.id"
 _enabled = False
 _capture_content = False
 _analysis: ContextVar[str | None] = ContextVar("analysis_id", default=None)
+_consuming: ContextVar[bool] = ContextVar("consuming", default=False)
 
 
 def tracing_enabled() -> bool:
@@ -81,7 +82,8 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
     _capture_content = env.get(CAPTURE_CONTENT_VARIABLE, "").strip().lower() == "true"
     if _enabled or env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return _enabled
-    if not any(env.get(name) for name in ENDPOINT_VARIABLES):
+    endpoint = traces_endpoint(env)
+    if endpoint is None:
         return False
     # Imported here: a process without an endpoint never loads the SDK.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -91,11 +93,20 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
 
     resource = Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or service_name})
     provider = TracerProvider(resource=resource)  # the sampler from OTEL_TRACES_SAMPLER
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     _enabled = True
     logger.info("tracing on: exporting spans over OTLP/HTTP as %s", resource.attributes)
     return True
+
+
+def traces_endpoint(env: Mapping[str, str]) -> str | None:
+    """Where spans go: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else
+    `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` (the specification's rule); None: off."""
+    traces, base = (env.get(name, "").strip() for name in ENDPOINT_VARIABLES[::-1])
+    if traces:
+        return traces
+    return f"{base.rstrip('/')}/v1/traces" if base else None
 
 
 def shutdown_tracing() -> None:
@@ -115,10 +126,16 @@ KafkaHeaders = list[tuple[str, str | bytes | None]]
 
 @contextlib.contextmanager
 def publishing(topic: str) -> Iterator[KafkaHeaders | None]:
-    """A PRODUCER span for one publish, and the Kafka headers carrying its context to
-    the consumer (None, and no span, when tracing is off)."""
+    """The Kafka headers carrying the current context to the consumer (None when tracing
+    is off). Outside a consumer (the app, the health service's own statuses) the publish
+    is a PRODUCER span of its own; a service's outputs hang from its consumer span (or the
+    step's span) directly: a span per publish would add a third of the spans per analysis,
+    and their CPU, for no step a reader needs to see."""
     if not _enabled:
         yield None
+        return
+    if _consuming.get():  # a service's output: its consumer span is the publish's parent
+        yield _current_headers()
         return
     attributes: dict[str, Any] = {
         "messaging.system": "kafka",
@@ -131,9 +148,13 @@ def publishing(topic: str) -> Iterator[KafkaHeaders | None]:
     with tracer().start_as_current_span(
         f"send {topic}", kind=SpanKind.PRODUCER, attributes=attributes
     ):
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        yield [(name, value.encode()) for name, value in carrier.items()]
+        yield _current_headers()
+
+
+def _current_headers() -> KafkaHeaders:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return [(name, value.encode()) for name, value in carrier.items()]
 
 
 def message_context(message: Message) -> Any:
@@ -174,11 +195,15 @@ async def _consumed(work: Coroutine[Any, Any, T], message: Message, service: str
         "messaging.kafka.offset": message.offset() or 0,
         "messaging.consumer.group.name": service,
     }
-    with tracer().start_as_current_span(
-        f"process {topic}", context=message_context(message), kind=SpanKind.CONSUMER,
-        attributes=attributes,
-    ):  # fmt: skip
-        return await work
+    consuming = _consuming.set(True)
+    try:
+        with tracer().start_as_current_span(
+            f"process {topic}", context=message_context(message), kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ):  # fmt: skip
+            return await work
+    finally:
+        _consuming.reset(consuming)
 
 
 def analysis_id_of(event: object) -> str | None:

@@ -1,9 +1,10 @@
-"""The scorer's spans: scoring one completion, and the escalation decision after it
-(its own span, so an escalated analysis shows where and why it went on)."""
+"""The scorer's spans: scoring one completion, and an escalation (its own span, so an
+escalated analysis shows where and why it went on to the next model)."""
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ from opentelemetry.trace import Span
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
 from schemas.parts import Confidence
-from services.common.tracing import ANALYSIS_ID, PREFIX, step_span
+from services.common.tracing import ANALYSIS_ID, PREFIX, step_span, tracer, tracing_enabled
 
 
 class StepTrace:
@@ -49,8 +50,26 @@ def score_span(completion: CompletionProduced) -> Iterator[StepTrace]:
         yield StepTrace(span)
 
 
+class EscalationTrace:
+    """The escalation's span, made once the decision is known and only when it escalates
+    (most answers do not: a span per answer would cost CPU for nothing to see); it covers
+    the decision's time."""
+
+    def __init__(self, completion: CompletionProduced) -> None:
+        self._completion = completion
+        self._started_ns = time.time_ns()
+
+    def escalated(self, escalated: QueryClassified | None) -> None:
+        if escalated is None or not tracing_enabled():
+            return
+        span = tracer().start_span(
+            "escalation", attributes=_attributes(self._completion), start_time=self._started_ns
+        )
+        StepTrace(span).escalated(escalated)
+        span.end()
+
+
 @contextlib.contextmanager
-def escalation_span(completion: CompletionProduced) -> Iterator[StepTrace]:
-    """The span of deciding whether `completion`'s answer escalates to the next model."""
-    with step_span("escalation", _attributes(completion)) as span:
-        yield StepTrace(span)
+def escalation_span(completion: CompletionProduced) -> Iterator[EscalationTrace]:
+    """The span of deciding that `completion`'s answer escalates to the next model."""
+    yield EscalationTrace(completion)

@@ -155,3 +155,18 @@ def test_content_capture_puts_the_question_and_the_answer_on_the_span(
     attributes = answered.attributes or {}
     assert QUESTION in str(attributes["gen_ai.input.messages"])
     assert "assistant" in str(attributes["gen_ai.output.messages"])
+
+
+def test_a_service_output_hangs_from_its_consumer_span_without_a_span_of_its_own(
+    traced: InMemorySpanExporter,
+) -> None:
+    async def handle() -> tracing.KafkaHeaders | None:
+        with publishing("ns.completions") as headers:
+            return headers
+
+    headers = asyncio.run(consumed(handle(), _message(None), "dispatcher"))
+    [process] = traced.get_finished_spans()
+    assert process.name == "process ns.classified"
+    assert headers is not None
+    assert message_trace_id(_message(headers)) == trace.format_trace_id(process.context.trace_id)
+    assert f"-{trace.format_span_id(process.context.span_id)}-" in str(dict(headers)["traceparent"])
