@@ -61,6 +61,8 @@ _enabled = False
 _capture_content = False
 _analysis: ContextVar[str | None] = ContextVar("analysis_id", default=None)
 _consuming: ContextVar[bool] = ContextVar("consuming", default=False)
+_TRACER = trace.get_tracer(TRACER_NAME)
+"""One tracer per process (a proxy that follows the provider `configure_tracing` sets)."""
 
 
 def tracing_enabled() -> bool:
@@ -118,7 +120,8 @@ def shutdown_tracing() -> None:
 
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    """Our tracer (the global provider's; a proxy until one is set)."""
+    return _TRACER
 
 
 KafkaHeaders = list[tuple[str, str | bytes | None]]
