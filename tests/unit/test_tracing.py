@@ -170,3 +170,17 @@ def test_a_service_output_hangs_from_its_consumer_span_without_a_span_of_its_own
     assert headers is not None
     assert message_trace_id(_message(headers)) == trace.format_trace_id(process.context.trace_id)
     assert f"-{trace.format_span_id(process.context.span_id)}-" in str(dict(headers)["traceparent"])
+
+
+def test_the_scorer_spans_its_score_and_an_escalation_its_own_span(
+    traced: InMemorySpanExporter,
+) -> None:
+    from tests.unit.test_scorer_escalation import Decisions, Results, _first, _halving, _scorer
+
+    asyncio.run(_scorer(_halving(), Decisions(), Results()).handle(_first()))
+    spans = {s.name: s for s in traced.get_finished_spans()}
+    assert set(spans) == {"score", "escalation"}
+    score, escalation = (spans[name].attributes or {} for name in ("score", "escalation"))
+    assert isinstance(confidence := score["strategist.confidence"], float) and confidence < 0.5
+    assert escalation["strategist.escalated"] is True
+    assert "below the escalation threshold" in str(escalation["strategist.escalation.reason"])
