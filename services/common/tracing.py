@@ -257,8 +257,9 @@ def step_span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterato
 def linked_span(
     name: str, contexts: list[trace.SpanContext]
 ) -> contextlib.AbstractContextManager[Span]:
-    """A span of work shared by several messages (a batch): it links their spans."""
-    if not _enabled:
+    """A span of work shared by several messages (a batch): it links their spans. A
+    "batch" of one message is that message's own span's work: no second span for it."""
+    if not _enabled or len(contexts) < 2:
         return contextlib.nullcontext(trace.INVALID_SPAN)
     links = [Link(context) for context in contexts if context.is_valid]
     # A root of its own: the batch belongs to every linked trace, not to the first one.

@@ -184,3 +184,32 @@ def test_the_scorer_spans_its_score_and_an_escalation_its_own_span(
     assert isinstance(confidence := score["strategist.confidence"], float) and confidence < 0.5
     assert escalation["strategist.escalated"] is True
     assert "below the escalation threshold" in str(escalation["strategist.escalation.reason"])
+
+
+class _Writer:
+    """Takes any rows (the batch's span is what is looked at)."""
+
+    def write_records(self, records: object) -> None:
+        pass
+
+
+def test_a_batch_write_links_the_span_of_every_message_in_it(
+    traced: InMemorySpanExporter,
+) -> None:
+    from services.recorder.group_commit import GroupCommit
+
+    async def two_traces_one_transaction() -> list[trace.SpanContext]:
+        batches = GroupCommit(writer=_Writer(), linger_s=0.5, enough_events=2)  # type: ignore[arg-type]
+
+        async def consume(name: str) -> trace.SpanContext:
+            with trace.get_tracer("test").start_as_current_span(name) as span:
+                await batches.write([object()])  # type: ignore[list-item]
+                return span.get_span_context()
+
+        return list(await asyncio.gather(consume("a"), consume("b")))
+
+    contexts = asyncio.run(two_traces_one_transaction())
+    [write] = [s for s in traced.get_finished_spans() if s.name == "recorder write"]
+    assert write.parent is None, "a root: the batch belongs to both traces"
+    assert {link.context.span_id for link in write.links} == {c.span_id for c in contexts}
+    assert len({c.trace_id for c in contexts}) == 2
