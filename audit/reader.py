@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from services.common.follower import fetch_available, follower_config
 from services.common.kafka_security import KafkaSecurity
+from services.common.tracing import message_trace_id
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class Record:
     timestamp_ms: int
     key: bytes | None
     value: bytes | None
+    trace_id: str | None = None
+    """The trace the event was published in (its `traceparent` header), if any."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ class WindowReader:
                         stamp,
                         message.key(),
                         message.value(),
+                        message_trace_id(message),
                     )
                 )
             if read:

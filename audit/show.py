@@ -73,6 +73,7 @@ def trail_document(trail: Trail) -> dict[str, Any]:
         route = response.routing.route
     return {
         "analysis_id": trail.analysis_id,
+        "trace_id": trail.trace_id,
         "query": trail.query.model_dump(mode="json") if trail.query else None,
         "classification": (
             {
@@ -131,7 +132,8 @@ def render(document: dict[str, Any], out: TextIO) -> None:
     """The trail as sections of text, in the order things happened."""
     from audit.output import table
 
-    out.write(f"analysis {document['analysis_id']}\n\nQUERY\n")
+    out.write(f"analysis {document['analysis_id']}\n")
+    out.write(f"trace    {document.get('trace_id') or '- (not traced)'}\n\nQUERY\n")
     query = document["query"]
     if query:
         _line(out, "submitted", query["submitted_at"])

@@ -47,6 +47,8 @@ class Trail:
     responses: list[AnalysisResponded] = field(default_factory=list)
     feedback: list[FeedbackGiven] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    trace_id: str | None = None
+    """The analysis's trace (from the query event's `traceparent` header), if traced."""
 
     @property
     def response(self) -> AnalysisResponded | None:
@@ -194,6 +196,7 @@ class TrailBuilder:
         trail = self.trail(query.query_id)
         if trail.query is None:
             trail.query, trail.query_at_ms = query, record.timestamp_ms
+            trail.trace_id = trail.trace_id or record.trace_id
 
     def _classified(self, record: Record) -> None:
         event = QueryClassified.from_bytes(record.value or b"")
@@ -221,7 +224,9 @@ class TrailBuilder:
     def _response(self, record: Record) -> None:
         event = AnalysisResponded.from_bytes(record.value or b"")
         if self._first(record.topic, event.event_id):
-            self.trail(event.analysis_id).responses.append(event)
+            trail = self.trail(event.analysis_id)
+            trail.responses.append(event)
+            trail.trace_id = trail.trace_id or record.trace_id  # the direct path's answer
 
     def _feedback(self, record: Record) -> None:
         event = FeedbackGiven.from_bytes(record.value or b"")

@@ -48,6 +48,7 @@ from bench.profile import Recording
 from bench.runs import Stack, drain, load, measured_run, print_run, set_latency
 from bench.stack import KEY_RATE_PER_MINUTE, AppSpec, running_stack, stack_env
 from bench.stats import RateRun, summary
+from bench.trace_sink import running_trace_sink
 from harness.emulator_process import running_emulator
 from harness.kafka import delete_namespace
 from harness.processes import (
@@ -84,15 +85,20 @@ def machine() -> str:
 
 
 @contextlib.contextmanager
-def _stack(namespace: str, database_url: str, dispatchers: int = 1) -> Iterator[Stack]:
-    """Emulator, services and both apps, up and ready; stopped when the block ends."""
-    with running_emulator(latency_scale=0.0) as emulator:
+def _stack(
+    namespace: str, database_url: str, dispatchers: int = 1, trace_export: bool = False
+) -> Iterator[Stack]:
+    """Emulator, services and both apps, up and ready; stopped when the block ends. With
+    `trace_export`, every process exports its spans to a sink (bench/trace_sink.py)."""
+    with running_emulator(latency_scale=0.0) as emulator, contextlib.ExitStack() as sink:
+        tracing = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.enter_context(running_trace_sink())}
         env = stack_env(
             namespace,
             emulator.base_url,
             database_url,
             STRATEGIST_SYNC_WAIT_LIMIT=str(SYNC_WAIT_LIMIT),
             DISPATCHER_MAX_IN_FLIGHT=str(DISPATCHER_MAX_IN_FLIGHT),
+            **(tracing if trace_export else {"OTEL_EXPORTER_OTLP_ENDPOINT": ""}),
         )
         apps = {
             "routed": AppSpec("app-routed", {}, workers=APP_WORKERS, threads=APP_THREADS),
@@ -141,7 +147,7 @@ def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> dic
         database_url, "bench", role="admin", rate_per_minute=KEY_RATE_PER_MINUTE
     ).header
     runs: list[RateRun] = []
-    with _stack(namespace, database_url, args.dispatchers) as stack:
+    with _stack(namespace, database_url, args.dispatchers, args.trace_export) as stack:
         # Warm-up: consumer group assignment, connections, first-call costs.
         for url in stack.apps.values():
             load(url, WARMUP_RATE_QPS, args.warmup, headers)
@@ -197,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dispatchers", type=int, default=1,
                         help="dispatcher instances (the scaling measurement in "
                              "docs/performance.md; default 1)")
+    parser.add_argument("--trace-export", action="store_true",
+                        help="every process exports its spans over OTLP (to a sink here); "
+                             "without it tracing is off (docs/tracing.md)")
     args = parser.parse_args(argv)  # fmt: skip
     if any(rate <= 0 for rate in args.rates):
         parser.error("--rates must be positive")
@@ -210,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[bench] machine: {machine()}; namespace {namespace}")
     print(
         f"[bench] rates {args.rates} q/s, {args.duration:g} s each, latency scales "
-        f"{args.latency}; app {APP_WORKERS} workers x {APP_THREADS} threads", flush=True
+        f"{args.latency}; app {APP_WORKERS} workers x {APP_THREADS} threads; "
+        f"trace export {'on' if args.trace_export else 'off'}", flush=True
     )
     try:
         report = _measure(args, namespace, database_url)

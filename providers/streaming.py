@@ -26,6 +26,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from opentelemetry import trace
+
 from providers.base import CompletionRequest
 from providers.errors import (
     FirstTokenTimeout,
@@ -40,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 Chunk = TypeVar("Chunk")
 
+FIRST_TOKEN_EVENT = "gen_ai.first_token"
+"""The event on the current (attempt) span when the first token arrives; a no-op when
+tracing is off (services/common/tracing.py)."""
 STREAM_END_GRACE_S = 0.25
 """After the finish reason (and usage), how long a client may wait for the stream's own
 end. Providers end it at once. Read to its end, the response leaves its connection in
@@ -177,6 +182,7 @@ async def read_stream(
                     received += 1
                     if take(chunk, progress) and progress.first_token_s is None:
                         progress.first_token_s = time.monotonic() - clock.start
+                        trace.get_current_span().add_event(FIRST_TOKEN_EVENT)  # attempt span
                     if progress.nothing_more_to_read:
                         if end_grace_s is None:
                             break

@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 
 from services.common.logs import configure_logging
-from strategist import console, metrics, openapi, probes, router
+from strategist import console, metrics, openapi, probes, router, tracing
 from strategist.auth.cli import keys
 from strategist.auth.gate import AuthGate
 from strategist.auth.keyring import Keyring
@@ -29,6 +29,7 @@ def create_app(settings: StrategistSettings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics.init_app(app)  # first: its hooks must see requests the key check refuses
+    tracing.init_app(app)
     runtime = Runtime(settings)
     runtime.init_app(app)
     _gate(settings, runtime).init_app(app)

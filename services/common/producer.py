@@ -19,6 +19,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from schemas.base import EventModel
 from services.common.kafka_config import kafka_config
 from services.common.kafka_security import KafkaSecurity
+from services.common.tracing import publishing
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,10 @@ class EventProducer:
     def send(
         self, topic: str, key: str | bytes | None, event: EventModel
     ) -> concurrent.futures.Future[None]:
-        """Queue one event; the future resolves once the broker acknowledged it."""
-        return self.send_raw(topic, key, event.to_bytes())
+        """Queue one event; the future resolves once the broker acknowledged it. The event
+        carries the current trace context in its headers (`tracing.py`)."""
+        with publishing(topic) as headers:
+            return self.send_raw(topic, key, event.to_bytes(), headers)
 
     def send_raw(
         self,

@@ -38,6 +38,7 @@ from services.common.redis_client import async_redis
 from services.common.redis_keys import RedisKeys
 from services.common.set_aside import SetAsideAnswers
 from services.common.settings import InfraSettings
+from services.common.tracing import configure_tracing, shutdown_tracing
 from services.common.worker import EventWorker, Handler
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def run_service(
     """Configure logging, serve `/metrics` when `METRICS_PORT` is set, ensure topics exist,
     then run `main(run)` until SIGTERM/SIGINT sets `run.stop`; close what it opened."""
     configure_logging(infra.log_level)
+    configure_tracing(name)
     # First, so a scrape sees the process up even while it waits for the broker.
     metrics = serve_metrics(name, host=infra.metrics_host, port=infra.metrics_port)
     ensure_topics_when_reachable(infra)
@@ -124,6 +126,7 @@ def run_service(
     try:
         asyncio.run(supervised())
     finally:
+        shutdown_tracing()
         if metrics is not None:
             metrics.shutdown()
             metrics.server_close()

@@ -36,6 +36,7 @@ from services.common.follower import fetch_available
 from services.common.metrics import WorkerMetrics
 from services.common.offsets import OffsetTracker, Ticket
 from services.common.producer import EventProducer
+from services.common.tracing import bind_analysis, consumed
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class EventWorker(Generic[E]):
         assert topic is not None and partition is not None and offset is not None  # not errors
         self._metrics.consumed(message.timestamp())
         ticket = self._tracker.begin((topic, partition), offset)
-        task = asyncio.create_task(self._process(message, ticket))
+        task = asyncio.create_task(consumed(self._process(message, ticket), message, self.service))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -208,6 +209,7 @@ class EventWorker(Generic[E]):
             attempt += 1
             try:
                 event = self.event_type.from_bytes(message.value() or b"")
+                bind_analysis(event)
                 outputs = derived_outputs(event.event_id, await self._handle(event))
                 await asyncio.gather(
                     *(self._producer.send_async(o.topic, o.key, o.event) for o in outputs)

@@ -30,6 +30,7 @@ from schemas.topics import TopicNames
 from services.common.campaign_spend import CampaignSpend
 from services.common.metrics import record_attempt
 from services.common.worker import Outgoing
+from services.dispatcher.attempt_trace import attempt_span
 from services.dispatcher.deadline import AttemptLimits
 from services.dispatcher.inflight import InFlightAttempts
 
@@ -130,7 +131,9 @@ class AttemptRunner:
             with contextlib.suppress(Exception):
                 await spend.release(hold)
             raise
-        result = await self._call(classified, spec, limits)
+        with attempt_span(classified, spec, number) as traced:
+            result = await self._call(classified, spec, limits)
+            traced.result(result)
         await spend.settle(hold, result.summary)
         summary, answer = result.summary, result.answer
         if result.error is not None:

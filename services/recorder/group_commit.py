@@ -27,7 +27,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import SpanContext
+
 from services.common.failures import TransientHandlerError
+from services.common.tracing import current_span_context, linked_span
 from services.recorder.statements import Upsert
 from services.recorder.writer import RecordWriter
 
@@ -42,6 +45,8 @@ class _Waiting:
     records: Sequence[Upsert]
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
+    span: SpanContext = field(default_factory=current_span_context)
+    """The span of the event's consumption, which the batch's span links."""
 
 
 class GroupCommit:
@@ -110,8 +115,9 @@ class GroupCommit:
 
     async def _write_batch(self, batch: list[_Waiting]) -> None:
         try:
-            await asyncio.to_thread(self._writer.write_records,
-                                    [r for waiting in batch for r in waiting.records])
+            with linked_span("recorder write", [waiting.span for waiting in batch]):
+                await asyncio.to_thread(self._writer.write_records,
+                                        [r for waiting in batch for r in waiting.records])
         except TransientHandlerError as err:
             for waiting in batch:
                 _fail(waiting, TransientHandlerError(str(err)), err)

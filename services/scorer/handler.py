@@ -26,6 +26,7 @@ from services.scorer.escalation import (
     original_query,
     set_aside_answers,
 )
+from services.scorer.score_trace import escalation_span, score_span
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +110,12 @@ class Scorer:
         The stored copy carries the id the worker gives the published one (derived from
         the completion's), so the topic and the store hold the same event.
         """
-        scored = await self._scored(completion)
-        escalated = await self._escalation_of(scored)
+        with score_span(completion) as traced:
+            scored = await self._scored(completion)
+            traced.confidence(scored.confidence)
+        with escalation_span(completion) as traced:
+            escalated = await self._escalation_of(scored)
+            traced.escalated(escalated)
         if escalated is not None:
             logger.info(
                 "analysis=%s escalated as query=%s: %s",

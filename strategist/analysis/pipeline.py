@@ -20,6 +20,7 @@ from schemas.query import QueryRequested
 from schemas.response import AnalysisResponded
 from services.common.kafka_security import KafkaSecurity
 from services.common.producer import DeliveryError, EventProducer, producer_config
+from services.common.tracing import bind_analysis
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class QueryPublisher:
         (bad input that got past validation: a bug) raises its own error, which the API
         answers with a logged 500 instead of quietly taking the direct path.
         """
+        bind_analysis(query)  # the request's span and log lines name the analysis
         try:
             self._producer.send_and_wait(
                 self._topic, query.query_id, query, timeout_s=self._timeout_s + ACK_GRACE_S

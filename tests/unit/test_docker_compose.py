@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 
 from providers.settings import ProviderSettings
 from services.common.settings import InfraSettings
+from services.common.tracing import STANDARD_VARIABLES
 from services.common.worker import DRAIN_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +72,7 @@ def test_compose_environment_uses_the_settings_names() -> None:
     env = COMPOSE["services"]["dispatcher"]["environment"]
     known = {name.upper() for name in InfraSettings.model_fields} | {
         name.upper() for name in ProviderSettings.model_fields
-    } | {"DATABASE_URL"} | _aliases(ProviderSettings)
+    } | {"DATABASE_URL"} | _aliases(ProviderSettings) | set(STANDARD_VARIABLES)
     assert set(env) <= known, f"unknown env names: {set(env) - known}"
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
 
