@@ -137,6 +137,14 @@ class StrategistSettings(BaseSettings):
         ge=1,
         description="Threads per process running accepted direct-path analyses (POST /analyses).",
     )
+    stream_mode: Literal["auto", "live", "buffered"] = Field(
+        default="auto",
+        description="How /v1/chat/completions streams when the body names no `x_stream_mode`: "
+        "`live` sends the answer as it is written (a failover after text was sent ends the "
+        "stream with an error), `buffered` once complete (a failover stays invisible); `auto` "
+        "streams live only where a fallback could continue a cut answer, which no model does "
+        "yet, so it buffers (docs/openai_endpoint.md).",
+    )
     sync_wait_limit: int = Field(
         default=DEFAULT_SYNC_WAIT_LIMIT,
         ge=1,

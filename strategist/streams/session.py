@@ -78,6 +78,12 @@ class AnalysisStream:
         self._finished = finished
         self._deadline = time.monotonic() + deadline_s
         self.narrator = Narrator(skip=skip)
+        self.answer: AnalysisResponded | None = None
+        """The analysis's answer, once the stream reached it."""
+
+    @property
+    def analysis_id(self) -> str:
+        return self._id
 
     def events(self) -> Iterator[StreamEvent | None]:
         """Events until the last; `None` when it is time for a keep-alive comment."""
@@ -148,6 +154,7 @@ class AnalysisStream:
         return self.narrator.shown == (answer.result or "") or waited_s >= TAIL_WAIT_S
 
     def _last(self, answer: AnalysisResponded) -> list[StreamEvent]:
+        self.answer = answer
         finished = self._finished(answer)
         completed = answer.status == "completed" and finished.status == 200
         confidence = answer.confidence.model_dump(mode="json") if answer.confidence else None
