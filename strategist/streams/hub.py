@@ -53,12 +53,17 @@ class Subscription:
         self.history = history
         self.covered = covered
         """True when `history` is everything since the analysis began."""
-        self._queue: queue.SimpleQueue[AnswerDelta] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[AnswerDelta | None] = queue.SimpleQueue()
 
     def put(self, delta: AnswerDelta) -> None:
         self._queue.put(delta)
 
+    def wake(self) -> None:
+        """End a `next` wait early (the answer arrived)."""
+        self._queue.put(None)
+
     def next(self, timeout_s: float) -> AnswerDelta | None:
+        """The next delta, or None after `timeout_s` or a `wake`."""
         try:
             return self._queue.get(timeout=max(timeout_s, 0.0))
         except queue.Empty:

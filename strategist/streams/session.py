@@ -31,11 +31,12 @@ from strategist.streams.narrator import Narrator
 
 logger = logging.getLogger(__name__)
 
-TICK_S = 0.25
-"""How often a quiet stream checks for its answer (and its deadline)."""
+TICK_S = 1.0
+"""How often a quiet stream wakes to check the result store, its deadline and keep-alive
+(a delta, or the answer on the responses stream, wakes it at once)."""
 KEEP_ALIVE_S = 15.0
 """A comment line this often keeps proxies and clients from timing the stream out."""
-STORE_CHECK_S = 1.0
+STORE_CHECK_S = 2.0
 """How often the result store is asked, besides the responses stream."""
 TAIL_WAIT_S = 1.0
 """After the answer arrived, how long its last deltas may still take to arrive here."""
@@ -93,6 +94,7 @@ class AnalysisStream:
         subscription = self._hub.subscribe(self._id)
         try:
             with self._waiter.expect(self._id) as slot:
+                slot.on_deliver.append(subscription.wake)
                 for delta in self._beginning(subscription.history, subscription.covered):
                     yield from self.narrator.feed(delta)
                 quiet_since, last_store_check = time.monotonic(), 0.0
