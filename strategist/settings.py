@@ -137,6 +137,12 @@ class StrategistSettings(BaseSettings):
         ge=1,
         description="Threads per process running accepted direct-path analyses (POST /analyses).",
     )
+    server_threads: int = Field(
+        default=2000,
+        ge=1,
+        description="Under the ASGI server (strategist/asgi.py): requests and event streams "
+        "served at once per process (each holds a thread, blocked while it waits).",
+    )
     stream_mode: Literal["auto", "live", "buffered"] = Field(
         default="auto",
         description="How /v1/chat/completions streams when the body names no `x_stream_mode`: "
