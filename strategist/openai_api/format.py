@@ -8,9 +8,10 @@ with its reasons, failed and skipped attempts, cost, confidence when scored, the
 id (for `GET /api/v1/strategist/analyses/<id>`, feedback and `audit show`) and the
 plain-language explanation.
 
-Streaming is buffered (see docs/openai_endpoint.md): the chunks are cut from the complete,
-scored answer, so a failover to another model is invisible and a truncated answer is
-never streamed as a success.
+Buffered streaming (see docs/openai_endpoint.md) cuts the chunks from the complete, scored
+answer, so a failover to another model is invisible and a truncated answer is never
+streamed as a success; live streaming (live.py) sends the same chunk shapes as the
+answer is written.
 
 Usage: the token counts the answering provider reported (`routing.input_tokens` /
 `output_tokens`). Responses recorded before those fields existed (read back from the

@@ -11,10 +11,12 @@ campaign from the key (`metadata.campaign_id` for admin keys). Errors: OpenAI's 
 (see `errors.py`); failed analyses: 402 budget exhausted, 400 content blocked
 (the provider's message), 502 otherwise, each with the analysis's `x_routing`.
 
-Streaming is **buffered**: the stream starts once the pipeline's response is complete,
-so a failover to another model in the middle of an answer is invisible and a cut-off
-answer is never streamed as a success; the price is that the first token arrives with
-the whole answer (docs/openai_endpoint.md gives the measured time to first token).
+Streaming (`stream: true`) has two modes, `x_stream_mode` in the body or
+`STRATEGIST_STREAM_MODE`: `buffered` starts the stream once the pipeline's response is
+complete (a failover mid-answer is invisible; the first token comes with the whole
+answer), `live` sends the answer as it is written (live.py; a failover after text was
+sent ends the stream with an in-band error). `auto`, the default, buffers until a model
+can continue a cut answer (docs/openai_endpoint.md).
 """
 
 from __future__ import annotations
