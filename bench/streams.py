@@ -48,6 +48,9 @@ PROBES = 100
 ANALYZE_PROBES = 10
 TRICKLE_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 15.0
+GIVE_UP_AFTER = 3
+"""Refused or unanswered streams after which no more are opened."""
 READY_TIMEOUT_S = 90.0
 
 
@@ -86,19 +89,30 @@ def slowloris(port: int, stop: threading.Event, opened: list[socket.socket]) -> 
 
 
 def timed(client: httpx.Client, method: str, url: str, count: int, **kw: Any) -> list[float]:
-    times = []
+    """Milliseconds per request; a failure or timeout counts as infinite, and after
+    `GIVE_UP_AFTER` of them the rest are not sent (counted as failed too)."""
+    times: list[float] = []
     for _ in range(count):
+        if times.count(float("inf")) >= GIVE_UP_AFTER:
+            times.append(float("inf"))
+            continue
         began = time.perf_counter()
         try:
-            client.request(method, url, **kw).raise_for_status()
+            client.request(method, url, timeout=PROBE_TIMEOUT_S, **kw).raise_for_status()
             times.append((time.perf_counter() - began) * 1000.0)
         except httpx.HTTPError:
             times.append(float("inf"))
     return times
 
 
-def p(values: list[float], q: float) -> float:
-    return round(nearest_rank_percentile(sorted(values), q), 1)
+def p(values: list[float], q: float) -> float | None:
+    """The percentile in ms; None when it is a failure (a timeout or refusal)."""
+    value = nearest_rank_percentile(sorted(values), q)
+    return None if value == float("inf") else round(value, 1)
+
+
+def _ratio(loaded: float | None, idle: float | None) -> float | None:
+    return None if loaded is None or not idle else round(loaded / idle, 2)
 
 
 def app_rss_mb(pid: int) -> float:
@@ -148,14 +162,17 @@ def measure(server: str, streams: int, slow: int) -> dict[str, Any]:
             opened: list[socket.socket] = []
             stop = threading.Event()
             began = time.perf_counter()
-            failures = 0
+            failures = opened_ok = 0
             try:
                 for _ in range(streams):
+                    if failures >= GIVE_UP_AFTER:  # the server stopped answering: stop trying
+                        break
                     try:
                         opened.append(open_stream(port, path, key))
                     except (OSError, RuntimeError):
                         failures += 1
                 open_s = time.perf_counter() - began
+                opened_ok = len(opened)
                 trickling = [threading.Thread(target=slowloris, args=(port, stop, opened),
                                               daemon=True) for _ in range(slow)]  # fmt: skip
                 for thread in trickling:
@@ -170,7 +187,6 @@ def measure(server: str, streams: int, slow: int) -> dict[str, Any]:
                 for sock in opened:
                     with contextlib.suppress(OSError):
                         sock.close()
-    opened_ok = streams - failures
     return {
         "server": server,
         "streams_requested": streams,
@@ -182,7 +198,7 @@ def measure(server: str, streams: int, slow: int) -> dict[str, Any]:
         "healthz_loaded_p99_ms": p(health_loaded, 99),
         "analyze_idle_p99_ms": p(analyze_idle, 99),
         "analyze_loaded_p99_ms": p(analyze_loaded, 99),
-        "analyze_p99_ratio": round(p(analyze_loaded, 99) / max(p(analyze_idle, 99), 0.1), 2),
+        "analyze_p99_ratio": _ratio(p(analyze_loaded, 99), p(analyze_idle, 99)),
         "rss_before_mb": rss_before,
         "rss_after_mb": rss_after,
         "kb_per_stream": round((rss_after - rss_before) * 1024 / max(opened_ok, 1), 1),

@@ -59,6 +59,9 @@ def open_stream(analysis_id: str, skip: int) -> AnalysisStream:
 
 
 def encoded(events: Iterator[StreamEvent | None]) -> Iterator[str]:
+    """The stream's text; a comment first, so the status and headers go out at once (a
+    server sends them with the first bytes of the body)."""
+    yield KEEP_ALIVE
     for event in events:
         yield KEEP_ALIVE if event is None else event.encode()
 
