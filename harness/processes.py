@@ -121,7 +121,7 @@ def gunicorn_app(
     *,
     workers: int = 2,
     threads: int = 8,
-    server: str = "gthread",
+    server: str = "asgi",
 ) -> ManagedProcess:
     """The strategist app under gunicorn on 127.0.0.1:`port`, as `make up` runs it (with
     its config: each app gets its own Prometheus multiprocess directory). `server`:
