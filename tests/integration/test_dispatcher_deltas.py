@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from harness.kafka import TopicReader
 from schemas.delta import AnswerDelta
-from tests.integration.test_dispatcher_failover import (  # noqa: F401 - fixtures
-    HANG_GUARD_S,
-    _completion,
-    _send,
-    _set,
-    dispatcher,
-    emulator,
-)
+from tests.integration import test_dispatcher_failover as failover
+from tests.integration.test_dispatcher_failover import HANG_GUARD_S, _completion, _send, _set
+
+emulator = failover.emulator  # the fixtures of the failover tests, shared
+dispatcher = failover.dispatcher
 
 
 def _deltas(kafka_bootstrap: str, topic: str, analysis_id: str) -> list[AnswerDelta]:
