@@ -31,10 +31,14 @@ from strategist.analysis.ids import created_ms
 logger = logging.getLogger(__name__)
 
 FOLLOWER_NAME = "strategist-deltas"
-KEEP_S = 600.0
-"""How long an analysis's deltas stay in memory after its last one."""
-MAX_ANALYSES = 20_000
-"""Analyses kept at most (the oldest go first); a stream of one evicted reads the topic."""
+KEEP_S = 180.0
+"""How long an analysis's deltas stay in memory after its last one (a stream opened later
+reads them from the topic)."""
+MAX_ANALYSES = 5_000
+"""Analyses kept at most (the oldest go first): about 1,000 answers a minute."""
+NO_DELTAS_YET_S = 30.0
+"""An analysis younger than this with nothing in memory has no deltas yet; an older one
+may have had them evicted, so its stream reads the topic."""
 COVER_MARGIN_MS = 1000
 """An analysis created this soon after the follower was positioned may have deltas it missed."""
 
@@ -149,8 +153,11 @@ class DeltaHub:
 
     def subscribe(self, analysis_id: str) -> Subscription:
         covered = self.covers(analysis_id)
+        created = created_ms(analysis_id) or 0
+        young = time.time_ns() // 1_000_000 - created < NO_DELTAS_YET_S * 1000
         with self._lock:
             recent = self._recent.get(analysis_id)
+            covered = covered and (recent is not None or young)
             history = list(recent.deltas) if recent else []
             subscription = Subscription(analysis_id, history, covered)
             self._subscribers.setdefault(analysis_id, []).append(subscription)
