@@ -12,7 +12,8 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.e2e.stack import API, APP_SYNC_TIMEOUT_S, Stack, StackFactory
+from harness.processes import free_port, gunicorn_app, running
+from tests.e2e.stack import API, APP_READY_TIMEOUT_S, APP_SYNC_TIMEOUT_S, Stack, StackFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -123,3 +124,25 @@ def test_the_openai_sdk_receives_the_first_chunk_before_the_answer_is_finished(
     analysis_id = routed[0][1].model_extra["x_routing"]["analysis_id"]
     assert text == app.client.get(f"{API}/analyses/{analysis_id}").json()["result"]
     assert arrivals[-1][1].usage is not None and arrivals[-1][1].usage.total_tokens > 0
+
+
+def test_an_app_process_started_after_the_answer_resumes_the_stream_from_the_topic(
+    stack: Stack,
+) -> None:
+    """The app holding the caller's connection died: the caller reconnects with
+    Last-Event-ID to an app process that never saw the analysis, which reads it back from
+    the answer-deltas topic and numbers it the same."""
+    client = stack.app.client
+    events = _stream(client, "POST", f"{API}/analyze", json={"query": COMPLEX}, headers=SSE)
+    analysis_id = events[-1][2]["analysis_id"]
+    port = free_port()
+    fresh = gunicorn_app("app-fresh", dict(stack.app.process.env), port, workers=1)
+    with running(fresh):
+        base_url = f"http://127.0.0.1:{port}"
+        fresh.wait_until(lambda: httpx.get(f"{base_url}/healthz", timeout=5).is_success,
+                         APP_READY_TIMEOUT_S, "/healthz")  # fmt: skip
+        with stack.app.client_with(stack.app.key) as other:
+            other.base_url = httpx.URL(base_url)
+            url = f"{API}/analyses/{analysis_id}/events"
+            rest = _stream(other, "GET", url, headers={"Last-Event-ID": "2"})
+    assert [(i, n, d) for i, n, d, _ in rest] == [(i, n, d) for i, n, d, _ in events[2:]]
