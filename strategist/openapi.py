@@ -28,6 +28,7 @@ from strategist.errors import ErrorBody
 from strategist.provider_view import ProvidersBody
 from strategist.request import AnalysisRequest, FeedbackRequest
 from strategist.router import PendingBody
+from strategist.streams.events import EVENT_NAMES
 from strategist.usage import UsageBody
 
 API_PREFIX = "/api/v1"
@@ -290,8 +291,16 @@ Refs = dict[tuple[type[BaseModel], JsonSchemaMode], dict[str, Any]]
 def _response(reply: Reply, refs: Refs) -> dict[str, Any]:
     response: dict[str, Any] = {"description": reply.description}
     schema = refs[(reply.body, "serialization")] if reply.body else {"type": "object"}
-    if reply.media_type != "application/json":
-        schema = {"type": "string"}
+    if reply.media_type == "text/event-stream":  # each event: its id, name and JSON text
+        schema = {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "event": {"type": "string", "enum": list(EVENT_NAMES)},
+                "data": {"type": "string", "contentMediaType": "application/json"},
+            },
+            "required": ["data"],
+        }
     response["content"] = {reply.media_type: {"schema": schema}}
     if reply.headers:
         response["headers"] = {name: _HEADERS[name] for name in reply.headers}
