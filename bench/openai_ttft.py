@@ -60,15 +60,26 @@ class Sample:
     def pipeline_added_ms(self) -> float:
         return max(self.ttft_ms - self.provider_ms, 0.0)
 
+    @property
+    def first_over_total(self) -> float:
+        """Time to the first content chunk over the whole request's (1.0: nothing early)."""
+        return self.ttft_ms / self.total_ms if self.total_ms > 0 else 1.0
 
-def stream_once(client: OpenAI, question: str, model: str = "auto") -> Sample:
-    """One streamed chat completion, timed; raises when it carries no routing."""
+
+def stream_once(
+    client: OpenAI, question: str, model: str = "auto", stream_mode: str | None = None
+) -> Sample:
+    """One streamed chat completion, timed; raises when it carries no routing.
+    `stream_mode`: the body's `x_stream_mode` (None: the app's default)."""
     started = time.perf_counter()
     first: float | None = None
     routing: dict[str, Any] | None = None
     answered_by = ""
     stream = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": question}], stream=True
+        model=model,
+        messages=[{"role": "user", "content": question}],
+        stream=True,
+        extra_body={"x_stream_mode": stream_mode} if stream_mode else None,
     )
     for chunk in stream:
         answered_by = chunk.model
@@ -88,8 +99,13 @@ def stream_once(client: OpenAI, question: str, model: str = "auto") -> Sample:
     )
 
 
-def measure(client: OpenAI, requests: int, model: str = "auto") -> list[Sample]:
-    return [stream_once(client, QUESTIONS[i % len(QUESTIONS)], model) for i in range(requests)]
+def measure(
+    client: OpenAI, requests: int, model: str = "auto", stream_mode: str | None = None
+) -> list[Sample]:
+    return [
+        stream_once(client, QUESTIONS[i % len(QUESTIONS)], model, stream_mode)
+        for i in range(requests)
+    ]
 
 
 def summary(samples: list[Sample]) -> dict[str, float]:
@@ -101,14 +117,17 @@ def summary(samples: list[Sample]) -> dict[str, float]:
         "ttft_p95_ms": round(nearest_rank_percentile(ttft, 95), 1),
         "pipeline_added_p50_ms": round(nearest_rank_percentile(added, 50), 1),
         "pipeline_added_p95_ms": round(nearest_rank_percentile(added, 95), 1),
+        "first_over_total_p50": round(
+            nearest_rank_percentile([s.first_over_total for s in samples], 50), 3
+        ),
     }
 
 
 def _run(args: argparse.Namespace, base_url: str, api_key: str) -> list[Sample]:
     client = OpenAI(base_url=base_url, api_key=api_key, timeout=REQUEST_TIMEOUT_S, max_retries=0)
     try:
-        measure(client, args.warm_up, args.model)
-        return measure(client, args.requests, args.model)
+        measure(client, args.warm_up, args.model, args.stream_mode)
+        return measure(client, args.requests, args.model, args.stream_mode)
     finally:
         client.close()
 
@@ -126,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
     parser.add_argument("--warm-up", type=int, default=DEFAULT_WARM_UP)
     parser.add_argument("--model", default="auto")
+    parser.add_argument(
+        "--stream-mode",
+        choices=("auto", "live", "buffered"),
+        default=None,
+        help="x_stream_mode of every request (default: the app's STRATEGIST_STREAM_MODE)",
+    )
     parser.add_argument(
         "--latency-scale",
         type=float,

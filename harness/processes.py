@@ -111,11 +111,37 @@ class ManagedProcess:
             self.proc.wait(timeout=STOP_TIMEOUT_S)
 
 
+ASGI_WORKER_CONNECTIONS = 10_000
+
+
 def gunicorn_app(
-    name: str, env: dict[str, str], port: int, *, workers: int = 2, threads: int = 8
+    name: str,
+    env: dict[str, str],
+    port: int,
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    server: str = "asgi",
 ) -> ManagedProcess:
     """The strategist app under gunicorn on 127.0.0.1:`port`, as `make up` runs it (with
-    its config: each app gets its own Prometheus multiprocess directory)."""
+    its config: each app gets its own Prometheus multiprocess directory). `server`:
+    `gthread` (a thread per connection) or `asgi` (strategist/asgi.py: requests read on an
+    event loop, a thread per request in progress)."""
+    if server == "asgi":
+        return ManagedProcess(
+            name,
+            [
+                sys.executable, "-m", "gunicorn",
+                "--config", str(REPO_ROOT / "strategist" / "gunicorn_conf.py"),
+                "--worker-class", "asgi",
+                "--worker-connections", str(ASGI_WORKER_CONNECTIONS),
+                "--workers", str(workers),
+                "--bind", f"127.0.0.1:{port}",
+                "--graceful-timeout", "5",
+                "strategist.asgi:create_asgi_app()",
+            ],  # fmt: skip
+            env,
+        )
     return ManagedProcess(
         name,
         [

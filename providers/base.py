@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -18,6 +19,10 @@ class CompletionRequest:
     first token (`first_token_timeout_s`, `FirstTokenTimeout`) and the gap between two
     chunks (`stall_timeout_s`, `StreamStalled`); None means no limit beyond `timeout_s`.
     A slow model that keeps streaming is not failed before `timeout_s`.
+
+    `on_text`, when given, is called with each piece of answer text as a streaming
+    client reads it (the dispatcher publishes them as deltas); it must not block. A
+    client that does not stream never calls it: the whole text is in its reply.
     """
 
     prompt: str
@@ -28,6 +33,7 @@ class CompletionRequest:
     headers_timeout_s: float | None = None
     first_token_timeout_s: float | None = None
     stall_timeout_s: float | None = None
+    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

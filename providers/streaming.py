@@ -14,7 +14,8 @@ One `asyncio.timeout_at` is rescheduled after each chunk (no task per chunk). Th
 is read to its end, or only until the provider's own finish reason and usage say the
 answer is complete (a stream that forgets its final marker is finished promptly). A
 stream that ends, or drops, before that raises `StreamTruncated`: a partial answer is
-never returned as a success.
+never returned as a success. Each new piece of answer text is handed, as it is read, to
+the request's `on_text` listener (the dispatcher's live deltas).
 """
 
 from __future__ import annotations
@@ -180,9 +181,12 @@ async def read_stream(
                 stream = await open_stream()
                 async for chunk in stream:
                     received += 1
-                    if take(chunk, progress) and progress.first_token_s is None:
-                        progress.first_token_s = time.monotonic() - clock.start
-                        trace.get_current_span().add_event(FIRST_TOKEN_EVENT)  # attempt span
+                    known = len(progress.parts)
+                    if take(chunk, progress):
+                        if progress.first_token_s is None:
+                            progress.first_token_s = time.monotonic() - clock.start
+                            trace.get_current_span().add_event(FIRST_TOKEN_EVENT)  # attempt span
+                        _tell(request, progress.parts[known:])
                     if progress.nothing_more_to_read:
                         if end_grace_s is None:
                             break
@@ -215,6 +219,19 @@ async def read_stream(
             f"stream ended after {len(progress.text)} characters without a finish reason",
         )
     return progress
+
+
+def _tell(request: CompletionRequest, pieces: list[str]) -> None:
+    """Hand new answer text to the request's listener; a failing listener is logged, never
+    the call's failure (the answer still completes)."""
+    if request.on_text is None:
+        return
+    for piece in pieces:
+        if piece:
+            try:
+                request.on_text(piece)
+            except Exception:  # noqa: BLE001 - a listener's bug must not fail the call
+                logger.exception("answer text listener failed")
 
 
 async def _close(stream: object) -> None:

@@ -9,6 +9,7 @@ from schemas.calibration import CalibrationPublished
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
 from schemas.dead_letter import DeadLetter
+from schemas.delta import AnswerDelta
 from schemas.health import ProviderState, ProviderStatus
 from schemas.parts import (
     Answer,
@@ -25,6 +26,7 @@ from schemas.topics import TOPIC_MODELS, TopicNames, TopicSpec
 
 __all__ = [
     "AnalysisResponded",
+    "AnswerDelta",
     "Answer",
     "AttemptOutcome",
     "AttemptSummary",

@@ -58,6 +58,13 @@ class ProviderAttempt(EventModel):
         "states none. `latency_ms` minus this is time spent on our side and the network.",
     )
 
+    first_token_ms: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Time from the call to the first answer token (streamed calls); None "
+        "on `started`, on a call that failed before any token, and on events before it existed.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _derive_attempt_id(cls, data: Any) -> Any:

@@ -14,6 +14,7 @@ from schemas.calibration import CalibrationPublished
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
 from schemas.dead_letter import DeadLetter
+from schemas.delta import AnswerDelta
 from schemas.feedback import FeedbackGiven
 from schemas.health import ProviderStatus
 from schemas.query import QueryRequested
@@ -31,6 +32,10 @@ AUDIT_RETENTION_MS = 400 * DAY_MS
 the decision tables are rebuilt from them and `audit replay` reads them. 400 days covers
 a campaign cycle and its audits; set explicitly, never compacted, at creation (a topic
 that already exists keeps the configuration it was created with)."""
+DELTA_RETENTION_MS = 3600 * 1000
+"""Answer deltas serve callers reading live and resuming a dropped stream
+(`Last-Event-ID`): an hour covers a reconnect, and the whole answer stays on the
+completions and responses topics for audit and replay."""
 
 QUERIES = "queries"
 CLASSIFIED = "queries.classified"
@@ -41,6 +46,7 @@ PROVIDER_ATTEMPTS = "provider-attempts"
 DEAD_LETTERS = "dead-letters"
 FEEDBACK = "feedback"
 CALIBRATIONS = "calibrations"
+ANSWER_DELTAS = "answer-deltas"
 
 TOPIC_MODELS: dict[str, type[EventModel]] = {
     QUERIES: QueryRequested,
@@ -52,6 +58,7 @@ TOPIC_MODELS: dict[str, type[EventModel]] = {
     DEAD_LETTERS: DeadLetter,
     FEEDBACK: FeedbackGiven,
     CALIBRATIONS: CalibrationPublished,
+    ANSWER_DELTAS: AnswerDelta,
 }
 """Which event model each topic carries (one model per topic)."""
 
@@ -112,6 +119,11 @@ class TopicNames:
         """Fitted confidence calibrations, compacted under one key: the latest is in force."""
         return self._full(CALIBRATIONS)
 
+    @property
+    def answer_deltas(self) -> str:
+        """An answer as it is written, keyed by analysis id; kept `DELTA_RETENTION_MS`."""
+        return self._full(ANSWER_DELTAS)
+
     def specs(self) -> list[TopicSpec]:
         """Every topic the system needs, as created at start-up."""
         retained = {"retention.ms": str(AUDIT_RETENTION_MS), "cleanup.policy": "delete"}
@@ -130,4 +142,9 @@ class TopicNames:
             TopicSpec(self.dead_letters, 1, retained),
             TopicSpec(self.feedback, QUERY_PARTITIONS, retained),
             TopicSpec(self.calibrations, 1, compacted),
+            TopicSpec(
+                self.answer_deltas,
+                QUERY_PARTITIONS,
+                {"retention.ms": str(DELTA_RETENTION_MS), "cleanup.policy": "delete"},
+            ),
         ]

@@ -25,6 +25,8 @@
 #   APP_WORKERS, APP_THREADS             gunicorn workers/threads (default 2 / 8)
 #   STRATEGIST_CONSOLE__SECRET_KEY  signs the console's session cookie; when unset, one is
 #                     generated on first start into var/console/secret (mode 600) and reused
+#   APP_SERVER        asgi (default: gunicorn's asgi worker over the Flask app, strategist/asgi.py,
+#                     for many open event streams and slow clients) or gthread
 #   GEMINI_API_KEY, PERPLEXITY_API_KEY, LOCAL_MODEL_PATH, ...  read by the services
 #   STACK_READY_TIMEOUT_S   per-process readiness timeout (default 60; local model 180)
 #   STACK_GRACE_S           how long services without a health URL must stay up (default 3)
@@ -202,9 +204,15 @@ cmd_up() {
     for name in "${SERVICES[@]}"; do
         launch "$name" env METRICS_PORT="$(metrics_port "$name")" "$PY" -m "services.$name"
     done
-    launch app "$VENV/bin/gunicorn" --config "$ROOT/strategist/gunicorn_conf.py" \
-        --workers "${APP_WORKERS:-2}" --threads "${APP_THREADS:-8}" \
-        --bind "$APP_BIND" 'strategist:create_app()'
+    if [[ "${APP_SERVER:-asgi}" == asgi ]]; then
+        launch app "$VENV/bin/gunicorn" --config "$ROOT/strategist/gunicorn_conf.py" \
+            --worker-class asgi --worker-connections 10000 --workers "${APP_WORKERS:-2}" \
+            --bind "$APP_BIND" 'strategist.asgi:create_asgi_app()'
+    else
+        launch app "$VENV/bin/gunicorn" --config "$ROOT/strategist/gunicorn_conf.py" \
+            --workers "${APP_WORKERS:-2}" --threads "${APP_THREADS:-8}" \
+            --bind "$APP_BIND" 'strategist:create_app()'
+    fi
     wait_ready app
     # Services have no health URL: they must at least survive their first seconds.
     ((LAUNCHED == 0)) || sleep "$GRACE_S"

@@ -28,6 +28,7 @@ from strategist.errors import ErrorBody
 from strategist.provider_view import ProvidersBody
 from strategist.request import AnalysisRequest, FeedbackRequest
 from strategist.router import PendingBody
+from strategist.streams.events import EVENT_NAMES
 from strategist.usage import UsageBody
 
 API_PREFIX = "/api/v1"
@@ -47,6 +48,7 @@ class Reply:
     description: str
     body: type[BaseModel] | None = None
     headers: tuple[str, ...] = ()
+    media_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,27 @@ OPERATIONS: tuple[Operation, ...] = (
         },
     ),
     Operation(
+        path=f"{STRATEGIST}/analyses/{{analysis_id}}/events",
+        method="get",
+        endpoint="strategist_api.analysis_events",
+        summary="The analysis as server-sent events (routing, attempt, delta, restart, "
+        "confidence, then done or error; strategist/streams/events.py). `Last-Event-ID` "
+        "resumes after that event. POST /analyze and POST /analyses answer the same stream "
+        "to `Accept: text/event-stream`.",
+        path_parameters=("analysis_id",),
+        replies={
+            200: Reply(
+                "Server-sent events; every event has an `id:`; the last is done or error.",
+                media_type="text/event-stream",
+            ),
+            400: Reply("`Last-Event-ID` is not an id of this stream.", ErrorBody),
+            404: Reply(
+                "Unknown or expired analysis id, or another campaign's analysis.", ErrorBody
+            ),
+            503: _NO_STORE,
+        },
+    ),
+    Operation(
         path=f"{STRATEGIST}/analyses/{{analysis_id}}/feedback",
         method="post",
         endpoint="strategist_api.give_feedback",
@@ -268,7 +291,17 @@ Refs = dict[tuple[type[BaseModel], JsonSchemaMode], dict[str, Any]]
 def _response(reply: Reply, refs: Refs) -> dict[str, Any]:
     response: dict[str, Any] = {"description": reply.description}
     schema = refs[(reply.body, "serialization")] if reply.body else {"type": "object"}
-    response["content"] = {"application/json": {"schema": schema}}
+    if reply.media_type == "text/event-stream":  # each event: its id, name and JSON text
+        schema = {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "event": {"type": "string", "enum": list(EVENT_NAMES)},
+                "data": {"type": "string", "contentMediaType": "application/json"},
+            },
+            "required": ["data"],
+        }
+    response["content"] = {reply.media_type: {"schema": schema}}
     if reply.headers:
         response["headers"] = {name: _HEADERS[name] for name in reply.headers}
     return response

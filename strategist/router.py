@@ -37,11 +37,7 @@ from pydantic import BaseModel, ConfigDict
 
 from providers.catalogue import cached_catalogue
 from schemas.health import ProviderStatus
-from schemas.response import AnalysisResponded
-from services.common.spend_rules import BUDGET_EXHAUSTED
-from strategist.analysis.direct import BOOKS_UNAVAILABLE
 from strategist.analysis.feedback import (
-    AnalysisWithFeedback,
     FeedbackAccepted,
     NoFeedbackDesk,
     feedback_desk,
@@ -50,12 +46,11 @@ from strategist.analysis.feedback import (
 from strategist.analysis.ids import created_with_key
 from strategist.analysis.pipeline import PipelineUnavailable
 from strategist.analysis.store import StoreUnavailable
+from strategist.answers import finished_answer, shown_answer
 from strategist.auth.gate import Caller, current_caller
 from strategist.errors import (
     STORE_RETRY_AFTER_S,
     ApiError,
-    blocked_attempt,
-    content_blocked,
 )
 from strategist.provider_view import provider_view
 from strategist.request import (
@@ -66,6 +61,7 @@ from strategist.request import (
 )
 from strategist.runtime import current_runtime
 from strategist.service import ANALYSIS_ID, Outcome
+from strategist.stream_response import event_stream, resume_position, wants_events
 from strategist.usage import campaign_usage
 
 logger = logging.getLogger(__name__)
@@ -73,8 +69,6 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("strategist_api", __name__, url_prefix="/api/v1/strategist")
 
 POLL_AFTER_S = 1
-SPEND_UNAVAILABLE_RETRY_AFTER_S = 5
-"""The direct path made no paid call because the budget books (Redis) were unreachable."""
 PIPELINE_RETRY_AFTER_S = 5
 
 
@@ -86,30 +80,6 @@ class PendingBody(BaseModel):
     analysis_id: str
     status: Literal["pending"]
     status_url: str
-
-
-def _finished(response: AnalysisResponded, *, failed_status: int) -> Response:
-    blocked = blocked_attempt(response)
-    if blocked is not None:
-        return content_blocked(response, blocked).response()
-    error = response.error or ""
-    if failed_status != 200 and error.startswith(BOOKS_UNAVAILABLE):
-        # POST: nothing was paid or answered (the budget books were unreachable): retry.
-        return ApiError(
-            503,
-            BOOKS_UNAVAILABLE,
-            error,
-            headers={"Retry-After": str(SPEND_UNAVAILABLE_RETRY_AFTER_S)},
-            analysis_id=response.analysis_id,
-        ).response()
-    body = jsonify(response.model_dump(mode="json"))
-    if response.status == "completed":
-        body.status_code = 200
-    elif error.startswith(BUDGET_EXHAUSTED):
-        body.status_code = 402  # same body: `error` gives the reason
-    else:
-        body.status_code = failed_status
-    return body
 
 
 def _pending(analysis_id: str) -> Response:
@@ -166,24 +136,58 @@ def _visible_status(analysis_id: str) -> Outcome | None:
 def analyze() -> Response:
     caller = current_caller()
     body = _for_caller(_routable(parse_analysis_request(request)), caller)
+    if wants_events(request):
+        return _submitted_stream(body, caller)
     try:
         outcome = current_runtime().components.service.analyze(body, keyed=caller.keyed)
     except StoreUnavailable as err:  # only when accepted async for want of a wait slot
         raise _store_unavailable(err) from err
     if outcome.response is None:
         return _pending(outcome.analysis_id)
-    return _finished(outcome.response, failed_status=502)
+    return finished_answer(outcome.response, failed_status=502)
 
 
 @bp.post("/analyses")
 def submit_analysis() -> Response:
     caller = current_caller()
     body = _for_caller(_routable(parse_analysis_request(request)), caller)
+    if wants_events(request):
+        return _submitted_stream(body, caller)
     try:
         analysis_id = current_runtime().components.service.submit(body, keyed=caller.keyed)
     except StoreUnavailable as err:
         raise _store_unavailable(err) from err
     return _pending(analysis_id)
+
+
+def _submitted_stream(body: AnalysisRequest, caller: Caller) -> Response:
+    """An analysis accepted as by `POST /analyses`, answered with its event stream."""
+    components = current_runtime().components
+    if components.deltas is not None:  # following before the query goes out: nothing missed
+        components.deltas.start()
+        components.deltas.wait_ready(components.settings.kafka_delivery_timeout_s)
+    try:
+        analysis_id = components.service.submit(body, keyed=caller.keyed)
+    except StoreUnavailable as err:
+        raise _store_unavailable(err) from err
+    response = event_stream(analysis_id)
+    response.headers["Location"] = url_for("strategist_api.get_analysis", analysis_id=analysis_id)
+    return response
+
+
+@bp.get("/analyses/<analysis_id>/events")
+def analysis_events(analysis_id: str) -> Response:
+    """The analysis as server-sent events (strategist/streams/events.py); 404 as GET."""
+    skip = resume_position(request)
+    if not ANALYSIS_ID.match(analysis_id):
+        raise _not_found(analysis_id)
+    try:
+        outcome = _visible_status(analysis_id)
+    except StoreUnavailable as err:
+        raise _store_unavailable(err) from err
+    if outcome is None:
+        raise _not_found(analysis_id)
+    return event_stream(analysis_id, skip)
 
 
 @bp.get("/analyses/<analysis_id>")
@@ -198,17 +202,7 @@ def get_analysis(analysis_id: str) -> Response:
         raise _not_found(analysis_id)
     if outcome.response is None:
         return _pending(outcome.analysis_id)
-    feedback = None
-    try:
-        feedback = feedback_desk(current_runtime().components).received(analysis_id)
-    except (StoreUnavailable, NoFeedbackDesk) as err:  # the answer is still worth giving
-        logger.warning("analysis=%s: feedback unreadable: %s", analysis_id, err)
-    if feedback is None:  # unknown: the field is left out rather than shown empty
-        return _finished(outcome.response, failed_status=200)
-    shown = AnalysisWithFeedback.model_validate(
-        {**outcome.response.model_dump(), "feedback": feedback}
-    )
-    return _finished(shown, failed_status=200)
+    return shown_answer(outcome.response)
 
 
 @bp.post("/analyses/<analysis_id>/feedback")

@@ -37,6 +37,7 @@ from strategist.analysis.store import DEFAULT_CONCURRENCY, ResultStore
 from strategist.analysis.waiter import ResponseWaiter
 from strategist.service import AnalysisService
 from strategist.settings import StrategistSettings
+from strategist.streams.hub import DeltaHub
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class Components:
     publisher: QueryPublisher
     loop: LoopRunner
     background: ThreadPoolExecutor
+    archive: ResponseArchive | None = None
+    deltas: DeltaHub | None = None
     feedback: KafkaFeedbackDesk | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -97,6 +100,8 @@ class Components:
             except Exception:  # closing is best effort; the process is going away
                 logger.debug("closer failed", exc_info=True)
         self.waiter.stop()
+        if self.deltas is not None:
+            self.deltas.stop()
         self.background.shutdown(wait=False, cancel_futures=True)
         self.publisher.close()
         self.loop.stop()
@@ -137,21 +142,27 @@ def build_components(settings: StrategistSettings) -> Components:
     background = ThreadPoolExecutor(
         settings.background_workers, thread_name_prefix="strategist-direct"
     )
+    archive = ResponseArchive(
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        security=security,
+        topic=topics.responses,
+        queries_topic=topics.queries,
+        retention_ms=AUDIT_RETENTION_MS,
+        window_s=settings.archive_window_s,
+        budget_s=settings.archive_budget_s,
+    )
+    deltas = DeltaHub(
+        consumer_config=ResponseWaiter.config(infra.kafka_bootstrap_servers, security=security),
+        topic=topics.answer_deltas,
+        prepare=lambda: ensure_topics(infra),
+    )
     service = AnalysisService(
         routing=settings.routing,
         publisher=publisher,
         recorder=AnswerRecorder(producer=producer, topic=topics.responses),
         waiter=waiter,
         store=store,
-        archive=ResponseArchive(
-            bootstrap_servers=infra.kafka_bootstrap_servers,
-            security=security,
-            topic=topics.responses,
-            queries_topic=topics.queries,
-            retention_ms=AUDIT_RETENTION_MS,
-            window_s=settings.archive_window_s,
-            budget_s=settings.archive_budget_s,
-        ),
+        archive=archive,
         direct=direct,
         background=background,
         sync_timeout_s=settings.sync_timeout_s,
@@ -168,6 +179,8 @@ def build_components(settings: StrategistSettings) -> Components:
         publisher=publisher,
         loop=loop,
         background=background,
+        archive=archive,
+        deltas=deltas,
         feedback=KafkaFeedbackDesk(
             producer=producer,
             topic=topics.feedback,

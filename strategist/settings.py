@@ -163,6 +163,20 @@ class StrategistSettings(BaseSettings):
         ge=1,
         description="Threads per process running accepted direct-path analyses (POST /analyses).",
     )
+    server_threads: int = Field(
+        default=2000,
+        ge=1,
+        description="Under the ASGI server (strategist/asgi.py): requests and event streams "
+        "served at once per process (each holds a thread, blocked while it waits).",
+    )
+    stream_mode: Literal["auto", "live", "buffered"] = Field(
+        default="auto",
+        description="How /v1/chat/completions streams when the body names no `x_stream_mode`: "
+        "`live` sends the answer as it is written (a failover after text was sent ends the "
+        "stream with an error), `buffered` once complete (a failover stays invisible); `auto` "
+        "streams live only where a fallback could continue a cut answer, which no model does "
+        "yet, so it buffers (docs/openai_endpoint.md).",
+    )
     sync_wait_limit: int = Field(
         default=DEFAULT_SYNC_WAIT_LIMIT,
         ge=1,

@@ -32,6 +32,7 @@ from services.common.metrics import record_attempt
 from services.common.worker import Outgoing
 from services.dispatcher.attempt_trace import attempt_span
 from services.dispatcher.deadline import AttemptLimits
+from services.dispatcher.deltas import AttemptDeltas, DeltaPublisher
 from services.dispatcher.inflight import InFlightAttempts
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,19 @@ class MarkedDown(ProviderTimeout):
 
 
 class _Limited:
-    """The provider with the attempt's streaming limits written into each request, and
-    each answer's latency observed for the model's derived limits (providers.limits)."""
+    """The provider with the attempt's streaming limits and its text listener written into
+    each request, and each answer's latency observed for the model's derived limits
+    (providers.limits)."""
 
     def __init__(
-        self, provider: Provider, limits: AttemptLimits, observed: ObservedLatency, spec: ModelSpec
+        self,
+        provider: Provider,
+        limits: AttemptLimits,
+        observed: ObservedLatency,
+        spec: ModelSpec,
+        live: AttemptDeltas | None = None,
     ) -> None:
+        self._live = live
         self._provider = provider
         self._limits = limits
         self._observed = observed
@@ -67,6 +75,7 @@ class _Limited:
                 request,
                 first_token_timeout_s=self._limits.first_token_s,
                 stall_timeout_s=self._limits.stall_s,
+                on_text=None if self._live is None else self._live.text,
             )
         )
         self._observed.record(
@@ -106,9 +115,11 @@ class AttemptRunner:
         number: int,
         limits: AttemptLimits,
         spend: CampaignSpend,
+        deltas: DeltaPublisher | None = None,
     ) -> tuple[AttemptResult, ProviderAttempt] | None:
         """Hold the cost, announce, call, settle and describe one attempt; None when the
-        campaign's limit cannot cover it. Raises if the announcement fails."""
+        campaign's limit cannot cover it. Raises if the announcement fails. With `deltas`,
+        its start, text and end are published live as well (services/dispatcher/deltas.py)."""
         query_id = classified.query.query_id
         attempt_id = attempt_id_for(query_id, number)
         request = completion_request(classified.query, spec, limits.total_s)
@@ -131,11 +142,21 @@ class AttemptRunner:
             with contextlib.suppress(Exception):
                 await spend.release(hold)
             raise
+        live = None
+        if deltas is not None:
+            live = deltas.attempt(
+                attempt_id=attempt_id, number=number, provider=spec.provider, model=spec.model_id
+            )
         with attempt_span(classified, spec, number) as traced:
-            result = await self._call(classified, spec, limits)
+            result = await self._call(classified, spec, limits, live)
             traced.result(result)
         await spend.settle(hold, result.summary)
         summary, answer = result.summary, result.answer
+        if live is not None:
+            if answer is not None:
+                await live.succeeded(answer.text)
+            else:
+                await live.failed(summary)
         if result.error is not None:
             logger.info(
                 "query=%s %s/%s attempt %d %s (%s) after %.0f ms of %.1f s",
@@ -157,12 +178,17 @@ class AttemptRunner:
             output_tokens=answer.output_tokens if answer else 0,
             cost_usd=summary.cost_usd,
             provider_service_ms=summary.provider_service_ms,
+            first_token_ms=None if live is None else live.first_token_ms,
         )
         record_attempt(event, campaign_id=classified.query.campaign_id)
         return result, event
 
     async def _call(
-        self, classified: QueryClassified, spec: ModelSpec, limits: AttemptLimits
+        self,
+        classified: QueryClassified,
+        spec: ModelSpec,
+        limits: AttemptLimits,
+        live: AttemptDeltas | None = None,
     ) -> AttemptResult:
         """The call as a cancellable task; a cancellation by the health stream is a result,
         any other cancellation (shutdown) propagates."""
@@ -174,6 +200,7 @@ class AttemptRunner:
                     limits,
                     self._observed,
                     spec,
+                    live,
                 ),
                 spec=spec,
                 query=classified.query,

@@ -44,6 +44,7 @@ from services.dispatcher.deadline import (
     reserve_s,
     step_limits,
 )
+from services.dispatcher.deltas import DeltaPublisher
 from services.dispatcher.failover import (
     MAX_RATE_LIMIT_RETRIES,
     Next,
@@ -108,6 +109,8 @@ class RouteWalk:
             circuits=self._circuits,
         )
         self._limits = limits
+        self._publish = publish
+        self._topics = topics
         self._observed = observed or ObservedLatency()
         self._attempts = AttemptRunner(
             providers=self._providers,
@@ -138,6 +141,10 @@ class RouteWalk:
         ]
         forced = self._skips.forced_step(route)
         walk = WalkState()
+        deltas = DeltaPublisher(
+            publish=self._publish, topic=self._topics.answer_deltas, classified=classified
+        )
+        deltas.routing()
         index = -1
         while index + 1 < len(route) or self._add_local_step(route, limits, spend, walk.answer):
             index += 1
@@ -145,13 +152,15 @@ class RouteWalk:
             skip = self._skips.skip(step, index, forced, route, walk.refused_window)
             if skip is not None:
                 walk.summaries.append(skip)
+                deltas.skipped(skip)
                 continue
             own = limits[index]
             assert own is not None  # an uncallable step is skipped above
             later = [s for s in limits[index + 1 :] if s is not None]
-            stop = await self._step(classified, step, own, later, deadline, spend, walk)
+            stop = await self._step(classified, step, own, later, deadline, spend, walk, deltas)
             if walk.answer is not None or stop:
                 break
+        await deltas.flush()
         produced = completion(
             classified,
             walk.summaries,
@@ -172,6 +181,7 @@ class RouteWalk:
         deadline: Deadline,
         spend: CampaignSpend,
         walk: WalkState,
+        deltas: DeltaPublisher,
     ) -> bool:
         """Attempt one step, retrying its model as failover.py decides; True to stop the
         route (an answer, or an error no other model may avoid)."""
@@ -192,12 +202,14 @@ class RouteWalk:
                 walk.summaries.append(
                     skipped(step, DEADLINE_PASSED, f"the route's {total_s:.0f} s are spent")
                 )
+                deltas.skipped(walk.summaries[-1])
                 self._circuits.neutral(key)  # a probe admitted for this step was not made
                 return False
             number = len(walk.finished) + 1
-            attempted = await self._attempts.run(classified, spec, number, given, spend)
+            attempted = await self._attempts.run(classified, spec, number, given, spend, deltas)
             if attempted is None:
                 walk.summaries.append(skipped(step, BUDGET_EXHAUSTED, OVER_LIMIT))
+                deltas.skipped(walk.summaries[-1])
                 self._circuits.neutral(key)
                 return False
             result, event = attempted

@@ -97,6 +97,12 @@ class ResponseArchive:
         """
         return self._lookup(self._queries_topic, analysis_id, _query)
 
+    def records(self, topic: str, analysis_id: str) -> list[bytes]:
+        """Every record value keyed `analysis_id` on `topic` (e.g. its answer deltas), in
+        the order written, within the same window; raises ArchiveUnavailable."""
+        found = self._lookup(topic, analysis_id, _every)
+        return found or []
+
     def _lookup(self, topic: str, analysis_id: str, pick: Pick[T]) -> T | None:
         since_ms = created_ms(analysis_id)
         now_ms = time.time_ns() // 1_000_000
@@ -192,6 +198,14 @@ def _preferred(best: AnalysisResponded | None, raw: Any) -> tuple[AnalysisRespon
     if best is None or (best.status == "failed" and candidate.status == "completed"):
         best = candidate
     return best, best.status == "completed"
+
+
+def _every(best: list[bytes] | None, raw: Any) -> tuple[list[bytes] | None, bool]:
+    """Collects every value; never final (the window's end stops the scan)."""
+    values = best or []
+    if raw is not None:
+        values.append(raw)
+    return values, False
 
 
 def _query(best: QueryRequested | None, raw: Any) -> tuple[QueryRequested | None, bool]:

@@ -51,10 +51,15 @@ class Slot:
         self.analysis_id = analysis_id
         self._event = threading.Event()
         self.response: AnalysisResponded | None = None
+        self.on_deliver: list[Callable[[], None]] = []
+        """Called (on the follower's thread) once the response is in: an event stream
+        waiting on its deltas wakes at once."""
 
     def deliver(self, response: AnalysisResponded) -> None:
         self.response = response
         self._event.set()
+        for wake in list(self.on_deliver):
+            wake()
 
     def wait(self, timeout_s: float) -> AnalysisResponded | None:
         """The response, or None when `timeout_s` passed without one."""

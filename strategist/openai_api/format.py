@@ -8,9 +8,10 @@ with its reasons, failed and skipped attempts, cost, confidence when scored, the
 id (for `GET /api/v1/strategist/analyses/<id>`, feedback and `audit show`) and the
 plain-language explanation.
 
-Streaming is buffered (see docs/openai_endpoint.md): the chunks are cut from the complete,
-scored answer, so a failover to another model is invisible and a truncated answer is
-never streamed as a success.
+Buffered streaming (see docs/openai_endpoint.md) cuts the chunks from the complete, scored
+answer, so a failover to another model is invisible and a truncated answer is never
+streamed as a success; live streaming (live.py) sends the same chunk shapes as the
+answer is written.
 
 Usage: the token counts the answering provider reported (`routing.input_tokens` /
 `output_tokens`). Responses recorded before those fields existed (read back from the
@@ -146,27 +147,42 @@ def text_pieces(text: str, size: int = CHUNK_CHARS) -> list[str]:
     return pieces
 
 
+def chunk_of(
+    common: dict[str, Any], delta: dict[str, Any], finish: str | None = None, *,
+    include_usage: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """One `chat.completion.chunk` with one choice (`usage: null` when usage is asked for)."""
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return {**common, "choices": [choice], **({"usage": None} if include_usage else {})}
+
+
+ROLE_DELTA = {"role": "assistant", "content": "", "refusal": None}
+
+
+def final_chunks(
+    response: AnalysisResponded, *, prompt_chars: int, include_usage: bool
+) -> list[dict[str, Any]]:
+    """The end of a stream: the finish reason with `x_routing`, then (`include_usage`) a
+    chunk with no choices and the usage, as OpenAI sends them."""
+    counted, estimated = usage(response, prompt_chars)
+    common = _common(response, "chat.completion.chunk")
+    last = chunk_of(common, {}, _finish(response), include_usage=include_usage)
+    chunks = [{**last, "x_routing": x_routing(response, usage_estimated=estimated)}]
+    if include_usage:
+        chunks.append({**common, "choices": [], "usage": counted})
+    return chunks
+
+
 def completion_chunks(
     response: AnalysisResponded, *, prompt_chars: int, include_usage: bool
 ) -> Iterator[dict[str, Any]]:
     """The `chat.completion.chunk` objects of a completed analysis, in order: the role, the
-    text in pieces, the finish reason with `x_routing`, then (`include_usage`) a chunk
-    with no choices and the usage, as OpenAI sends them."""
-    counted, estimated = usage(response, prompt_chars)
+    text in pieces, then `final_chunks` (buffered mode)."""
     common = _common(response, "chat.completion.chunk")
-    with_usage = {"usage": None} if include_usage else {}
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return {**common, "choices": [choice], **with_usage}
-
-    yield chunk({"role": "assistant", "content": "", "refusal": None})
+    yield chunk_of(common, ROLE_DELTA, include_usage=include_usage)
     for piece in text_pieces(response.result or ""):
-        yield chunk({"content": piece})
-    yield {**chunk({}, _finish(response)), "x_routing": x_routing(response,
-                                                                   usage_estimated=estimated)}
-    if include_usage:
-        yield {**common, "choices": [], "usage": counted}
+        yield chunk_of(common, {"content": piece}, include_usage=include_usage)
+    yield from final_chunks(response, prompt_chars=prompt_chars, include_usage=include_usage)
 
 
 def sse(event: dict[str, Any]) -> str:

@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from schemas.query import MAX_MODEL_ID_CHARS, QueryOptions
 from strategist.request import AnalysisRequest
 
+StreamMode = Literal["auto", "live", "buffered"]
+"""`x_stream_mode`: see docs/openai_endpoint.md, "Streaming"."""
 AUTO_MODEL = "auto"
 """`model` value that lets the learned router choose."""
 MIN_OUTPUT_TOKENS = 16
@@ -89,6 +91,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool | None = False
     stream_options: StreamOptions | None = None
+    x_stream_mode: StreamMode | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     n: int | None = Field(default=None, ge=1)

@@ -11,10 +11,12 @@ campaign from the key (`metadata.campaign_id` for admin keys). Errors: OpenAI's 
 (see `errors.py`); failed analyses: 402 budget exhausted, 400 content blocked
 (the provider's message), 502 otherwise, each with the analysis's `x_routing`.
 
-Streaming is **buffered**: the stream starts once the pipeline's response is complete,
-so a failover to another model in the middle of an answer is invisible and a cut-off
-answer is never streamed as a success; the price is that the first token arrives with
-the whole answer (docs/openai_endpoint.md gives the measured time to first token).
+Streaming (`stream: true`) has two modes, `x_stream_mode` in the body or
+`STRATEGIST_STREAM_MODE`: `buffered` starts the stream once the pipeline's response is
+complete (a failover mid-answer is invisible; the first token comes with the whole
+answer), `live` sends the answer as it is written (live.py; a failover after text was
+sent ends the stream with an in-band error). `auto`, the default, buffers until a model
+can continue a cut answer (docs/openai_endpoint.md).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from strategist.openai_api.format import (
     sse_stream,
     x_routing,
 )
+from strategist.openai_api.live import LiveChat
 from strategist.openai_api.request import (
     AUTO_MODEL,
     ChatCompletionRequest,
@@ -46,8 +49,9 @@ from strategist.openai_api.request import (
     parse_chat_request,
     to_analysis_request,
 )
-from strategist.request import json_body
+from strategist.request import AnalysisRequest, json_body
 from strategist.runtime import current_runtime
+from strategist.stream_response import open_stream
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +138,9 @@ def chat_completions() -> Response:
     analysis = to_analysis_request(chat, campaign)
     _named_model(chat)
     prompt_chars = len(analysis.query) + len(str(analysis.context or ""))
+    mode = chat.x_stream_mode or current_runtime().settings.stream_mode
+    if chat.streamed and mode == "live":
+        return _live(chat, analysis, prompt_chars, keyed=caller.keyed)
     try:
         outcome = current_runtime().components.service.analyze(analysis, keyed=caller.keyed)
     except StoreUnavailable as err:
@@ -145,15 +152,7 @@ def chat_completions() -> Response:
         ) from err
     response = outcome.response
     if response is None:
-        status_url = f"/api/v1/strategist/analyses/{outcome.analysis_id}"
-        raise OpenAIError(
-            504,
-            f"analysis {outcome.analysis_id} is still running; its answer will be at "
-            f"GET {status_url}",
-            code="analysis_pending",
-            headers={SHOULD_RETRY_HEADER: "false", "Location": status_url},
-            extra={"x_routing": {"analysis_id": outcome.analysis_id}},
-        )
+        raise _still_running(outcome.analysis_id)
     logger.info(
         "analysis=%s chat completion model=%s answered_by=%s status=%s stream=%s",
         response.analysis_id,
@@ -173,6 +172,49 @@ def chat_completions() -> Response:
         stream_with_context(sse_stream(chunks)),
         mimetype="text/event-stream",
         headers=SSE_HEADERS,
+    )
+
+
+def _live(
+    chat: ChatCompletionRequest, analysis: AnalysisRequest, prompt_chars: int, *, keyed: bool
+) -> Response:
+    """Live mode (live.py): accepted as `POST /analyses`, then its event stream as chunks."""
+    components = current_runtime().components
+    if components.deltas is not None:  # following before the query goes out: nothing missed
+        components.deltas.start()
+        components.deltas.wait_ready(components.settings.kafka_delivery_timeout_s)
+    try:
+        analysis_id = components.service.submit(analysis, keyed=keyed)
+    except StoreUnavailable as err:
+        raise OpenAIError(
+            503,
+            "the result store (Redis) is unreachable; retry",
+            code="store_unavailable",
+            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+        ) from err
+    stream = open_stream(analysis_id, 0)
+    live = LiveChat(stream, prompt_chars=prompt_chars, include_usage=chat.include_usage,
+                    model=chat.model)  # fmt: skip
+    live.start()
+    if live.ended_before_text:
+        if stream.answer is None:
+            raise _still_running(analysis_id)
+        if stream.answer.status != "completed":
+            raise _failure(stream.answer)
+    logger.info("analysis=%s chat completion model=%s streamed live", analysis_id, chat.model)
+    return Response(
+        stream_with_context(live.lines()), mimetype="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+def _still_running(analysis_id: str) -> OpenAIError:
+    status_url = f"/api/v1/strategist/analyses/{analysis_id}"
+    return OpenAIError(
+        504,
+        f"analysis {analysis_id} is still running; its answer will be at GET {status_url}",
+        code="analysis_pending",
+        headers={SHOULD_RETRY_HEADER: "false", "Location": status_url},
+        extra={"x_routing": {"analysis_id": analysis_id}},
     )
 
 

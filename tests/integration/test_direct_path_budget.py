@@ -31,7 +31,7 @@ from services.common.spend import SpendLedger, read_usage, set_monthly_limit
 from services.common.spend_rules import BUDGET_EXHAUSTED, max_call_cost_usd
 from strategist.analysis.direct import BOOKS_UNAVAILABLE, DirectAnalyzer
 from strategist.analysis.loop import LoopRunner
-from strategist.router import _finished
+from strategist.answers import finished_answer as _finished
 from tests.support.emulator_server import running_emulator
 from tests.support.forwarder import forwarder
 

@@ -58,7 +58,10 @@ class ScriptedProvider:
     async def complete(self, request: CompletionRequest) -> ProviderReply:
         self.calls.append(request)
         if self._published is not None:
-            self.published_at_call.append(len(self._published))
+            # attempt events only: the live answer events (answer-deltas) are not announcements
+            self.published_at_call.append(
+                sum(isinstance(o.event, ProviderAttempt) for o in self._published)
+            )
         if self.hang:
             if request.first_token_timeout_s is None:
                 await asyncio.sleep(600)

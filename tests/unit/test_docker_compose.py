@@ -56,7 +56,9 @@ def test_python_services_run_the_same_commands_as_the_scripts() -> None:
         command = COMPOSE["services"][name]["command"]
         assert command == ["python", "-m", f"services.{name}"]
         assert name in stack_script
-    assert "strategist:create_app()" in COMPOSE["services"]["app"]["command"]
+    app_command = COMPOSE["services"]["app"]["command"]
+    assert "strategist.asgi:create_asgi_app()" in app_command  # wraps strategist:create_app()
+    assert "strategist.asgi:create_asgi_app()" in stack_script
 
 
 def _aliases(settings: type[BaseSettings]) -> set[str]:

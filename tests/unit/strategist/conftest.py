@@ -33,6 +33,7 @@ from tests.unit.strategist.fakes import (
     FakeStore,
     InlineExecutor,
     MemoryKeyring,
+    OfflineDeltaHub,
     ReadyWaiter,
 )
 
@@ -119,6 +120,7 @@ class Parts:
         self.waiter = ReadyWaiter(self.store)
         self.direct = FakeDirect()
         self.kafka = FakeKafkaProbe()
+        self.deltas = OfflineDeltaHub()
 
     def components(self, settings: StrategistSettings) -> Components:
         service = AnalysisService(
@@ -144,6 +146,7 @@ class Parts:
             publisher=self.publisher,  # type: ignore[arg-type]
             loop=None,  # type: ignore[arg-type]
             background=None,  # type: ignore[arg-type]
+            deltas=self.deltas,
         )
 
 

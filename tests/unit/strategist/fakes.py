@@ -28,6 +28,7 @@ from strategist.analysis.store import StoreUnavailable
 from strategist.analysis.waiter import ResponseWaiter
 from strategist.auth.keyring import KeyLookup
 from strategist.auth.keys import KeyRecord, KeyStoreUnavailable, Role, key_hash, new_key
+from strategist.streams.hub import DeltaHub
 
 
 def answered(
@@ -301,3 +302,20 @@ class FakeLimiter:
     def take(self, key_id: str, rate_per_minute: int) -> int | None:
         self.taken.append((key_id, rate_per_minute))
         return self.wait_s.get(key_id)
+
+
+class OfflineDeltaHub(DeltaHub):
+    """The real recent-deltas table and subscriptions, with no follower thread: deltas are
+    handed in with `add`, and it covers every analysis."""
+
+    def __init__(self) -> None:
+        super().__init__(consumer_config={}, topic="answer-deltas")
+
+    def start(self) -> None:
+        return None
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        return True
+
+    def covers(self, analysis_id: str) -> bool:
+        return True

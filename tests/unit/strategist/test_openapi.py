@@ -77,6 +77,9 @@ def _validator(document: dict[str, Any], ref: dict[str, Any]) -> Draft202012Vali
 def _conforms(response: TestResponse, path: str, method: str) -> None:
     document = openapi_document()
     documented = document["paths"][path][method]["responses"][str(response.status_code)]
+    if "application/json" not in documented["content"]:  # the event stream
+        assert response.mimetype == "text/event-stream"
+        return
     schema = documented["content"]["application/json"]["schema"]
     _validator(document, schema).validate(response.get_json())
     for header in documented.get("headers", {}):
@@ -163,6 +166,20 @@ def _get_analysis(faked: Faked, status: int) -> TestResponse:
     return client.get(url)
 
 
+def _events(faked: Faked, status: int) -> TestResponse:
+    client, parts = faked()
+    accepted = client.post(f"{API}/analyses", json={"query": "q"}).get_json()
+    url = f"{accepted['status_url']}/events"
+    parts.store.save(answered(QueryRequested(query_id=accepted["analysis_id"], query="q")))
+    if status == 400:
+        return client.get(url, headers={"Last-Event-ID": "not-an-id"})
+    if status == 404:
+        url = f"{API}/analyses/{UNKNOWN_ID}/events"
+    if status == 503:
+        parts.store.down = True
+    return client.get(url)
+
+
 def _get(path: str) -> Callable[[Faked, int], TestResponse]:
     return lambda faked, _status: faked()[0].get(path)
 
@@ -215,6 +232,7 @@ SCENARIOS: dict[tuple[str, str], Callable[[Faked, int], TestResponse]] = {
     (f"{API}/analyses", "post"): _submit,
     (f"{API}/analyses/{{analysis_id}}", "get"): _get_analysis,
     (f"{API}/analyses/{{analysis_id}}/feedback", "post"): feedback_scenario,
+    (f"{API}/analyses/{{analysis_id}}/events", "get"): _events,
     (f"{API}/providers", "get"): _get(f"{API}/providers"),
     (f"{API}/usage", "get"): _usage,
     (OPENAPI_PATH, "get"): _get(OPENAPI_PATH),
