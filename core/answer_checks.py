@@ -40,13 +40,12 @@ from difflib import SequenceMatcher
 from core.language import guess_language
 from core.text_measures import (
     body,
-    capitalised_names,
     degenerate_reason,
     edit_ratio,
     fold,
     items,
+    not_in_source,
     numbers,
-    vocabulary,
     words,
 )
 
@@ -278,17 +277,8 @@ def _untranslated(material: str, text: str) -> str | None:
 def _grounded(query: str, material: str, text: str, kind: str | None) -> str | None:
     if not material or (kind not in GROUNDED_KINDS and kind != "translate"):
         return None  # nothing pasted: the answer may bring its own facts
-    known_numbers = set(numbers(query))
-    listed = "\n".join(items(text))  # list numbering is not a fact
-    invented = [n for n in numbers(listed) if n not in known_numbers and n.strip("0")]
-    if kind not in NAMES_UNCHECKED_KINDS and kind not in EDITING_KINDS:
-        known_words = vocabulary(query)
-        invented += [
-            name
-            for name in capitalised_names(listed)
-            if fold(name) not in known_words
-            and not all(part in known_words for part in fold(name).split("-") if part)
-        ]
+    names = kind not in NAMES_UNCHECKED_KINDS and kind not in EDITING_KINDS
+    invented = not_in_source(query, text, names=names)
     if not invented:
         return None
-    return f"not in the question: {', '.join(dict.fromkeys(invented))}"
+    return f"not in the question: {', '.join(invented)}"

@@ -133,6 +133,24 @@ def vocabulary(text: str) -> set[str]:
     return found
 
 
+def not_in_source(source: str, text: str, *, names: bool = True) -> list[str]:
+    """The numbers (and, with `names`, capitalised names) of `text` that `source` does not
+    hold, each once, in order: the facts an answer invented. List numbering is not a fact,
+    and a hyphenated name passes when each of its parts is in the source."""
+    listed = "\n".join(items(text))
+    known_numbers = set(numbers(source))
+    invented = [n for n in numbers(listed) if n not in known_numbers and n.strip("0")]
+    if names:
+        known_words = vocabulary(source)
+        invented += [
+            name
+            for name in capitalised_names(listed)
+            if fold(name) not in known_words
+            and not all(part in known_words for part in fold(name).split("-") if part)
+        ]
+    return list(dict.fromkeys(invented))
+
+
 def edit_distance(a: str, b: str) -> int:
     """Levenshtein distance (insertions, deletions, substitutions of characters)."""
     if len(a) < len(b):

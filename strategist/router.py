@@ -132,6 +132,20 @@ def _visible_status(analysis_id: str) -> Outcome | None:
     )
 
 
+def _visible_or_404(analysis_id: str) -> Outcome:
+    """The analysis this caller may see; 404 for a malformed, unknown or other campaign's
+    id alike (a malformed one cannot exist: Redis is not asked)."""
+    if not ANALYSIS_ID.match(analysis_id):
+        raise _not_found(analysis_id)
+    try:
+        outcome = _visible_status(analysis_id)
+    except StoreUnavailable as err:
+        raise _store_unavailable(err) from err
+    if outcome is None:
+        raise _not_found(analysis_id)
+    return outcome
+
+
 @bp.post("/analyze")
 def analyze() -> Response:
     caller = current_caller()
@@ -179,27 +193,13 @@ def _submitted_stream(body: AnalysisRequest, caller: Caller) -> Response:
 def analysis_events(analysis_id: str) -> Response:
     """The analysis as server-sent events (strategist/streams/events.py); 404 as GET."""
     skip = resume_position(request)
-    if not ANALYSIS_ID.match(analysis_id):
-        raise _not_found(analysis_id)
-    try:
-        outcome = _visible_status(analysis_id)
-    except StoreUnavailable as err:
-        raise _store_unavailable(err) from err
-    if outcome is None:
-        raise _not_found(analysis_id)
+    _visible_or_404(analysis_id)
     return event_stream(analysis_id, skip)
 
 
 @bp.get("/analyses/<analysis_id>")
 def get_analysis(analysis_id: str) -> Response:
-    if not ANALYSIS_ID.match(analysis_id):  # cannot exist: no need to ask Redis
-        raise _not_found(analysis_id)
-    try:
-        outcome = _visible_status(analysis_id)
-    except StoreUnavailable as err:
-        raise _store_unavailable(err) from err
-    if outcome is None:
-        raise _not_found(analysis_id)
+    outcome = _visible_or_404(analysis_id)
     if outcome.response is None:
         return _pending(outcome.analysis_id)
     return shown_answer(outcome.response)

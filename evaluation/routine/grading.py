@@ -34,15 +34,14 @@ from dataclasses import dataclass
 from core.language import guess_language
 from core.text_measures import (
     body,
-    capitalised_names,
     contains_phrase,
     copied_share,
     degenerate_reason,
     edit_ratio,
     fold,
     items,
+    not_in_source,
     numbers,
-    vocabulary,
     word_f1,
     words,
 )
@@ -136,19 +135,10 @@ def _forbidden(task: Task, check: Check, text: str, answer: str) -> Reason:
 def _grounded(task: Task, check: Check, text: str, answer: str) -> Reason:
     if not check.grounded:
         return None
-    known_numbers = set(numbers(task.query))
-    known_words = vocabulary(task.query)
-    text = "\n".join(items(text))  # list numbering is not a fact
-    invented = [n for n in numbers(text) if n not in known_numbers and n.strip("0")]
-    invented += [
-        name
-        for name in capitalised_names(text)
-        if fold(name) not in known_words
-        and not all(part in known_words for part in fold(name).split("-") if part)
-    ]
+    invented = not_in_source(task.query, text)
     if not invented:
         return None
-    return f"not in the input: {', '.join(dict.fromkeys(invented))}"
+    return f"not in the input: {', '.join(invented)}"
 
 
 def _length(task: Task, check: Check, text: str, answer: str) -> Reason:

@@ -39,6 +39,8 @@ class AnswerView:
     components: list[dict[str, Any]] = field(default_factory=list)
     citations: list[dict[str, str]] = field(default_factory=list)
     emulated: bool = False
+    local: bool = False
+    """Written by the self-hosted local model: the panel says how weak the shipped one is."""
 
 
 def _reason(kind: str | None, message: str | None, outcome: str) -> str:
@@ -104,6 +106,7 @@ def answer_view(response: AnalysisResponded, *, show_errors: bool) -> AnswerView
             if _link(c.url)
         ],
         emulated=routing.emulated,
+        local=routing.provider == "local" and response.status == "completed",
     )
 
 

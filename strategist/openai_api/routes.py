@@ -144,12 +144,7 @@ def chat_completions() -> Response:
     try:
         outcome = current_runtime().components.service.analyze(analysis, keyed=caller.keyed)
     except StoreUnavailable as err:
-        raise OpenAIError(
-            503,
-            "the result store (Redis) is unreachable; retry",
-            code="store_unavailable",
-            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
-        ) from err
+        raise _store_unavailable() from err
     response = outcome.response
     if response is None:
         raise _still_running(outcome.analysis_id)
@@ -175,6 +170,15 @@ def chat_completions() -> Response:
     )
 
 
+def _store_unavailable() -> OpenAIError:
+    return OpenAIError(
+        503,
+        "the result store (Redis) is unreachable; retry",
+        code="store_unavailable",
+        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+    )
+
+
 def _live(
     chat: ChatCompletionRequest, analysis: AnalysisRequest, prompt_chars: int, *, keyed: bool
 ) -> Response:
@@ -186,12 +190,7 @@ def _live(
     try:
         analysis_id = components.service.submit(analysis, keyed=keyed)
     except StoreUnavailable as err:
-        raise OpenAIError(
-            503,
-            "the result store (Redis) is unreachable; retry",
-            code="store_unavailable",
-            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
-        ) from err
+        raise _store_unavailable() from err
     stream = open_stream(analysis_id, 0)
     live = LiveChat(stream, prompt_chars=prompt_chars, include_usage=chat.include_usage,
                     model=chat.model)  # fmt: skip

@@ -150,7 +150,11 @@ def test_ask_watch_the_answer_arrive_and_give_feedback(
     answer = b.wait_for(lambda: b.find(driver, "answer"), 90, "the answer")
     assert answer.text.strip()
     route = b.find(driver, "route").text
-    assert "Answered by" in route and "/" in b.find(driver, "route-model").text
+    answered_by = b.find(driver, "route-model").text
+    assert "Answered by" in route and "/" in answered_by
+    notes = b.find_all(driver, "local-model-note")  # the weak local model is said, never hidden
+    assert len(notes) == (1 if answered_by.startswith("local/") else 0)
+    assert all("very weak" in note.text for note in notes)
     assert "estimated on Gemini 2.5 Pro" in b.find(driver, "cost").text
     assert b.find(driver, "confidence").text.startswith("Confidence")
     asked["id"] = b.find(driver, "answer-panel").get_attribute("data-analysis-id") or ""

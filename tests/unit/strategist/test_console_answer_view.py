@@ -53,3 +53,8 @@ def test_stages_read_the_recorded_steps() -> None:
         "gemini/gemini-2.5-flash: timeout (ProviderTimeout)",
         "Calling perplexity/sonar",
     ]
+
+
+def test_an_answer_of_the_local_model_is_flagged_and_a_hosted_one_is_not() -> None:
+    assert answer_view(_response(provider="local", model="local-gguf"), show_errors=False).local
+    assert not answer_view(_response(provider="gemini"), show_errors=False).local
