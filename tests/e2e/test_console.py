@@ -102,8 +102,9 @@ def _check_page(driver: webdriver.Chrome, name: str) -> None:
     assert errors == [], errors
     folder = os.environ.get("CONSOLE_SCREENSHOTS")
     if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / "phone").mkdir(parents=True, exist_ok=True)
         b.screenshot(driver, Path(folder) / f"{name}.png")
+        b.screenshot(driver, Path(folder) / "phone" / f"{name}.png", width=b.PHONE[0])
 
 
 def _sign_in(driver: webdriver.Chrome, stack: Stack, key: str) -> None:

@@ -109,15 +109,16 @@ def axe_violations(driver: webdriver.Chrome) -> list[dict[str, Any]]:
     ]
 
 
-def screenshot(driver: webdriver.Chrome, path: Path) -> None:
-    """The whole page (not just the window) as a PNG, at the window's width."""
-    width, height = driver.get_window_size().values()
+def screenshot(driver: webdriver.Chrome, path: Path, *, width: int | None = None) -> None:
+    """The whole page (not just the window) as a PNG, at the window's width or `width`."""
+    window_width, height = driver.get_window_size().values()
+    driver.set_window_size(width or window_width, height)
     full = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, max(int(full) + 140, height))  # + the window's chrome
+    driver.set_window_size(width or window_width, max(int(full) + 140, height))  # + chrome
     try:
         driver.save_screenshot(str(path))
     finally:
-        driver.set_window_size(width, height)
+        driver.set_window_size(window_width, height)
 
 
 def fits(driver: webdriver.Chrome) -> bool:
