@@ -20,12 +20,19 @@ from schemas.parts import Classification, RouteStep
 
 DeltaPart = Literal["routing", "started", "text", "succeeded", "failed", "skipped"]
 
+Release = Literal["live", "attempt", "final"]
+"""When an attempt's text may be shown, decided by the dispatcher before its first delta:
+`live` as it arrives; `attempt` once the attempt has `succeeded` (a failover before that
+stays invisible); `final` only with the analysis's final answer (an answer the scorer may
+still replace: never shown as final and then swapped)."""
+
 
 class AnswerDelta(EventModel):
     """One step of an answer being written; keyed by `analysis_id`.
 
     `sequence` orders an attempt's events (0 `started`, then 1, 2... its deltas, then its
-    end); `offset` is the number of characters of the attempt's text before `text`, so
+    end); `offset` is the number of characters of the answer before `text` (of the attempt's
+    own text, plus the continued text when `continues_attempt_id` is set), so
     a reader can tell a gap or a repeat. A `routing` or `skipped` event has no attempt:
     `attempt_id` is empty and `attempt_number` 0.
     """
@@ -53,4 +60,15 @@ class AnswerDelta(EventModel):
     error_message: str | None = None
     first_token_ms: float | None = Field(
         default=None, ge=0.0, description="On `succeeded`/`failed`: time to the first delta."
+    )
+    release: Release = Field(
+        default="live",
+        description="On `started`: when this attempt's text may be shown (see `Release`).",
+    )
+    continues_attempt_id: str = Field(
+        default="",
+        description="On `started`: the attempt whose delivered text this one continues "
+        "(sent to its model as an assistant prefill); its `text` offsets then count from "
+        "the start of the whole answer, so they begin at the length of that text. Empty: "
+        "a fresh answer, offsets from 0.",
     )

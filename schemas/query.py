@@ -31,6 +31,12 @@ MAX_QUERY_CHARS = 20_000
 MAX_CONTEXT_CHARS = 50_000
 MAX_MODEL_ID_CHARS = 128
 
+StreamMode = Literal["auto", "live", "buffered"]
+"""How a streaming caller reads the answer (docs/streaming.md):
+`live` as it is written; `buffered` only once an attempt has succeeded (a failover stays
+invisible); `auto` live where the model that would take over first can continue a cut
+answer, buffered otherwise."""
+
 
 class QueryOptions(Frozen):
     """Optional hints a caller may give the router; all default to "decide for me"."""
@@ -53,6 +59,12 @@ class QueryOptions(Frozen):
         description="A catalogued model id the caller named (the OpenAI-compatible "
         "endpoint's `model`): it is tried first, exactly as named, then its fallbacks; "
         "null = the learned router decides.",
+    )
+    stream_mode: StreamMode | None = Field(
+        default=None,
+        description="How a streaming caller reads the answer: `auto`, `live` or `buffered`; "
+        "null = the app's default (STRATEGIST_STREAM_MODE). The app sets it on the event; "
+        "the dispatcher reads null as `buffered`.",
     )
 
 
