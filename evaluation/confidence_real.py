@@ -145,7 +145,6 @@ def render(summary: Summary) -> str:
     return "\n".join(lines)
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation.confidence_real",

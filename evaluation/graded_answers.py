@@ -23,7 +23,7 @@ from core.agreement import agreement
 from core.confidence import History, model_certainty, score_answer
 from core.prompt import SYSTEM_PROMPT
 from evaluation.checkable_tasks import Task, grade, load_tasks
-from evaluation.local_models import _served
+from evaluation.local_models import served_builtin
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.errors import ProviderError
@@ -236,5 +236,5 @@ def graded_local_answers(
     tasks = load_tasks()[:limit] if limit is not None else load_tasks()
     if url is not None:
         return asyncio.run(_ask(url, tasks, say, agreement_samples))
-    with _served(builtin) as base_url:
+    with served_builtin(builtin) as base_url:
         return asyncio.run(_ask(base_url, tasks, say, agreement_samples))

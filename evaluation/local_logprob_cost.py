@@ -19,11 +19,10 @@ whether the log-probabilities of the two logprob paths agree.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -32,7 +31,7 @@ from pathlib import Path
 import httpx
 
 from core.prompt import SYSTEM_PROMPT
-from evaluation.local_models import _free_port, _wait_until_served
+from evaluation.model_server import PORT, ServedModel, served
 from providers.local_server import BUILTIN_MODELS, DEFAULT_BUILTIN, LOGPROB_SERVER_MODULE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +56,6 @@ PROMPTS = (
 MAX_TOKENS = 48
 REPEAT_PENALTY = 1.1
 CALL_TIMEOUT_S = 600.0
-STOP_TIMEOUT_S = 30.0
 SAME_LOGPROB_TOLERANCE = 1e-3
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -111,34 +109,27 @@ def measure(
     model: Path, rounds: int, names: Sequence[str] = tuple(CONFIGS)
 ) -> tuple[list[CostRow], bool]:
     """Rows per configuration, and whether both logprob paths reported the same values."""
-    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
-    logs = {name: tempfile.TemporaryFile() for name in names}  # noqa: SIM115
-    try:
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, ServedModel] = {}
         for name in names:
             module, logits_all, _ = CONFIGS[name]
-            port = _free_port()
-            command = [
-                sys.executable, "-m", module, "--model", str(model), "--host", "127.0.0.1",
-                "--port", str(port), "--verbose", "False", "--logits_all", str(logits_all),
+            args = [
+                "-m", module, "--model", str(model), "--host", "127.0.0.1",
+                "--port", PORT, "--verbose", "False", "--logits_all", str(logits_all),
             ]  # fmt: skip
-            process = subprocess.Popen(
-                command, cwd=ROOT, stdout=logs[name], stderr=subprocess.STDOUT
-            )
-            servers[name] = (process, f"http://127.0.0.1:{port}/v1")
-        for name, (process, base_url) in servers.items():
-            _wait_until_served(process, base_url, logs[name])
-            _ask(base_url, "Hi", logprobs=False)
+            servers[name] = stack.enter_context(served(args))
+            _ask(servers[name].base_url, "Hi", logprobs=False)
         totals = {name: [0.0, 0.0, 0] for name in names}
         logprobs: dict[str, list[float]] = {name: [] for name in names}
         for r in range(rounds):
             for i, prompt in enumerate(PROMPTS):
                 shift = (i + r) % len(names)
                 for name in [*names[shift:], *names[:shift]]:
-                    process, base_url = servers[name]
-                    cpu, started = _cpu_s(process.pid), time.perf_counter()
-                    tokens, values = _ask(base_url, prompt, CONFIGS[name][2])
+                    pid = servers[name].process.pid
+                    cpu, started = _cpu_s(pid), time.perf_counter()
+                    tokens, values = _ask(servers[name].base_url, prompt, CONFIGS[name][2])
                     totals[name][0] += time.perf_counter() - started
-                    totals[name][1] += _cpu_s(process.pid) - cpu
+                    totals[name][1] += _cpu_s(pid) - cpu
                     totals[name][2] += tokens
                     if r == 0 and values:
                         logprobs[name] += values
@@ -151,7 +142,7 @@ def measure(
                 wall_s=round(wall, 1),
                 tokens_per_s=round(tokens / wall, 1),
                 cpu_ms_per_token=round(1000 * cpu / tokens, 1),
-                rss_mb=_rss_mb(servers[name][0].pid),
+                rss_mb=_rss_mb(servers[name].process.pid),
             )  # fmt: skip
             for name, (wall, cpu, tokens) in totals.items()
         ]
@@ -161,13 +152,6 @@ def measure(
             for a, b in zip(with_values[0], with_values[1], strict=True)
         )
         return rows, same
-    finally:
-        for process, _ in servers.values():
-            process.terminate()
-        for process, _ in servers.values():
-            process.wait(STOP_TIMEOUT_S)
-        for log in logs.values():
-            log.close()
 
 
 def main(argv: list[str] | None = None) -> int:

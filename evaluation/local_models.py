@@ -16,22 +16,17 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from core.attempt import completion_request
 from evaluation.local_model_scores import degenerate_reason, grade_answer
+from evaluation.model_server import served
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.errors import ProviderError
 from providers.local import LocalProvider
@@ -43,10 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEV_PATH = ROOT / "data" / "routing" / "dev.jsonl"
 REFS_PATH = Path(__file__).resolve().parent / "local_model_refs.jsonl"
 SIMPLE_TIER = "simple"
-SERVER_LOAD_TIMEOUT_S = 180.0
-"""Gemma may be assembled from its PyPI chunks (and hashed) before it loads."""
-SERVER_POLL_S = 0.5
-SERVER_STOP_TIMEOUT_S = 10.0
 PROBE_TIMEOUT_S = 5.0
 
 
@@ -150,7 +141,7 @@ def compare_local_models(
     rows, results = [], []
     for name in names:
         gguf = resolve_model_path(ProviderSettings(), name)
-        with _served(name) as base_url:
+        with served_builtin(name) as base_url:
             prompt_format, answers = asyncio.run(_ask_all(name, gguf, base_url, items, progress))
         results += answers
         rows.append(_row(name, gguf, prompt_format, answers))
@@ -219,47 +210,11 @@ def _row(name: str, gguf: Path, prompt_format: str, answers: list[ItemResult]) -
 
 
 @contextlib.contextmanager
-def _served(name: str) -> Iterator[str]:
-    """`python -m providers.local_server --builtin NAME` on a free port until /v1/models answers."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}/v1"
-    env = {**os.environ, "LOCAL_MODEL_HOST": "127.0.0.1", "LOCAL_MODEL_PORT": str(port)}
-    env.pop("LOCAL_MODEL_PATH", None)
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "providers.local_server", "--builtin", name],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            _wait_until_served(process, base_url, log)
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(SERVER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_served(process: subprocess.Popen[bytes], base_url: str, log: Any) -> None:
-    deadline = time.monotonic() + SERVER_LOAD_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                return
-        time.sleep(SERVER_POLL_S)
-    log.seek(0)
-    tail = log.read().decode(errors="replace")[-2000:]
-    raise RuntimeError(f"local model server at {base_url} did not come up:\n{tail}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def served_builtin(name: str) -> Iterator[str]:
+    """`python -m providers.local_server --builtin NAME` for the run; yields its base URL."""
+    args = ["-m", "providers.local_server", "--builtin", name]
+    with served(args, env={"LOCAL_MODEL_PATH": None}) as server:
+        yield server.base_url
 
 
 def _say(progress: bool, line: str) -> None:

@@ -33,7 +33,7 @@ from evaluation.routine.capability import (
     table,
 )
 from evaluation.routine.grading import grade
-from evaluation.routine.local_run import answer_all, configured_gguf, gguf_identity, served
+from evaluation.routine.local_run import answer_all, configured_gguf, gguf_identity, served_gguf
 from evaluation.routine.tasks import DATA_DIR, ROOT, SPLITS, load_tasks, split_path
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         prompt_format, answers = asyncio.run(answer_all(args.url, gguf, tasks, _say))
     else:
-        with served(gguf) as base_url:
+        with served_gguf(gguf) as base_url:
             prompt_format, answers = asyncio.run(answer_all(base_url, gguf, tasks, _say))
     _say(f"answered in {time.monotonic() - started:.0f}s")
 

@@ -15,22 +15,17 @@ show either.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.attempt import completion_request
+from evaluation.model_server import served
 from evaluation.routine.capability import GgufIdentity
-from evaluation.routine.tasks import ROOT, Task
+from evaluation.routine.tasks import Task
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
 from providers.errors import ProviderError
 from providers.local import LocalProvider
@@ -38,9 +33,6 @@ from providers.local_server import resolve_model_path
 from providers.settings import ProviderSettings
 from schemas.query import QueryRequested
 
-SERVER_LOAD_TIMEOUT_S = 180.0
-SERVER_POLL_S = 0.5
-SERVER_STOP_TIMEOUT_S = 10.0
 PROBE_TIMEOUT_S = 2.0
 SHA256_PREFIX_CHARS = 16
 HASH_CHUNK_BYTES = 1 << 20
@@ -76,58 +68,10 @@ def gguf_identity(path: Path) -> GgufIdentity:
 
 
 @contextlib.contextmanager
-def served(gguf: Path) -> Iterator[str]:
-    """`python -m providers.local_server` serving `gguf` on a free port, until it answers.
-
-    Raises RuntimeError with the server's log tail when it does not come up in time.
-    """
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}/v1"
-    env = {
-        **os.environ,
-        "LOCAL_MODEL_PATH": str(gguf),
-        "LOCAL_MODEL_HOST": "127.0.0.1",
-        "LOCAL_MODEL_PORT": str(port),
-    }
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "providers.local_server"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            if not asyncio.run(_wait_until_up(process, base_url)):
-                log.seek(0)
-                tail = log.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"local model server at {base_url} did not come up:\n{tail}")
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(SERVER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def _wait_until_up(process: subprocess.Popen[bytes], base_url: str) -> bool:
-    provider = LocalProvider(settings=ProviderSettings(local_model_url=base_url))
-    deadline = time.monotonic() + SERVER_LOAD_TIMEOUT_S
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                await provider.probe(PROBE_TIMEOUT_S)
-                return True
-            except ProviderError:
-                await asyncio.sleep(SERVER_POLL_S)
-        return False
-    finally:
-        await provider.aclose()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def served_gguf(gguf: Path) -> Iterator[str]:
+    """`python -m providers.local_server` serving `gguf` for the run; yields its base URL."""
+    with served(["-m", "providers.local_server"], env={"LOCAL_MODEL_PATH": str(gguf)}) as server:
+        yield server.base_url
 
 
 async def answer_all(
