@@ -34,6 +34,9 @@ SEVERITY: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
 PUBLISH_EVERY_S = 1.0
 STALE_AFTER_S = 5.0
 """An instance silent this long is gone: its circuits are not shown."""
+PRUNE_AFTER_S = 60.0
+"""An instance silent this long is removed from the hash by the next live one."""
+PRUNE_EVERY_TICKS = 30
 HASH_TTL_S = 60
 """The hash expires when every dispatcher is gone (each write renews it)."""
 
@@ -54,18 +57,38 @@ async def publish_circuits(
     """Write this instance's board every `every_s` until `stop`; then remove it. A Redis
     failure is logged and retried at the next tick (circuits work without Redis)."""
     name = keys.circuits()
+    ticks = 0
     try:
         while not stop.is_set():
             try:
                 await redis.hset(name, instance, encode(snapshot(), now=clock()))
                 await redis.expire(name, HASH_TTL_S)
+                if ticks % PRUNE_EVERY_TICKS == 0:
+                    await _prune(redis, name, now=clock())
             except RedisError as err:
                 logger.warning("circuit states not published: %s", err)
+            ticks += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
     finally:
         with contextlib.suppress(RedisError):
             await redis.hdel(name, instance)
+
+
+async def _prune(redis: AsyncRedis, name: str, *, now: float) -> None:
+    """Remove the entries of instances gone without a clean stop (killed), so the hash
+    does not grow with every restart."""
+    gone = [field for field, raw in (await redis.hgetall(name)).items()
+            if not _fresh(raw, now=now, within_s=PRUNE_AFTER_S)]  # fmt: skip
+    if gone:
+        await redis.hdel(name, *gone)
+
+
+def _fresh(raw: bytes | str, *, now: float, within_s: float) -> bool:
+    try:
+        return now - float(json.loads(raw)["seen_at"]) <= within_s
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -98,15 +121,12 @@ def combine(values: Mapping[str, str], *, now: float) -> CircuitView:
     """The live instances' boards (raw hash values) as one view per model."""
     boards: list[dict[str, Any]] = []
     for instance, raw in values.items():
+        if not _fresh(raw, now=now, within_s=STALE_AFTER_S):
+            continue
         try:
-            board = json.loads(raw)
-            fresh = now - float(board["seen_at"]) <= STALE_AFTER_S
-            circuits = dict(board["circuits"])
+            boards.append(dict(json.loads(raw)["circuits"]))
         except (ValueError, KeyError, TypeError):
             logger.warning("unreadable circuit states of instance %s ignored", instance)
-            continue
-        if fresh:
-            boards.append(circuits)
     by_model: dict[str, list[tuple[str, int]]] = {}
     for circuits in boards:
         for key, circuit in circuits.items():
