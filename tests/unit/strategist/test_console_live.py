@@ -79,3 +79,15 @@ def test_facts_come_once_the_answer_is_there(faked: Any) -> None:
     for hook in ("route", "cost", "confidence", "feedback-correct"):
         assert f'data-testid="{hook}"' in facts
     assert 'data-testid="answer"' not in facts  # the streamed text stays as it was written
+
+
+def test_without_script_the_question_lands_on_the_analysis_page(faked: Any) -> None:
+    browser, parts = _console(faked)
+    parts.publisher.on_publish = lambda q: parts.store.save(answered(q))
+    _sign_in(browser, _key(browser, "alpha"))
+    token = TOKEN.search(browser.get("/console/").get_data(as_text=True))
+    assert token
+    reply = browser.post("/console/ask", data={"query": "turnout?", "csrf_token": token.group(1)})
+    assert reply.status_code == 302
+    page = browser.get(reply.headers["Location"]).get_data(as_text=True)
+    assert 'data-testid="answer"' in page and 'data-testid="route"' in page
