@@ -323,6 +323,38 @@ def rebuild() -> None:
     emit("table", [{"table": name, "rows": n} for name, n in counts.items()])
 
 
+@cli.command("backfill-baseline")
+@click.option("--campaign", help="Only this campaign's records.")
+@click.option("--dry-run", is_flag=True, help="Count what would change; write nothing.")
+@FORMAT_OPTION
+@pass_context
+def backfill_baseline(ctx: Context, campaign: str | None, dry_run: bool, fmt: str) -> None:
+    """Recompute the all-Gemini-2.5-Pro estimate (`baseline_cost_usd`) of the decision
+    records (PostgreSQL, DATABASE_URL) with today's method; says how many it changed.
+    Idempotent: a second run changes nothing."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from audit.baseline_backfill import backfill_baselines
+    from providers.catalogue import Catalogue
+    from services.common.database import make_engine, sqlalchemy_url
+
+    url = ctx.settings.infra.database_url
+    if url is None:
+        raise click.ClickException(
+            "DATABASE_URL is not set (scripts/postgres.sh url prints the local one)")
+    engine = make_engine(sqlalchemy_url(url.get_secret_value()), pool_size=1)
+    try:
+        report = backfill_baselines(
+            engine, Catalogue.load(ctx.settings.catalogue_path), campaign=campaign,
+            dry_run=dry_run)
+    except SQLAlchemyError as err:
+        raise click.ClickException(f"the decision records cannot be read: {err}") from err
+    finally:
+        engine.dispose()
+    summary = {"campaign": campaign or "every campaign", "dry run": dry_run, **report.summary()}
+    emit(fmt, [], summary, key="changed")  # type: ignore[arg-type]
+
+
 def main() -> None:
     cli(prog_name="audit")
 

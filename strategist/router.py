@@ -61,7 +61,12 @@ from strategist.request import (
 )
 from strategist.runtime import current_runtime
 from strategist.service import ANALYSIS_ID, Outcome
-from strategist.stream_response import event_stream, resume_position, wants_events
+from strategist.stream_response import (
+    event_stream,
+    follow_deltas,
+    resume_position,
+    wants_events,
+)
 from strategist.usage import campaign_usage
 
 logger = logging.getLogger(__name__)
@@ -176,12 +181,9 @@ def submit_analysis() -> Response:
 
 def _submitted_stream(body: AnalysisRequest, caller: Caller) -> Response:
     """An analysis accepted as by `POST /analyses`, answered with its event stream."""
-    components = current_runtime().components
-    if components.deltas is not None:  # following before the query goes out: nothing missed
-        components.deltas.start()
-        components.deltas.wait_ready(components.settings.kafka_delivery_timeout_s)
+    follow_deltas()
     try:
-        analysis_id = components.service.submit(body, keyed=caller.keyed)
+        analysis_id = current_runtime().components.service.submit(body, keyed=caller.keyed)
     except StoreUnavailable as err:
         raise _store_unavailable(err) from err
     response = event_stream(analysis_id)

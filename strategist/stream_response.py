@@ -43,6 +43,15 @@ def _finished(answer: AnalysisResponded) -> Finished:
     return Finished(response.status_code, body if isinstance(body, dict) else {})
 
 
+def follow_deltas() -> None:
+    """Start the process's deltas follower (once) and wait until it reads the topic's end,
+    before a query goes out: its stream then comes from memory, nothing missed."""
+    components = current_runtime().components
+    if components.deltas is not None:
+        components.deltas.start()
+        components.deltas.wait_ready(components.settings.kafka_delivery_timeout_s)
+
+
 def open_stream(analysis_id: str, skip: int) -> AnalysisStream:
     components = current_runtime().components
     assert components.deltas is not None

@@ -44,6 +44,10 @@ class RedisKeys:
         """Hash provider -> latest ProviderStatus JSON (the app's health view)."""
         return f"{self.namespace}:provider-status"
 
+    def circuits(self) -> str:
+        """Hash dispatcher instance -> its circuit breakers' states (JSON; circuit_states.py)."""
+        return f"{self.namespace}:circuits"
+
     def accuracy(self, provider: str, model: str, analysis_type: str) -> str:
         """Hash {correct, total}: graded outcomes for the historical-accuracy prior."""
         return f"{self.namespace}:accuracy:{provider}:{model}:{analysis_type}"

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
+import socket
 
 from providers.catalogue import Catalogue
+from services.common.circuit_states import publish_circuits
 from services.common.redis_keys import RedisKeys
 from services.common.spend import SpendLedger
 from services.common.startup import ServiceRun, run_service
 from services.dispatcher.cache import RedisCompletionCache
+from services.dispatcher.circuits import CircuitBoard
 from services.dispatcher.dispatch_lease import RedisDispatchLease
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.settings import DispatcherSettings
@@ -25,6 +30,13 @@ async def watch_status_feed(feed: StatusFeed, stop: asyncio.Event) -> None:
         feed.report()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), STATUS_CHECK_INTERVAL_S)
+
+
+async def _ended(task: asyncio.Task[None]) -> None:
+    """Stop a background task and wait for its own clean-up (the circuits' entry removed)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def main() -> None:
@@ -48,6 +60,12 @@ def main() -> None:
         watcher = asyncio.create_task(watch_status_feed(feed, service.stop))
         service.on_exit(watcher.cancel)
         keys = RedisKeys(infra.topic_namespace)
+        circuits = CircuitBoard()
+        instance = infra.service_instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        publisher = asyncio.create_task(
+            publish_circuits(redis, keys, instance, circuits.snapshot, service.stop)
+        )
+        service.on_exit_async(functools.partial(_ended, publisher))
         worker = build_worker(
             settings,
             producer=service.producer,
@@ -59,6 +77,7 @@ def main() -> None:
             set_aside=service.set_aside(redis),
             ledger=SpendLedger(redis=redis, namespace=infra.topic_namespace),
             inflight=inflight,
+            circuits=circuits,
         )
         await worker.run(service.stop)
 

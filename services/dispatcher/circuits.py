@@ -123,5 +123,20 @@ class CircuitBoard:
             return "open" if now < circuit.open_until else "half_open"
 
 
+    def snapshot(self) -> dict[str, tuple[str, int]]:
+        """Every circuit held (a model with a failure counted or open): `provider/model` ->
+        (closed / open / half_open, consecutive failures), for publishing."""
+        now = self._clock()
+        with self._lock:
+            return {
+                key: (
+                    "closed" if c.open_until is None else "open" if now < c.open_until
+                    else "half_open",
+                    c.failures,
+                )
+                for key, c in self._circuits.items()
+            }  # fmt: skip
+
+
 def circuit_key(provider: str, model: str) -> str:
     return f"{provider}/{model}"

@@ -13,6 +13,7 @@ from services.common.producer import EventProducer
 from services.common.spend import SpendLedger
 from services.common.startup import service_worker
 from services.common.worker import EventWorker, Outgoing
+from services.dispatcher.circuits import CircuitBoard
 from services.dispatcher.handler import CompletionCache, Dispatcher, DispatchLease, HealthLookup
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits
@@ -42,6 +43,7 @@ def build_worker(
     set_aside: SetAside | None = None,
     ledger: SpendLedger | None = None,
     inflight: InFlightAttempts | None = None,
+    circuits: CircuitBoard | None = None,
 ) -> EventWorker[QueryClassified]:
     topics = settings.infra.topics
 
@@ -58,6 +60,7 @@ def build_worker(
         topics=topics,
         limits=route_limits(settings),
         ledger=ledger,
+        circuits=circuits,
         inflight=inflight,
     )
     return service_worker(

@@ -21,6 +21,7 @@ from strategist.console import (  # noqa: F401  (each module adds its routes to 
     ask,
     history,
     keys_page,
+    live,
     login,
     operators,
 )

@@ -1,9 +1,10 @@
-"""`/console/` (ask): the form, the stages while it runs, then the answer and feedback.
+"""`/console/` (ask): the form, the answer as it is written, then its facts and feedback.
 
 The question goes in as an asynchronous analysis (`AnalysisService.submit`, the API's
-`POST /analyses`), and the progress partial polls itself every second until the answer
-is there. Swapping the polling for the analysis event stream later changes only the
-progress partial and `static/console/ask.js`, not the answer partial.
+`POST /analyses`). The page (htmx) gets the live panel (`partials/live.html`), which
+`static/console/ask.js` fills from the analysis's event stream (live.py); when the stream
+cannot be read, the progress partial polls every second and shows the recorded stages
+until the answer is there. Without script the form posts and lands on the analysis's page.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from strategist.console import signin
 from strategist.console.access import records, visible_outcome
 from strategist.console.answer_view import answer_view, stages
 from strategist.console.blueprint import bp
+from strategist.console.live import STREAM_MODE
 from strategist.console.records import RecordsUnavailable
 from strategist.errors import ApiError
 from strategist.request import AnalysisRequest, FeedbackRequest, check_routable
 from strategist.runtime import current_runtime
+from strategist.stream_response import follow_deltas
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ def submit() -> Response:
                 "options": {
                     "prefer": form.get("prefer", "balanced"),
                     "live_data": LIVE_DATA.get(live),
+                    "stream_mode": STREAM_MODE,
                 },
             }
         )
@@ -72,6 +76,9 @@ def submit() -> Response:
         return _problem(f"The question was not sent: {_field_error(err)}")
     except ApiError as err:
         return _problem(f"The question was not sent: {err.message}")
+    streamed = bool(request.headers.get("HX-Request"))
+    if streamed:
+        follow_deltas()
     try:
         analysis_id = current_runtime().components.service.submit(body, keyed=True)
     except StoreUnavailable:
@@ -79,10 +86,10 @@ def submit() -> Response:
                         "collected. Nothing was sent; retry in a moment.", 503)
     logger.info("console: analysis=%s asked by key=%s", analysis_id,
                 caller.key.key_id if caller.key else "-")
-    if not request.headers.get("HX-Request"):
+    if not streamed:
         return redirect(url_for("console.analysis", analysis_id=analysis_id))  # type: ignore[return-value]
-    return Response(render_template("console/partials/progress.html",
-                                    analysis_id=analysis_id, stages=[], poll_s=POLL_EVERY_S))
+    return Response(render_template("console/partials/live.html", analysis_id=analysis_id,
+                                    show_errors=caller.sees_provider_errors))
 
 
 @bp.get("/analyses/<analysis_id>/progress")

@@ -1,11 +1,11 @@
 """The operator pages (admin keys): providers, spend and savings, routing quality.
 
 Pages render the tables; charts fetch `.json` endpoints and draw on the client. Live
-provider health comes as server-sent events (`/console/providers/stream`): the stream
-reads the health service's statuses (Redis) every `STREAM_POLL_S` and sends a `status`
-event per provider whose state changed, a `:` keep-alive comment otherwise, and ends
-after `STREAM_LIFETIME_S` (the browser's EventSource reconnects at once), so a stream
-never holds a server thread for long.
+provider health and circuits come as server-sent events (`/console/providers/stream`): the
+stream reads the health service's statuses and the dispatchers' circuits (Redis) every
+`STREAM_POLL_S` and sends a `status` event per provider whose state or circuits changed,
+a `:` keep-alive comment otherwise, and ends after `STREAM_LIFETIME_S` (the browser's
+EventSource reconnects at once), so a stream never holds a server thread for long.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from strategist.analysis.store import StoreUnavailable
 from strategist.console import signin
 from strategist.console.access import records
 from strategist.console.blueprint import bp
+from strategist.console.circuits_view import circuit_view, circuits_of
 from strategist.console.figures import (
     accuracy,
     calibration,
@@ -56,14 +57,19 @@ def _providers() -> dict[str, Any]:
         statuses = components.store.provider_statuses()
     except StoreUnavailable:
         error = "provider status store (Redis) unreachable"
-    return provider_view(catalogue=components.catalogue, statuses=statuses,
+    view = provider_view(catalogue=components.catalogue, statuses=statuses,
                          emulated=components.emulated(), status_error=error, show_errors=True)
+    circuits = circuit_view()
+    for provider in view["providers"]:
+        provider["circuits"] = circuits_of(provider, circuits)
+    return view
 
 
 def _states(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         p["provider"]: {"provider": p["provider"], "state": p["state"],
-                        "reason": p.get("reason"), "stale": p.get("stale", False)}
+                        "reason": p.get("reason"), "stale": p.get("stale", False),
+                        "circuits": p["circuits"]}
         for p in view["providers"]
     }
 

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,6 +43,24 @@ CAMPAIGN = "console-e2e"
 PROBE = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>"
 DOWN_WITHIN_S = 20.0
 """Generous on a shared 2-core machine; the figure measured is printed."""
+PRO_MODEL = "gemini-2.5-pro"
+COMPLEX = "Build a 3-phase persuasion strategy from these crosstabs, with trade-offs"
+SLOW_STREAM_SCALE = 2.0
+"""The emulator's latency scale while the answer streams: Gemini 2.5 Pro writes for a few
+seconds, as a person would watch it."""
+CUT_AFTER_CHUNKS = 4
+WATCH_ANSWER = """
+window.__answerSeen = [];
+var result = document.querySelector('[data-testid="result"]');
+new MutationObserver(function () {
+  var text = result.querySelector('[data-testid="answer"]');
+  if (!text) { return; }
+  window.__answerSeen.push({text: text.textContent, at: performance.now(),
+                            done: !!result.querySelector('[data-testid="route"]')});
+}).observe(result, {childList: true, subtree: true, characterData: true});
+"""
+"""Records every state of the answer's text as the page shows it (run through WebDriver,
+which the page's CSP does not govern, as axe is)."""
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +167,8 @@ def test_ask_watch_the_answer_arrive_and_give_feedback(
     Select(b.find(driver, "prefer")).select_by_value("cost")
     b.find(driver, "ask").click()
     assert b.wait_for(lambda: b.find_all(driver, "stage"), 10, "stages shown")
-    answer = b.wait_for(lambda: b.find(driver, "answer"), 90, "the answer")
+    b.wait_for(lambda: b.find_all(driver, "route"), 90, "the answer and its route")
+    answer = b.find(driver, "answer")
     assert answer.text.strip()
     route = b.find(driver, "route").text
     answered_by = b.find(driver, "route-model").text
@@ -166,16 +186,57 @@ def test_ask_watch_the_answer_arrive_and_give_feedback(
     assert "partially correct" in given.text
 
 
+def test_the_answer_streams_in_and_a_failover_takes_back_the_text_shown(
+    driver: webdriver.Chrome, stack: Stack
+) -> None:
+    """A slow-streaming Gemini 2.5 Pro answer cut after a few chunks: its text shows
+    before the answer is done, the failover's `restart` takes it back, and the text left
+    is exactly the JSON answer."""
+    driver.get(_url(stack))
+    b.find(driver, "query").send_keys(COMPLEX)
+    Select(b.find(driver, "prefer")).select_by_value("quality")
+    driver.execute_script(WATCH_ANSWER)
+    emulator = stack.emulator
+    latency = f"{emulator.base_url}/_control/latency"
+    scale = httpx.get(latency, timeout=5).json()["scale"]
+    httpx.put(latency, json={"scale": SLOW_STREAM_SCALE}, timeout=5).raise_for_status()
+    emulator.set_mode("gemini", "cut", after_chunks=CUT_AFTER_CHUNKS)
+    try:
+        b.find(driver, "ask").click()
+        b.wait_for(lambda: b.find_all(driver, "route"), 90, "the answer and its route")
+    finally:
+        emulator.reset()
+        httpx.put(latency, json={"scale": scale}, timeout=5).raise_for_status()
+    seen: list[dict[str, Any]] = driver.execute_script("return window.__answerSeen")
+    analysis_id = b.find(driver, "answer-panel").get_attribute("data-analysis-id")
+    body = stack.app.client.get(f"/api/v1/strategist/analyses/{analysis_id}").json()
+    shown = driver.execute_script("return arguments[0].textContent", b.find(driver, "answer"))
+    assert body["status"] == "completed" and shown == body["result"]
+    assert any(s["text"] and not s["done"] and s["text"] != shown for s in seen), \
+        "no partial answer was visible before the answer was done"
+    taken_back = [i for i, s in enumerate(seen) if i and seen[i - 1]["text"] and not s["text"]]
+    assert taken_back, "the text of the cut attempt was never taken back"
+    assert int(b.find(driver, "answer").get_attribute("data-restarts") or 0) >= 1
+    lines = [stage.text for stage in b.find_all(driver, "stage")]
+    assert any("failed (stream_truncated)" in line for line in lines), lines
+    first = next(s["at"] for s in seen if s["text"])
+    print(f"first words shown {(seen[-1]['at'] - first) / 1000:.1f}s before the answer was done")
+    _check_page(driver, "ask-streamed")
+
+
 def test_script_in_a_question_is_shown_as_text_and_never_runs(
     driver: webdriver.Chrome, stack: Stack, asked: dict[str, str]
 ) -> None:
     driver.get(_url(stack))
     b.find(driver, "query").send_keys(f"Summarise {PROBE} for the field team")
+    Select(b.find(driver, "prefer")).select_by_value("quality")  # an emulated model echoes it
     b.find(driver, "ask").click()
-    answer = b.wait_for(lambda: b.find(driver, "answer"), 90, "the answer")
+    b.wait_for(lambda: b.find_all(driver, "route"), 90, "the answer and its route")
+    answer = b.find(driver, "answer")
     time.sleep(1.0)  # anything injected would have run by now
     assert driver.execute_script("return window.__pwned === undefined")
     assert not driver.find_elements("css selector", ".answer-panel img, .answer-panel script")
+    assert "<script>" in answer.text or "onerror" in answer.text, answer.text  # shown as text
     asked["probe_text"] = answer.text
 
 
@@ -183,8 +244,8 @@ def test_history_filters_and_opens_the_trail(
     driver: webdriver.Chrome, stack: Stack, asked: dict[str, str]
 ) -> None:
     driver.get(_url(stack, "history"))
-    rows = b.wait_for(lambda: _rows_after_reload(driver, 2), 30, "two analyses recorded")
-    assert len(rows) == 2
+    rows = b.wait_for(lambda: _rows_after_reload(driver, 3), 30, "three analyses recorded")
+    assert len(rows) == 3
     _check_page(driver, "history")
     b.find(driver, "filter-text").send_keys("volunteers")
     b.find(driver, "filter-apply").click()
@@ -264,8 +325,9 @@ def test_providers_page_shows_gemini_go_down_without_a_reload(
             DOWN_WITHIN_S,
             "gemini shown down",
         )
-        assert b.find(driver, "provider-circuit-gemini").text == "open: skipped"
         print(f"gemini shown down {time.monotonic() - started:.1f}s after the emulator")
+        # health is not the circuit: no call failed, so the dispatcher's breakers stay closed
+        assert _circuit(driver, "gemini", PRO_MODEL) == "closed"
     finally:
         stack.emulator.set_mode("gemini", "ok")
     b.wait_for(
@@ -273,6 +335,36 @@ def test_providers_page_shows_gemini_go_down_without_a_reload(
         DOWN_WITHIN_S,
         "gemini back",
     )
+
+
+def test_providers_page_shows_a_dispatchers_circuit_open_and_close_again(
+    driver: webdriver.Chrome, stack: Stack
+) -> None:
+    """Two calls to Gemini 2.5 Pro cut before their first chunk (the health probe still
+    answers) open the dispatcher's circuit on that model; the page shows it without a
+    reload, and closed again once a call gets through."""
+    driver.get(_url(stack, "providers"))
+    b.wait_for(lambda: b.find(driver, "stream-state").text == "live", 15, "stream open")
+    assert _circuit(driver, "gemini", PRO_MODEL) == "closed"
+    pinned = {"options": {"model": PRO_MODEL}}
+    stack.emulator.set_mode("gemini", "cut", after_chunks=0)
+    try:
+        for _ in range(2):
+            assert stack.app.analyze("Draft a turnout plan", **pinned).status_code == 200
+        answered = time.monotonic()
+        b.wait_for(lambda: _circuit(driver, "gemini", PRO_MODEL) in ("open", "half-open"),
+                   DOWN_WITHIN_S, "the circuit shown open")
+        print(f"circuit shown open {time.monotonic() - answered:.1f}s after the second answer")
+    finally:
+        stack.emulator.reset()
+    b.wait_for(lambda: stack.app.analyze("Draft a turnout plan", **pinned).json()
+               ["routing"]["model"] == PRO_MODEL, 30, "a call through to Gemini 2.5 Pro")
+    b.wait_for(lambda: _circuit(driver, "gemini", PRO_MODEL) == "closed", DOWN_WITHIN_S,
+               "the circuit shown closed")
+
+
+def _circuit(driver: webdriver.Chrome, provider: str, model: str) -> str | None:
+    return b.find(driver, f"circuit-{provider}-{model}").get_attribute("data-circuit")
 
 
 def test_spend_and_routing_pages_draw_their_charts(

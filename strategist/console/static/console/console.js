@@ -133,6 +133,23 @@
     });
   }
 
+  function circuits(cell, provider, models) {  // the dispatchers' breakers, as text
+    var list = document.createElement("ul");
+    list.className = "circuits";
+    models.forEach(function (c) {
+      var item = document.createElement("li"), state = document.createElement("span"), why = document.createElement("span");
+      item.setAttribute("data-testid", "circuit-" + provider + "-" + c.model);
+      item.dataset.circuit = c.state;
+      state.className = "circuit-" + c.state;
+      state.textContent = c.state;
+      why.className = "muted";
+      why.textContent = "(" + c.detail + ")";
+      item.append(c.model + ": ", state, " ", why);
+      list.appendChild(item);
+    });
+    cell.replaceChildren(list);
+  }
+
   function liveProviders(root) {
     var table = root.querySelector("[data-stream]");
     var label = document.getElementById("stream-state");
@@ -148,7 +165,7 @@
         cell.className = "state state-" + s.state;
       }
       var circuit = table.querySelector('[data-circuit-of="' + CSS.escape(s.provider) + '"]');
-      if (circuit) { circuit.textContent = s.state === "down" ? "open: skipped" : "closed: routed"; }
+      if (circuit && s.circuits) { circuits(circuit, s.provider, s.circuits); }
       var why = table.querySelector('[data-reason-of="' + CSS.escape(s.provider) + '"]');
       if (why) { why.textContent = s.reason || "-"; }
     });
