@@ -28,7 +28,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from providers.catalogue import Catalogue
 from schemas.feedback import MAX_COMMENT_CHARS, MAX_GRADER_CHARS, Rating
-from schemas.query import MAX_CONTEXT_CHARS, MAX_QUERY_CHARS, QueryOptions, QueryRequested
+from schemas.query import (
+    MAX_CONTEXT_CHARS,
+    MAX_QUERY_CHARS,
+    QueryOptions,
+    QueryRequested,
+    StreamMode,
+)
 from strategist.errors import ApiError, validation_error
 
 
@@ -63,6 +69,14 @@ class AnalysisRequest(BaseModel):
         if size > MAX_CONTEXT_CHARS:
             raise ValueError(f"must be at most {MAX_CONTEXT_CHARS} characters (got {size})")
         return value
+
+    def streamed_as(self, mode: StreamMode) -> AnalysisRequest:
+        """The request as it runs for a caller reading it `mode` (`options.stream_mode`,
+        which the dispatcher reads to decide when each attempt's text may be shown)."""
+        if self.options.stream_mode == mode:
+            return self
+        options = self.options.model_copy(update={"stream_mode": mode})
+        return self.model_copy(update={"options": options})
 
     def to_event(self, analysis_id: str) -> QueryRequested:
         """The event that enters the pipeline (or the direct path) for this request: the
