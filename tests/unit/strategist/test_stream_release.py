@@ -5,6 +5,8 @@ with the answer; a continuation's offsets drop repeats and stop at a gap. On eve
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from schemas.delta import AnswerDelta, Release
@@ -40,7 +42,7 @@ def _attempt(number: int, pieces: list[str], *, release: Release = "live", ends:
              continues: int = 0, start: int = 0) -> list[AnswerDelta]:  # fmt: skip
     """An attempt's deltas: started (with its release), its text from offset `start`,
     then `ends` (succeeded/failed) if given."""
-    extra: dict[str, object] = {"release": release}
+    extra: dict[str, Any] = {"release": release}
     if continues:
         extra["continues_attempt_id"] = f"a1:{continues}"
     out = [_delta("started", number, **extra)]
