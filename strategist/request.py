@@ -37,6 +37,22 @@ from schemas.query import (
 )
 from strategist.errors import ApiError, validation_error
 
+STREAM_MODE_DESCRIPTION = (
+    "How this analysis's event stream shows the answer (docs/streaming.md), for a caller "
+    "who reads it: `Accept: text/event-stream` on POST /analyze or POST /analyses, or "
+    "GET /analyses/{analysis_id}/events after POST /analyses. `live`: as it is written; a "
+    "failover after text was shown either continues it (a model that accepts a "
+    "continuation) or sends `restart` and the fallback's whole answer. `buffered`: an "
+    "attempt's text once it succeeded, so a failover is invisible. `auto`: live where the "
+    "model that would take over first can continue a cut answer, buffered otherwise. An "
+    "answer the scorer may still replace is held until it is final in every mode. null: "
+    "the server's default (STRATEGIST_STREAM_MODE, `auto` unless set). Any other value is "
+    "422. A JSON POST /analyze (no event stream) always runs `buffered`; its answer is the "
+    "same in every mode."
+)
+"""`options.stream_mode` as the API's caller reads it (the OpenAPI document's; the event
+schema's own description speaks to the pipeline's services)."""
+
 
 class AnalysisRequest(BaseModel):
     """What a strategist sends; the API contract the existing clients rely on."""
