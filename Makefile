@@ -67,7 +67,7 @@ test: setup
 	@scripts/with-infra.sh $(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
-	@scripts/with-infra.sh bash -c '$(PY) -m bench.transactions && $(PY) -m bench.classifier && $(PY) -m bench.openai_ttft && $(PY) -m bench.openai_ttft --stream-mode live --model gemini-2.5-pro --latency-scale 1.0 --requests 8 --warm-up 2 && $(PY) -m bench.streams && $(PY) -m bench.recorder && $(PY) -m bench $(BENCH_ARGS)'
+	@scripts/with-infra.sh bash -c '$(PY) -m bench.transactions && $(PY) -m bench.classifier && $(PY) -m bench.openai_ttft --stream-mode buffered && $(PY) -m bench.openai_ttft --stream-mode live --model gemini-2.5-pro --latency-scale 1.0 --requests 8 --warm-up 2 && $(PY) -m bench.streams && $(PY) -m bench.recorder && $(PY) -m bench $(BENCH_ARGS)'
 
 eval: up
 	@$(PY) -m evaluation $(EVAL_ARGS)

@@ -31,6 +31,16 @@ class EmulatorControl:
         )
         response.raise_for_status()
 
+    def set_latency(self, scale: float) -> None:
+        """The latency scale from now on (1.0: real providers' timing; see emulator/control.py)."""
+        response = httpx.put(
+            f"{self.base_url}/_control/latency", json={"scale": scale}, timeout=5
+        )
+        response.raise_for_status()
+
+    def latency(self) -> float:
+        return float(httpx.get(f"{self.base_url}/_control/latency", timeout=5).json()["scale"])
+
     def reset(self) -> None:
         httpx.post(f"{self.base_url}/_control/reset", timeout=5).raise_for_status()
 

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = REPO_ROOT / "var" / "log" / "tests"
 STOP_TIMEOUT_S = 15.0
@@ -109,6 +111,22 @@ class ManagedProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=STOP_TIMEOUT_S)
+
+    def kill_tree(self) -> None:
+        """SIGKILL the process and every process it started (a gunicorn master and its
+        workers): the whole app crashes at once and its open connections drop. The master
+        goes first, so it cannot start a worker in place of a killed one."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            children = []
+        self.kill()
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        psutil.wait_procs(children, timeout=STOP_TIMEOUT_S)
 
 
 ASGI_WORKER_CONNECTIONS = 10_000

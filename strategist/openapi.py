@@ -26,7 +26,7 @@ from strategist.analysis.feedback import AnalysisWithFeedback, FeedbackAccepted
 from strategist.analysis.ids import ANALYSIS_ID
 from strategist.errors import ErrorBody
 from strategist.provider_view import ProvidersBody
-from strategist.request import AnalysisRequest, FeedbackRequest
+from strategist.request import STREAM_MODE_DESCRIPTION, AnalysisRequest, FeedbackRequest
 from strategist.router import PendingBody
 from strategist.streams.events import EVENT_NAMES
 from strategist.usage import UsageBody
@@ -137,7 +137,8 @@ OPERATIONS: tuple[Operation, ...] = (
         path=f"{STRATEGIST}/analyze",
         method="post",
         endpoint="strategist_api.analyze",
-        summary="Analyse a question and wait for the answer (up to STRATEGIST_SYNC_TIMEOUT_S).",
+        summary="Analyse a question and wait for the answer (up to STRATEGIST_SYNC_TIMEOUT_S); "
+        "with `Accept: text/event-stream`, the analysis's event stream instead.",
         request_body=AnalysisRequest,
         replies={
             200: Reply("The answer.", AnalysisResponded),
@@ -191,9 +192,9 @@ OPERATIONS: tuple[Operation, ...] = (
         method="get",
         endpoint="strategist_api.analysis_events",
         summary="The analysis as server-sent events (routing, attempt, delta, restart, "
-        "confidence, then done or error; strategist/streams/events.py). `Last-Event-ID` "
-        "resumes after that event. POST /analyze and POST /analyses answer the same stream "
-        "to `Accept: text/event-stream`.",
+        "confidence, then done or error; strategist/streams/events.py), its text shown as "
+        "`options.stream_mode` says. `Last-Event-ID` resumes after that event. POST /analyze "
+        "and POST /analyses answer the same stream to `Accept: text/event-stream`.",
         path_parameters=("analysis_id",),
         replies={
             200: Reply(
@@ -361,6 +362,7 @@ def _schemas() -> tuple[Refs, dict[str, Any]]:
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once per process)."""
     refs, schemas = _schemas()
+    schemas["QueryOptions"]["properties"]["stream_mode"]["description"] = STREAM_MODE_DESCRIPTION
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(op.path, {})[op.method] = _operation(op, refs)

@@ -28,8 +28,30 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from providers.catalogue import Catalogue
 from schemas.feedback import MAX_COMMENT_CHARS, MAX_GRADER_CHARS, Rating
-from schemas.query import MAX_CONTEXT_CHARS, MAX_QUERY_CHARS, QueryOptions, QueryRequested
+from schemas.query import (
+    MAX_CONTEXT_CHARS,
+    MAX_QUERY_CHARS,
+    QueryOptions,
+    QueryRequested,
+    StreamMode,
+)
 from strategist.errors import ApiError, validation_error
+
+STREAM_MODE_DESCRIPTION = (
+    "How this analysis's event stream shows the answer (docs/streaming.md), for a caller "
+    "who reads it: `Accept: text/event-stream` on POST /analyze or POST /analyses, or "
+    "GET /analyses/{analysis_id}/events after POST /analyses. `live`: as it is written; a "
+    "failover after text was shown either continues it (a model that accepts a "
+    "continuation) or sends `restart` and the fallback's whole answer. `buffered`: an "
+    "attempt's text once it succeeded, so a failover is invisible. `auto`: live where the "
+    "model that would take over first can continue a cut answer, buffered otherwise. An "
+    "answer the scorer may still replace is held until it is final in every mode. null: "
+    "the server's default (STRATEGIST_STREAM_MODE, `auto` unless set). Any other value is "
+    "422. A JSON POST /analyze (no event stream) always runs `buffered`; its answer is the "
+    "same in every mode."
+)
+"""`options.stream_mode` as the API's caller reads it (the OpenAPI document's; the event
+schema's own description speaks to the pipeline's services)."""
 
 
 class AnalysisRequest(BaseModel):
@@ -63,6 +85,14 @@ class AnalysisRequest(BaseModel):
         if size > MAX_CONTEXT_CHARS:
             raise ValueError(f"must be at most {MAX_CONTEXT_CHARS} characters (got {size})")
         return value
+
+    def streamed_as(self, mode: StreamMode) -> AnalysisRequest:
+        """The request as it runs for a caller reading it `mode` (`options.stream_mode`,
+        which the dispatcher reads to decide when each attempt's text may be shown)."""
+        if self.options.stream_mode == mode:
+            return self
+        options = self.options.model_copy(update={"stream_mode": mode})
+        return self.model_copy(update={"options": options})
 
     def to_event(self, analysis_id: str) -> QueryRequested:
         """The event that enters the pipeline (or the direct path) for this request: the

@@ -13,6 +13,10 @@ Status codes (the OpenAPI document, `openapi.py`, lists them per operation):
   GET  /providers      200 latest health per provider with its models (raw provider
                        error texts for admin keys only)
   GET  /usage          200 the campaign's spend this month and its limit
+Stream mode (`options.stream_mode`, docs/streaming.md): a caller who may read the event
+stream (`Accept: text/event-stream`, or `POST /analyses`) runs in the mode it asks for, or
+`STRATEGIST_STREAM_MODE`; a JSON `POST /analyze` runs `buffered` whatever it asks (it reads
+the whole answer, exactly as before).
 Bad input: 400 (not JSON, or JSON too deep / numbers too long), 413 (too large), 422 (a
 field is wrong; `error.field` names it, e.g. `options.providers.0` for a provider the
 catalogue does not route to). 503 when Redis (and the topic) cannot say.
@@ -151,12 +155,19 @@ def _visible_or_404(analysis_id: str) -> Outcome:
     return outcome
 
 
+def _streamed(body: AnalysisRequest) -> AnalysisRequest:
+    """The request of a caller who may read its event stream: `options.stream_mode`, or
+    the app's default (`STRATEGIST_STREAM_MODE`)."""
+    return body.streamed_as(body.options.stream_mode or current_runtime().settings.stream_mode)
+
+
 @bp.post("/analyze")
 def analyze() -> Response:
     caller = current_caller()
     body = _for_caller(_routable(parse_analysis_request(request)), caller)
     if wants_events(request):
-        return _submitted_stream(body, caller)
+        return _submitted_stream(_streamed(body), caller)
+    body = body.streamed_as("buffered")  # a JSON caller reads the whole answer: as before
     try:
         outcome = current_runtime().components.service.analyze(body, keyed=caller.keyed)
     except StoreUnavailable as err:  # only when accepted async for want of a wait slot
@@ -169,7 +180,7 @@ def analyze() -> Response:
 @bp.post("/analyses")
 def submit_analysis() -> Response:
     caller = current_caller()
-    body = _for_caller(_routable(parse_analysis_request(request)), caller)
+    body = _streamed(_for_caller(_routable(parse_analysis_request(request)), caller))
     if wants_events(request):
         return _submitted_stream(body, caller)
     try:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.settings import ProviderSettings
+from schemas.query import StreamMode
 from services.common.settings import InfraSettings
 
 DEFAULT_SYNC_TIMEOUT_S = 30.0
@@ -169,13 +170,17 @@ class StrategistSettings(BaseSettings):
         description="Under the ASGI server (strategist/asgi.py): requests and event streams "
         "served at once per process (each holds a thread, blocked while it waits).",
     )
-    stream_mode: Literal["auto", "live", "buffered"] = Field(
+    stream_mode: StreamMode = Field(
         default="auto",
-        description="How /v1/chat/completions streams when the body names no `x_stream_mode`: "
-        "`live` sends the answer as it is written (a failover after text was sent ends the "
-        "stream with an error), `buffered` once complete (a failover stays invisible); `auto` "
-        "streams live only where a fallback could continue a cut answer, which no model does "
-        "yet, so it buffers (docs/openai_endpoint.md).",
+        description="The stream mode of a streaming caller that names none (`x_stream_mode` "
+        "on /v1/chat/completions with `stream: true`; `options.stream_mode` on the strategist "
+        "API's event stream, `POST /analyses` and `POST /analyze` with `Accept: "
+        "text/event-stream`): `live` shows each answer as it is written (a failover after "
+        "text was shown restarts it, or ends a /v1 stream with an error); `buffered` shows an "
+        "answer once its attempt succeeded (a failover stays invisible); `auto` lets the "
+        "dispatcher show an attempt live when the model that would take over first can "
+        "continue a cut answer, buffered otherwise (docs/streaming.md). A JSON caller always "
+        "runs `buffered`.",
     )
     sync_wait_limit: int = Field(
         default=DEFAULT_SYNC_WAIT_LIMIT,

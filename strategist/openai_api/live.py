@@ -1,10 +1,14 @@
-"""`/v1/chat/completions` with `stream: true` in live mode: chunks as the answer is written.
+"""`/v1/chat/completions` with `stream: true` in `auto` or `live` mode: chunks as the answer
+is shown.
 
 The analysis's event stream (strategist/streams/) is read and turned into OpenAI chunks:
 each `delta` a content chunk, `done` the finish chunk with `x_routing` (and the usage
-chunk when asked), then `data: [DONE]`. OpenAI's stream cannot take text back, so a
-`restart` (an attempt failed after its text was sent) ends the stream with an in-band
-`{"error": ...}` event and no `[DONE]`: the SDK raises it, and a cut answer is never
+chunk when asked), then `data: [DONE]`. When each attempt's text is shown is the
+dispatcher's decision (`release`, docs/streaming.md): as it is written, or once the
+attempt succeeded (then it comes as one chunk), and a fallback that continues a cut answer
+goes on in the same stream. OpenAI's stream cannot take text back, so a `restart` (text
+was sent and no model could continue it) ends the stream with an in-band `{"error": ...}`
+event, code `stream_cut`, and no `[DONE]`: the SDK raises it, and a cut answer is never
 shown as complete. The caller may retry, or ask `x_stream_mode: "buffered"`.
 
 Nothing is sent before the first text or the end: an analysis that fails before any text
@@ -64,6 +68,9 @@ class LiveChat:
                 self._common["model"] = event.data.get("model") or self._common["model"]
             elif event.name == DELTA:
                 self._first = event.data["text"]
+                answer = self._stream.answer  # the text came with the answer: its model
+                if answer is not None and answer.routing.model:
+                    self._common["model"] = answer.routing.model
                 return
             elif event.name in (DONE, ERROR):
                 self.ended_before_text = True

@@ -29,11 +29,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from schemas.query import MAX_MODEL_ID_CHARS, QueryOptions
+from schemas.query import MAX_MODEL_ID_CHARS, QueryOptions, StreamMode
 from strategist.request import AnalysisRequest
 
-StreamMode = Literal["auto", "live", "buffered"]
-"""`x_stream_mode`: see docs/openai_endpoint.md, "Streaming"."""
 AUTO_MODEL = "auto"
 """`model` value that lets the learned router choose."""
 MIN_OUTPUT_TOKENS = 16
@@ -92,6 +90,7 @@ class ChatCompletionRequest(BaseModel):
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     x_stream_mode: StreamMode | None = None
+    """With `stream: true`: how the answer streams (docs/openai_endpoint.md, "Streaming")."""
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     n: int | None = Field(default=None, ge=1)
@@ -226,9 +225,12 @@ def _max_output_tokens(chat: ChatCompletionRequest) -> int | None:
     return min(max(asked, MIN_OUTPUT_TOKENS), MAX_OUTPUT_TOKENS)
 
 
-def to_analysis_request(chat: ChatCompletionRequest, campaign_id: str | None) -> AnalysisRequest:
-    """The analysis this chat asks for (see the module docstring); raises ChatRequestError
-    when there is no user message or the text exceeds the pipeline's limits."""
+def to_analysis_request(
+    chat: ChatCompletionRequest, campaign_id: str | None, *, stream_mode: StreamMode = "buffered"
+) -> AnalysisRequest:
+    """The analysis this chat asks for (see the module docstring), run in `stream_mode`;
+    raises ChatRequestError when there is no user message or the text exceeds the
+    pipeline's limits."""
     last_user = max(
         (i for i, message in enumerate(chat.messages) if message.role == "user"), default=None
     )
@@ -240,7 +242,11 @@ def to_analysis_request(chat: ChatCompletionRequest, campaign_id: str | None) ->
         raise ChatRequestError(
             "the last user message must not be empty", param=f"messages[{last_user}].content"
         )
-    options = QueryOptions(model=chat.named_model, max_output_tokens=_max_output_tokens(chat))
+    options = QueryOptions(
+        model=chat.named_model,
+        max_output_tokens=_max_output_tokens(chat),
+        stream_mode=stream_mode,
+    )
     try:
         return AnalysisRequest(
             query=question,

@@ -11,12 +11,13 @@ campaign from the key (`metadata.campaign_id` for admin keys). Errors: OpenAI's 
 (see `errors.py`); failed analyses: 402 budget exhausted, 400 content blocked
 (the provider's message), 502 otherwise, each with the analysis's `x_routing`.
 
-Streaming (`stream: true`) has two modes, `x_stream_mode` in the body or
-`STRATEGIST_STREAM_MODE`: `buffered` starts the stream once the pipeline's response is
-complete (a failover mid-answer is invisible; the first token comes with the whole
-answer), `live` sends the answer as it is written (live.py; a failover after text was
-sent ends the stream with an in-band error). `auto`, the default, buffers until a model
-can continue a cut answer (docs/openai_endpoint.md).
+Streaming (`stream: true`), `x_stream_mode` in the body or `STRATEGIST_STREAM_MODE`, set
+on the query as `options.stream_mode`: `auto` (the default) and `live` send the answer as
+it is written (live.py; the dispatcher decides per attempt whether its text is shown as it
+comes or once the attempt succeeded, and a failover that cannot continue text already sent
+ends the stream with an in-band error); `buffered` starts the stream once the pipeline's
+response is complete (a failover mid-answer is invisible; the first token comes with the
+whole answer). A request without `stream` runs `buffered` (docs/openai_endpoint.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
 from providers.model_lookup import find_model
+from schemas.query import StreamMode
 from schemas.response import AnalysisResponded
 from services.common.spend_rules import BUDGET_EXHAUSTED
 from strategist.analysis.store import StoreUnavailable
@@ -135,11 +137,13 @@ def chat_completions() -> Response:
         campaign = caller.query_campaign(chat.campaign_id)
     except ApiError as err:
         raise OpenAIError.from_api_error(err, param="metadata.campaign_id") from err
-    analysis = to_analysis_request(chat, campaign)
+    mode: StreamMode = "buffered"  # a JSON caller reads the whole answer
+    if chat.streamed:
+        mode = chat.x_stream_mode or current_runtime().settings.stream_mode
+    analysis = to_analysis_request(chat, campaign, stream_mode=mode)
     _named_model(chat)
     prompt_chars = len(analysis.query) + len(str(analysis.context or ""))
-    mode = chat.x_stream_mode or current_runtime().settings.stream_mode
-    if chat.streamed and mode == "live":
+    if mode != "buffered":
         return _live(chat, analysis, prompt_chars, keyed=caller.keyed)
     try:
         outcome = current_runtime().components.service.analyze(analysis, keyed=caller.keyed)

@@ -13,7 +13,8 @@ gets event n + 1 onwards: nothing lost, nothing twice.
   or a route step `skipped`;
 - `delta`: `{"text": ...}`, the next piece of the answer;
 - `restart`: `RestartData`, discard every `delta` received so far, the answer starts
-  again (a failover after text was shown, or an escalated answer replacing the first);
+  again (a failover after text was shown to a model that could not continue it, or an
+  escalated answer replacing the first; a continuation goes on with no `restart`);
 - `confidence`: the response's `confidence` object, when scored;
 - `done`: exactly the JSON of `GET /api/v1/strategist/analyses/<id>`, completed;
 - `error`: the same JSON for a failed analysis (its HTTP error body), or `ErrorData`

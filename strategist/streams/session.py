@@ -6,8 +6,9 @@ follower saw the whole analysis, else from the answer-deltas topic (an app proce
 started after the analysis began: a reconnect to another process, or after a crash); the
 rest from the hub's subscription, the answer from the responses stream (`ResponseWaiter`)
 or the result store. The answer's own record is the reference: before `done`, the stream
-waits briefly for the answering attempt's last deltas (they are on the topic before the
-completion is published) and otherwise makes the text whole (narrator.py).
+waits briefly for the answering attempt's last deltas, up to its `succeeded` (they are on
+the topic before the completion is published), and otherwise makes the text whole
+(narrator.py).
 """
 
 from __future__ import annotations
@@ -150,10 +151,11 @@ class AnalysisStream:
             return None
 
     def _whole(self, answer: AnalysisResponded, waited_s: float) -> bool:
-        """True when the text shown is the answer, or no more deltas are to be expected."""
+        """True when the answering attempt was read to its end, or no more deltas are to be
+        expected (the text is then made whole from the answer: narrator.py)."""
         if answer.status != "completed" or answer.routing.path == "direct":
             return True
-        return self.narrator.shown == (answer.result or "") or waited_s >= TAIL_WAIT_S
+        return self.narrator.caught_up(answer.result or "") or waited_s >= TAIL_WAIT_S
 
     def _last(self, answer: AnalysisResponded) -> list[StreamEvent]:
         self.answer = answer

@@ -29,20 +29,23 @@ def stack(stack_factory: StackFactory) -> Iterator[Stack]:
         yield running_stack
 
 
-def read_events(response: httpx.Response) -> list[tuple[int, str, Any, float]]:
-    """(id, event, data, arrival time) of each event, read as they arrive."""
-    events = []
+def iter_events(response: httpx.Response) -> Iterator[tuple[int, str, Any, float]]:
+    """(id, event, data, arrival time) of each event, as it arrives."""
     block: dict[str, str] = {}
     for line in response.iter_lines():
         if not line:
             if block:
-                events.append((int(block["id"]), block["event"], json.loads(block["data"]),
-                               time.perf_counter()))
+                yield (int(block["id"]), block["event"], json.loads(block["data"]),
+                       time.perf_counter())  # fmt: skip
             block = {}
         elif not line.startswith(":"):
             name, _, value = line.partition(": ")
             block[name] = value
-    return events
+
+
+def read_events(response: httpx.Response) -> list[tuple[int, str, Any, float]]:
+    """Every event of the stream, read as they arrive."""
+    return list(iter_events(response))
 
 
 def shown_text(events: list[tuple[int, str, Any, float]]) -> str:
@@ -102,9 +105,12 @@ def test_a_cut_mid_answer_restarts_and_done_is_never_the_cut_text(stack: Stack) 
     assert shown_text(events) == done["result"]
 
 
+@pytest.mark.parametrize("mode", ["live", None])  # None: auto, the default
 def test_the_openai_sdk_receives_the_first_chunk_before_the_answer_is_finished(
-    stack: Stack,
+    stack: Stack, mode: str | None
 ) -> None:
+    """In auto mode this needs the dispatcher that sets `release` (issue 16): Gemini 2.5
+    Pro's first fallback accepts a continuation, so its answer streams live."""
     app = stack.app
     client = OpenAI(base_url=f"{app.base_url}/v1", api_key=app.key.key, timeout=STREAM_TIMEOUT_S,
                     max_retries=0)  # fmt: skip
@@ -113,7 +119,7 @@ def test_the_openai_sdk_receives_the_first_chunk_before_the_answer_is_finished(
         messages=[{"role": "user", "content": COMPLEX}],
         stream=True,
         stream_options={"include_usage": True},
-        extra_body={"x_stream_mode": "live"},
+        extra_body={"x_stream_mode": mode} if mode else None,
     )
     arrivals: list[tuple[float, Any]] = [(time.perf_counter(), chunk) for chunk in stream]
     content = [(at, c) for at, c in arrivals if c.choices and c.choices[0].delta.content]
@@ -146,3 +152,55 @@ def test_an_app_process_started_after_the_answer_resumes_the_stream_from_the_top
             url = f"{API}/analyses/{analysis_id}/events"
             rest = _stream(other, "GET", url, headers={"Last-Event-ID": "2"})
     assert [(i, n, d) for i, n, d, _ in rest] == [(i, n, d) for i, n, d, _ in events[2:]]
+
+
+SLOW_LATENCY_SCALE = 4.0
+"""The emulator at four times real latency: a Gemini 2.5 Pro answer streams for seconds,
+so the app can be killed while its text is being read."""
+DELTAS_BEFORE_KILL = 2
+
+
+def test_a_client_reads_on_from_another_app_after_its_app_is_killed_mid_stream(
+    stack: Stack,
+) -> None:
+    """Issue 16, section 4: the app process holding the caller's connection dies (SIGKILL,
+    master and workers); the caller reconnects to another app process with Last-Event-ID
+    and reads on: every id once, in order, and the text shown is `done`'s text."""
+    port = free_port()
+    doomed = gunicorn_app("app-doomed", dict(stack.app.process.env), port, workers=1)
+    emulator = stack.emulator
+    scale = emulator.latency()
+    first: list[tuple[int, str, Any, float]] = []
+    with running(doomed):
+        base_url = f"http://127.0.0.1:{port}"
+        doomed.wait_until(lambda: httpx.get(f"{base_url}/healthz", timeout=5).is_success,
+                          APP_READY_TIMEOUT_S, "/healthz")  # fmt: skip
+        emulator.set_latency(SLOW_LATENCY_SCALE)
+        try:
+            with stack.app.client_with(stack.app.key) as client:
+                client.base_url = httpx.URL(base_url)
+                with client.stream("POST", f"{API}/analyze", json={"query": COMPLEX},
+                                   headers=SSE, timeout=STREAM_TIMEOUT_S) as response:  # fmt: skip
+                    assert response.status_code == 200, response.read()
+                    status_url = response.headers["Location"]
+                    for event in iter_events(response):
+                        first.append(event)
+                        if [n for _i, n, _d, _a in first].count("delta") >= DELTAS_BEFORE_KILL:
+                            doomed.kill_tree()
+                            break
+            assert not doomed.alive()
+            names = [n for _i, n, _d, _a in first]
+            assert names.count("delta") == DELTAS_BEFORE_KILL and "done" not in names
+            url = f"{status_url}/events"
+            rest = _stream(stack.app.client, "GET", url,
+                           headers={"Last-Event-ID": str(first[-1][0])})  # fmt: skip
+        finally:
+            emulator.set_latency(scale)
+    events = first + rest
+    assert [i for i, *_ in events] == list(range(1, len(events) + 1))  # none lost, none twice
+    assert events[-1][1] == "done"
+    done = events[-1][2]
+    assert done == stack.app.client.get(status_url).json()
+    assert shown_text(events) == done["result"]
+    replay = _stream(stack.app.client, "GET", url)  # numbered alike by both processes
+    assert [(i, n, d) for i, n, d, _ in replay] == [(i, n, d) for i, n, d, _ in events]

@@ -151,6 +151,7 @@ def test_a_stream_carries_the_whole_answer_in_chunks_then_usage_then_done(
             "messages": MESSAGES,
             "stream": True,
             "stream_options": {"include_usage": True},
+            "x_stream_mode": "buffered",
         },
     )
     assert reply.status_code == 200
@@ -175,7 +176,8 @@ def test_a_stream_carries_the_whole_answer_in_chunks_then_usage_then_done(
 def test_a_stream_without_include_usage_has_no_usage_chunk(openai_faked: Faked) -> None:
     client, parts = openai_faked()
     _pipeline(parts)
-    reply = client.post(CHAT, json={"model": "auto", "messages": MESSAGES, "stream": True})
+    reply = client.post(CHAT, json={"model": "auto", "messages": MESSAGES, "stream": True,
+                                    "x_stream_mode": "buffered"})
     chunks = _events(reply.get_data(as_text=True))[:-1]
     assert all("usage" not in c for c in chunks)
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"

@@ -1,5 +1,6 @@
-"""`/v1/chat/completions` streaming live (x_stream_mode "live"), on fakes: chunks as the
-deltas come, the finish chunk with x_routing, and an error, never [DONE], after a cut."""
+"""`/v1/chat/completions` streaming live (x_stream_mode "live", and "auto", the default), on
+fakes: chunks as the deltas come, the finish chunk with x_routing, and an error, never
+[DONE], after a cut."""
 
 from __future__ import annotations
 
@@ -55,10 +56,15 @@ def test_a_cut_after_text_was_sent_ends_with_an_error_never_done(faked: Any) -> 
     assert not any(e.get("choices") and e["choices"][0]["finish_reason"] for e in events[:-1])
 
 
-def test_buffered_mode_stays_the_default(faked: Any) -> None:
+def test_auto_the_default_streams_live_and_buffered_waits_for_the_answer(faked: Any) -> None:
     client, parts = faked()
-    _on_publish(parts, [])
+    query_text = MESSAGES[-1]["content"]
+    _on_publish(parts, _deltas("x", ["answer ", "to ", query_text]))
     body = {**LIVE}
     del body["x_stream_mode"]
     events = _events(client.post(CHAT, json=body).get_data(as_text=True))
-    assert events[-1] == "[DONE]" and len(parts.publisher.published) == 1
+    contents = [e["choices"][0]["delta"].get("content") for e in events[:-3]]
+    assert contents == ["", "answer ", "to ", query_text] and events[-1] == "[DONE]"
+    buffered = {**LIVE, "x_stream_mode": "buffered"}
+    events = _events(client.post(CHAT, json=buffered).get_data(as_text=True))
+    assert events[-1] == "[DONE]" and len(parts.publisher.published) == 2

@@ -263,3 +263,12 @@ def test_each_documented_status_is_answered_as_documented(
         response = SCENARIOS[(path, method)](faked, status)
     assert response.status_code == status, response.get_data(as_text=True)
     _conforms(response, path, method)
+
+
+def test_options_stream_mode_is_described_for_the_caller() -> None:
+    """The caller reads which modes there are, the default, and that JSON stays buffered."""
+    options = openapi_document()["components"]["schemas"]["QueryOptions"]["properties"]
+    described = options["stream_mode"]
+    assert described["anyOf"][0]["enum"] == ["auto", "live", "buffered"]
+    assert "STRATEGIST_STREAM_MODE" in described["description"]
+    assert "JSON POST /analyze" in described["description"]
