@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.attempt import query_problem
+from core.escalation_scope import EscalationScope
 from providers.base import Provider
 from providers.catalogue import Catalogue
 from schemas.attempt import ProviderAttempt
@@ -106,6 +107,7 @@ class Dispatcher:
         ledger: SpendLedger | None = None,
         circuits: CircuitBoard | None = None,
         inflight: InFlightAttempts | None = None,
+        escalation: EscalationScope | None = None,
     ) -> None:
         self._cache = cache
         self._lease = lease
@@ -121,6 +123,7 @@ class Dispatcher:
             ledger=ledger,
             circuits=circuits,
             inflight=inflight,
+            escalation=escalation,
         )
         self._unsaved: OrderedDict[str, _Unsaved] = OrderedDict()
         self._dispatching: dict[str, _Dispatching] = {}

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.settings import ProviderSettings
+from services.common.escalation_settings import EscalationSettings
 from services.common.lease import LEASE_TTL_S
 from services.common.settings import InfraSettings
 from services.dispatcher.failover import MAX_RATE_LIMIT_RETRIES
@@ -54,6 +55,11 @@ class DispatcherSettings(BaseSettings):
         gt=0,
         description="Ignore a provider status older than this (a dead monitor must not pin "
         "a provider down); also how long without any status before the view logs as stale.",
+    )
+    escalation: EscalationSettings = Field(
+        default_factory=EscalationSettings,
+        description="The scorer's SCORER_ESCALATION_* and SCORER_ANSWER_CHECKS: an answer the "
+        "scorer may replace is held back from live callers (services/dispatcher/release.py).",
     )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)

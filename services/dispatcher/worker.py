@@ -59,6 +59,7 @@ def build_worker(
         limits=route_limits(settings),
         ledger=ledger,
         inflight=inflight,
+        escalation=settings.escalation.scope(),
     )
     return service_worker(
         settings.infra,
