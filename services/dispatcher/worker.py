@@ -13,7 +13,13 @@ from services.common.producer import EventProducer
 from services.common.spend import SpendLedger
 from services.common.startup import service_worker
 from services.common.worker import EventWorker, Outgoing
-from services.dispatcher.handler import CompletionCache, Dispatcher, DispatchLease, HealthLookup
+from services.dispatcher.handler import (
+    CompletionCache,
+    DeltaLog,
+    Dispatcher,
+    DispatchLease,
+    HealthLookup,
+)
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits
 from services.dispatcher.settings import DispatcherSettings
@@ -42,6 +48,7 @@ def build_worker(
     set_aside: SetAside | None = None,
     ledger: SpendLedger | None = None,
     inflight: InFlightAttempts | None = None,
+    history: DeltaLog | None = None,
 ) -> EventWorker[QueryClassified]:
     topics = settings.infra.topics
 
@@ -60,6 +67,7 @@ def build_worker(
         ledger=ledger,
         inflight=inflight,
         escalation=settings.escalation.scope(),
+        history=history,
     )
     return service_worker(
         settings.infra,
