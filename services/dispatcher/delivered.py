@@ -44,6 +44,8 @@ class Recovered:
     attempts: int
     """The highest attempt number seen: this delivery numbers its attempts after it, so no
     attempt id names two calls on the topic."""
+    routed: bool = False
+    """The earlier delivery published the walk's `routing` event: not published again."""
 
 
 class _Fold:
@@ -86,12 +88,14 @@ def recover(events: Iterable[AnswerDelta], query_id: str) -> Recovered:
     """The delivered text and attempt count of `query_id` from its events, in topic order
     (events of other queries of the analysis, e.g. another escalation round, are ignored)."""
     fold = _Fold()
+    routed = False
     for event in events:
         if event.query_id != query_id:
             continue
         fold.attempts = max(fold.attempts, event.attempt_number)
+        routed = routed or event.part == "routing"
         if event.part == "started":
             fold.started(event)
         elif event.part == "text":
             fold.text(event)
-    return Recovered(fold.delivered, fold.attempts)
+    return Recovered(fold.delivered, fold.attempts, routed)

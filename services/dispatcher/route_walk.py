@@ -169,7 +169,8 @@ class RouteWalk:
         deltas = DeltaPublisher(
             publish=self._publish, topic=self._topics.answer_deltas, classified=classified
         )
-        deltas.routing()
+        if recovered is None or not recovered.routed:
+            deltas.routing()  # a redelivery's readers have it already
         index = -1
         while index + 1 < len(route) or self._add_local_step(route, limits, spend, walk.answer):
             index += 1

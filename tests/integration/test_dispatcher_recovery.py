@@ -64,6 +64,7 @@ def test_a_dispatcher_killed_mid_answer_is_continued_without_repeated_or_missing
 
     answer = completion.answer
     assert completion.status == "succeeded" and answer is not None
+    assert sum(e.part == "routing" for e in events) == 1  # not published again
     started = [e for e in events if e.part == "started"]
     assert [(e.attempt_id, e.release) for e in started] == [("k1:1", "live"), ("k1:2", "live")]
     assert started[1].continues_attempt_id == "k1:1"

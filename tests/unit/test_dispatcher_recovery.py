@@ -34,7 +34,7 @@ CRASHED = [
 
 def test_the_fold_finds_the_text_a_live_reader_was_shown() -> None:
     assert recover(CRASHED, "q1").delivered == Delivered("q1:1", "The plan has ")
-    assert recover(CRASHED, "q1").attempts == 1
+    assert recover(CRASHED, "q1").attempts == 1 and recover(CRASHED, "q1").routed
     repeated = [*CRASHED, CRASHED[-1]]
     assert recover(repeated, "q1").delivered == Delivered("q1:1", "The plan has ")
     gap = [*CRASHED, _delta("text", 1, sequence=4, offset=40, text="lost")]
@@ -87,6 +87,7 @@ def test_a_redelivery_continues_the_shown_text_and_numbers_its_attempts_after() 
     assert completion.answer.text == "The plan has three phases."
     [started] = [d for d in deltas if d.part == "started"]
     assert (started.attempt_id, started.continues_attempt_id) == ("q1:2", "q1:1")
+    assert not any(d.part == "routing" for d in deltas)  # published once, by the first
     assert shown_to_a_live_reader([*CRASHED, *deltas]) == completion.answer.text
 
 
