@@ -5,6 +5,8 @@ step is skipped (uncallable here, Retry-After, marked down, circuit open, a wind
 small) is skips.py's; a step is also skipped when the route's deadline leaves it no time.
 Each attempt's limits come from the route's deadline (deadline.py); attempts themselves
 are run by attempts.py; what the walk found and its completion are walk_outcome.py's.
+Each attempt's `release` (when its text may be shown) is release.py's and takeover.py's;
+text shown live is continued by the next model that accepts a prefill (delivered.py).
 "Budget" here is money only: the campaign's monthly spend limit (`budget_exhausted`);
 when it refuses every paid model, the free local model is added to the route.
 """
@@ -28,6 +30,7 @@ from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
+from schemas.delta import Release
 from schemas.parts import Answer, RouteStep
 from schemas.topics import TopicNames
 from services.common.campaign_spend import CampaignSpend
@@ -46,10 +49,11 @@ from services.dispatcher.deadline import (
     reserve_s,
     step_limits,
 )
-from services.dispatcher.delivered import Recovered
+from services.dispatcher.delivered import Delivered, Recovered
 from services.dispatcher.deltas import DeltaPublisher
 from services.dispatcher.failover import (
     MAX_RATE_LIMIT_RETRIES,
+    Decision,
     Next,
     RetryBounds,
     after_failure,
@@ -234,19 +238,13 @@ class RouteWalk:
                 self._circuits.neutral(key)  # a probe admitted for this step was not made
                 return False
             number = walk.numbered_after + len(walk.finished) + 1
-            continued = walk.delivered if spec.accepts_continuation else None
             later_s = sum(reserve_s(s.detect_s, self._limits.attempt_timeout_cap_s) for s in later)
             decide = functools.partial(
                 after_failure, rate_limited_before=rate_limited, failed_before=failed,
                 bounds=bounds, spare_s=deadline.remaining_s() - later_s,
                 min_attempt_s=MIN_ATTEMPT_S,
             )  # fmt: skip
-            release = "live" if continued is not None else self._releases.release(
-                classified.query, at.route, at.index, spec, decide,
-                available=lambda i: self._skips.skip(
-                    at.route[i], i, at.forced, at.route, walk.refused_window, admit=False
-                ) is None,
-            )  # fmt: skip
+            continued, release = self._shown(classified, at, walk, spec, decide)
             attempted = await self._attempts.run(
                 classified, spec, number, given, spend, deltas,
                 release=release, continued=continued,
@@ -294,6 +292,29 @@ class RouteWalk:
                 classified.query.query_id, step.provider, step.model, failure.kind, wait_s,
             )  # fmt: skip
             await asyncio.sleep(wait_s)
+
+    def _shown(
+        self,
+        classified: QueryClassified,
+        at: _At,
+        walk: WalkState,
+        spec: ModelSpec,
+        decide: Callable[[ProviderError], Decision],
+    ) -> tuple[Delivered | None, Release]:
+        """The shown text this attempt continues (when its model accepts a prefill) and
+        when its own text may be shown (release.py: a continuation is live)."""
+        if walk.delivered is not None and spec.accepts_continuation:
+            return walk.delivered, "live"
+
+        def available(i: int) -> bool:
+            step = at.route[i]
+            found = self._skips.skip(step, i, at.forced, at.route, walk.refused_window, admit=False)
+            return found is None
+
+        release = self._releases.release(
+            classified.query, at.route, at.index, spec, decide, available=available
+        )
+        return None, release
 
     def _record_circuit(self, key: str, spec: ModelSpec, failure: ProviderError | None) -> None:
         if failure is None:
