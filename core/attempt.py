@@ -40,10 +40,11 @@ def query_problem(query: QueryRequested) -> InvalidQuery | None:
 
 
 def completion_request(
-    query: QueryRequested, spec: ModelSpec, timeout_s: float
+    query: QueryRequested, spec: ModelSpec, timeout_s: float, prefix: str = ""
 ) -> CompletionRequest:
     """The request for `spec`, honouring the caller's token limit up to the model's own,
-    with the model's header limit (the dispatcher adds its derived streaming limits)."""
+    with the model's header limit (the dispatcher adds its derived streaming limits);
+    `prefix`: the answer's shown beginning, for the model to continue."""
     max_tokens = query.options.max_output_tokens or spec.max_output_tokens
     return CompletionRequest(
         prompt=build_prompt(query),
@@ -52,13 +53,23 @@ def completion_request(
         timeout_s=timeout_s,
         system=SYSTEM_PROMPT,
         headers_timeout_s=spec.headers_timeout_s,
+        prefix=prefix,
     )
 
 
 async def attempt_model(
-    *, provider: Provider, spec: ModelSpec, query: QueryRequested, timeout_s: float
+    *,
+    provider: Provider,
+    spec: ModelSpec,
+    query: QueryRequested,
+    timeout_s: float,
+    prefix: str = "",
 ) -> AttemptResult:
     """Call the model once; never raises a provider failure, returns it instead.
+
+    With `prefix` (text already shown, which the model continues) the answer is the prefix
+    and the continuation, exactly what the caller read; its cost counts the prefix as input
+    (the provider reports it among the prompt tokens) and only the continuation as output.
 
     The `wait_for` holds the failover budget even if a client ignores its own timeout.
     The summary carries the service time the provider stated in its response headers
@@ -68,11 +79,11 @@ async def attempt_model(
     with provider_service_time() as service:
         try:
             reply = await asyncio.wait_for(
-                provider.complete(completion_request(query, spec, timeout_s)), timeout_s
+                provider.complete(completion_request(query, spec, timeout_s, prefix)), timeout_s
             )
         except (ProviderError, TimeoutError) as err:
             return _failed(spec, err, timeout_s, started, service.total_ms)
-    return _succeeded(provider, spec, reply, started, service.total_ms)
+    return _succeeded(provider, spec, reply, started, service.total_ms, prefix)
 
 
 def _failed(
@@ -105,13 +116,14 @@ def _succeeded(
     reply: ProviderReply,
     started: float,
     service_ms: float | None,
+    prefix: str = "",
 ) -> AttemptResult:
     latency_ms = round((time.monotonic() - started) * 1000.0, 1)
     cost = round(spec.cost_usd(reply.input_tokens, reply.output_tokens), 8)
     answer = Answer(
         provider=spec.provider,
         model=spec.model_id,
-        text=reply.text,
+        text=prefix + reply.text,
         citations=[Citation(url=c.url, title=c.title, date=c.date) for c in reply.citations],
         input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens,

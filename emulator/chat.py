@@ -23,6 +23,7 @@ from flask import Response, jsonify, request
 
 from emulator.answers import compose, estimate_tokens, latency_s
 from emulator.citations import search_results
+from emulator.continuation import continuation
 from emulator.faults import Admission
 from emulator.modes import Fault, admit, apply_mode, retry_after_headers, simulate_latency
 from emulator.profiles import ModelProfile, profile_for
@@ -32,6 +33,8 @@ from emulator.streams import split_text, sse_event, sse_response, whole_response
 TOKENS_PER_MESSAGE = 4
 SEARCH_CONTEXT_SIZE = "low"
 DONE_EVENT = b"data: [DONE]\n\n"
+LAST_MESSAGE_USER = "Last message must have role `user`."
+"""Perplexity's refusal of a conversation that ends with an assistant message (a prefill)."""
 CONTENT_FILTER_MESSAGE = (
     "The response was filtered due to the prompt triggering the content management policy. "
     "Please modify your prompt and retry."
@@ -180,6 +183,12 @@ def chat_completions(flavour: Flavour) -> Response:
     ]
     if not user_texts:
         return _bad("messages: at least one user message with content is required.")
+    prefix = ""
+    last = messages[-1]
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        if flavour.perplexity:  # Sonar's API: the conversation must end with the user
+            return openai_error(400, "invalid_message", LAST_MESSAGE_USER, 400)
+        prefix = texts[-1]  # a prefill: the answer's beginning to continue
     max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         return _bad("max_tokens: must be a positive integer.")
@@ -199,7 +208,9 @@ def chat_completions(flavour: Flavour) -> Response:
         if flavour.perplexity
         else []
     )
-    answer = compose(profile, prompt, max_tokens, citations=len(sources))
+    answer = continuation(
+        compose(profile, prompt, max_tokens, citations=len(sources)), prefix, profile.model
+    )
     state.grading.grade(profile.model, prompt, profile.certainty, logprobs=False)
     finish = "length" if answer.truncated else "stop"
     usage: dict[str, Any] = {

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from emulator.answers import compose, estimate_tokens, latency_s
+from emulator.continuation import continuation
 from emulator.faults import Admission
 from emulator.modes import Fault, admit, apply_mode, retry_after_headers, simulate_latency
 from emulator.profiles import GEMINI_PROBE_S, PROFILES, profile_for
@@ -175,7 +176,12 @@ def generate_content(version: str, model_action: str) -> Response:
         return google_error(
             400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified"
         )
-    prompt_texts = _texts(body["contents"])
+    contents = body["contents"] if isinstance(body["contents"], list) else [body["contents"]]
+    prefix = ""
+    if len(contents) > 1 and isinstance(contents[-1], dict) and contents[-1].get("role") == "model":
+        prefix = "".join(_texts(contents[-1]))  # a prefill: the answer's beginning to continue
+        contents = contents[:-1]
+    prompt_texts = _texts(contents)
     system_texts = _texts(body.get("systemInstruction") or body.get("system_instruction") or [])
     if not prompt_texts:
         return google_error(
@@ -196,10 +202,10 @@ def generate_content(version: str, model_action: str) -> Response:
         )
 
     prompt = "\n".join(prompt_texts)
-    prompt_tokens = sum(estimate_tokens(t) for t in prompt_texts + system_texts)
+    prompt_tokens = sum(estimate_tokens(t) for t in [*prompt_texts, *system_texts, prefix] if t)
     if prompt_tokens > profile.context_window:
         return _too_long(prompt_tokens, profile.context_window)
-    answer = compose(profile, prompt, max_tokens)
+    answer = continuation(compose(profile, prompt, max_tokens), prefix, model)
     graded = state.grading.grade(model, prompt, profile.certainty, logprobs=True)
     avg_logprob = answer.avg_logprob if graded is None else graded.avg_logprob
     total_s = (

@@ -23,6 +23,14 @@ class CompletionRequest:
     `on_text`, when given, is called with each piece of answer text as a streaming
     client reads it (the dispatcher publishes them as deltas); it must not block. A
     client that does not stream never calls it: the whole text is in its reply.
+
+    `prefix`, when not empty, is the beginning of the answer already shown to the caller
+    (a cut attempt's delivered text): the model is asked to continue it, sent the
+    provider's own way (an assistant prefill: Gemini's final `model` content, an
+    OpenAI-style final `assistant` message, the local base model's raw completion). The
+    reply's text and `on_text` pieces are the continuation only, which may be empty when
+    the prefix was already the whole answer. Only a model whose catalogue entry says
+    `accepts_continuation` is sent one.
     """
 
     prompt: str
@@ -34,6 +42,7 @@ class CompletionRequest:
     first_token_timeout_s: float | None = None
     stall_timeout_s: float | None = None
     on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    prefix: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -272,6 +272,7 @@ DEFAULT_CATALOGUE = Catalogue(
             timeout_s=120.0,
             first_token_timeout_s=45.0,
             stall_timeout_s=15.0,
+            accepts_continuation=True,
             fallbacks=[GEMINI_FLASH, SONAR_PRO],
         ),
         ModelSpec(
@@ -285,6 +286,7 @@ DEFAULT_CATALOGUE = Catalogue(
             ),
             timeout_s=60.0,
             first_token_timeout_s=20.0,
+            accepts_continuation=True,
             fallbacks=[SONAR, GEMINI_PRO],
         ),
         ModelSpec(
@@ -299,6 +301,7 @@ DEFAULT_CATALOGUE = Catalogue(
             ),
             timeout_s=60.0,
             first_token_timeout_s=15.0,
+            accepts_continuation=False,
             fallbacks=[SONAR, GEMINI_PRO],
         ),
         ModelSpec(
@@ -313,6 +316,7 @@ DEFAULT_CATALOGUE = Catalogue(
             ),
             timeout_s=45.0,
             first_token_timeout_s=10.0,
+            accepts_continuation=False,
             fallbacks=[SONAR_PRO, GEMINI_FLASH],
         ),
         ModelSpec(
@@ -328,6 +332,7 @@ DEFAULT_CATALOGUE = Catalogue(
             headers_timeout_s=None,
             first_token_timeout_s=20.0,
             max_output_tokens=96,
+            accepts_continuation=False,
             fallbacks=[GEMINI_FLASH],
         ),
     ]
@@ -344,6 +349,14 @@ Limits are ceilings for the real services, where slow is not failed:
 - Perplexity searches first, then answers; Sonar Pro 15 s / 60 s, Sonar 10 s / 45 s.
 - The local model runs on our own CPU (prompt processing first): 20 s / 30 s; it is only
   primary for short cost-sensitive edits and the last resort in every route.
+
+Continuation (`accepts_continuation`, from each provider's documentation; sources in
+docs/providers.md, "Continuing a cut answer"): the Gemini API continues a request whose last
+`contents` entry has the `model` role, so both Gemini models accept one; Perplexity's Sonar
+API refuses a last message that is not the user's ("Last message must have role `user`"),
+so neither Sonar model does; llama-cpp-python's server renders every chat message as a
+closed turn and then opens a new assistant turn (`Jinja2ChatFormatter`,
+`add_generation_prompt=True`), so the local chat model cannot continue one either.
 
 Every hosted model's header limit is DEFAULT_HEADERS_TIMEOUT_S (3 s): a hung upstream sends
 no headers and is left then, however long the model may think. Every stall limit (gap

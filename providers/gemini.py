@@ -111,11 +111,11 @@ class GeminiProvider:
         try:
             async with asyncio.timeout(request.timeout_s):
                 response = await self._sdk().aio.models.generate_content(
-                    model=request.model, contents=request.prompt, config=config
+                    model=request.model, contents=_contents(request), config=config
                 )
         except Exception as err:
             raise self._translate(err, request.timeout_s) from err
-        reply = self._reply(response, request.model)
+        reply = self._reply(response, request.model, allow_empty=bool(request.prefix))
         return dataclasses.replace(reply, first_token_s=time.monotonic() - started)
 
     async def _complete_streamed(
@@ -126,7 +126,7 @@ class GeminiProvider:
 
         async def open_stream() -> Any:
             return await self._sdk().aio.models.generate_content_stream(
-                model=request.model, contents=request.prompt, config=config
+                model=request.model, contents=_contents(request), config=config
             )
 
         def take(chunk: types.GenerateContentResponse, progress: StreamProgress) -> bool:
@@ -156,7 +156,9 @@ class GeminiProvider:
             )
         except Exception as err:
             raise self._translate(err, request.timeout_s) from err
-        reply = self._reply(_merged(chunks, progress.text), request.model)
+        reply = self._reply(
+            _merged(chunks, progress.text), request.model, allow_empty=bool(request.prefix)
+        )
         return dataclasses.replace(reply, first_token_s=progress.first_token_s)
 
     async def probe(self, timeout_s: float) -> None:
@@ -174,7 +176,10 @@ class GeminiProvider:
             await client.aio.aclose()
             client.close()
 
-    def _reply(self, response: types.GenerateContentResponse, model: str) -> ProviderReply:
+    def _reply(
+        self, response: types.GenerateContentResponse, model: str, *, allow_empty: bool = False
+    ) -> ProviderReply:
+        """The reply; `allow_empty` for a continuation whose prefix was the whole answer."""
         feedback = response.prompt_feedback
         if not response.candidates:
             reason = feedback.block_reason if feedback is not None else None
@@ -186,7 +191,7 @@ class GeminiProvider:
         if finish in BLOCKED_FINISH_REASONS:
             # Also when some text came first: the filter stopped it, so it is not the answer.
             raise ContentBlocked(self.name, f"answer withheld (finish reason {finish})")
-        if not text:
+        if not text and not allow_empty:
             raise ProviderUnavailable(self.name, f"empty answer (finish reason {finish})")
         usage = response.usage_metadata
         input_tokens = (usage.prompt_token_count or 0) if usage else 0
@@ -227,6 +232,17 @@ class GeminiProvider:
 
     def _clean(self, message: str) -> str:
         return redact(message, secrets=(self._key,))
+
+
+def _contents(request: CompletionRequest) -> str | list[types.Content]:
+    """The prompt, and after it the answer's shown beginning as the model's own turn: the
+    Gemini API continues a final `model` content (a prefill)."""
+    if not request.prefix:
+        return request.prompt
+    return [
+        types.Content(role="user", parts=[types.Part(text=request.prompt)]),
+        types.Content(role="model", parts=[types.Part(text=request.prefix)]),
+    ]
 
 
 def _enum_name(value: Any) -> str | None:

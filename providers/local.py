@@ -39,6 +39,7 @@ from openai.types.completion_choice import Logprobs
 
 from providers.base import CompletionRequest, ProviderReply
 from providers.errors import (
+    BadRequest,
     ContextTooLong,
     ProviderError,
     ProviderTimeout,
@@ -115,6 +116,11 @@ def chat_messages(question: str, system: str | None) -> list[ChatCompletionMessa
         messages.append({"role": "system", "content": system.strip()})
     messages.append({"role": "user", "content": question.strip()})
     return messages
+
+
+def _continued(prefix: str) -> str:
+    """A base model continues raw text: the answer's shown beginning after "Answer:"."""
+    return f" {prefix}" if prefix else ""
 
 
 def detect_prompt_format(gguf: Path | None) -> PromptFormat:
@@ -195,10 +201,10 @@ class LocalProvider:
             )
         except Exception as err:
             raise self._translate(err, request.timeout_s) from err
-        if not text.strip():
+        if not text.strip() and not request.prefix:
             raise ProviderUnavailable(self.name, f"empty answer (finish reason {finish_reason})")
         return ProviderReply(
-            text=text.strip(),
+            text=text.rstrip() if request.prefix else text.strip(),
             model=request.model,
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
@@ -210,6 +216,12 @@ class LocalProvider:
         """One call in the served model's format; with log-probabilities unless the server
         refused them (then asked again without, and never again by this client)."""
         chat = await self.prompt_format() == "chat"
+        if chat and request.prefix:
+            raise BadRequest(
+                self.name,
+                "the chat template closes every message and opens a new assistant turn: "
+                "a prefix cannot be continued (catalogue: accepts_continuation false)",
+            )
         ask = self._chat if chat else self._completion
         if not self._logprobs:
             return await ask(request, logprobs=False)
@@ -250,7 +262,7 @@ class LocalProvider:
     async def _completion(self, request: CompletionRequest, *, logprobs: bool) -> Reply:
         response: Completion = await self._sdk().completions.create(
             model=request.model,
-            prompt=base_model_prompt(request.prompt, request.system),
+            prompt=base_model_prompt(request.prompt, request.system) + _continued(request.prefix),
             max_tokens=request.max_output_tokens,
             temperature=TEMPERATURE,
             stop=STOP_SEQUENCES,

@@ -119,12 +119,16 @@ class OpenAICompatibleProvider:
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": request.prompt})
+        if request.prefix:  # a prefill: the answer's shown beginning, to be continued
+            messages.append({"role": "assistant", "content": request.prefix})
         if not self.stream:
             started = time.monotonic()
             response = await self._create(
                 request.model, messages, request.max_output_tokens, request.timeout_s
             )
-            return self._reply(response, request.model, time.monotonic() - started)
+            return self._reply(
+                response, request.model, time.monotonic() - started, bool(request.prefix)
+            )
         return await self._complete_streamed(request, messages)
 
     async def probe(self, timeout_s: float) -> None:
@@ -174,7 +178,7 @@ class OpenAICompatibleProvider:
             raise self._translate(err, request.timeout_s) from err
         if progress.finish_reason == CONTENT_FILTER_FINISH:
             raise ContentBlocked(self.name, "answer withheld (finish reason content_filter)")
-        if not progress.text:
+        if not progress.text and not request.prefix:
             raise ProviderUnavailable(
                 self.name, f"empty answer (finish reason {progress.finish_reason})"
             )
@@ -241,14 +245,16 @@ class OpenAICompatibleProvider:
         except Exception as err:
             raise self._translate(err, timeout_s) from err
 
-    def _reply(self, response: ChatCompletion, model: str, elapsed_s: float) -> ProviderReply:
+    def _reply(
+        self, response: ChatCompletion, model: str, elapsed_s: float, allow_empty: bool = False
+    ) -> ProviderReply:
         if not response.choices:
             raise ProviderUnavailable(self.name, "response without choices")
         choice = response.choices[0]
         if choice.finish_reason == CONTENT_FILTER_FINISH:
             raise ContentBlocked(self.name, "answer withheld (finish reason content_filter)")
         text = choice.message.content or ""
-        if not text:
+        if not text and not allow_empty:
             finish = choice.finish_reason
             raise ProviderUnavailable(self.name, f"empty answer (finish reason {finish})")
         usage = response.usage

@@ -28,6 +28,11 @@ class RedisKeys:
         """Held (short TTL) by the one delivery doing a paid `step` for the query now."""
         return f"{self.namespace}:lease:{step}:{query_id}"
 
+    def began(self, step: str, query_id: str) -> str:
+        """Set (kept a while) by the first delivery that began a `step` for the query: a
+        later one knows an earlier delivery may have left work behind (e.g. shown text)."""
+        return f"{self.namespace}:began:{step}:{query_id}"
+
     def cross_check(self, query_id: str) -> str:
         """The scorer's cross-validation outcome, so a redelivered completion is not paid twice."""
         return f"{self.namespace}:cross-check:{query_id}"

@@ -48,7 +48,7 @@ def from_micro_usd(micro: int) -> float:
 def max_call_cost_usd(spec: ModelSpec, request: CompletionRequest) -> float:
     """The most one call can cost: every prompt byte a token (a BPE token covers at least
     one UTF-8 byte) plus the template's overhead, and the request's output cap."""
-    text = request.prompt + (request.system or "")
+    text = request.prompt + (request.system or "") + request.prefix  # a prefill is input
     input_bound = len(text.encode()) + CALL_INPUT_OVERHEAD_TOKENS
     return spec.cost_usd(input_bound, request.max_output_tokens)
 

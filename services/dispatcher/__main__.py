@@ -15,6 +15,7 @@ from services.common.spend import SpendLedger
 from services.common.startup import ServiceRun, run_service
 from services.dispatcher.cache import RedisCompletionCache
 from services.dispatcher.circuits import CircuitBoard
+from services.dispatcher.delta_history import DeltaHistory
 from services.dispatcher.dispatch_lease import RedisDispatchLease
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.settings import DispatcherSettings
@@ -73,11 +74,21 @@ def main() -> None:
             catalogue=Catalogue.load(settings.providers.catalogue_path),
             health=view,
             cache=RedisCompletionCache(redis=redis, keys=keys, ttl_s=infra.result_ttl_s),
-            lease=RedisDispatchLease(redis=redis, keys=keys, ttl_s=settings.lease_ttl_s),
+            lease=RedisDispatchLease(
+                redis=redis,
+                keys=keys,
+                ttl_s=settings.lease_ttl_s,
+                began_ttl_s=settings.recovery_window_s,
+            ),
             set_aside=service.set_aside(redis),
             ledger=SpendLedger(redis=redis, namespace=infra.topic_namespace),
             inflight=inflight,
             circuits=circuits,
+            history=DeltaHistory(
+                bootstrap_servers=infra.kafka_bootstrap_servers,
+                security=infra.kafka_security,
+                topic=infra.topics.answer_deltas,
+            ),
         )
         await worker.run(service.stop)
 

@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from core.attempt import AttemptResult, attempt_model, completion_request
 from providers.base import CompletionRequest, Provider, ProviderReply
@@ -25,6 +26,7 @@ from providers.limits import ObservedLatency
 from schemas.attempt import ProviderAttempt, attempt_id_for
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
+from schemas.delta import Release
 from schemas.parts import AttemptSummary
 from schemas.topics import TopicNames
 from services.common.campaign_spend import CampaignSpend
@@ -32,6 +34,7 @@ from services.common.metrics import record_attempt
 from services.common.worker import Outgoing
 from services.dispatcher.attempt_trace import attempt_span
 from services.dispatcher.deadline import AttemptLimits
+from services.dispatcher.delivered import Delivered
 from services.dispatcher.deltas import AttemptDeltas, DeltaPublisher
 from services.dispatcher.inflight import InFlightAttempts
 
@@ -90,6 +93,16 @@ class _Limited:
         return None
 
 
+@dataclass(frozen=True)
+class Attempted:
+    """One attempt made: its result, its finished event, and the text a caller reading
+    live holds after it (services/dispatcher/delivered.py)."""
+
+    result: AttemptResult
+    event: ProviderAttempt
+    delivered: Delivered | None
+
+
 class AttemptRunner:
     """Runs attempts for the route walk; holds no per-query state."""
 
@@ -116,13 +129,19 @@ class AttemptRunner:
         limits: AttemptLimits,
         spend: CampaignSpend,
         deltas: DeltaPublisher | None = None,
-    ) -> tuple[AttemptResult, ProviderAttempt] | None:
+        *,
+        release: Release = "live",
+        continued: Delivered | None = None,
+    ) -> Attempted | None:
         """Hold the cost, announce, call, settle and describe one attempt; None when the
         campaign's limit cannot cover it. Raises if the announcement fails. With `deltas`,
-        its start, text and end are published live as well (services/dispatcher/deltas.py)."""
+        its start, text and end are published live as well (services/dispatcher/deltas.py),
+        its start saying when its text may be shown (`release`). With `continued`, the
+        model is asked to continue that shown text (an assistant prefill)."""
         query_id = classified.query.query_id
         attempt_id = attempt_id_for(query_id, number)
-        request = completion_request(classified.query, spec, limits.total_s)
+        prefix = continued.text if continued else ""
+        request = completion_request(classified.query, spec, limits.total_s, prefix)
         hold = await spend.hold(spec, request, attempt_id, limits.total_s)
         if hold is None:
             return None
@@ -145,10 +164,15 @@ class AttemptRunner:
         live = None
         if deltas is not None:
             live = deltas.attempt(
-                attempt_id=attempt_id, number=number, provider=spec.provider, model=spec.model_id
+                attempt_id=attempt_id,
+                number=number,
+                provider=spec.provider,
+                model=spec.model_id,
+                release=release,
+                continued=continued,
             )
         with attempt_span(classified, spec, number) as traced:
-            result = await self._call(classified, spec, limits, live)
+            result = await self._call(classified, spec, limits, live, prefix)
             traced.result(result)
         await spend.settle(hold, result.summary)
         summary, answer = result.summary, result.answer
@@ -181,7 +205,7 @@ class AttemptRunner:
             first_token_ms=None if live is None else live.first_token_ms,
         )
         record_attempt(event, campaign_id=classified.query.campaign_id)
-        return result, event
+        return Attempted(result, event, continued if live is None else live.delivered())
 
     async def _call(
         self,
@@ -189,6 +213,7 @@ class AttemptRunner:
         spec: ModelSpec,
         limits: AttemptLimits,
         live: AttemptDeltas | None = None,
+        prefix: str = "",
     ) -> AttemptResult:
         """The call as a cancellable task; a cancellation by the health stream is a result,
         any other cancellation (shutdown) propagates."""
@@ -205,6 +230,7 @@ class AttemptRunner:
                 spec=spec,
                 query=classified.query,
                 timeout_s=limits.total_s,
+                prefix=prefix,
             )
         )
         with self._inflight.track(spec.provider, task):

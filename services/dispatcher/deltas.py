@@ -24,9 +24,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from schemas.classified import QueryClassified
-from schemas.delta import AnswerDelta, DeltaPart
+from schemas.delta import AnswerDelta, DeltaPart, Release
 from schemas.parts import AttemptSummary
 from services.common.worker import Outgoing
+from services.dispatcher.delivered import Delivered
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +86,25 @@ class DeltaPublisher:
         )
 
     def attempt(
-        self, *, attempt_id: str, number: int, provider: str, model: str
+        self,
+        *,
+        attempt_id: str,
+        number: int,
+        provider: str,
+        model: str,
+        release: Release = "live",
+        continued: Delivered | None = None,
     ) -> AttemptDeltas:
-        """The publisher of one attempt's events; publishes its `started` at once."""
+        """The publisher of one attempt's events; publishes its `started` at once, with
+        when its text may be shown (`release`) and the shown text it continues, if any
+        (its offsets then count from the start of that text)."""
         deltas = AttemptDeltas(self, attempt_id=attempt_id, number=number, provider=provider,
-                               model=model)  # fmt: skip
-        deltas.emit("started")
+                               model=model, release=release, continued=continued)  # fmt: skip
+        deltas.emit(
+            "started",
+            release=release,
+            continues_attempt_id=continued.attempt_id if continued else "",
+        )
         return deltas
 
     async def flush(self) -> None:
@@ -112,15 +126,35 @@ class AttemptDeltas:
     """One attempt's events: `text` is the provider client's `on_text` listener."""
 
     def __init__(
-        self, owner: DeltaPublisher, *, attempt_id: str, number: int, provider: str, model: str
+        self,
+        owner: DeltaPublisher,
+        *,
+        attempt_id: str,
+        number: int,
+        provider: str,
+        model: str,
+        release: Release = "live",
+        continued: Delivered | None = None,
     ) -> None:
         self._owner = owner
         self._ids = {"attempt_id": attempt_id, "attempt_number": number, "provider": provider,
                      "model": model}  # fmt: skip
         self._started = time.monotonic()
+        self.attempt_id = attempt_id
+        self.release = release
+        self.continued = continued
         self.sequence = 0
-        self.shown = ""
+        self.shown = continued.text if continued else ""
+        """The answer as published so far: the continued text, then this attempt's deltas."""
         self.first_token_ms: float | None = None
+
+    def delivered(self) -> Delivered | None:
+        """What a caller reading live holds after this attempt: its text when it is live and
+        published text of its own, else the text it continued (None for a fresh attempt)."""
+        own = len(self.shown) > (len(self.continued.text) if self.continued else 0)
+        if self.release == "live" and own:
+            return Delivered(self.attempt_id, self.shown)
+        return self.continued
 
     def emit(self, part: DeltaPart, **fields: object) -> None:
         event = self._owner._event(part, sequence=self.sequence, offset=len(self.shown),

@@ -21,20 +21,24 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from core.attempt import query_problem
+from core.escalation_scope import EscalationScope
 from providers.base import Provider
 from providers.catalogue import Catalogue
 from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
+from schemas.delta import AnswerDelta
 from schemas.topics import TopicNames
 from services.common.spend import SpendLedger
 from services.common.worker import Outgoing
 from services.dispatcher.circuits import CircuitBoard
 from services.dispatcher.cooldowns import ProviderCooldowns
+from services.dispatcher.delivered import Recovered, recover
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits, RouteWalk
 from services.dispatcher.skips import HealthLookup
@@ -77,6 +81,16 @@ class DispatchLease(Protocol):
 
     async def release(self, query_id: str, token: str) -> None: ...
 
+    async def earlier_delivery(self, query_id: str) -> bool:
+        """True when a delivery before this one began dispatching the query."""
+        ...
+
+
+class DeltaLog(Protocol):
+    """An analysis's events on the answer-deltas topic (delta_history.py)."""
+
+    async def read(self, analysis_id: str, since: datetime) -> list[AnswerDelta]: ...
+
 
 Publish = Callable[[Outgoing], Awaitable[None]]
 """Publishes one event and returns once the broker acknowledged it."""
@@ -106,7 +120,12 @@ class Dispatcher:
         ledger: SpendLedger | None = None,
         circuits: CircuitBoard | None = None,
         inflight: InFlightAttempts | None = None,
+        escalation: EscalationScope | None = None,
+        history: DeltaLog | None = None,
     ) -> None:
+        """`history`: the deltas topic, read back when an earlier delivery of a query began
+        it (a crash mid-answer) to continue the text it showed; None: never read."""
+        self._history = history
         self._cache = cache
         self._lease = lease
         self._topics = topics
@@ -121,6 +140,7 @@ class Dispatcher:
             ledger=ledger,
             circuits=circuits,
             inflight=inflight,
+            escalation=escalation,
         )
         self._unsaved: OrderedDict[str, _Unsaved] = OrderedDict()
         self._dispatching: dict[str, _Dispatching] = {}
@@ -171,7 +191,10 @@ class Dispatcher:
             if problem is not None:
                 completion = self._walk.refused(classified, problem)
             else:
-                completion, finished = await self._walk.run(classified, delivery=claim)
+                recovered = await self._recovered(classified)
+                completion, finished = await self._walk.run(
+                    classified, delivery=claim, recovered=recovered
+                )
         except BaseException:
             with contextlib.suppress(Exception):
                 await self._lease.release(query_id, claim)
@@ -189,6 +212,22 @@ class Dispatcher:
         except Exception as err:  # it expires on its own; the completion is cached
             logger.warning("query=%s lease release failed: %s", query_id, err)
         return outgoing
+
+    async def _recovered(self, classified: QueryClassified) -> Recovered | None:
+        """What an earlier delivery of this query left on the deltas topic (the text it
+        showed, the attempts it numbered), when one began it; None for a first delivery."""
+        query = classified.query
+        if self._history is None or not await self._lease.earlier_delivery(query.query_id):
+            return None
+        events = await self._history.read(query.analysis_id, query.submitted_at)
+        recovered = recover(events, query.query_id)
+        shown = recovered.delivered
+        logger.info(
+            "query=%s redelivered after %d attempts; %s", query.query_id, recovered.attempts,
+            f"continuing {len(shown.text)} characters shown by {shown.attempt_id}" if shown
+            else "nothing shown live to continue",
+        )  # fmt: skip
+        return recovered
 
     async def _claim(self, query_id: str) -> str | CompletionProduced:
         """The lease token to dispatch with, or the completion another delivery produced.

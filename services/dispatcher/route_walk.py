@@ -5,6 +5,8 @@ step is skipped (uncallable here, Retry-After, marked down, circuit open, a wind
 small) is skips.py's; a step is also skipped when the route's deadline leaves it no time.
 Each attempt's limits come from the route's deadline (deadline.py); attempts themselves
 are run by attempts.py; what the walk found and its completion are walk_outcome.py's.
+Each attempt's `release` (when its text may be shown) is release.py's and takeover.py's;
+text shown live is continued by the next model that accepts a prefill (delivered.py).
 "Budget" here is money only: the campaign's monthly spend limit (`budget_exhausted`);
 when it refuses every paid model, the free local model is added to the route.
 """
@@ -12,12 +14,14 @@ when it refuses every paid model, the free local model is added to the route.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from core.escalation_scope import EscalationScope
 from providers.base import Provider
 from providers.catalogue import Catalogue, ModelSpec
 from providers.errors import ContextTooLong, ProviderError, RateLimited
@@ -26,6 +30,7 @@ from schemas.attempt import ProviderAttempt
 from schemas.base import ProviderName
 from schemas.classified import QueryClassified
 from schemas.completion import CompletionProduced
+from schemas.delta import Release
 from schemas.parts import Answer, RouteStep
 from schemas.topics import TopicNames
 from services.common.campaign_spend import CampaignSpend
@@ -44,9 +49,11 @@ from services.dispatcher.deadline import (
     reserve_s,
     step_limits,
 )
+from services.dispatcher.delivered import Delivered, Recovered
 from services.dispatcher.deltas import DeltaPublisher
 from services.dispatcher.failover import (
     MAX_RATE_LIMIT_RETRIES,
+    Decision,
     Next,
     RetryBounds,
     after_failure,
@@ -54,6 +61,7 @@ from services.dispatcher.failover import (
 )
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.skips import HealthLookup, StepSkips, skipped
+from services.dispatcher.takeover import Releases
 from services.dispatcher.walk_outcome import WalkState, completion, failure_error
 
 logger = logging.getLogger(__name__)
@@ -78,6 +86,15 @@ class RouteLimits:
     rate_limit_retries: int = MAX_RATE_LIMIT_RETRIES
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where a walk is: its route (which may grow), the step's index, the forced step."""
+
+    route: list[RouteStep]
+    index: int
+    forced: int | None
+
+
 class RouteWalk:
     """Walks routes for the Dispatcher; holds no per-query state between walks."""
 
@@ -95,7 +112,10 @@ class RouteWalk:
         circuits: CircuitBoard | None = None,
         inflight: InFlightAttempts | None = None,
         observed: ObservedLatency | None = None,
+        escalation: EscalationScope | None = None,
     ) -> None:
+        """`escalation`: which answers the scorer may replace (held back, release.py)."""
+        self._releases = Releases(catalogue, escalation or EscalationScope())
         self._ledger = ledger
         self._providers = dict(providers)
         self._catalogue = catalogue
@@ -125,12 +145,19 @@ class RouteWalk:
         return completion(classified, [], None, str(error), time.monotonic())
 
     async def run(
-        self, classified: QueryClassified, *, delivery: str = ""
+        self,
+        classified: QueryClassified,
+        *,
+        delivery: str = "",
+        recovered: Recovered | None = None,
     ) -> tuple[CompletionProduced, list[ProviderAttempt]]:
         """The completion and the finished-attempt events (the `started` ones are sent).
 
         `delivery` names this delivery of the query (its lease token): a step called
         again after a crash is booked as a new expense under it (services.common.campaign_spend).
+        `recovered`: what an earlier delivery left on the deltas topic (after a crash): its
+        shown text is continued when the first model tried can, and attempts are numbered
+        after its own.
         """
         started = time.monotonic()
         deadline = Deadline(self._limits.route_deadline_s)
@@ -141,10 +168,13 @@ class RouteWalk:
         ]
         forced = self._skips.forced_step(route)
         walk = WalkState()
+        if recovered is not None:
+            walk.delivered, walk.numbered_after = recovered.delivered, recovered.attempts
         deltas = DeltaPublisher(
             publish=self._publish, topic=self._topics.answer_deltas, classified=classified
         )
-        deltas.routing()
+        if recovered is None or not recovered.routed:
+            deltas.routing()  # a redelivery's readers have it already
         index = -1
         while index + 1 < len(route) or self._add_local_step(route, limits, spend, walk.answer):
             index += 1
@@ -157,7 +187,8 @@ class RouteWalk:
             own = limits[index]
             assert own is not None  # an uncallable step is skipped above
             later = [s for s in limits[index + 1 :] if s is not None]
-            stop = await self._step(classified, step, own, later, deadline, spend, walk, deltas)
+            at = _At(route, index, forced)
+            stop = await self._step(classified, at, own, later, deadline, spend, walk, deltas)
             if walk.answer is not None or stop:
                 break
         await deltas.flush()
@@ -175,7 +206,7 @@ class RouteWalk:
     async def _step(
         self,
         classified: QueryClassified,
-        step: RouteStep,
+        at: _At,
         own: StepLimits,
         later: Sequence[StepLimits],
         deadline: Deadline,
@@ -185,6 +216,7 @@ class RouteWalk:
     ) -> bool:
         """Attempt one step, retrying its model as failover.py decides; True to stop the
         route (an answer, or an error no other model may avoid)."""
+        step = at.route[at.index]
         spec = self._catalogue.get(step.provider, step.model)
         key = circuit_key(step.provider, step.model)
         bounds = RetryBounds(
@@ -205,14 +237,25 @@ class RouteWalk:
                 deltas.skipped(walk.summaries[-1])
                 self._circuits.neutral(key)  # a probe admitted for this step was not made
                 return False
-            number = len(walk.finished) + 1
-            attempted = await self._attempts.run(classified, spec, number, given, spend, deltas)
+            number = walk.numbered_after + len(walk.finished) + 1
+            later_s = sum(reserve_s(s.detect_s, self._limits.attempt_timeout_cap_s) for s in later)
+            decide = functools.partial(
+                after_failure, rate_limited_before=rate_limited, failed_before=failed,
+                bounds=bounds, spare_s=deadline.remaining_s() - later_s,
+                min_attempt_s=MIN_ATTEMPT_S,
+            )  # fmt: skip
+            continued, release = self._shown(classified, at, walk, spec, decide)
+            attempted = await self._attempts.run(
+                classified, spec, number, given, spend, deltas,
+                release=release, continued=continued,
+            )  # fmt: skip
             if attempted is None:
                 walk.summaries.append(skipped(step, BUDGET_EXHAUSTED, OVER_LIMIT))
                 deltas.skipped(walk.summaries[-1])
                 self._circuits.neutral(key)
                 return False
-            result, event = attempted
+            result, event = attempted.result, attempted.event
+            walk.delivered = attempted.delivered
             walk.summaries.append(result.summary)
             walk.finished.append(event)
             failure = result.error
@@ -225,7 +268,6 @@ class RouteWalk:
                 walk.refused_window = max(walk.refused_window, spec.capabilities.context_window)
             if isinstance(failure, RateLimited) and failure.retry_after_s is not None:
                 self._cooldowns.start(failure.provider, failure.retry_after_s)
-            later_s = sum(reserve_s(s.detect_s, self._limits.attempt_timeout_cap_s) for s in later)
             decision = after_failure(
                 failure,
                 rate_limited_before=rate_limited,
@@ -250,6 +292,29 @@ class RouteWalk:
                 classified.query.query_id, step.provider, step.model, failure.kind, wait_s,
             )  # fmt: skip
             await asyncio.sleep(wait_s)
+
+    def _shown(
+        self,
+        classified: QueryClassified,
+        at: _At,
+        walk: WalkState,
+        spec: ModelSpec,
+        decide: Callable[[ProviderError], Decision],
+    ) -> tuple[Delivered | None, Release]:
+        """The shown text this attempt continues (when its model accepts a prefill) and
+        when its own text may be shown (release.py: a continuation is live)."""
+        if walk.delivered is not None and spec.accepts_continuation:
+            return walk.delivered, "live"
+
+        def available(i: int) -> bool:
+            step = at.route[i]
+            found = self._skips.skip(step, i, at.forced, at.route, walk.refused_window, admit=False)
+            return found is None
+
+        release = self._releases.release(
+            classified.query, at.route, at.index, spec, decide, available=available
+        )
+        return None, release
 
     def _record_circuit(self, key: str, spec: ModelSpec, failure: ProviderError | None) -> None:
         if failure is None:

@@ -6,8 +6,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.settings import ProviderSettings
+from services.common.escalation_settings import EscalationSettings
 from services.common.lease import LEASE_TTL_S
 from services.common.settings import InfraSettings
+from services.dispatcher.dispatch_lease import BEGAN_TTL_S
 from services.dispatcher.failover import MAX_RATE_LIMIT_RETRIES
 
 
@@ -37,6 +39,13 @@ class DispatcherSettings(BaseSettings):
         description="Time-to-live of the dispatch lease, renewed by its holder while it works: "
         "how long a delivery whose holder died (SIGKILL) waits before taking over.",
     )
+    recovery_window_s: float = Field(
+        default=BEGAN_TTL_S,
+        gt=0,
+        description="How long a begun dispatch is remembered: a query redelivered within it "
+        "(the dispatcher died mid-answer) reads back the text it showed live and continues "
+        "it; after it, the answer starts afresh.",
+    )
     rate_limit_max_wait_s: float = Field(
         default=2.0,
         ge=0,
@@ -54,6 +63,11 @@ class DispatcherSettings(BaseSettings):
         gt=0,
         description="Ignore a provider status older than this (a dead monitor must not pin "
         "a provider down); also how long without any status before the view logs as stale.",
+    )
+    escalation: EscalationSettings = Field(
+        default_factory=EscalationSettings,
+        description="The scorer's SCORER_ESCALATION_* and SCORER_ANSWER_CHECKS: an answer the "
+        "scorer may replace is held back from live callers (services/dispatcher/release.py).",
     )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)

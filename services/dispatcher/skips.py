@@ -107,9 +107,13 @@ class StepSkips:
         forced: int | None,
         route: Sequence[RouteStep],
         refused_window: int,
+        *,
+        admit: bool = True,
     ) -> AttemptSummary | None:
         """The skipped step's summary, or None to attempt it. `refused_window` is the
-        largest context window that refused the input as too long (0: none did)."""
+        largest context window that refused the input as too long (0: none did).
+        `admit=False` only looks (for a step that may come later): no half-open probe is
+        admitted, an open circuit is a skip."""
         uncallable = self.uncallable(step)
         if uncallable is not None:
             return skipped(step, UNKNOWN_MODEL, uncallable)
@@ -136,7 +140,10 @@ class StepSkips:
             )
         if self._health.is_down(step.provider):
             return skipped(step, "marked_down", MARKED_DOWN + anyway)
-        if forced is None:
+        if forced is None and not admit:
+            if self._circuits.is_open(circuit_key(step.provider, step.model)):
+                return skipped(step, "circuit_open", CIRCUIT_OPEN)
+        elif forced is None:
             admission = self._circuits.admit(circuit_key(step.provider, step.model))
             if admission is Admission.SKIP:
                 return skipped(step, "circuit_open", CIRCUIT_OPEN)

@@ -18,6 +18,7 @@ from schemas.attempt import ProviderAttempt
 from schemas.classified import QueryClassified, RouteStep
 from schemas.completion import Answer, AttemptSummary, CompletionProduced
 from services.common.campaign_spend import CampaignSpend
+from services.dispatcher.delivered import Delivered
 
 
 @dataclass
@@ -30,6 +31,10 @@ class WalkState:
     error: str | None = None
     refused_window: int = 0
     """The largest context window that refused the input as too long (0: none did)."""
+    delivered: Delivered | None = None
+    """The text a caller reading live holds, for the next model to continue."""
+    numbered_after: int = 0
+    """Attempts an earlier delivery of the query numbered (after a crash): ours follow."""
 
 
 def failure_error(

@@ -14,7 +14,13 @@ from services.common.spend import SpendLedger
 from services.common.startup import service_worker
 from services.common.worker import EventWorker, Outgoing
 from services.dispatcher.circuits import CircuitBoard
-from services.dispatcher.handler import CompletionCache, Dispatcher, DispatchLease, HealthLookup
+from services.dispatcher.handler import (
+    CompletionCache,
+    DeltaLog,
+    Dispatcher,
+    DispatchLease,
+    HealthLookup,
+)
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits
 from services.dispatcher.settings import DispatcherSettings
@@ -44,6 +50,7 @@ def build_worker(
     ledger: SpendLedger | None = None,
     inflight: InFlightAttempts | None = None,
     circuits: CircuitBoard | None = None,
+    history: DeltaLog | None = None,
 ) -> EventWorker[QueryClassified]:
     topics = settings.infra.topics
 
@@ -62,6 +69,8 @@ def build_worker(
         ledger=ledger,
         circuits=circuits,
         inflight=inflight,
+        escalation=settings.escalation.scope(),
+        history=history,
     )
     return service_worker(
         settings.infra,

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from schemas.base import ProviderName
+from services.common.partitions import key_partition
 
 logger = logging.getLogger(__name__)
 
 
 def attempt_partition(provider: str, partitions: int) -> int:
     """The partition librdkafka's default partitioner picks for key `provider`."""
-    if partitions < 1:
-        raise ValueError(f"a topic has at least one partition, not {partitions}")
-    return zlib.crc32(provider.encode("utf-8")) % partitions
+    return key_partition(provider, partitions)
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,11 @@ redelivered completion repeats the first decision instead of deciding again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core.answer_checks import check_answer
+from core.escalation_scope import EscalationScope
 from core.routine_kind import routine_kind
 from schemas.calibration import IDENTITY_VERSION
 from schemas.classified import QueryClassified
@@ -54,43 +55,21 @@ def original_query(query: QueryRequested) -> QueryRequested:
 
 
 @dataclass(frozen=True)
-class EscalationPolicy:
-    """When to ask the next model. `threshold` 0 turns escalation off."""
+class EscalationPolicy(EscalationScope):
+    """When to ask the next model: which answers may escalate is `EscalationScope`'s (shared
+    with the dispatcher, core/escalation_scope.py); whether one does, this class's."""
 
-    threshold: float = 0.0
-    campaign_thresholds: Mapping[str, float] = field(default_factory=dict)
-    max_escalations: int = 1
-    models: frozenset[tuple[str, str]] = frozenset()
-    """(provider, model) pairs whose unsure answers escalate."""
     requires_calibration: bool = True
     """Escalate only under a fitted calibration: the identity's score is a weighted mean,
     not a probability, so a probability threshold means nothing against it."""
-    checked_providers: frozenset[str] = frozenset({"local"})
-    """Providers whose every answer passes the pre-release checks (core/answer_checks.py)
-    before it is released; a failed check escalates whatever the confidence."""
-
-    def threshold_for(self, campaign_id: str | None) -> float:
-        if campaign_id is not None and campaign_id in self.campaign_thresholds:
-            return self.campaign_thresholds[campaign_id]
-        return self.threshold
 
     def remaining_steps(self, completion: CompletionProduced) -> list[RouteStep]:
-        """The route after the model that answered, when its answer may escalate at all:
-        an escalating model, escalations left, a step left, and no model named by the
-        caller (who asked for that model's answer, not a better one). Empty otherwise."""
+        """The route after the model that answered, when its answer may escalate at all
+        (`EscalationScope.steps_after`). Empty otherwise."""
         answer = completion.answer
-        if answer is None or (answer.provider, answer.model) not in self.models:
+        if answer is None:
             return []
-        query = completion.query
-        if query.options.model is not None:
-            return []
-        done = query.escalation.escalations if query.escalation else 0
-        if done >= self.max_escalations:
-            return []
-        route = completion.route
-        where = (answer.provider, answer.model)
-        position = next((i for i, s in enumerate(route) if (s.provider, s.model) == where), None)
-        return [] if position is None else list(route[position + 1 :])
+        return self.steps_after(completion.query, completion.route, answer.provider, answer.model)
 
     def check_reason(
         self, completion: CompletionProduced, remaining: Sequence[RouteStep]

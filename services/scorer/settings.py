@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from providers.catalogue import GEMINI_FLASH, LOCAL_MODEL
+from providers.catalogue import GEMINI_FLASH
 from providers.settings import ProviderSettings
+from services.common.escalation_settings import EscalationSettings
 from services.common.settings import InfraSettings
 from services.scorer.escalation import EscalationPolicy
 
@@ -30,33 +33,10 @@ class ScorerSettings(BaseSettings):
         "scored answer, so a second model that thinks for its full catalogue deadline "
         "(up to minutes) is given up on instead.",
     )
-    escalation_threshold: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=1.0,
-        description="An answer from an escalating model whose calibrated confidence is below "
-        "this goes to the next model on its route; 0 turns escalation off.",
-    )
-    escalation_campaign_thresholds: dict[str, float] = Field(
-        default_factory=dict,
-        description='Per-campaign thresholds, JSON: {"campaign-id": 0.7}; others use the default.',
-    )
-    escalation_max: int = Field(
-        default=1, ge=0, description="Escalations per analysis at most (0: never)."
-    )
-    escalation_models: list[str] = Field(
-        default_factory=lambda: [f"local/{LOCAL_MODEL}", f"gemini/{GEMINI_FLASH}"],
-        description='The "provider/model" pairs whose unsure answers escalate (JSON list).',
-    )
-    escalation_requires_calibration: bool = Field(
-        default=True,
-        description="Escalate only once a calibration is fitted (the identity's score is not "
-        "a probability).",
-    )
-    answer_checks: bool = Field(
-        default=True,
-        description="Check every local answer before release (core/answer_checks.py); a "
-        "failed check escalates to the next model on the route.",
+    escalation: EscalationSettings = Field(
+        default_factory=EscalationSettings,
+        description="SCORER_ESCALATION_* and SCORER_ANSWER_CHECKS, shared with the dispatcher "
+        "(services/common/escalation_settings.py).",
     )
     calibration_catch_up_s: float = Field(
         default=10.0,
@@ -67,14 +47,8 @@ class ScorerSettings(BaseSettings):
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
 
     def escalation_policy(self) -> EscalationPolicy:
+        scope = self.escalation.scope()
         return EscalationPolicy(
-            threshold=self.escalation_threshold,
-            campaign_thresholds=dict(self.escalation_campaign_thresholds),
-            max_escalations=self.escalation_max,
-            requires_calibration=self.escalation_requires_calibration,
-            checked_providers=frozenset({"local"}) if self.answer_checks else frozenset(),
-            models=frozenset(
-                (provider, model)
-                for provider, _, model in (m.partition("/") for m in self.escalation_models)
-            ),
+            **{f.name: getattr(scope, f.name) for f in fields(scope)},
+            requires_calibration=self.escalation.escalation_requires_calibration,
         )

@@ -17,7 +17,7 @@ from schemas.topics import TopicNames
 from services.common.worker import Outgoing
 from services.dispatcher.circuits import CircuitBoard
 from services.dispatcher.cooldowns import ProviderCooldowns
-from services.dispatcher.handler import Dispatcher
+from services.dispatcher.handler import DeltaLog, Dispatcher
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.route_walk import RouteLimits
 
@@ -126,6 +126,12 @@ class MemoryLease:
 
     def __init__(self) -> None:
         self.holders: dict[str, str] = {}
+        self.began: set[str] = set()
+
+    async def earlier_delivery(self, query_id: str) -> bool:
+        earlier = query_id in self.began
+        self.began.add(query_id)
+        return earlier
 
     async def acquire(self, query_id: str) -> str | None:
         if query_id in self.holders:
@@ -184,6 +190,7 @@ def make_dispatcher(
     catalogue: Catalogue | None = None,
     circuits: CircuitBoard | None = None,
     inflight: InFlightAttempts | None = None,
+    history: DeltaLog | None = None,
 ) -> Dispatcher:
     return Dispatcher(
         providers={p.name: p for p in providers},
@@ -199,6 +206,7 @@ def make_dispatcher(
         cooldowns=cooldowns,
         circuits=circuits,
         inflight=inflight,
+        history=history,
     )
 
 

@@ -52,7 +52,13 @@ def test_a_thinking_model_is_not_failed_while_it_thinks() -> None:
     for spec in DEFAULT_CATALOGUE.models:
         assert spec.first_token_limit_s <= spec.total_timeout_s
         assert spec.max_retries_same_model == 1
-        assert not spec.accepts_continuation, "no built-in model is known to take a prefill"
+
+
+def test_only_the_models_whose_api_continues_a_prefill_accept_a_continuation() -> None:
+    """Gemini continues a final `model` content; Sonar's API wants the user's message last;
+    llama-cpp-python's chat template closes the assistant turn (docs/providers.md)."""
+    accepting = {s.model_id for s in DEFAULT_CATALOGUE.models if s.accepts_continuation}
+    assert accepting == {"gemini-2.5-pro", "gemini-2.5-flash"}
 
 
 def test_every_fallback_names_another_catalogued_model() -> None:

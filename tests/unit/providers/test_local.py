@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from harness.processes import free_port
 from providers.base import CompletionRequest
 from providers.catalogue import DEFAULT_CATALOGUE, LOCAL_MODEL
-from providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from providers.errors import BadRequest, ProviderError, ProviderTimeout, ProviderUnavailable
 from providers.local import DEFAULT_MODEL_FILE, LocalProvider, base_model_prompt
 from providers.local_server import (
     GEMMA,
@@ -148,3 +149,22 @@ def test_real_answer_from_gemma_selected_by_local_model_path():
     assert provider.model_file == "gemma-3-270m-q4_k_m.gguf"
     assert prompt_format == "completion"
     _assert_real_reply(reply, latency, timeout_error)
+
+
+def test_the_chat_model_refuses_a_prefix_it_cannot_continue():
+    """llama-cpp-python's chat template closes the assistant turn: a prefill would be
+    answered, not continued, so the client refuses it before any call (the catalogue says
+    `accepts_continuation` false, so the dispatcher never sends one)."""
+    settings = ProviderSettings(local_model_url=f"http://127.0.0.1:{free_port()}/v1",
+                                local_model_prompt_format="chat")  # fmt: skip
+
+    async def run() -> None:
+        provider = LocalProvider(settings=settings)
+        try:
+            request = _request(timeout_s=2.0)
+            await provider.complete(dataclasses.replace(request, prefix="They're going"))
+        finally:
+            await provider.aclose()
+
+    with pytest.raises(BadRequest, match="cannot be continued"):
+        asyncio.run(run())
