@@ -9,6 +9,7 @@ from providers.catalogue import Catalogue
 from services.common.redis_keys import RedisKeys
 from services.common.spend import SpendLedger
 from services.common.startup import ServiceRun, run_service
+from services.dispatcher import delta_coalescing
 from services.dispatcher.cache import RedisCompletionCache
 from services.dispatcher.dispatch_lease import RedisDispatchLease
 from services.dispatcher.inflight import InFlightAttempts
@@ -30,6 +31,7 @@ async def watch_status_feed(feed: StatusFeed, stop: asyncio.Event) -> None:
 def main() -> None:
     settings = DispatcherSettings()
     infra = settings.infra
+    delta_coalescing.configure(settings.delta_coalesce_ms)
 
     async def run(service: ServiceRun) -> None:
         providers = service.providers(settings.providers)

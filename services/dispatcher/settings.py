@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from providers.settings import ProviderSettings
 from services.common.lease import LEASE_TTL_S
 from services.common.settings import InfraSettings
+from services.dispatcher.delta_coalescing import DEFAULT_COALESCE_MS
 from services.dispatcher.failover import MAX_RATE_LIMIT_RETRIES
 
 
@@ -54,6 +55,13 @@ class DispatcherSettings(BaseSettings):
         gt=0,
         description="Ignore a provider status older than this (a dead monitor must not pin "
         "a provider down); also how long without any status before the view logs as stale.",
+    )
+    delta_coalesce_ms: float = Field(
+        default=DEFAULT_COALESCE_MS,
+        ge=0,
+        description="Text pieces read within this many milliseconds of an attempt's last "
+        "delta event are merged into its next one (the first piece, and any piece after a "
+        "quieter gap, is published at once); 0 publishes every piece as its own event.",
     )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)

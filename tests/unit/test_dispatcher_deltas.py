@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from providers.base import CompletionRequest, ProviderReply
 from providers.errors import StreamTruncated
 from schemas.attempt import ProviderAttempt
 from schemas.delta import AnswerDelta
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
+from services.dispatcher import delta_coalescing
 from tests.unit.dispatcher_fakes import (
     TOPICS,
     Broker,
@@ -44,6 +47,12 @@ class StreamingProvider(ScriptedProvider):
             await asyncio.sleep(0)
         return ProviderReply(text="".join(self.pieces), model=request.model,
                              input_tokens=10, output_tokens=20, finish_reason="stop")
+
+
+@pytest.fixture(autouse=True)
+def every_piece_its_own_delta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No coalescing: these tests follow each piece (test_delta_coalescing.py the merging)."""
+    monkeypatch.setattr(delta_coalescing, "_process_window_s", 0.0)
 
 
 def _deltas(broker: Broker) -> list[AnswerDelta]:
