@@ -14,6 +14,7 @@ import httpx
 from chaos.faults import Stack
 from chaos.ledger import read_ledger
 from chaos.load import API, OpenLoopLoad
+from chaos.streams import StreamTally, answer_of, complete_answers, tally
 from harness.emulator_process import running_emulator
 from harness.kafka import delete_namespace
 from harness.processes import (
@@ -40,6 +41,8 @@ KEY_RATE_HEADROOM = 20
 """Each query is a submit and several polls: the key's rate is far above the load's."""
 """Provider answers take a fraction of their real time: realistic, but many per second."""
 EXIT_LOG_LINES = 30
+STREAM_EVERY = 3
+"""Every third query's caller reads its event stream (chaos/streams.py) instead of polling."""
 FAULT_WINDOW_S = 10.0
 """Queries sent this long after a fault are the ones it can delay."""
 FAULT_SCHEDULE = (
@@ -82,10 +85,11 @@ class ChaosReport:
     restarts them here, so everything they would have handled afterwards is lost."""
     exit_logs: dict[str, str] = field(default_factory=dict)
     """The last log lines of each process in `exited`, for the failure message."""
+    streams: StreamTally = field(default_factory=StreamTally)
 
     @property
     def clean(self) -> bool:
-        return not (
+        return self.streams.clean and not (
             self.exited
             or self.lost
             or self.answered_twice
@@ -146,8 +150,10 @@ def run_chaos(
     database_url: str,
     skip: frozenset[str] = frozenset(),
     progress: bool = True,
+    stream_every: int = STREAM_EVERY,
 ) -> ChaosReport:
-    """One run; `skip` names faults of FAULT_SCHEDULE to leave out (e.g. "kafka").
+    """One run; `skip` names faults of FAULT_SCHEDULE to leave out (e.g. "kafka");
+    every `stream_every`-th query (0: none) is read as a live event stream.
 
     The load sends a strategist API key of the campaign "chaos", made here in
     `database_url`, with a rate far above the load's (the limit is not under test)."""
@@ -180,7 +186,9 @@ def run_chaos(
             )
             stack = _start(env, port)
             try:
-                ids = _drive(stack, report, f"http://127.0.0.1:{port}", key.header, say, skip)
+                ids = _drive(
+                    stack, report, f"http://127.0.0.1:{port}", key.header, say, skip, stream_every
+                )
             finally:
                 stack.stop()
         say("reading the responses and provider-attempts topics")
@@ -200,9 +208,16 @@ def _drive(
     headers: dict[str, str],
     say: Callable[[str], None],
     skip: frozenset[str],
+    stream_every: int,
 ) -> set[str]:
     """Load, faults, answers; returns the ids of the analyses accepted."""
-    load = OpenLoopLoad(base_url, report.rate_per_s, campaign=CAMPAIGN, headers=headers)
+    load = OpenLoopLoad(
+        base_url,
+        report.rate_per_s,
+        campaign=CAMPAIGN,
+        headers=headers,
+        stream_every=stream_every,
+    )
     started = time.monotonic()
     load.start()
     say(f"sending {report.rate_per_s:g} queries/s for {report.duration_s:g}s")
@@ -249,6 +264,10 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
     report.p95_time_to_answer_s = round(_nearest_index_percentile(times, 95), 2)
     report.worst_time_to_answer_s = round(max(times, default=0.0), 2)
     report.client_errors = dict(load.result.errors)
+    complete = complete_answers(
+        (a.query, *reply) for a in analyses if (reply := answer_of(a.body)) is not None
+    )
+    report.streams = tally(load.result.streams, complete)
     for fault in report.faults:
         window = [
             a.answered_at - a.sent_at
@@ -272,9 +291,7 @@ def _note_exits(stack: Stack, report: ChaosReport) -> None:
             )
 
 
-def _forgotten(
-    base_url: str, headers: dict[str, str], answered: dict[str, str]
-) -> dict[int, int]:
+def _forgotten(base_url: str, headers: dict[str, str], answered: dict[str, str]) -> dict[int, int]:
     """Answers given before the Redis restart that the API no longer returns, by status."""
     forgotten: dict[int, int] = {}
     with httpx.Client(base_url=base_url, timeout=10, headers=headers) as client:
