@@ -52,7 +52,7 @@ from bench.profile import Recording
 from bench.runs import Stack, drain, load, measured_run, print_run, set_latency
 from bench.stack import KEY_RATE_PER_MINUTE, AppSpec, running_stack, stack_env
 from bench.stats import RateRun, summary
-from bench.streaming import Topic, measure_streaming
+from bench.streaming import SDK_REQUESTS, STREAM_LATENCY_SCALE, Topic, measure_streaming
 from bench.trace_sink import running_trace_sink
 from harness.emulator_process import running_emulator
 from harness.kafka import delete_namespace
@@ -171,7 +171,9 @@ def _measure(
         if args.profile:
             _profile(stack, headers, args.profile_rate, args.duration)
         streaming = (
-            measure_streaming(stack, headers, topic, duration_s=args.stream_duration)
+            measure_streaming(stack, headers, topic, duration_s=args.stream_duration,
+                              sdk_requests=args.sdk_requests,
+                              latency_scale=args.stream_latency)  # fmt: skip
             if args.stream_duration > 0
             else {}
         )
@@ -234,6 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stream-duration", type=float, default=DEFAULT_STREAM_DURATION_S,
                         help="seconds of each streaming run (streamed, then buffered; 0 skips "
                              f"the streaming figures; default {DEFAULT_STREAM_DURATION_S:g})")
+    parser.add_argument("--stream-latency", type=float, default=STREAM_LATENCY_SCALE,
+                        help="emulator latency scale of the streaming runs (default "
+                             f"{STREAM_LATENCY_SCALE:g}: realistic)")
+    parser.add_argument("--sdk-requests", type=int, default=SDK_REQUESTS,
+                        help=f"Gemini 2.5 Pro requests through /v1 with the openai SDK after "
+                             f"the streaming runs (default {SDK_REQUESTS})")
     parser.add_argument("--open-streams", type=int, default=DEFAULT_OPEN_STREAMS,
                         help="event streams bench.streams opens on an app of its own (0 "
                              f"skips it; default {DEFAULT_OPEN_STREAMS})")

@@ -104,11 +104,13 @@ def measure_streaming(
     topic: Topic,
     *,
     duration_s: float,
+    sdk_requests: int = SDK_REQUESTS,
+    latency_scale: float = STREAM_LATENCY_SCALE,
     path: str = "routed",
 ) -> dict[str, Any]:
     """The streaming figures (see the module); prints what it measured."""
     url = stack.apps[path]
-    set_latency(stack.emulator, STREAM_LATENCY_SCALE)
+    set_latency(stack.emulator, latency_scale)
     drain(url, headers)
 
     def streamed() -> tuple[list[StreamRead], int]:
@@ -130,7 +132,7 @@ def measure_streaming(
     reads, cpu_streamed = _with_cpu(stack, path, streamed)
     drain(url, headers)
     json_result, cpu_buffered = _with_cpu(stack, path, buffered)
-    sdk = _sdk(url, headers)
+    sdk = _sdk(url, headers, sdk_requests)
     by_analysis = topic.read()
     delays = added_delays(reads, by_analysis)
     provider = [
@@ -161,16 +163,17 @@ def measure_streaming(
             "buffered_errors": json_result.errors, "sdk_requests": len(sdk),
         },
     }  # fmt: skip
+    print(f"[bench] streaming {STREAM_RATE_QPS:g}/s, latency {latency_scale:g}:")
     _print(figures, cpu_streamed, cpu_buffered)
     return figures
 
 
-def _sdk(url: str, headers: dict[str, str]) -> list[Sample]:
+def _sdk(url: str, headers: dict[str, str], requests: int) -> list[Sample]:
     key = headers["Authorization"].removeprefix("Bearer ")
     client = OpenAI(base_url=f"{url}/v1", api_key=key, timeout=SDK_TIMEOUT_S, max_retries=0)
     try:
-        sdk_measure(client, SDK_WARM_UP, SDK_MODEL, "live")
-        return sdk_measure(client, SDK_REQUESTS, SDK_MODEL, "live")
+        sdk_measure(client, min(SDK_WARM_UP, requests), SDK_MODEL, "live")
+        return sdk_measure(client, requests, SDK_MODEL, "live")
     finally:
         client.close()
 
@@ -180,7 +183,7 @@ def _print(figures: dict[str, Any], streamed: dict[str, float], buffered: dict[s
         return ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if k not in processes.NOT_STACK)
 
     print(
-        f"[bench] streaming {STREAM_RATE_QPS:g}/s, latency {STREAM_LATENCY_SCALE:g}: added "
+        f"[bench]        added "
         f"time to first token p50 {figures['stream_ttft_added_p50_ms']} / p99 "
         f"{figures['stream_ttft_added_p99_ms']} ms, later deltas p50 "
         f"{figures['stream_gap_added_p50_ms']} / p99 "

@@ -2,7 +2,8 @@
 
 The same run as `python -m chaos` (which prints the figures), shortened: each service
 SIGKILLed and restarted, one app worker killed, then the broker and Redis restarted
-(when scripts/kafka.sh and scripts/redis.sh started them, as `make test` does).
+(when scripts/kafka.sh and scripts/redis.sh started them, as `make test` does). Every
+third caller reads its event stream live meanwhile, resuming with Last-Event-ID.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ RATE_PER_S = 4.0
 pytestmark = pytest.mark.integration
 
 
-def test_nothing_lost_answered_twice_paid_twice_or_forgotten_under_kill_9(
+def test_nothing_lost_answered_twice_paid_twice_or_forgotten_and_no_stream_broken_under_kill_9(
     kafka_bootstrap: str, kafka_security: KafkaSecurity, redis_url: str, database_url: str
 ) -> None:
     report = run_chaos(
@@ -40,3 +41,8 @@ def test_nothing_lost_answered_twice_paid_twice_or_forgotten_under_kill_9(
     assert report.answered_twice == 0, summary
     assert report.paid_twice == 0, summary
     assert report.forgotten_after_redis_restart == 0, summary
+    streams = report.streams
+    assert streams.streams >= report.sent // 4, summary
+    assert streams.truncated_successes == 0, summary
+    assert streams.repeated_or_missing_text == 0, summary
+    assert streams.hanging == 0, summary
