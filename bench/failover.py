@@ -229,11 +229,12 @@ def _print_modes(rows: list[ModeRow], output: str) -> None:
         return
     modes = list(rows[0].cells)
     print("\nstreaming callers per stream mode (strategist event stream / /v1 stream):")
-    header = f"{'fault':<32} " + " ".join(f"{m:<34}" for m in modes)
+    width = {m: max(len(m), *(len(r.cells[m]) for r in rows)) + 2 for m in modes}
+    header = f"{'fault':<32} " + "".join(f"{m:<{width[m]}}" for m in modes)
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r.fault:<32} " + " ".join(f"{r.cells[m]:<34}" for m in modes))
+        print(f"{r.fault:<32} " + "".join(f"{r.cells[m]:<{width[m]}}" for m in modes))
 
 
 def _print(rows: list[Row], output: str) -> None:
