@@ -108,3 +108,22 @@ def test_a_client_that_does_not_stream_has_its_whole_text_published_at_the_end()
     )
     texts = [e.text for e in _deltas(broker) if e.part == "text"]
     assert texts == ["answer from gemini"]
+
+
+def test_a_burst_of_pieces_is_one_delta_after_the_first_and_ends_before_succeeded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delta_coalescing, "_process_window_s", 0.05)
+    broker = Broker()
+    gemini = StreamingProvider("gemini", ["The ", "plan ", "has ", "three phases."])
+    out = asyncio.run(
+        make_dispatcher([gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")],
+                        broker=broker).handle(COMPLEX)
+    )
+    events = _deltas(broker)
+    assert [e.part for e in events] == ["routing", "started", "text", "text", "succeeded"]
+    texts = [e for e in events if e.part == "text"]
+    assert [(e.sequence, e.offset, e.text) for e in texts] == [
+        (1, 0, "The "), (2, 4, "plan has three phases.")]
+    answer = completion_of(out).answer
+    assert answer is not None and "".join(e.text for e in texts) == answer.text
