@@ -14,7 +14,7 @@ import httpx
 from chaos.faults import Stack
 from chaos.ledger import read_ledger
 from chaos.load import API, OpenLoopLoad
-from chaos.streams import StreamTally, answer_of, complete_answers, tally
+from chaos.streams import STREAM_LIMIT_S, StreamTally, answer_of, complete_answers, tally
 from harness.emulator_process import running_emulator
 from harness.kafka import delete_namespace
 from harness.processes import (
@@ -239,7 +239,7 @@ def _drive(
     time.sleep(max(started + report.duration_s - time.monotonic(), 0))
     load.stop_sending()
     say(f"sent {len(load.result.analyses)}; waiting up to {load.answer_grace_s:g}s for answers")
-    load.wait(load.answer_grace_s + 30)
+    load.wait(max(load.answer_grace_s, STREAM_LIMIT_S) + 30)  # a stream ends by its limit
     _count(report, load, started)
     _note_exits(stack, report)
     forgotten = _forgotten(base_url, headers, answered_before_redis)
