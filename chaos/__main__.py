@@ -2,8 +2,9 @@
 
 Needs the broker, Redis and PostgreSQL for the API key it makes (`make chaos` provides
 them through scripts/with-infra.sh, so the run can restart the broker and Redis).
-Every third caller (`--stream-every`) reads its analysis's event stream live, resuming
-with Last-Event-ID when its connection breaks (chaos/streams.py). Prints the figures;
+Every third caller (`--stream-every`) reads its answer live, in turn on the strategist
+event stream (resuming with Last-Event-ID when its connection breaks) and on the `/v1`
+stream (chaos/streams.py). Prints the figures;
 exit code 0 only when nothing was lost, answered twice, paid twice or forgotten, and no
 stream was a truncated success, showed repeated or missing text, or was left hanging.
 """
@@ -34,16 +35,24 @@ def _table(report: ChaosReport, every: int) -> str:
         f"{report.worst_time_to_answer_s}s",
         "faults (worst time to answer of queries sent in the 10 s after each):",
     ]
-    streams = report.streams
+    streams, chats = report.streams, report.chat_streams
     stream_lines = [
-        f"streams read live              {streams.streams}  (one caller in {every}; "
-        f"{streams.reconnected} resumed with Last-Event-ID)",
+        f"callers reading live           one in {every}, in turn the event stream and /v1",
+        f"event streams read live        {streams.streams}  ({streams.reconnected} resumed "
+        "with Last-Event-ID)",
         f"  completed seamlessly         {streams.completed_seamlessly}",
         f"  completed after a restart    {streams.completed_after_restart}",
         f"  clean errors                 {streams.clean_errors}",
         f"  truncated successes          {streams.truncated_successes}",
         f"  repeated or missing text     {streams.repeated_or_missing_text}",
         f"  left hanging                 {streams.hanging}",
+        f"/v1 streams read live          {chats.streams}",
+        f"  completed (text = answer)    {chats.completed}",
+        f"  clean errors                 {chats.clean_errors}",
+        f"  connection lost (raised)     {chats.connection_lost}",
+        f"  truncated successes          {chats.truncated_successes}",
+        f"  repeated or missing text     {chats.repeated_or_missing_text}",
+        f"  left hanging                 {chats.hanging}",
     ]
     lines[-1:-1] = stream_lines
     for fault in report.faults:
@@ -66,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         "--stream-every",
         type=int,
         default=STREAM_EVERY,
-        help="every n-th caller reads its analysis's event stream live instead of polling "
+        help="every n-th caller reads its answer live instead of polling, in turn on the "
+        "event stream and the /v1 stream "
         f"(0: none; default {STREAM_EVERY})",
     )
     parser.add_argument("--format", choices=["table", "json"], default="table")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from chaos.streams import StreamCaller, stream_once
+from chaos.streams import ChatCaller, StreamCaller, chat_once, stream_once
 
 API = "/api/v1/strategist"
 QUERIES = [
@@ -50,7 +50,9 @@ class LoadResult:
     """Submits that never got an analysis id (counted as lost: the caller got no answer)."""
     errors: dict[str, int] = field(default_factory=dict)
     streams: list[StreamCaller] = field(default_factory=list)
-    """The streaming callers (chaos/streams.py); their analyses are in `analyses` too."""
+    """The event-stream callers (chaos/streams.py); their analyses are in `analyses` too."""
+    chats: list[ChatCaller] = field(default_factory=list)
+    """The `/v1` stream callers (not in `analyses`: a broken stream never names its id)."""
 
     def note(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -69,7 +71,8 @@ class OpenLoopLoad:
         stream_every: int = 0,
     ) -> None:
         """`headers`: sent with every request (the API key); every `stream_every`-th query
-        (0: none) is sent by a caller reading its event stream instead of polling."""
+        (0: none) is sent by a caller reading it live instead of polling: in turn the
+        strategist event stream and the `/v1` stream."""
         self._stream_every = stream_every
         self._base_url = base_url
         self._headers = dict(headers or {})
@@ -124,7 +127,12 @@ class OpenLoopLoad:
         }
         sent_at = time.monotonic()
         if self._stream_every and i % self._stream_every == 0:
-            await self._streamed(client, body, sent_at)
+            if (i // self._stream_every) % 2 == 0:
+                await self._streamed(client, body, sent_at)
+            else:
+                caller = ChatCaller(str(body["query"]), sent_at)
+                self.result.chats.append(caller)
+                await chat_once(client, caller, str(body["query"]))
             return
         analysis_id = None
         for attempt in range(SUBMIT_RETRIES):

@@ -14,7 +14,15 @@ import httpx
 from chaos.faults import Stack
 from chaos.ledger import read_ledger
 from chaos.load import API, OpenLoopLoad
-from chaos.streams import STREAM_LIMIT_S, StreamTally, answer_of, complete_answers, tally
+from chaos.streams import (
+    STREAM_LIMIT_S,
+    ChatTally,
+    StreamTally,
+    answer_of,
+    chat_tally,
+    complete_answers,
+    tally,
+)
 from harness.emulator_process import running_emulator
 from harness.kafka import delete_namespace
 from harness.processes import (
@@ -42,7 +50,8 @@ KEY_RATE_HEADROOM = 20
 """Provider answers take a fraction of their real time: realistic, but many per second."""
 EXIT_LOG_LINES = 30
 STREAM_EVERY = 3
-"""Every third query's caller reads its event stream (chaos/streams.py) instead of polling."""
+"""Every third query's caller reads its answer live instead of polling (chaos/streams.py):
+in turn the strategist event stream and the `/v1` stream."""
 FAULT_WINDOW_S = 10.0
 """Queries sent this long after a fault are the ones it can delay."""
 FAULT_SCHEDULE = (
@@ -86,15 +95,20 @@ class ChaosReport:
     exit_logs: dict[str, str] = field(default_factory=dict)
     """The last log lines of each process in `exited`, for the failure message."""
     streams: StreamTally = field(default_factory=StreamTally)
+    chat_streams: ChatTally = field(default_factory=ChatTally)
 
     @property
     def clean(self) -> bool:
-        return self.streams.clean and not (
-            self.exited
-            or self.lost
-            or self.answered_twice
-            or self.paid_twice
-            or self.forgotten_after_redis_restart
+        return (
+            self.streams.clean
+            and self.chat_streams.clean
+            and not (
+                self.exited
+                or self.lost
+                or self.answered_twice
+                or self.paid_twice
+                or self.forgotten_after_redis_restart
+            )
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -153,7 +167,7 @@ def run_chaos(
     stream_every: int = STREAM_EVERY,
 ) -> ChaosReport:
     """One run; `skip` names faults of FAULT_SCHEDULE to leave out (e.g. "kafka");
-    every `stream_every`-th query (0: none) is read as a live event stream.
+    every `stream_every`-th query (0: none) is read live (event stream or `/v1` stream).
 
     The load sends a strategist API key of the campaign "chaos", made here in
     `database_url`, with a rate far above the load's (the limit is not under test)."""
@@ -268,6 +282,7 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
         (a.query, *reply) for a in analyses if (reply := answer_of(a.body)) is not None
     )
     report.streams = tally(load.result.streams, complete)
+    report.chat_streams = chat_tally(load.result.chats)
     for fault in report.faults:
         window = [
             a.answered_at - a.sent_at
@@ -291,7 +306,9 @@ def _note_exits(stack: Stack, report: ChaosReport) -> None:
             )
 
 
-def _forgotten(base_url: str, headers: dict[str, str], answered: dict[str, str]) -> dict[int, int]:
+def _forgotten(
+    base_url: str, headers: dict[str, str], answered: dict[str, str]
+) -> dict[int, int]:
     """Answers given before the Redis restart that the API no longer returns, by status."""
     forgotten: dict[int, int] = {}
     with httpx.Client(base_url=base_url, timeout=10, headers=headers) as client:

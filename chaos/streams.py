@@ -13,11 +13,19 @@ showed, then the same equality), clean errors (`error`), repeated or missing tex
 but the shown text is not its answer), truncated successes (`done` whose answer is a strict
 prefix of the complete answer the same model gives the same question elsewhere in the run:
 the emulator's answers depend only on model and prompt) and hanging.
+
+Other callers read `/v1/chat/completions` with `stream: true` and `x_stream_mode` "live"
+(`chat_once`). That stream cannot resume: a broken connection is an error its client
+raises (`connection_lost`), never retried here. After `[DONE]` the caller fetches the
+analysis's JSON (`x_routing.analysis_id`) and compares: the text equal to its answer is
+complete; a strict prefix of it is a truncated success; anything else repeated or
+missing text (`chat_tally`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -162,3 +170,89 @@ def _truncated(caller: StreamCaller, complete: dict[tuple[str, str], str]) -> bo
     model, text = answered
     reference = complete.get((caller.query, model), text)
     return reference != text and reference.startswith(text)
+
+
+@dataclass
+class ChatCaller:
+    """One `/v1` streaming caller: the text it received and how its stream ended."""
+
+    query: str
+    sent_at: float
+    text: str = ""
+    ended: str = ""
+    """"done" ([DONE]), "error" (in-band or HTTP), "connection_lost", or "hanging"."""
+    answer: str | None = None
+    """The analysis's answer as `GET /analyses/<id>` gives it, after [DONE]."""
+
+
+async def chat_once(client: httpx.AsyncClient, caller: ChatCaller, question: str) -> None:
+    """One live `/v1` stream read to its end, then its analysis's JSON answer."""
+    body = {"model": "auto", "messages": [{"role": "user", "content": question}],
+            "stream": True, "x_stream_mode": "live"}  # fmt: skip
+    analysis_id = ""
+    try:
+        async with asyncio.timeout(STREAM_LIMIT_S):
+            async with client.stream("POST", "/v1/chat/completions", json=body,
+                                     timeout=STREAM_TIMEOUT) as response:  # fmt: skip
+                if response.status_code != 200:
+                    await response.aread()
+                    caller.ended = "error"
+                    return
+                async for line in response.aiter_lines():
+                    if line == "data: [DONE]":
+                        caller.ended = "done"
+                        break
+                    if not line.startswith("data: "):
+                        continue
+                    chunk = json.loads(line[len("data: ") :])
+                    if "error" in chunk:
+                        caller.ended = "error"
+                        return
+                    analysis_id = (chunk.get("x_routing") or {}).get("analysis_id") or analysis_id
+                    for choice in chunk.get("choices", []):
+                        caller.text += (choice.get("delta") or {}).get("content") or ""
+    except TimeoutError:
+        caller.ended = "hanging"
+    except httpx.HTTPError:
+        caller.ended = caller.ended or "connection_lost"
+    if caller.ended == "done" and analysis_id:
+        answer = await client.get(f"{API}/analyses/{analysis_id}")
+        caller.answer = answer.json().get("result") if answer.status_code == 200 else None
+
+
+@dataclass
+class ChatTally:
+    """What the `/v1` streaming callers saw; the last three must be 0."""
+
+    streams: int = 0
+    completed: int = 0
+    clean_errors: int = 0
+    connection_lost: int = 0
+    """The stream broke (its app worker killed): the client raised, nothing shown as done."""
+    truncated_successes: int = 0
+    repeated_or_missing_text: int = 0
+    hanging: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not (self.truncated_successes or self.repeated_or_missing_text or self.hanging)
+
+
+def chat_tally(callers: Iterable[ChatCaller]) -> ChatTally:
+    counts = ChatTally()
+    for caller in callers:
+        counts.streams += 1
+        if caller.ended == "done":
+            if caller.answer is not None and caller.text == caller.answer:
+                counts.completed += 1
+            elif caller.answer and caller.answer.startswith(caller.text):
+                counts.truncated_successes += 1
+            else:
+                counts.repeated_or_missing_text += 1
+        elif caller.ended == "error":
+            counts.clean_errors += 1
+        elif caller.ended == "connection_lost":
+            counts.connection_lost += 1
+        else:
+            counts.hanging += 1
+    return counts

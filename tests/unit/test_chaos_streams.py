@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaos.streams import StreamCaller, complete_answers, tally
+from chaos.streams import ChatCaller, StreamCaller, chat_tally, complete_answers, tally
 from harness.event_stream import StreamEvent, StreamRead
 
 Q = "latest polls in Arizona this week"
@@ -37,3 +37,18 @@ def test_each_way_a_stream_can_end_is_counted_apart() -> None:
         "repeated_or_missing_text": 1, "hanging": 1,
     }  # fmt: skip
     assert not counts.clean
+
+
+def test_a_v1_stream_is_judged_against_its_analysis_s_json_answer() -> None:
+    callers = [
+        ChatCaller(Q, 0.0, ANSWER, "done", ANSWER),
+        ChatCaller(Q, 0.0, "Polls show", "done", ANSWER),
+        ChatCaller(Q, 0.0, ANSWER + ANSWER, "done", ANSWER),
+        ChatCaller(Q, 0.0, "Polls", "error"),
+        ChatCaller(Q, 0.0, "Polls", "connection_lost"),
+        ChatCaller(Q, 0.0, "Polls", "hanging"),
+    ]
+    counts = chat_tally(callers)
+    assert (counts.completed, counts.truncated_successes, counts.repeated_or_missing_text,
+            counts.clean_errors, counts.connection_lost, counts.hanging) == (1, 1, 1, 1, 1, 1)
+    assert not counts.clean and chat_tally(callers[:1] + callers[3:5]).clean
