@@ -26,7 +26,9 @@ help:
 	@echo "make screenshots  the console's browser tests, saving a PNG of each page in docs/console/"
 	@echo "make test    run the test suite against a real Kafka, Redis and PostgreSQL"
 	@echo "             (TESTS=tests/unit PYTEST_ARGS='-x -k name' to narrow it)"
-	@echo "make bench   pipeline overhead and throughput benchmark (BENCH_ARGS='--rates 50,100 --duration 10' to shorten; its last line is JSON)"
+	@echo "make bench   pipeline overhead and throughput benchmark, then the streaming figures and"
+	@echo "             1,000 open event streams (BENCH_ARGS='--rates 50,100 --duration 10' to"
+	@echo "             shorten, '--stream-duration 0 --open-streams 0' to skip; its last line is JSON)"
 	@echo "make eval    routing accuracy and savings on the test split through the stack, and"
 	@echo "             the local model candidates (EVAL_ARGS=--skip-local-models to skip them), and"
 	@echo "             routine work on data/routine/ test under three policies (about 12 min;"
@@ -37,8 +39,10 @@ help:
 	@echo "             split; the local model for real, 5-8 min) into data/routine/capability.json (EVAL_ROUTINE_ARGS='--limit 20' to smoke-test)"
 	@echo "make train-router  retrain the classifier's tier router (deterministic; see docs/routing.md)"
 	@echo "make failover  inject every provider fault through the emulator: attempts, answering"
-	@echo "             model, time to the answer and completeness, through both APIs"
-	@echo "make chaos   kill -9 every part of the stack under load, then count losses"
+	@echo "             model, time to the answer and completeness, through both APIs, and"
+	@echo "             what a streaming caller sees in each stream mode (auto, live, buffered)"
+	@echo "make chaos   kill -9 every part of the stack under load (a third of the callers"
+	@echo "             reading their answer live), then count losses and broken streams"
 	@echo "             (CHAOS_ARGS='--help' for its options)"
 	@echo "make lint    ruff, mypy, shellcheck and docker-compose config (setup installs them)"
 	@echo "make clean   stop the stack and delete var/ (runtime state, logs, broker data)"
@@ -67,7 +71,7 @@ test: setup
 	@scripts/with-infra.sh $(PY) -m pytest $(TESTS) $(PYTEST_ARGS)
 
 bench: setup
-	@scripts/with-infra.sh bash -c '$(PY) -m bench.transactions && $(PY) -m bench.classifier && $(PY) -m bench.openai_ttft --stream-mode buffered && $(PY) -m bench.openai_ttft --stream-mode live --model gemini-2.5-pro --latency-scale 1.0 --requests 8 --warm-up 2 && $(PY) -m bench.streams && $(PY) -m bench.recorder && $(PY) -m bench $(BENCH_ARGS)'
+	@scripts/with-infra.sh bash -c '$(PY) -m bench.transactions && $(PY) -m bench.classifier && $(PY) -m bench.openai_ttft --stream-mode buffered && $(PY) -m bench.recorder && $(PY) -m bench $(BENCH_ARGS)'
 
 eval: up
 	@$(PY) -m evaluation $(EVAL_ARGS)

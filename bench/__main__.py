@@ -26,8 +26,12 @@ p99 overhead under 50 ms and no error at latency scale 1; null when not measured
 `rss_mb_total` (the stack with one app: services, broker, Redis, PostgreSQL; shared pages
 counted in every process that maps them), `pss_mb_total` (the same, each shared page
 counted once: what the machine holds), `machine`
-and every run. Requests carry an admin key made here in DATABASE_URL; its rate limit is
-far above the benchmark's.
+and every run; then the streaming figures (bench/streaming.py: `stream_ttft_added_p50_ms`,
+`stream_ttft_added_p99_ms`, `stream_gap_added_p99_ms`, `stream_first_over_total` and the
+provider's, CPU per streamed and per buffered query) and `open_streams_max`
+(bench/streams.py, after the stack is stopped: event streams one app held open while
+slow sockets trickled their headers). Requests carry an admin key made here in
+DATABASE_URL; its rate limit is far above the benchmark's.
 """
 
 from __future__ import annotations
@@ -43,11 +47,12 @@ from pathlib import Path
 
 import psutil
 
-from bench import processes
+from bench import processes, streams
 from bench.profile import Recording
 from bench.runs import Stack, drain, load, measured_run, print_run, set_latency
 from bench.stack import KEY_RATE_PER_MINUTE, AppSpec, running_stack, stack_env
 from bench.stats import RateRun, summary
+from bench.streaming import SDK_REQUESTS, STREAM_LATENCY_SCALE, Topic, measure_streaming
 from bench.trace_sink import running_trace_sink
 from harness.emulator_process import running_emulator
 from harness.kafka import delete_namespace
@@ -64,6 +69,9 @@ DEFAULT_RATES = (50.0, 100.0, 200.0, 300.0, 400.0)
 DEFAULT_DURATION_S = 30.0
 DEFAULT_LATENCIES = (0.0, 1.0)
 DEFAULT_WARMUP_S = 10.0
+DEFAULT_STREAM_DURATION_S = 20.0
+DEFAULT_OPEN_STREAMS = 1000
+DEFAULT_SLOWLORIS = 300
 WARMUP_RATE_QPS = 20.0
 PROFILE_RATE_QPS = 100.0
 SERVICES = ("classifier", "dispatcher", "scorer", "health", "recorder")
@@ -142,7 +150,9 @@ def _profile(stack: Stack, headers: dict[str, str], rate: float, duration_s: flo
         (PROFILE_DIR / f"{profile.name}.top.txt").write_text(text + "\n")
 
 
-def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> dict[str, object]:
+def _measure(
+    args: argparse.Namespace, namespace: str, database_url: str, topic: Topic
+) -> dict[str, object]:
     headers = issue_key(
         database_url, "bench", role="admin", rate_per_minute=KEY_RATE_PER_MINUTE
     ).header
@@ -160,6 +170,13 @@ def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> dic
                     runs.append(run)
         if args.profile:
             _profile(stack, headers, args.profile_rate, args.duration)
+        streaming = (
+            measure_streaming(stack, headers, topic, duration_s=args.stream_duration,
+                              sdk_requests=args.sdk_requests,
+                              latency_scale=args.stream_latency)  # fmt: skip
+            if args.stream_duration > 0
+            else {}
+        )
         stack_rss = {
             k: v for k, v in processes.rss_mb(stack.groups).items() if k != "app-direct"
         }
@@ -167,13 +184,23 @@ def _measure(args: argparse.Namespace, namespace: str, database_url: str) -> dic
             k: v for k, v in processes.pss_mb(stack.groups).items() if k != "app-direct"
         }
     print("[bench] PSS MiB at the end: " + ", ".join(f"{k} {v:.0f}" for k, v in stack_pss.items()))
-    return summary(
+    report = summary(
         runs,
         rss_mb_total=processes.stack_total(stack_rss),
         pss_mb_total=processes.stack_total(stack_pss),
         machine=machine(),
         sustained_latency_scale=max(args.latency),
     )
+    return {**report, **streaming, **_open_streams(args.open_streams, args.slowloris)}
+
+
+def _open_streams(count: int, slowloris: int) -> dict[str, object]:
+    """bench/streams.py on an app of its own: how many event streams it held open."""
+    if count <= 0:
+        return {}
+    figures = streams.measure("asgi", count, slowloris)
+    print(f"[bench] open streams: {figures}", flush=True)
+    return {"open_streams_max": figures["streams_open"], "open_streams": figures}
 
 
 def _floats(text: str) -> list[float]:
@@ -206,6 +233,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trace-export", action="store_true",
                         help="every process exports its spans over OTLP (to a sink here); "
                              "without it tracing is off (docs/tracing.md)")
+    parser.add_argument("--stream-duration", type=float, default=DEFAULT_STREAM_DURATION_S,
+                        help="seconds of each streaming run (streamed, then buffered; 0 skips "
+                             f"the streaming figures; default {DEFAULT_STREAM_DURATION_S:g})")
+    parser.add_argument("--stream-latency", type=float, default=STREAM_LATENCY_SCALE,
+                        help="emulator latency scale of the streaming runs (default "
+                             f"{STREAM_LATENCY_SCALE:g}: realistic)")
+    parser.add_argument("--sdk-requests", type=int, default=SDK_REQUESTS,
+                        help=f"Gemini 2.5 Pro requests through /v1 with the openai SDK after "
+                             f"the streaming runs (default {SDK_REQUESTS})")
+    parser.add_argument("--open-streams", type=int, default=DEFAULT_OPEN_STREAMS,
+                        help="event streams bench.streams opens on an app of its own (0 "
+                             f"skips it; default {DEFAULT_OPEN_STREAMS})")
+    parser.add_argument("--slowloris", type=int, default=DEFAULT_SLOWLORIS,
+                        help="slow sockets trickling headers meanwhile "
+                             f"(default {DEFAULT_SLOWLORIS})")
     args = parser.parse_args(argv)  # fmt: skip
     if any(rate <= 0 for rate in args.rates):
         parser.error("--rates must be positive")
@@ -222,8 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.latency}; app {APP_WORKERS} workers x {APP_THREADS} threads; "
         f"trace export {'on' if args.trace_export else 'off'}", flush=True
     )
+    topic = Topic(bootstrap, InfraSettings().kafka_security, TopicNames(namespace).answer_deltas)
     try:
-        report = _measure(args, namespace, database_url)
+        report = _measure(args, namespace, database_url, topic)
     finally:
         delete_namespace(bootstrap, os.environ.get("REDIS_URL"), namespace)
     print(json.dumps(report, separators=(",", ":")))

@@ -9,8 +9,11 @@ closed, health recovered), injects the fault and asks one question through the s
 API (`POST /api/v1/strategist/analyze`) and through the OpenAI-compatible endpoint
 (`POST /v1/chat/completions`, plain and `stream: true`). Per fault it prints the attempts
 made, the model that answered, the time to the answer, and whether the text is complete
-(identical to that model's answer to the same question when healthy). Then a provider
-outage: how queries during it were answered, and how soon traffic returns to the primary.
+(identical to that model's answer to the same question when healthy). Then, per fault, a
+column per stream mode (`auto`, `live`, `buffered`): what a caller reading the strategist
+event stream and one reading the `/v1` stream in that mode saw (bench/failover_streams.py:
+seamless, restart, a clean error, or what must never happen). Then a provider outage: how
+queries during it were answered, and how soon traffic returns to the primary.
 The faults, and injecting one, are bench/provider_faults.py.
 """
 
@@ -26,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from bench.failover_streams import MODES, chat_outcome, events_outcome, is_bad
 from bench.provider_faults import COMPLEX, FAULTS, QUESTIONS, Fault, injected
 from bench.stack import measured_stack
 from harness.emulator_process import EmulatorControl
@@ -50,6 +54,18 @@ class Row:
     seconds: float
     complete: str
     note: str
+
+
+@dataclass(frozen=True)
+class ModeRow:
+    """One fault: per stream mode, "<event stream outcome> / <v1 stream outcome>"."""
+
+    fault: str
+    cells: dict[str, str]
+
+    @property
+    def bad(self) -> bool:
+        return any(is_bad(part) for cell in self.cells.values() for part in cell.split(" / "))
 
 
 class Client:
@@ -94,6 +110,24 @@ class Client:
                     text.append(choice.get("delta", {}).get("content") or "")
         folded["choices"] = [{"message": {"content": "".join(text)}}]
         return 200, folded, time.perf_counter() - started
+
+    def complete(self, question: str, model: str) -> str | None:
+        return self.healthy_text.get((question, model))
+
+    def stream_modes(self, fault: Fault, emulator: EmulatorControl, modes: list[str]) -> ModeRow:
+        """`fault`'s outcome per stream mode, for an event-stream caller and a /v1 one."""
+        cells = {}
+        for mode in modes:
+            outcomes = []
+            for outcome_of in (events_outcome, chat_outcome):
+                _settle(self)
+                with injected(emulator, fault):
+                    outcomes.append(
+                        outcome_of(self._http, fault.question, mode, self.complete,
+                                   REQUEST_TIMEOUT_S)
+                    )  # fmt: skip
+            cells[mode] = " / ".join(outcomes)
+        return ModeRow(fault.name, cells)
 
     def close(self) -> None:
         self._http.close()
@@ -187,6 +221,22 @@ def _outage(emulator: EmulatorControl, client: Client, outage_s: float) -> list[
     ]
 
 
+def _print_modes(rows: list[ModeRow], output: str) -> None:
+    if not rows:
+        return
+    if output == "json":
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    modes = list(rows[0].cells)
+    print("\nstreaming callers per stream mode (strategist event stream / /v1 stream):")
+    width = {m: max(len(m), *(len(r.cells[m]) for r in rows)) + 2 for m in modes}
+    header = f"{'fault':<32} " + "".join(f"{m:<{width[m]}}" for m in modes)
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r.fault:<32} " + "".join(f"{r.cells[m]:<{width[m]}}" for m in modes))
+
+
 def _print(rows: list[Row], output: str) -> None:
     if output == "json":
         print(json.dumps([row.__dict__ for row in rows], indent=2))
@@ -227,6 +277,11 @@ def _measure(args: argparse.Namespace, database_url: str) -> int:
                             )
                     rows.append(_row(fault, via, status, body, seconds, client))
             _print(rows, args.format)
+            mode_rows = []
+            for fault in FAULTS if args.modes else []:
+                print(f"[failover] {fault.name}: stream modes {args.modes}", file=sys.stderr)
+                mode_rows.append(client.stream_modes(fault, stack.emulator, args.modes))
+            _print_modes(mode_rows, args.format)
             if args.outage_s > 0:
                 _settle(client)
                 for line in _outage(stack.emulator, client, args.outage_s):
@@ -234,7 +289,7 @@ def _measure(args: argparse.Namespace, database_url: str) -> int:
         finally:
             client.close()
     truncated = [r for r in rows if r.complete == "NO"]
-    return 1 if truncated else 0
+    return 1 if truncated or any(r.bad for r in mode_rows) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,6 +303,13 @@ def main(argv: list[str] | None = None) -> int:
         default=["analyze", "chat", "chat-stream"],
         choices=["analyze", "chat", "chat-stream"],
         help="front doors to measure (default: all three)",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        default=list(MODES),
+        choices=list(MODES),
+        help="stream modes to give a column each (default: all three; none: skip them)",
     )
     parser.add_argument(
         "--outage-s",

@@ -55,6 +55,7 @@ class Sample:
     ttft_ms: float
     total_ms: float
     provider_ms: float
+    analysis_id: str = ""
 
     @property
     def pipeline_added_ms(self) -> float:
@@ -96,6 +97,7 @@ def stream_once(
         ttft_ms=(first - started) * 1000.0,
         total_ms=(done - started) * 1000.0,
         provider_ms=float(routing.get("provider_service_ms") or routing["provider_latency_ms"]),
+        analysis_id=str(routing.get("analysis_id") or ""),
     )
 
 

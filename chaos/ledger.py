@@ -8,23 +8,19 @@ calls, are the defects this run looks for.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
 from pydantic import ValidationError
 
+from harness.kafka import read_to_end
 from schemas.attempt import ProviderAttempt
 from schemas.response import AnalysisResponded
 from services.common.consumer import consumer_config
 from services.common.kafka_security import KafkaSecurity
 
-READ_TIMEOUT_S = 60.0
-IDLE_END_S = 3.0
-METADATA_TIMEOUT_S = 10.0
 CLIENT_ID = "chaos-ledger"
 
 
@@ -57,29 +53,7 @@ def ledger_consumer_config(bootstrap: str, security: KafkaSecurity) -> dict[str,
 
 
 def _read_all(bootstrap: str, security: KafkaSecurity, topic: str) -> list[bytes]:
-    consumer = Consumer(ledger_consumer_config(bootstrap, security))
-    try:
-        metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
-        partitions = metadata.topics[topic].partitions
-        ends = {}
-        for p in partitions:
-            _low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=METADATA_TIMEOUT_S
-            )
-            ends[p] = high
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        values: list[bytes] = []
-        position = {p: 0 for p in partitions}
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while any(position[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None or message.error() is not None:
-                continue
-            position[message.partition() or 0] = (message.offset() or 0) + 1
-            values.append(message.value() or b"")
-        return values
-    finally:
-        consumer.close()
+    return read_to_end(ledger_consumer_config(bootstrap, security), topic)
 
 
 def read_ledger(

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from chaos.streams import ChatCaller, StreamCaller, chat_once, stream_once
+
 API = "/api/v1/strategist"
 QUERIES = [
     "latest polls in Arizona this week",
@@ -38,6 +40,7 @@ class Analysis:
     answered_at: float | None = None
     status: str | None = None
     body: dict | None = None
+    query: str = ""
 
 
 @dataclass
@@ -46,6 +49,10 @@ class LoadResult:
     rejected: int = 0
     """Submits that never got an analysis id (counted as lost: the caller got no answer)."""
     errors: dict[str, int] = field(default_factory=dict)
+    streams: list[StreamCaller] = field(default_factory=list)
+    """The event-stream callers (chaos/streams.py); their analyses are in `analyses` too."""
+    chats: list[ChatCaller] = field(default_factory=list)
+    """The `/v1` stream callers (not in `analyses`: a broken stream never names its id)."""
 
     def note(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -61,8 +68,12 @@ class OpenLoopLoad:
         *,
         campaign: str = "chaos",
         headers: dict[str, str] | None = None,
+        stream_every: int = 0,
     ) -> None:
-        """`headers`: sent with every request (the API key)."""
+        """`headers`: sent with every request (the API key); every `stream_every`-th query
+        (0: none) is sent by a caller reading it live instead of polling: in turn the
+        strategist event stream and the `/v1` stream."""
+        self._stream_every = stream_every
         self._base_url = base_url
         self._headers = dict(headers or {})
         self._rate = rate
@@ -110,8 +121,19 @@ class OpenLoopLoad:
                 await asyncio.wait(set(self._pollers))
 
     async def _one(self, client: httpx.AsyncClient, i: int) -> None:
-        body = {"query": QUERIES[i % len(QUERIES)], "campaign_id": self._campaign}
+        body: dict[str, object] = {
+            "query": QUERIES[i % len(QUERIES)],
+            "campaign_id": self._campaign,
+        }
         sent_at = time.monotonic()
+        if self._stream_every and i % self._stream_every == 0:
+            if (i // self._stream_every) % 2 == 0:
+                await self._streamed(client, body, sent_at)
+            else:
+                caller = ChatCaller(str(body["query"]), sent_at)
+                self.result.chats.append(caller)
+                await chat_once(client, caller, str(body["query"]))
+            return
         analysis_id = None
         for attempt in range(SUBMIT_RETRIES):
             try:
@@ -126,7 +148,7 @@ class OpenLoopLoad:
         if analysis_id is None:
             self.result.rejected += 1
             return
-        analysis = Analysis(analysis_id, sent_at)
+        analysis = Analysis(analysis_id, sent_at, query=str(body["query"]))
         self.result.analyses[analysis_id] = analysis
         while time.monotonic() < self.deadline:
             try:
@@ -143,3 +165,23 @@ class OpenLoopLoad:
             if response.status_code != 202:
                 self.result.note(f"poll {response.status_code}")
             await asyncio.sleep(POLL_INTERVAL_S)
+
+    async def _streamed(
+        self, client: httpx.AsyncClient, body: dict[str, object], sent_at: float
+    ) -> None:
+        """A caller reading the answer live; its analysis counts like a polled one."""
+        caller = StreamCaller(str(body["query"]), sent_at)
+        self.result.streams.append(caller)
+        await stream_once(client, caller, {**body, "options": {"stream_mode": "live"}})
+        if caller.analysis_id is None:
+            self.result.rejected += 1
+            return
+        final = caller.read.events[-1].data if caller.read.final else None
+        self.result.analyses[caller.analysis_id] = Analysis(
+            caller.analysis_id,
+            sent_at,
+            answered_at=caller.ended_at,
+            status=final.get("status") if isinstance(final, dict) else None,
+            body=final if isinstance(final, dict) else None,
+            query=caller.query,
+        )

@@ -14,6 +14,15 @@ import httpx
 from chaos.faults import Stack
 from chaos.ledger import read_ledger
 from chaos.load import API, OpenLoopLoad
+from chaos.streams import (
+    STREAM_LIMIT_S,
+    ChatTally,
+    StreamTally,
+    answer_of,
+    chat_tally,
+    complete_answers,
+    tally,
+)
 from harness.emulator_process import running_emulator
 from harness.kafka import delete_namespace
 from harness.processes import (
@@ -40,6 +49,9 @@ KEY_RATE_HEADROOM = 20
 """Each query is a submit and several polls: the key's rate is far above the load's."""
 """Provider answers take a fraction of their real time: realistic, but many per second."""
 EXIT_LOG_LINES = 30
+STREAM_EVERY = 3
+"""Every third query's caller reads its answer live instead of polling (chaos/streams.py):
+in turn the strategist event stream and the `/v1` stream."""
 FAULT_WINDOW_S = 10.0
 """Queries sent this long after a fault are the ones it can delay."""
 FAULT_SCHEDULE = (
@@ -82,15 +94,21 @@ class ChaosReport:
     restarts them here, so everything they would have handled afterwards is lost."""
     exit_logs: dict[str, str] = field(default_factory=dict)
     """The last log lines of each process in `exited`, for the failure message."""
+    streams: StreamTally = field(default_factory=StreamTally)
+    chat_streams: ChatTally = field(default_factory=ChatTally)
 
     @property
     def clean(self) -> bool:
-        return not (
-            self.exited
-            or self.lost
-            or self.answered_twice
-            or self.paid_twice
-            or self.forgotten_after_redis_restart
+        return (
+            self.streams.clean
+            and self.chat_streams.clean
+            and not (
+                self.exited
+                or self.lost
+                or self.answered_twice
+                or self.paid_twice
+                or self.forgotten_after_redis_restart
+            )
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -146,8 +164,10 @@ def run_chaos(
     database_url: str,
     skip: frozenset[str] = frozenset(),
     progress: bool = True,
+    stream_every: int = STREAM_EVERY,
 ) -> ChaosReport:
-    """One run; `skip` names faults of FAULT_SCHEDULE to leave out (e.g. "kafka").
+    """One run; `skip` names faults of FAULT_SCHEDULE to leave out (e.g. "kafka");
+    every `stream_every`-th query (0: none) is read live (event stream or `/v1` stream).
 
     The load sends a strategist API key of the campaign "chaos", made here in
     `database_url`, with a rate far above the load's (the limit is not under test)."""
@@ -180,7 +200,9 @@ def run_chaos(
             )
             stack = _start(env, port)
             try:
-                ids = _drive(stack, report, f"http://127.0.0.1:{port}", key.header, say, skip)
+                ids = _drive(
+                    stack, report, f"http://127.0.0.1:{port}", key.header, say, skip, stream_every
+                )
             finally:
                 stack.stop()
         say("reading the responses and provider-attempts topics")
@@ -200,9 +222,16 @@ def _drive(
     headers: dict[str, str],
     say: Callable[[str], None],
     skip: frozenset[str],
+    stream_every: int,
 ) -> set[str]:
     """Load, faults, answers; returns the ids of the analyses accepted."""
-    load = OpenLoopLoad(base_url, report.rate_per_s, campaign=CAMPAIGN, headers=headers)
+    load = OpenLoopLoad(
+        base_url,
+        report.rate_per_s,
+        campaign=CAMPAIGN,
+        headers=headers,
+        stream_every=stream_every,
+    )
     started = time.monotonic()
     load.start()
     say(f"sending {report.rate_per_s:g} queries/s for {report.duration_s:g}s")
@@ -224,7 +253,7 @@ def _drive(
     time.sleep(max(started + report.duration_s - time.monotonic(), 0))
     load.stop_sending()
     say(f"sent {len(load.result.analyses)}; waiting up to {load.answer_grace_s:g}s for answers")
-    load.wait(load.answer_grace_s + 30)
+    load.wait(max(load.answer_grace_s, STREAM_LIMIT_S) + 30)  # a stream ends by its limit
     _count(report, load, started)
     _note_exits(stack, report)
     forgotten = _forgotten(base_url, headers, answered_before_redis)
@@ -249,6 +278,11 @@ def _count(report: ChaosReport, load: OpenLoopLoad, started: float) -> None:
     report.p95_time_to_answer_s = round(_nearest_index_percentile(times, 95), 2)
     report.worst_time_to_answer_s = round(max(times, default=0.0), 2)
     report.client_errors = dict(load.result.errors)
+    complete = complete_answers(
+        (a.query, *reply) for a in analyses if (reply := answer_of(a.body)) is not None
+    )
+    report.streams = tally(load.result.streams, complete)
+    report.chat_streams = chat_tally(load.result.chats)
     for fault in report.faults:
         window = [
             a.answered_at - a.sent_at

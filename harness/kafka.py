@@ -6,10 +6,10 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemas.base import EventModel
@@ -56,6 +56,39 @@ class TopicReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+READ_TIMEOUT_S = 60.0
+METADATA_TIMEOUT_S = 10.0
+
+
+def read_to_end(config: dict[str, Any], topic: str) -> list[bytes]:
+    """Every message of `topic` from its start to its end as it was when called, all
+    partitions (each in order), with a consumer of `config` that assigns and commits
+    nothing; what is not read within READ_TIMEOUT_S is left out."""
+    consumer = Consumer(config)
+    try:
+        metadata = consumer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
+        partitions = metadata.topics[topic].partitions
+        ends = {}
+        for p in partitions:
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=METADATA_TIMEOUT_S
+            )
+            ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        values: list[bytes] = []
+        position = {p: 0 for p in partitions}
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while any(position[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                continue
+            position[message.partition() or 0] = (message.offset() or 0) + 1
+            values.append(message.value() or b"")
+        return values
+    finally:
+        consumer.close()
 
 
 CLEANUP_TIMEOUT_S = 15.0

@@ -13,6 +13,7 @@ from services.common.circuit_states import publish_circuits
 from services.common.redis_keys import RedisKeys
 from services.common.spend import SpendLedger
 from services.common.startup import ServiceRun, run_service
+from services.dispatcher import delta_coalescing
 from services.dispatcher.cache import RedisCompletionCache
 from services.dispatcher.circuits import CircuitBoard
 from services.dispatcher.delta_history import DeltaHistory
@@ -43,6 +44,7 @@ async def _ended(task: asyncio.Task[None]) -> None:
 def main() -> None:
     settings = DispatcherSettings()
     infra = settings.infra
+    delta_coalescing.configure(settings.delta_coalesce_ms)
 
     async def run(service: ServiceRun) -> None:
         providers = service.providers(settings.providers)

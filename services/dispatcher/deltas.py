@@ -2,7 +2,9 @@
 
 Events go to the answer-deltas topic keyed by analysis id (schemas/delta.py), so one
 analysis's events are read in the order they happened. A delta is queued on the producer
-the moment the provider client reads its text (no wait for the broker on the hot path);
+the moment the provider client reads its text (no wait for the broker on the hot path;
+pieces read within a few milliseconds of the last delta are merged into the next one:
+services/dispatcher/delta_coalescing.py);
 an attempt's end waits until every event queued before it was acknowledged, so when its
 completion is published, every delta of its answer is on the topic already.
 
@@ -22,12 +24,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from schemas.classified import QueryClassified
 from schemas.delta import AnswerDelta, DeltaPart, Release
 from schemas.parts import AttemptSummary
 from services.common.worker import Outgoing
 from services.dispatcher.delivered import Delivered
+from services.dispatcher.delta_coalescing import DeltaCoalescer
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +151,7 @@ class AttemptDeltas:
         self.shown = continued.text if continued else ""
         """The answer as published so far: the continued text, then this attempt's deltas."""
         self.first_token_ms: float | None = None
+        self._coalescer = DeltaCoalescer(self._publish_text)
 
     def delivered(self) -> Delivered | None:
         """What a caller reading live holds after this attempt: its text when it is live and
@@ -163,19 +168,27 @@ class AttemptDeltas:
         self.sequence += 1
 
     def text(self, piece: str) -> None:
+        """A piece read from the provider: published at once, or merged with the pieces
+        that follow within a few milliseconds (services/dispatcher/delta_coalescing.py)."""
         if self.first_token_ms is None:
             self.first_token_ms = round((time.monotonic() - self._started) * 1000.0, 1)
-        self.emit("text", text=piece)
-        self.shown += piece
+        self._coalescer.add(piece)
+
+    def _publish_text(self, text: str, arrived: datetime) -> None:
+        self.emit("text", text=text, occurred_at=arrived)
+        self.shown += text
 
     async def succeeded(self, answer_text: str) -> None:
         """The tail the deltas lack (a non-streamed answer: all of it), then the end."""
+        self._coalescer.flush()
         if answer_text.startswith(self.shown) and len(answer_text) > len(self.shown):
             self.text(answer_text[len(self.shown) :])
+            self._coalescer.flush()
         self.emit("succeeded", first_token_ms=self.first_token_ms)
         await self._owner.flush()
 
     async def failed(self, summary: AttemptSummary) -> None:
+        self._coalescer.flush()
         self.emit(
             "failed",
             error_kind=summary.error_kind,

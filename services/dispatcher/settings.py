@@ -9,6 +9,7 @@ from providers.settings import ProviderSettings
 from services.common.escalation_settings import EscalationSettings
 from services.common.lease import LEASE_TTL_S
 from services.common.settings import InfraSettings
+from services.dispatcher.delta_coalescing import DEFAULT_COALESCE_MS
 from services.dispatcher.dispatch_lease import BEGAN_TTL_S
 from services.dispatcher.failover import MAX_RATE_LIMIT_RETRIES
 
@@ -68,6 +69,13 @@ class DispatcherSettings(BaseSettings):
         default_factory=EscalationSettings,
         description="The scorer's SCORER_ESCALATION_* and SCORER_ANSWER_CHECKS: an answer the "
         "scorer may replace is held back from live callers (services/dispatcher/release.py).",
+    )
+    delta_coalesce_ms: float = Field(
+        default=DEFAULT_COALESCE_MS,
+        ge=0,
+        description="Text pieces read within this many milliseconds of an attempt's last "
+        "delta event are merged into its next one (the first piece, and any piece after a "
+        "quieter gap, is published at once); 0 publishes every piece as its own event.",
     )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)

@@ -2,7 +2,9 @@
 
 The same run as `python -m chaos` (which prints the figures), shortened: each service
 SIGKILLed and restarted, one app worker killed, then the broker and Redis restarted
-(when scripts/kafka.sh and scripts/redis.sh started them, as `make test` does).
+(when scripts/kafka.sh and scripts/redis.sh started them, as `make test` does). Every
+third caller reads its answer live meanwhile: in turn the event stream (resuming with
+Last-Event-ID) and the `/v1` stream.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ RATE_PER_S = 4.0
 pytestmark = pytest.mark.integration
 
 
-def test_nothing_lost_answered_twice_paid_twice_or_forgotten_under_kill_9(
+def test_nothing_lost_answered_twice_paid_twice_or_forgotten_and_no_stream_broken_under_kill_9(
     kafka_bootstrap: str, kafka_security: KafkaSecurity, redis_url: str, database_url: str
 ) -> None:
     report = run_chaos(
@@ -40,3 +42,8 @@ def test_nothing_lost_answered_twice_paid_twice_or_forgotten_under_kill_9(
     assert report.answered_twice == 0, summary
     assert report.paid_twice == 0, summary
     assert report.forgotten_after_redis_restart == 0, summary
+    for streams in (report.streams, report.chat_streams):  # one caller in 6 each
+        assert streams.streams >= report.sent // 8, summary
+        assert streams.truncated_successes == 0, summary
+        assert streams.repeated_or_missing_text == 0, summary
+        assert streams.hanging == 0, summary

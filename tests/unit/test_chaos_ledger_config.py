@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import chaos.ledger
+import harness.kafka
 from services.common.kafka_security import KafkaSecurity
 from services.common.settings import InfraSettings
 
@@ -49,7 +50,7 @@ def test_the_ledger_consumer_carries_the_kafka_security_settings(
     scram_env: InfraSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     RecordingConsumer.configs.clear()
-    monkeypatch.setattr(chaos.ledger, "Consumer", RecordingConsumer)
+    monkeypatch.setattr(harness.kafka, "Consumer", RecordingConsumer)  # chaos reads with it
     with pytest.raises(Built):
         chaos.ledger.read_ledger(
             UNREACHABLE, scram_env.kafka_security, "t.responses", "t.attempts"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from providers.base import CompletionRequest, ProviderReply
 from providers.errors import StreamTruncated
 from schemas.attempt import ProviderAttempt
 from schemas.delta import AnswerDelta
 from schemas.query import QueryRequested
 from services.classifier.handler import classify
+from services.dispatcher import delta_coalescing
 from tests.unit.dispatcher_fakes import (
     TOPICS,
     Broker,
@@ -44,6 +47,12 @@ class StreamingProvider(ScriptedProvider):
             await asyncio.sleep(0)
         return ProviderReply(text="".join(self.pieces), model=request.model,
                              input_tokens=10, output_tokens=20, finish_reason="stop")
+
+
+@pytest.fixture(autouse=True)
+def every_piece_its_own_delta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No coalescing: these tests follow each piece (test_delta_coalescing.py the merging)."""
+    monkeypatch.setattr(delta_coalescing, "_process_window_s", 0.0)
 
 
 def _deltas(broker: Broker) -> list[AnswerDelta]:
@@ -99,3 +108,22 @@ def test_a_client_that_does_not_stream_has_its_whole_text_published_at_the_end()
     )
     texts = [e.text for e in _deltas(broker) if e.part == "text"]
     assert texts == ["answer from gemini"]
+
+
+def test_a_burst_of_pieces_is_one_delta_after_the_first_and_ends_before_succeeded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delta_coalescing, "_process_window_s", 0.05)
+    broker = Broker()
+    gemini = StreamingProvider("gemini", ["The ", "plan ", "has ", "three phases."])
+    out = asyncio.run(
+        make_dispatcher([gemini, ScriptedProvider("perplexity"), ScriptedProvider("local")],
+                        broker=broker).handle(COMPLEX)
+    )
+    events = _deltas(broker)
+    assert [e.part for e in events] == ["routing", "started", "text", "text", "succeeded"]
+    texts = [e for e in events if e.part == "text"]
+    assert [(e.sequence, e.offset, e.text) for e in texts] == [
+        (1, 0, "The "), (2, 4, "plan has three phases.")]
+    answer = completion_of(out).answer
+    assert answer is not None and "".join(e.text for e in texts) == answer.text
