@@ -132,6 +132,7 @@ def _succeeded(
         finish_reason=reply.finish_reason,
         avg_logprob=reply.avg_logprob,
         emulated=provider.emulated,
+        continued_chars=len(prefix),
     )
     summary = AttemptSummary(
         provider=spec.provider,

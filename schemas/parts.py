@@ -103,6 +103,14 @@ class Answer(Frozen):
     finish_reason: str | None = None
     avg_logprob: float | None = None
     emulated: bool = False
+    continued_chars: int = Field(
+        default=0,
+        ge=0,
+        description="How many characters at the start of `text` another attempt wrote and a "
+        "live caller had read before this model continued them (an assistant prefill); 0: "
+        "the model's own answer. A continued answer is never escalated: the caller has read "
+        "it as it was written.",
+    )
 
 
 class AttemptSummary(Frozen):

@@ -61,7 +61,7 @@ from services.dispatcher.failover import (
 )
 from services.dispatcher.inflight import InFlightAttempts
 from services.dispatcher.skips import HealthLookup, StepSkips, skipped
-from services.dispatcher.takeover import Releases
+from services.dispatcher.takeover import Releases, continuation_first
 from services.dispatcher.walk_outcome import WalkState, completion, failure_error
 
 logger = logging.getLogger(__name__)
@@ -191,6 +191,8 @@ class RouteWalk:
             stop = await self._step(classified, at, own, later, deadline, spend, walk, deltas)
             if walk.answer is not None or stop:
                 break
+            if walk.delivered is not None:
+                forced = self._continuation_first(route, limits, index, forced)
         await deltas.flush()
         produced = completion(
             classified,
@@ -315,6 +317,32 @@ class RouteWalk:
             classified.query, at.route, at.index, spec, decide, available=available
         )
         return None, release
+
+    def _continuation_first(
+        self,
+        route: list[RouteStep],
+        limits: list[StepLimits | None],
+        index: int,
+        forced: int | None,
+    ) -> int | None:
+        """After the attempt whose text was shown failed: the later steps whose model can
+        continue that text go first (takeover.py), so the reader keeps it; returns where
+        the forced step (skips.py) moved."""
+        later = range(index + 1, len(route))
+        order = continuation_first(later, lambda i: self._continues(route[i]))
+        if order == list(later):
+            return forced
+        route[index + 1 :], limits[index + 1 :] = (
+            [route[i] for i in order],
+            [limits[i] for i in order],
+        )
+        return forced if forced is None or forced <= index else index + 1 + order.index(forced)
+
+    def _continues(self, step: RouteStep) -> bool:
+        try:
+            return self._catalogue.get(step.provider, step.model).accepts_continuation
+        except KeyError:
+            return False
 
     def _record_circuit(self, key: str, spec: ModelSpec, failure: ProviderError | None) -> None:
         if failure is None:

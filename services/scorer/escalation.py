@@ -67,8 +67,8 @@ class EscalationPolicy(EscalationScope):
         """The route after the model that answered, when its answer may escalate at all
         (`EscalationScope.steps_after`). Empty otherwise."""
         answer = completion.answer
-        if answer is None:
-            return []
+        if answer is None or answer.continued_chars:
+            return []  # a live caller read it as it was written: never swapped
         return self.steps_after(completion.query, completion.route, answer.provider, answer.model)
 
     def check_reason(

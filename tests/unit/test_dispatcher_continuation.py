@@ -116,10 +116,36 @@ def test_a_continuation_that_fails_is_continued_again_by_the_next_accepting_mode
     assert shown_to_a_live_reader(deltas) == completion.answer.text
 
 
+def test_a_complex_answer_cut_mid_way_is_continued_by_flash_before_sonar_pro_is_asked() -> None:
+    """The complex route is Pro, Sonar Pro, Flash, local: after Pro's text was shown, the
+    step that can continue it (Flash) goes first, so `auto` streams Pro live."""
+    gemini = Scripted("gemini", [(["The plan ", "has "], StreamTruncated("gemini", "cut")),
+                                 (["three phases."], None)])  # fmt: skip
+    sonar = Scripted("perplexity", [])
+    classified = _query("auto")
+    assert [s.model for s in classified.route][:3] == [
+        "gemini-2.5-pro", "sonar-pro", "gemini-2.5-flash"]  # fmt: skip
+    completion, deltas = _run([gemini, sonar, ScriptedProvider("local")], classified)
+    assert completion.answer is not None
+    assert completion.answer.text == "The plan has three phases."
+    assert completion.answer.model == "gemini-2.5-flash"
+    assert completion.answer.continued_chars == len("The plan has ")
+    assert sonar.calls == []
+    started = [d for d in deltas if d.part == "started"]
+    assert [(d.model, d.release, d.continues_attempt_id) for d in started] == [
+        ("gemini-2.5-pro", "live", ""), ("gemini-2.5-flash", "live", "q1:1")]
+    assert [s.model for s in completion.route][:3] == [
+        "gemini-2.5-pro", "gemini-2.5-flash", "sonar-pro"]  # the walk as it went
+    assert shown_to_a_live_reader(deltas) == completion.answer.text
+
+
 def test_a_cut_where_the_fallback_cannot_continue_restarts_on_a_fresh_answer() -> None:
     gemini = Scripted("gemini", [(["Half ", "an "], StreamTruncated("gemini", "cut"))])
     sonar = Scripted("perplexity", [(["Whole ", "answer."], None)])
-    completion, deltas = _run([gemini, sonar, ScriptedProvider("local")], _query("live"))
+    classified = _query("live")  # no Gemini Flash on this route: nobody can continue Pro
+    route = [s for s in classified.route if s.model != "gemini-2.5-flash"]
+    classified = classified.model_copy(update={"route": route})
+    completion, deltas = _run([gemini, sonar, ScriptedProvider("local")], classified)
     assert completion.answer is not None and completion.answer.text == "Whole answer."
     assert sonar.calls[0].prefix == ""  # Sonar's API cannot take a prefill
     started = [d for d in deltas if d.part == "started"]
@@ -144,10 +170,14 @@ def test_a_stall_after_text_is_continued_and_a_malformed_end_counts_as_a_cut() -
 def test_auto_holds_back_an_answer_whose_takeover_cannot_continue() -> None:
     gemini = Scripted("gemini", [(["Half "], StreamTruncated("gemini", "cut"))])
     sonar = Scripted("perplexity", [(["Whole."], None)])
-    completion, deltas = _run([gemini, sonar, ScriptedProvider("local")], _query("auto"))
+    classified = _query("auto")  # without Flash, Sonar Pro takes over and cannot continue
+    route = [s for s in classified.route if s.model != "gemini-2.5-flash"]
+    classified = classified.model_copy(update={"route": route})
+    completion, deltas = _run([gemini, sonar, ScriptedProvider("local")], classified)
     started = [d for d in deltas if d.part == "started"]
-    # Pro's takeover (Sonar Pro) cannot continue: held back; Sonar Pro's (Flash) can.
-    assert [d.release for d in started] == ["attempt", "live"]
+    # Pro's takeover (Sonar Pro) cannot continue: held back; Sonar Pro's would be the
+    # local model, which cannot either: held back too.
+    assert [d.release for d in started] == ["attempt", "attempt"]
     assert sonar.calls[0].prefix == ""
     assert completion.answer is not None
     assert shown_to_a_live_reader(deltas) == completion.answer.text == "Whole."

@@ -83,14 +83,13 @@ def _release(route, index, query, *, down=frozenset(), decision: Decision = NEXT
 
 
 def test_auto_streams_live_only_where_the_takeover_continues_seamlessly() -> None:
-    # Complex route: Sonar Pro takes over from Pro, and Sonar cannot continue: held back.
-    assert _release(COMPLEX, 0, _query("auto")) == "attempt"
-    # Pro named (the /v1 `model`): its declared fallback Flash continues, and a named
-    # route is never escalated, so the answer streams live.
+    # Complex route (Pro, Sonar Pro, Flash, local): after a cut the step that can continue
+    # (Flash) goes before Sonar Pro, and a continued answer is never escalated: live.
+    assert _release(COMPLEX, 0, _query("auto")) == "live"
+    # Flash marked down: Sonar Pro would take over, and Sonar cannot continue: held back.
+    assert _release(COMPLEX, 0, _query("auto"), down={GEMINI_FLASH}) == "attempt"
+    # Pro named (the /v1 `model`): its declared fallback Flash continues.
     assert _release(NAMED_PRO, 0, _query("auto", model=GEMINI_PRO)) == "live"
-    # Sonar Pro skipped right now (marked down): Flash would take over, but Flash's answer
-    # may be escalated by the scorer, so it would not be seamless.
-    assert _release(COMPLEX, 0, _query("auto"), down={SONAR_PRO}) == "attempt"
     # A same-model retry after a cut counts: Pro itself continues.
     retry = Decision(Next.RETRY_SAME, 0.2)
     assert _release(COMPLEX, 0, _query("auto"), decision=retry) == "live"
@@ -110,7 +109,17 @@ def test_takeovers_name_the_step_per_kind_of_mid_answer_failure() -> None:
     def by_kind(error):
         return Decision(Next.RETRY_SAME) if error.kind == "stream_truncated" else NEXT
 
-    found = takeovers(0, 3, decide=by_kind, available=lambda i: i != 1, provider="gemini")
+    found = takeovers(0, 3, decide=by_kind, available=lambda i: i != 1,
+                      continues=lambda i: False, provider="gemini")  # fmt: skip
     assert found == {0, 2}
     assert takeovers(2, 3, decide=lambda e: NEXT, available=lambda i: True,
-                     provider="gemini") == {None}  # fmt: skip
+                     continues=lambda i: False, provider="gemini") == {None}  # fmt: skip
+
+
+def test_after_a_cut_a_step_that_continues_takes_over_before_one_that_cannot() -> None:
+    found = takeovers(0, 4, decide=lambda e: NEXT, available=lambda i: i != 3,
+                      continues=lambda i: i >= 2, provider="gemini")  # fmt: skip
+    assert found == {2}
+    # none that continues is available: the next one that is, afresh
+    assert takeovers(0, 3, decide=lambda e: NEXT, available=lambda i: i != 2,
+                     continues=lambda i: i == 2, provider="gemini") == {1}  # fmt: skip

@@ -234,6 +234,17 @@ def test_a_pro_answer_never_escalates() -> None:
     assert isinstance(out.event, AnalysisResponded)
 
 
+def test_an_unsure_answer_that_continued_text_a_live_caller_read_is_never_swapped() -> None:
+    scorer = _scorer(_halving(), Decisions(), Results())
+    [unsure] = asyncio.run(scorer.handle(_first()))
+    assert isinstance(unsure.event, QueryClassified)  # the same Flash answer, fresh: escalated
+    answer = _answer("gemini", GEMINI_FLASH).model_copy(update={"continued_chars": 12})
+    completion = _first().model_copy(update={"answer": answer})
+    [out] = asyncio.run(_scorer(_halving(), Decisions(), Results()).handle(completion))
+    assert isinstance(out.event, AnalysisResponded)
+    assert out.event.routing.escalation_reason is None
+
+
 def test_when_no_later_model_answers_the_set_aside_answer_is_returned() -> None:
     scorer = _scorer(_halving(), Decisions(), Results())
     [out] = asyncio.run(scorer.handle(_first()))
