@@ -61,8 +61,8 @@ EXPORT_DELAY_MS: Final = 500
 """How often the batch exporter sends what finished, unless `OTEL_BSP_SCHEDULE_DELAY`
 says otherwise. The SDK's 5 s would lose the last 5 s of finished spans of a process
 killed outright (SIGKILL, out of memory); a stopping process exports everything anyway.
-An export costs about 0.9 ms of CPU plus 19 µs per span, so two a second per process
-cost about 1 % of the stack's CPU at 50 queries/s (docs/tracing.md, "Cost")."""
+An export costs about 0.9 ms of CPU plus 19 µs per span: at most two a second per busy
+process, some 2 ms of CPU a second each (docs/tracing.md, "Cost")."""
 
 _enabled = False
 _capture_content = False
