@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.settings import ProviderSettings
@@ -32,6 +32,7 @@ DEFAULT_KEY_CACHE_TTL_S = 3.0
 DEFAULT_RATE_PER_MINUTE = 600
 DEFAULT_BURST_S = 10.0
 DEFAULT_LAST_USED_INTERVAL_S = 60.0
+TRACE_ID_PLACEHOLDER = "{trace_id}"
 
 
 class RoutingSettings(BaseModel):
@@ -199,8 +200,25 @@ class StrategistSettings(BaseSettings):
         gt=0,
         description="Bound on one such lookup on the responses topic.",
     )
+    trace_url_template: str | None = Field(
+        default=None,
+        description="The console links an analysis's trace id to this URL, with "
+        f"`{TRACE_ID_PLACEHOLDER}` replaced (e.g. Jaeger's "
+        f"`http://localhost:16686/trace/{TRACE_ID_PLACEHOLDER}`); unset or empty: no link.",
+    )
     infra: InfraSettings = Field(default_factory=InfraSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
+
+    @field_validator("trace_url_template")
+    @classmethod
+    def _a_web_address_naming_the_trace(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("http://", "https://")) or TRACE_ID_PLACEHOLDER not in value:
+            raise ValueError(f"an http(s) URL containing {TRACE_ID_PLACEHOLDER}, e.g. "
+                             f"http://localhost:16686/trace/{TRACE_ID_PLACEHOLDER}")
+        return value
 
     @model_validator(mode="after")
     def _real_keys_never_meet_the_emulator(self) -> StrategistSettings:

@@ -21,6 +21,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LENGTH = 64
+TRACE_ID_LENGTH = 32
+"""A W3C trace id: 32 hex digits."""
 NAME_LENGTH = 128
 API_KEYS_TABLE = "api_keys"
 KEPT_ON_REBUILD = frozenset({API_KEYS_TABLE})
@@ -55,6 +57,8 @@ class Analysis(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(index=True)
     query_event_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     query_recorded_at: Mapped[datetime | None]
+    trace_id: Mapped[str | None] = mapped_column(String(TRACE_ID_LENGTH))
+    """The trace in the query event's `traceparent` header (null: published untraced)."""
     status: Mapped[str | None] = mapped_column(String(16))
     analysis_type: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     path: Mapped[str | None] = mapped_column(String(16))

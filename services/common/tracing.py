@@ -56,6 +56,13 @@ TRACER_NAME: Final = "strategist"
 PREFIX: Final = "strategist."
 """Our own span attributes live under this prefix (the GenAI ones in `genai_attributes`)."""
 ANALYSIS_ID: Final = f"{PREFIX}analysis.id"
+EXPORT_DELAY_VARIABLE: Final = "OTEL_BSP_SCHEDULE_DELAY"
+EXPORT_DELAY_MS: Final = 500
+"""How often the batch exporter sends what finished, unless `OTEL_BSP_SCHEDULE_DELAY`
+says otherwise. The SDK's 5 s would lose the last 5 s of finished spans of a process
+killed outright (SIGKILL, out of memory); a stopping process exports everything anyway.
+An export costs about 0.9 ms of CPU plus 19 µs per span: at most two a second per busy
+process, some 2 ms of CPU a second each (docs/tracing.md, "Cost")."""
 
 _enabled = False
 _capture_content = False
@@ -95,7 +102,10 @@ def configure_tracing(service_name: str, environ: Mapping[str, str] | None = Non
 
     resource = Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or service_name})
     provider = TracerProvider(resource=resource)  # the sampler from OTEL_TRACES_SAMPLER
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint),
+                           schedule_delay_millis=export_delay_ms(env))
+    )
     trace.set_tracer_provider(provider)
     _enabled = True
     logger.info("tracing on: exporting spans over OTLP/HTTP as %s", resource.attributes)
@@ -109,6 +119,15 @@ def traces_endpoint(env: Mapping[str, str]) -> str | None:
     if traces:
         return traces
     return f"{base.rstrip('/')}/v1/traces" if base else None
+
+
+def export_delay_ms(env: Mapping[str, str]) -> float:
+    """`OTEL_BSP_SCHEDULE_DELAY` when it is a positive number of milliseconds, else ours."""
+    try:
+        given = float(env.get(EXPORT_DELAY_VARIABLE, "").strip())
+    except ValueError:
+        return EXPORT_DELAY_MS
+    return given if given > 0 else EXPORT_DELAY_MS
 
 
 def shutdown_tracing() -> None:

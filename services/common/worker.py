@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -49,6 +50,14 @@ wait 15 s before SIGKILL, so the drain and the final commit always fit."""
 OUTPUT_ID_NAMESPACE = uuid.UUID("0b5d6f4e-8c1a-4f3e-a2d7-5e9c4b1a7f20")
 
 E = TypeVar("E", bound=EventModel)
+_handling: ContextVar[Message | None] = ContextVar("handling", default=None)
+
+
+def handled_message() -> Message | None:
+    """The Kafka message the calling handler is handling (None outside a handler), for
+    the rare handler that needs more than its event: the recorder reads the trace id from
+    its headers. Each message's task has its own context, so this is never another's."""
+    return _handling.get()
 
 
 @dataclass(frozen=True)
@@ -205,6 +214,7 @@ class EventWorker(Generic[E]):
         where = f"{ticket.partition[0]}[{ticket.partition[1]}]@{ticket.offset}"
         attempt = 0
         started, outcome = time.monotonic(), "processed"
+        _handling.set(message)
         while True:
             attempt += 1
             try:

@@ -5,6 +5,10 @@ An event becomes `Upsert`s: a statement shared by every event of its kind
 row keeps does not depend on the order in which events arrive, so a redelivered event,
 a second copy published by a redelivered step, two writers at once and a replay from
 the beginning all leave the same rows.
+
+The trace id of an analysis is not in any event's body: the caller of `records` reads it
+from the query event's `traceparent` Kafka header (the live recorder and the rebuild
+alike), so the rebuilt row has it too.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from services.recorder.statements import Upsert, upsert
 __all__ = ["Upsert", "records", "upserts"]
 
 
-def on_query(event: QueryRequested) -> list[Upsert]:
-    """The question as asked: the query half of its `analyses` row."""
+def on_query(event: QueryRequested, trace_id: str | None = None) -> list[Upsert]:
+    """The question as asked: the query half of its `analyses` row, with the trace its
+    event's headers carried."""
     values = {
         "analysis_id": event.query_id,
         "campaign_id": event.campaign_id,
@@ -34,6 +39,7 @@ def on_query(event: QueryRequested) -> list[Upsert]:
         "submitted_at": event.submitted_at,
         "query_event_id": event.event_id,
         "query_recorded_at": event.occurred_at,
+        "trace_id": trace_id,
     }
     return [upsert("query", "analysis_id", values)]
 
@@ -172,17 +178,18 @@ def on_status(event: ProviderStatus) -> list[Upsert]:
     return [upsert("status", "event_id", values)]
 
 
-def upserts(event: EventModel) -> list[Insert]:
+def upserts(event: EventModel, trace_id: str | None = None) -> list[Insert]:
     """The statements that record `event`, values bound in (to read them; the recorder
     runs `records`); raises TypeError for an event not recorded."""
-    return [record.as_statement() for record in records(event)]
+    return [record.as_statement() for record in records(event, trace_id)]
 
 
-def records(event: EventModel) -> list[Upsert]:
-    """The row writes that record `event`; raises TypeError for an event not recorded."""
+def records(event: EventModel, trace_id: str | None = None) -> list[Upsert]:
+    """The row writes that record `event`, whose message carried `trace_id` in its
+    `traceparent` header (kept for a query); raises TypeError for an event not recorded."""
     match event:
         case QueryRequested():
-            return on_query(event)
+            return on_query(event, trace_id)
         case QueryClassified():
             return on_classified(event)
         case ProviderAttempt():

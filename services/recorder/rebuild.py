@@ -22,6 +22,7 @@ from services.common.database import VERSION_TABLE, make_engine, upgrade
 from services.common.follower import follower_config
 from services.common.kafka_security import KafkaSecurity
 from services.common.tables import TABLES
+from services.common.tracing import message_trace_id
 from services.recorder.handler import records
 from services.recorder.settings import RecorderSettings
 from services.recorder.worker import RecordedTopic, recorded_topics
@@ -125,7 +126,8 @@ def _replay(bootstrap: str, security: KafkaSecurity, topic: RecordedTopic,
             for message in messages:
                 if not _wanted(message, pending):
                     continue
-                batch.extend(records(topic.event_type.from_bytes(message.value() or b"")))
+                event = topic.event_type.from_bytes(message.value() or b"")
+                batch.extend(records(event, message_trace_id(message)))
                 read += 1
             if batch:
                 writer.write_records(batch)

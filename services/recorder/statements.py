@@ -99,7 +99,10 @@ StatementBuilder = Callable[[Sequence[str]], Insert]
 _BUILDERS: dict[str, StatementBuilder] = {
     "query": lambda columns: _earliest_wins(
         Analysis.__table__, "analysis_id", columns,  # type: ignore[arg-type]
-        _by_time("query_recorded_at", "query_event_id"), present="query_event_id"),
+        _by_time("query_recorded_at", "query_event_id"), present="query_event_id",
+        # Every copy of a query carries the same headers; one copied without them (a
+        # tool republishing the bytes) must not erase the trace the row already has.
+        merged={"trace_id": lambda new, old: func.coalesce(old["trace_id"], new["trace_id"])}),
     "classified": lambda columns: _earliest_wins(
         RoutingDecision.__table__, "analysis_id", columns,  # type: ignore[arg-type]
         _by_time("decided_at", "event_id"), present="event_id"),

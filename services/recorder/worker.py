@@ -23,7 +23,8 @@ from schemas.response import AnalysisResponded
 from schemas.topics import TopicNames
 from services.common.producer import EventProducer
 from services.common.startup import service_worker
-from services.common.worker import EventWorker, Handler, Outgoing
+from services.common.tracing import message_trace_id
+from services.common.worker import EventWorker, Handler, Outgoing, handled_message
 from services.recorder.group_commit import MAX_BATCH_EVENTS, GroupCommit
 from services.recorder.handler import records
 from services.recorder.settings import RecorderSettings
@@ -57,13 +58,16 @@ def recorded_topics(topics: TopicNames) -> list[RecordedTopic]:
 def record_handler(
     writer: RecordWriter, *, linger_s: float = 0.0, enough_events: int = MAX_BATCH_EVENTS
 ) -> Handler[EventModel]:
-    """The workers' handler: `event`'s rows, written in a batch shared with the events in
-    flight beside it (or arriving within `linger_s`, until `enough_events` wait);
-    returns once they are committed. Call it on the workers' loop."""
+    """The workers' handler: `event`'s rows (with the trace id its message's headers
+    carry), written in a batch shared with the events in flight beside it (or arriving
+    within `linger_s`, until `enough_events` wait); returns once they are committed.
+    Call it on the workers' loop."""
     batches = GroupCommit(writer=writer, linger_s=linger_s, enough_events=enough_events)
 
     async def handle(event: EventModel) -> Sequence[Outgoing]:
-        await batches.write(records(event))
+        message = handled_message()
+        trace_id = None if message is None else message_trace_id(message)
+        await batches.write(records(event, trace_id))
         return []
 
     return handle

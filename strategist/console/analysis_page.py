@@ -3,6 +3,8 @@
 Visibility is the API's: the campaign on record decides, and another campaign's analysis
 is a 404 exactly like an unknown id. The trail comes from the decision records; while
 the recorder has not written them yet, the answer itself (Redis or the topic) is shown.
+The summary names the analysis's trace (recorded from its query event's `traceparent`),
+linked to the operators' tracing UI when `STRATEGIST_TRACE_URL_TEMPLATE` is set.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from strategist.console.records import RecordsUnavailable
 from strategist.console.timeline import chart_data, events
 from strategist.runtime import current_runtime
 from strategist.service import ANALYSIS_ID
+from strategist.settings import TRACE_ID_PLACEHOLDER
+
+
+def trace_link(template: str | None, trace_id: str | None) -> str | None:
+    """The trace's page in the configured tracing UI (None: no UI, or no trace)."""
+    if template is None or not trace_id:
+        return None
+    return template.replace(TRACE_ID_PLACEHOLDER, trace_id)
 
 
 @bp.get("/analyses/<analysis_id>")
@@ -50,6 +60,7 @@ def analysis(analysis_id: str) -> str:
     view = None if response is None else answer_view(
         response, show_errors=caller.sees_provider_errors)
     shown = events(recorded) if recorded else []
+    trace_id = row.get("trace_id") if row is not None else None
     return render_template(
         "console/analysis.html",
         analysis_id=analysis_id,
@@ -59,4 +70,5 @@ def analysis(analysis_id: str) -> str:
         a=view,
         ratings=RATINGS,
         error=error,
+        trace_url=trace_link(current_runtime().settings.trace_url_template, trace_id),
     )

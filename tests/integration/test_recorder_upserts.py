@@ -121,3 +121,19 @@ def test_every_arrival_order_and_every_copy_leave_the_same_rows(
             record.write(upserts(event))
             record.write(upserts(event))  # a redelivered copy
         assert _dump(url) == expected, [type(e).__name__ for e in order]
+
+
+def test_the_trace_of_a_query_stays_whatever_the_order_even_past_a_copy_without_headers(
+    writer: tuple[RecordWriter, str],
+) -> None:
+    record, url = writer
+    trace_id = uuid.uuid4().hex
+    # The query, a copy of it republished without its headers, the answer.
+    arrivals = [(EVENTS[0], trace_id), (EVENTS[0], None), (EVENTS[4], None)]
+    for order in itertools.permutations(arrivals):
+        _reset(url)
+        for event, carried in order:
+            record.write(upserts(event, carried))
+        with psycopg.connect(url) as connection:
+            rows = connection.execute("SELECT trace_id, query, result FROM analyses").fetchall()
+        assert rows == [(trace_id, "Who leads in Ohio?", "the first answer")], order

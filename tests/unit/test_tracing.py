@@ -213,3 +213,11 @@ def test_a_batch_write_links_the_span_of_every_message_in_it(
     assert write.parent is None, "a root: the batch belongs to both traces"
     assert {link.context.span_id for link in write.links} == {c.span_id for c in contexts}
     assert len({c.trace_id for c in contexts}) == 2
+
+
+def test_finished_spans_are_sent_twice_a_second_unless_the_standard_variable_says() -> None:
+    # A process killed outright loses only what finished in the last export delay.
+    assert tracing.export_delay_ms({}) == tracing.EXPORT_DELAY_MS == 500
+    assert tracing.export_delay_ms({"OTEL_BSP_SCHEDULE_DELAY": "5000"}) == 5000
+    assert tracing.export_delay_ms({"OTEL_BSP_SCHEDULE_DELAY": "soon"}) == 500
+    assert tracing.export_delay_ms({"OTEL_BSP_SCHEDULE_DELAY": "0"}) == 500

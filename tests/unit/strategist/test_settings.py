@@ -62,3 +62,19 @@ def test_api_keys_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = StrategistSettings()
     assert "AIzaSyTESTKEY" not in repr(settings)
     assert settings.providers.gemini_emulated is False
+
+
+def test_a_trace_url_template_must_be_a_web_address_naming_the_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STRATEGIST_TRACE_URL_TEMPLATE", raising=False)
+    assert StrategistSettings().trace_url_template is None  # off by default
+    monkeypatch.setenv("STRATEGIST_TRACE_URL_TEMPLATE", "")
+    assert StrategistSettings().trace_url_template is None
+    jaeger = "http://localhost:16686/trace/{trace_id}"
+    monkeypatch.setenv("STRATEGIST_TRACE_URL_TEMPLATE", jaeger)
+    assert StrategistSettings().trace_url_template == jaeger
+    for wrong in ("http://localhost:16686/trace/", "javascript:alert({trace_id})"):
+        monkeypatch.setenv("STRATEGIST_TRACE_URL_TEMPLATE", wrong)
+        with pytest.raises(ValidationError, match="trace_id"):
+            StrategistSettings()
