@@ -105,6 +105,8 @@ class Client:
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
                 chunk = json.loads(line[len("data: ") :])
+                if "error" in chunk:  # in-band: the answer shown so far is withdrawn
+                    return 200, {"error": chunk["error"]}, time.perf_counter() - started
                 folded.update({k: v for k, v in chunk.items() if k != "choices"})
                 for choice in chunk.get("choices", []):
                     text.append(choice.get("delta", {}).get("content") or "")

@@ -54,11 +54,18 @@ FAULTS = [
     Fault("connection reset", "gemini", "reset"),
     Fault("hang (no bytes)", "gemini", "hang"),
     Fault("slow first token (6 s)", "gemini", "slow_first_token", options={"delay_s": 6}),
-    Fault("stall after 2 chunks", "gemini", "stall", options={"after_chunks": 2}),
-    Fault("cut after 2 chunks", "gemini", "cut", options={"after_chunks": 2}),
+    # Once only: the next Gemini call works, so a live reader's text is continued by Flash.
+    Fault("stall after 2 chunks, once", "gemini", "stall", options={"after_chunks": 2},
+          heal_after=1),  # fmt: skip
+    Fault("cut after 2 chunks, once", "gemini", "cut", options={"after_chunks": 2},
+          heal_after=1),  # fmt: skip
     Fault("malformed event", "gemini", "malformed", options={"after_chunks": 2}),
     Fault("no final marker", "gemini", "no_final_marker"),
     Fault("context too long (Sonar)", "perplexity", "context_too_long", LIVE),
+    # Every Gemini stream cut: a live reader's continuation by Flash fails too, so Flash's
+    # circuit may open; last before the content filter (Pro's), so no fault above meets it.
+    Fault("stall after 2 chunks", "gemini", "stall", options={"after_chunks": 2}),
+    Fault("cut after 2 chunks", "gemini", "cut", options={"after_chunks": 2}),
     Fault("content filter", "gemini", "content_filter"),
 ]
 
