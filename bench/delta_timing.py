@@ -6,7 +6,10 @@ each `delta` arrives. Matched by character position (a caller's delta covers the
 dispatcher's deltas whose `offset` falls inside it), the difference is what the pipeline
 added between the provider's bytes and the caller's: the app's follower of the topic,
 the narrator, the server's write, and the broker in between. The first delta's figure is
-the added time to first token; the later ones' the added gap.
+the added time to first token; the later ones' the added gap. Only answers released
+`live` count there: an answer held back by design (released `attempt` or `final`, such as
+a Flash or local answer the scorer may replace) reaches the caller whole, after its
+attempt or its scoring, and its first delta's wait is counted apart (`held_first_ms`).
 
 The provider's own "first over total" comes from the same events: from the answering
 attempt's `started` to its first text, over `started` to `succeeded`.
@@ -83,6 +86,8 @@ class AddedDelays:
 
     first_ms: list[float] = field(default_factory=list)
     later_ms: list[float] = field(default_factory=list)
+    held_first_ms: list[float] = field(default_factory=list)
+    """Answers held back by the release rule: provider's first piece to the caller's text."""
     text_events: list[int] = field(default_factory=list)
     """Per answer: the dispatcher's text delta events (after coalescing)."""
     unmatched: int = 0
@@ -98,6 +103,7 @@ def added_delays(reads: Iterable[StreamRead], topic: dict[str, list[AnswerDelta]
             delays.unmatched += 1
             continue
         delays.text_events.append(len(texts))
+        live = _release_of(topic[read.analysis_id or ""], texts[0].attempt_id) == "live"
         position = 0
         for index, shown in enumerate(read.shown_deltas):
             end = position + len(shown.data["text"])
@@ -105,5 +111,16 @@ def added_delays(reads: Iterable[StreamRead], topic: dict[str, list[AnswerDelta]
             position = end
             if inside:
                 added = (shown.at - min(inside)) * 1000.0
+                if not live:
+                    if not index:
+                        delays.held_first_ms.append(added)
+                    continue
                 (delays.later_ms if index else delays.first_ms).append(added)
     return delays
+
+
+def _release_of(events: list[AnswerDelta], attempt_id: str) -> str | None:
+    """The release the dispatcher gave `attempt_id` on its `started` event."""
+    return next(
+        (e.release for e in events if e.part == "started" and e.attempt_id == attempt_id), None
+    )

@@ -145,6 +145,10 @@ def measure_streaming(
         "stream_ttft_added_p99_ms": _p(delays.first_ms, 99),
         "stream_gap_added_p50_ms": _p(delays.later_ms, 50),
         "stream_gap_added_p99_ms": _p(delays.later_ms, 99),
+        "stream_live_answers": len(delays.first_ms),
+        "stream_held_answers": len(delays.held_first_ms),
+        "stream_held_first_p50_ms": _p(delays.held_first_ms, 50),
+        "stream_held_first_p99_ms": _p(delays.held_first_ms, 99),
         "stream_first_over_total":
             round(statistics.median(s.first_over_total for s in sdk), 3) if sdk else None,
         "stream_first_over_total_provider":
@@ -187,7 +191,10 @@ def _print(figures: dict[str, Any], streamed: dict[str, float], buffered: dict[s
         f"time to first token p50 {figures['stream_ttft_added_p50_ms']} / p99 "
         f"{figures['stream_ttft_added_p99_ms']} ms, later deltas p50 "
         f"{figures['stream_gap_added_p50_ms']} / p99 "
-        f"{figures['stream_gap_added_p99_ms']} ms; {figures['delta_events_per_answer']} "
+        f"{figures['stream_gap_added_p99_ms']} ms over {figures['stream_live_answers']} live "
+        f"answers; {figures['stream_held_answers']} held back (first text after p50 "
+        f"{figures['stream_held_first_p50_ms']} / p99 {figures['stream_held_first_p99_ms']} ms); "
+        f"{figures['delta_events_per_answer']} "
         f"text delta events per answer; {figures['stream_runs']}"
     )
     print(f"[bench]        CPU ms per streamed query: {line(streamed)}")

@@ -62,3 +62,11 @@ def test_a_continued_answer_joins_the_delivered_text_of_the_attempt_it_continues
                 _delta("text", 50, "a2", text="plan works.", offset=4, sequence=1),
                 _delta("succeeded", 60, "a2", sequence=2)]  # fmt: skip
     assert "".join(d.text for d in answer_texts(cut + fallback)) == "The plan works."
+
+
+def test_an_answer_held_back_until_scored_is_counted_apart_from_what_streaming_adds() -> None:
+    held = [TOPIC[0].model_copy(update={"release": "final"}), *TOPIC[1:]]
+    read = _read([("The plan works.", 1250)], "The plan works.")  # whole, after scoring
+    delays = added_delays([read], {"x": held})
+    assert delays.first_ms == [] and delays.later_ms == []
+    assert [round(d) for d in delays.held_first_ms] == [650]
