@@ -75,8 +75,10 @@ def _event_verdict(read: StreamRead, question: str, complete: Complete) -> str:
     if read.final is None:
         return "CUT"
     if read.final == "error":
-        data = read.events[-1].data or {}
-        code = (data.get("error") or {}).get("code") if isinstance(data, dict) else None
+        data = read.events[-1].data
+        data = data if isinstance(data, dict) else {}
+        error = data.get("error")  # {"code", "message"}, or a failed analysis's message
+        code = error.get("code") if isinstance(error, dict) else None
         return f"error:{code or data.get('status', 'failed')}"
     answer = read.answer or {}
     if read.shown != answer.get("result"):

@@ -55,10 +55,8 @@ FAULTS = [
     Fault("hang (no bytes)", "gemini", "hang"),
     Fault("slow first token (6 s)", "gemini", "slow_first_token", options={"delay_s": 6}),
     # Once only: the next Gemini call works, so a live reader's text is continued by Flash.
-    Fault("stall after 2 chunks, once", "gemini", "stall", options={"after_chunks": 2},
-          heal_after=1),  # fmt: skip
-    Fault("cut after 2 chunks, once", "gemini", "cut", options={"after_chunks": 2},
-          heal_after=1),  # fmt: skip
+    Fault("stall after 2 chunks, once", "gemini", "stall", options={"after_chunks": 2, "times": 1}),
+    Fault("cut after 2 chunks, once", "gemini", "cut", options={"after_chunks": 2, "times": 1}),
     Fault("malformed event", "gemini", "malformed", options={"after_chunks": 2}),
     Fault("no final marker", "gemini", "no_final_marker"),
     Fault("context too long (Sonar)", "perplexity", "context_too_long", LIVE),

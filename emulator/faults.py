@@ -33,6 +33,8 @@ Modes (docs/providers.md has the table with what each client sees):
                        HOLD_MAX_S (non-streamed answers are unaffected)
 
 `error_once` applies to completions only: a health probe does not use up the one error.
+Any mode set with the option `times: N` serves the first N completions after it was set
+(probes not counted), then answers `ok`: "cut once" without a race against a second call.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class FaultOptions:
     retry_after_s: float = RATE_LIMIT_RETRY_AFTER_S
     delay_s: float = SLOW_FIRST_TOKEN_S
     after_chunks: int = AFTER_CHUNKS
+    times: int | None = None
+    """Serve the mode to this many completions (probes not counted), then `ok`; None: all."""
 
     @classmethod
     def parse(cls, body: dict[str, object]) -> FaultOptions:
@@ -111,6 +115,11 @@ class FaultOptions:
             if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 0:
                 raise ValueError("after_chunks: must be a non-negative integer")
             values["after_chunks"] = chunks
+        times = body.get("times")
+        if times is not None:
+            if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+                raise ValueError("times: must be a positive integer")
+            values["times"] = times
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -130,6 +139,8 @@ class FaultBoard:
         self._modes: dict[str, str] = dict.fromkeys(PROVIDERS, "ok")
         self._options: dict[str, FaultOptions] = dict.fromkeys(PROVIDERS, FaultOptions())
         self._once_spent: dict[str, bool] = dict.fromkeys(PROVIDERS, False)
+        self._served: Counter[str] = Counter()
+        """Completions served under the current mode (for `times`)."""
         self._by_mode: dict[str, Counter[str]] = {p: Counter() for p in PROVIDERS}
         self._by_endpoint: dict[str, Counter[str]] = {p: Counter() for p in PROVIDERS}
         self._hanging: Counter[str] = Counter()
@@ -145,6 +156,7 @@ class FaultBoard:
             self._modes[provider] = mode
             self._options[provider] = options or FaultOptions()
             self._once_spent[provider] = False
+            self._served[provider] = 0
             self._generation[provider] += 1
             self._changed.notify_all()
 
@@ -155,6 +167,7 @@ class FaultBoard:
                 self._modes[provider] = "ok"
                 self._options[provider] = FaultOptions()
                 self._once_spent[provider] = False
+                self._served[provider] = 0
                 self._generation[provider] += 1
                 self._by_mode[provider].clear()
                 self._by_endpoint[provider].clear()
@@ -167,10 +180,16 @@ class FaultBoard:
     def admit(self, provider: str, endpoint: Endpoint) -> Admission:
         """Count one request and return the mode it is served under.
 
-        `error_once` serves its one 500 to the first completion, then `ok`.
+        `error_once` serves its one 500 to the first completion, then `ok`; a mode set with
+        `times` serves that many completions, then `ok`.
         """
         with self._changed:
             mode = self._modes[provider]
+            times = self._options[provider].times
+            if times is not None and endpoint != "probe":
+                if self._served[provider] >= times:
+                    mode = "ok"
+                self._served[provider] += 1
             self._by_mode[provider][mode] += 1
             self._by_endpoint[provider][endpoint] += 1
             if mode == "error_once":

@@ -150,3 +150,11 @@ def test_options_are_shown_and_reset(client):
     assert state["mode"] == "stall" and state["options"]["after_chunks"] == 5
     reset = client.post("/_control/reset").get_json()["perplexity"]
     assert reset["mode"] == "ok" and reset["options"]["after_chunks"] == 2
+
+
+def test_a_fault_set_for_a_number_of_times_serves_that_many_completions_then_ok(client):
+    set_mode(client, "gemini", "cut", after_chunks=2, times=1)
+    first, second = events(gemini_stream(client)), events(gemini_stream(client))
+    assert len(first) == 2 and b'"finishReason"' not in b"".join(first)
+    assert b'"finishReason"' in second[-1]
+    assert set_mode(client, "gemini", "cut", times=0).status_code == 400
