@@ -237,7 +237,7 @@ def test_counters_and_reset(client):
     reset = client.post("/_control/reset").get_json()
     assert reset["gemini"] == {
         "mode": "ok",
-        "options": {"retry_after_s": 1.0, "delay_s": 6.0, "after_chunks": 2},
+        "options": {"retry_after_s": 1.0, "delay_s": 6.0, "after_chunks": 2, "times": None},
         "requests": 0,
         "by_mode": {},
         "by_endpoint": {},
